@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from screener.clinical import body, dates, dosing, renal
+from screener.clinical import body, dates, dosing, labs, renal
 
 __all__ = ["FUNCTIONS", "ClinicalFunction", "call"]
 
@@ -188,6 +188,15 @@ _ENTRIES: tuple[ClinicalFunction, ...] = (
         "mg/mo",
         _PERIOD,
         "Dose per 30.4375-day month (average over the schedule; a single dose counts in full).",
+    ),
+    ClinicalFunction(
+        "times_upper_limit",
+        labs.times_upper_limit,
+        ("value", "upper_limit"),
+        "x ULN",
+        "value / laboratory upper limit of normal, as in 'n x ULN' thresholds "
+        "(NCI CTCAE v5.0 definitions of AST/ALT increased)",
+        "A lab value as a multiple of the upper limit of normal.",
     ),
 )
 

@@ -24,6 +24,7 @@ EXPECTED_NAMES = {
     "daily_dose_mg",
     "weekly_dose_mg",
     "monthly_dose_mg",
+    "times_upper_limit",
 }
 
 

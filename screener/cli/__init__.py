@@ -1,0 +1,1 @@
+"""Command-line interface: ``screener <command>``; one module per command in ``commands/``."""

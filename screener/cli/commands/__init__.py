@@ -1,0 +1,1 @@
+"""One module per ``screener`` command; each exposes ``register(subparsers)``."""

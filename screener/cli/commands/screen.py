@@ -1,0 +1,38 @@
+"""``screener screen PATIENT``: screen one patient and explain every criterion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+from screener.cli import exit_codes
+from screener.cli.common import add_as_of_argument, add_rules_argument
+from screener.engine.evaluate import Engine
+from screener.explain.text import render_text
+from screener.model.patient import load_patient
+from screener.model.rules import load_ruleset
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("screen", help="screen one patient file (YAML or JSON)")
+    parser.add_argument("patient", help="patient file in screener's native format")
+    add_rules_argument(parser)
+    add_as_of_argument(parser)
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.rules)
+    patient = load_patient(args.patient)
+    as_of = args.as_of or date.today()
+    with Engine(ruleset) as engine:
+        result = engine.screen(patient, as_of)
+    if args.format == "json":
+        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(result))
+    return exit_codes.OK

@@ -1,0 +1,54 @@
+"""Entry point of the ``screener`` console script.
+
+Each command lives in its own module under :mod:`screener.cli.commands` and
+exposes ``register(subparsers)``; the module's ``run(args) -> int`` does the work.
+Errors the screener raises on purpose (:class:`ScreenerError`) are printed to
+stderr as ``file:line: field: message`` and exit 2; stdout carries only results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from screener import __version__
+from screener.cli import exit_codes
+from screener.errors import ScreenerError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="screener",
+        description="Explainable eligibility screening for clinical trials.",
+    )
+    parser.add_argument("--version", action="version", version=f"screener {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from screener.cli import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"screener.cli.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return exit_codes.INPUT_ERROR
+    try:
+        return int(args.run(args))
+    except ScreenerError as error:
+        print(f"screener: error: {error}", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    except KeyboardInterrupt:
+        print("screener: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

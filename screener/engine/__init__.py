@@ -1,0 +1,1 @@
+"""The forward-chaining engine: rule sets compiled to durable_rules, and their evaluation."""

@@ -1,0 +1,222 @@
+"""Compile a :class:`RuleSet` into a durable_rules ruleset (plain JSON, no decorators).
+
+Every atomic test of a criterion becomes two rules, one that fires when the test
+holds and one that fires when it does not; a test for which neither fires had
+no value to read, and is *unknown*. Derived values become rules whose action
+calls a named clinical function and asserts the result as a new fact, which
+other rules match in turn (forward chaining). Quantifiers over medication
+exposures and conditions get a "candidate" rule: each record it matches is
+re-asserted as a ``member`` fact of that quantifier, which the field tests then
+match; so the evaluation can tell "no such record" from "a record we cannot
+judge", and each record reaches only its own quantifiers' rules.
+
+The compiled form is a dict ``{rule_name: {"all": [...], "run": action}}`` plus
+an index from rule names back to the tests, derived values and quantifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from screener.facts import window_field
+from screener.model.rules import (
+    WINDOW_OPS,
+    Comparison,
+    Criterion,
+    Derived,
+    FactTest,
+    FieldTest,
+    Group,
+    Quantifier,
+    RuleSet,
+    walk,
+)
+
+NEGATION = {
+    "eq": "ne",
+    "ne": "eq",
+    "lt": "gte",
+    "gte": "lt",
+    "lte": "gt",
+    "gt": "lte",
+    "in": "not_in",
+    "not_in": "in",
+    "min_ago": "min_ago_not",
+    "max_ago": "max_ago_not",
+}
+_DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+_WINDOW_DURABLE = {  # (date - first day of the window) against 0
+    "min_ago": "$lte",
+    "min_ago_not": "$gt",
+    "max_ago": "$gte",
+    "max_ago_not": "$lt",
+}
+
+
+@dataclass(frozen=True)
+class CompiledTest:
+    """An atomic test: a fact test, or a field test inside a quantifier."""
+
+    id: str
+    criterion: str
+    node: FactTest | FieldTest
+    quantifier: str | None = None  # id of the enclosing quantifier
+
+
+@dataclass(frozen=True)
+class CompiledQuantifier:
+    id: str
+    criterion: str
+    node: Quantifier
+
+
+@dataclass
+class Compiled:
+    ruleset: RuleSet
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tests: dict[str, CompiledTest] = field(default_factory=dict)
+    quantifiers: dict[str, CompiledQuantifier] = field(default_factory=dict)
+    test_of_node: dict[int, str] = field(default_factory=dict)  # id(node) -> test id
+    quantifier_of_node: dict[int, str] = field(default_factory=dict)
+    derived: dict[str, Derived] = field(default_factory=dict)  # rule name -> derived
+
+
+def _target(node: FactTest | FieldTest) -> str:
+    name = node.field if isinstance(node, FieldTest) else (node.field or "value")
+    if node.comparison.op in WINDOW_OPS:
+        return window_field(name, node.comparison.value)
+    return name
+
+
+def _expression(target: str, op: str, value: Any) -> dict[str, Any]:
+    """One durable_rules expression; the field must exist (absent is not "not equal").
+
+    Date windows compare ``<field>_vs_<window>`` (days from the window's first
+    day to the date, prepared by :mod:`screener.facts`) with 0. durable_rules'
+    cross-fact references are not usable for this: a reference to a later
+    pattern is ignored (both ``$lt`` and ``$gte`` fire) and one to an earlier
+    pattern inside ``$and`` crashed the process.
+    """
+    exists = {"$ex": {target: 1}}
+    if op in _WINDOW_DURABLE:
+        compare: dict[str, Any] = {_WINDOW_DURABLE[op]: {target: 0}}
+    elif op == "eq":
+        compare = {target: value}
+    elif op == "in":
+        compare = {"$or": [{target: v} for v in value]}
+    elif op == "not_in":
+        compare = {"$and": [{"$neq": {target: v}} for v in value]}
+    else:
+        compare = {_DURABLE_OP[op]: {target: value}}
+    return {"$and": [exists, compare]}
+
+
+def _match_expressions(match: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for key, values in match:
+        out.append({key: values[0]} if len(values) == 1 else {"$or": [{key: v} for v in values]})
+    return out
+
+
+def _and(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"$and": list(parts)}
+
+
+def _test_patterns(
+    compiled: Compiled, test: CompiledTest, comparison: Comparison, negate: bool
+) -> list[dict[str, Any]]:
+    node = test.node
+    op = NEGATION[comparison.op] if negate else comparison.op
+    value = None if comparison.op in WINDOW_OPS else comparison.value
+    expression = _expression(_target(node), op, value)
+    patterns: list[dict[str, Any]]
+    if isinstance(node, FactTest):
+        patterns = [{"f": _and({"kind": "fact"}, {"name": node.fact}, expression)}]
+    else:
+        # Field tests match the quantifier's "member" facts, not the raw records:
+        # durable_rules' alpha network overflows (error 303, a 64-deep stack) when
+        # one fact can reach too many rules, as a rituximab record would here.
+        member = _and({"kind": "member"}, {"q": test.quantifier})
+        per_exposure = compiled.ruleset.exposure_derived
+        q = compiled.quantifiers[test.quantifier or ""].node
+        if q.record == "exposure" and node.field in per_exposure:
+            patterns = [
+                {"e": member},
+                {
+                    "v": _and(
+                        {"kind": "exposure_value"},
+                        {"name": node.field},
+                        {"of": {"e": "rec"}},
+                        _expression("value", op, value),
+                    )
+                },
+            ]
+        else:
+            patterns = [{"e": _and({"kind": "member"}, {"q": test.quantifier}, expression)}]
+    return patterns
+
+
+def _derived_rule(d: Derived) -> list[dict[str, Any]]:
+    patterns: list[dict[str, Any]] = []
+    if d.per == "exposure":
+        patterns.append({"e": _and({"kind": "exposure"}, *_match_expressions(d.match))})
+    for source in dict.fromkeys(d.fact_inputs()):
+        patterns.append({f"i_{source}": _and({"kind": "fact"}, {"name": source})})
+    if any(i.source == "context" for i in d.inputs):
+        patterns.append({"ctx": {"kind": "context"}})
+    return patterns
+
+
+def compile_ruleset(ruleset: RuleSet) -> Compiled:
+    compiled = Compiled(ruleset)
+    for d in ruleset.derived:
+        name = f"derive:{d.name}"
+        compiled.rules[name] = {"all": _derived_rule(d), "run": name}
+        compiled.derived[name] = d
+    counter = 0
+    for criterion in ruleset.criteria:
+        counter = _compile_criterion(compiled, criterion, counter)
+    return compiled
+
+
+def _compile_criterion(compiled: Compiled, criterion: Criterion, counter: int) -> int:
+    # Quantifiers first, so field tests know their enclosing record filter.
+    for node in walk(criterion.test):
+        if isinstance(node, Quantifier):
+            qid = f"q{len(compiled.quantifiers)}"
+            compiled.quantifiers[qid] = CompiledQuantifier(qid, criterion.id, node)
+            compiled.quantifier_of_node[id(node)] = qid
+            compiled.rules[f"{qid}:candidate"] = {
+                "all": [{"e": _and({"kind": node.record}, *_match_expressions(node.match))}],
+                "run": f"{qid}:candidate",
+            }
+            if node.where is not None:
+                for inner in walk(node.where):
+                    if isinstance(inner, FieldTest):
+                        counter = _add_test(compiled, criterion, inner, qid, counter)
+        elif isinstance(node, FactTest):
+            counter = _add_test(compiled, criterion, node, None, counter)
+        elif isinstance(node, Group):
+            continue
+    return counter
+
+
+def _add_test(
+    compiled: Compiled,
+    criterion: Criterion,
+    node: FactTest | FieldTest,
+    quantifier: str | None,
+    counter: int,
+) -> int:
+    tid = f"t{counter}"
+    test = CompiledTest(tid, criterion.id, node, quantifier)
+    compiled.tests[tid] = test
+    compiled.test_of_node[id(node)] = tid
+    for truth, negate in (("true", False), ("false", True)):
+        name = f"{tid}:{truth}"
+        compiled.rules[name] = {
+            "all": _test_patterns(compiled, test, node.comparison, negate),
+            "run": name,
+        }
+    return counter + 1

@@ -1,0 +1,123 @@
+"""A thin, careful driver for the durable_rules C core.
+
+durable_rules 2.0.28 is unmaintained (last release 2020); it stays behind this
+module. The pitfalls listed in ``shared/notes/durable.md`` are handled here:
+
+* We call the C core directly (no ``Host``): no timer threads dispatching
+  actions behind our back, and actions run synchronously, one session at a time.
+* A fact that matches no rule is normal here (code 1) and is not an error; a
+  fact reported as already observed (code 2) means a hash collision or a
+  duplicate id, so we raise rather than silently lose it.
+* Actions never assert facts from inside the engine (failures there are
+  swallowed): they return new facts, and the driver asserts them in the next
+  round until nothing new is derived (forward chaining to a fixed point).
+* Sessions are never deleted: ``delete_state`` corrupts the heap when a join
+  is half-matched (seen here as ``free(): invalid pointer`` aborts, depending on
+  heap layout), and crashes with queued actions (notes). Instead one session id
+  per ruleset is reused: after each run every fact asserted into it, base and
+  derived, is retracted, so the next run starts empty and the ~1,024-session
+  cap is never approached.
+* No truth maintenance: a session is never edited. Any change to the facts is
+  a new session evaluated from scratch.
+* Rule sets are registered under a unique name (name + counter), because the
+  core refuses to re-register a name; :meth:`close` deletes the old one.
+* The C core is not thread-safe: one lock serialises every call in a process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import durable_rules_engine as dre
+
+from screener.errors import EngineError
+
+Action = Callable[[str, dict[str, dict[str, Any]]], list[dict[str, Any]] | None]
+
+_LOCK = threading.RLock()
+_NAMES = itertools.count(1)
+_SIDS = itertools.count(1)
+
+_CODE_NOT_HANDLED = 1
+_CODE_OBSERVED = 2
+
+
+class DurableRuleset:
+    """One registered ruleset; :meth:`run` evaluates one set of facts in a fresh session."""
+
+    def __init__(self, name: str, rules: dict[str, dict[str, Any]]) -> None:
+        definition = {
+            rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()
+        }
+        self.name = f"{name}_{next(_NAMES)}"
+        with _LOCK:
+            try:
+                self._handle = dre.create_ruleset(self.name, json.dumps(definition))
+            except Exception as error:  # the core only says "error code N"
+                raise EngineError(
+                    f"durable_rules refused the compiled rule set: {error}"
+                ) from error
+        self._closed = False
+        self._sid = f"s{next(_SIDS)}"
+
+    def _assert(self, facts: list[dict[str, Any]]) -> int:
+        result = dre.assert_facts(self._handle, json.dumps(facts))
+        code, state = result[0], result[1]
+        if code == _CODE_OBSERVED:
+            raise EngineError(
+                "durable_rules reported a fact as already seen (hash collision or duplicate id); "
+                "the patient was not evaluated"
+            )
+        if code not in (0, _CODE_NOT_HANDLED):
+            raise EngineError(f"durable_rules assert failed with code {code}")
+        return state
+
+    def run(self, facts: list[dict[str, Any]], action: Action, max_rounds: int = 20) -> None:
+        """Assert ``facts`` in a new session, call ``action(rule, matched)`` for every firing.
+
+        ``action`` may return new facts to assert; rounds go on until none are new.
+        """
+        if self._closed:
+            raise EngineError("rule set already closed")
+        sid = self._sid
+        asserted: list[dict[str, Any]] = []
+        with _LOCK:
+            state: int | None = None
+            try:
+                batch = [{**f, "sid": sid} for f in facts]
+                for _ in range(max_rounds):
+                    if not batch:
+                        break
+                    asserted.extend(batch)
+                    state = self._assert(batch)
+                    batch = []
+                    result = dre.start_action_for_state(self._handle, state)
+                    while result:
+                        message = json.loads(result[1])
+                        for rule, matched in message.items():
+                            new = action(rule, matched)
+                            if new:
+                                batch.extend({**f, "sid": sid} for f in new)
+                        following = dre.complete_and_start_action(self._handle, state)
+                        result = (None, following) if following else None
+                else:
+                    raise EngineError(f"derived facts did not settle after {max_rounds} rounds")
+            finally:
+                if state is not None:
+                    # drain anything still queued, then empty the session for reuse
+                    with contextlib.suppress(Exception):
+                        while dre.start_action_for_state(self._handle, state):
+                            dre.complete_and_start_action(self._handle, state)
+                if asserted:
+                    dre.retract_facts(self._handle, json.dumps(asserted))
+
+    def close(self) -> None:
+        if not self._closed:
+            with _LOCK:
+                dre.delete_ruleset(self._handle)
+            self._closed = True

@@ -1,0 +1,508 @@
+"""Evaluate a patient against a compiled rule set and explain every criterion.
+
+The engine (durable_rules) does the matching: which tests hold, which do not,
+which records are candidates, and the chaining of derived values. This module
+then reads what fired and combines it with three-valued (Kleene) logic:
+a test that neither held nor failed had nothing to read, so it is *unknown*,
+and the facts it lacked are named. Absence is only concluded here, after the
+session has settled, never inside the engine (durable_rules has no truth
+maintenance and would fire absence rules too early).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from screener.clinical import FUNCTIONS
+from screener.engine.compile import Compiled, compile_ruleset
+from screener.engine.durable import DurableRuleset
+from screener.errors import EngineError
+from screener.facts import PreparedFacts, from_day_number, prepare, window_end
+from screener.model.patient import Patient
+from screener.model.rules import (
+    WINDOW_OPS,
+    Criterion,
+    Derived,
+    FactTest,
+    FieldTest,
+    Group,
+    Node,
+    Quantifier,
+    RuleSet,
+    Window,
+    walk,
+)
+from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult
+
+Truth = bool | None
+
+
+@dataclass
+class Fired:
+    """What one session produced."""
+
+    facts: dict[str, dict[str, Any]]
+    tests: dict[str, dict[str | None, tuple[bool, dict[str, Any]]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    candidates: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    derived: dict[str, dict[str, Any]] = field(default_factory=dict)  # fact id -> derived fact
+    derive_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: Truth
+    evidence: tuple[Evidence, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+def _merge(*parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(x for p in parts for x in p))
+
+
+class Engine:
+    """A rule set compiled once, ready to screen any number of patients."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self.compiled: Compiled = compile_ruleset(ruleset)
+        self._durable = DurableRuleset(ruleset.id, self.compiled.rules)
+
+    def close(self) -> None:
+        self._durable.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ running
+
+    def fire(self, prepared: PreparedFacts) -> Fired:
+        fired = Fired(prepared.by_id())
+        derived_rules = self.compiled.derived
+
+        def action(rule: str, matched: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+            if rule in derived_rules:
+                return self._derive(derived_rules[rule], matched, fired)
+            key, _, kind = rule.partition(":")
+            if kind == "candidate":
+                record = matched["e"]
+                fired.candidates[key][record["id"]] = record
+                fields = {k: v for k, v in record.items() if k not in ("kind", "id", "sid")}
+                return [
+                    {
+                        **fields,
+                        "kind": "member",
+                        "id": f"{key}:{record['id']}",
+                        "q": key,
+                        "rec": record["id"],
+                    }
+                ]
+            record = matched.get("e")
+            candidate = record["rec"] if record is not None else None
+            fired.tests[key][candidate] = (kind == "true", matched)
+            return None
+
+        self._durable.run(list(prepared.facts), action)
+        return fired
+
+    def _derive(
+        self, d: Derived, matched: dict[str, dict[str, Any]], fired: Fired
+    ) -> list[dict[str, Any]] | None:
+        kwargs: dict[str, Any] = {}
+        used: dict[str, dict[str, Any]] = {}
+        defaults = dict(d.defaults)
+        defaulted: list[str] = []
+        for i in d.inputs:
+            if i.source == "context":
+                fact = matched["ctx"]
+                value: Any = date.fromisoformat(fact["as_of"])
+            elif i.source == "exposure":
+                fact = matched["e"]
+                value = fact.get(i.field or "")
+            else:
+                fact = matched[f"i_{i.source}"]
+                value = fact.get(i.field) if i.field else fact.get("value")
+                used[i.source] = fact
+                if (
+                    value is not None
+                    and self.ruleset.facts.get(i.source)
+                    and (self.ruleset.facts[i.source].type == "date" and not i.field)
+                ):
+                    value = date.fromisoformat(value)
+            if value is None and i.param in defaults:
+                value = defaults[i.param]
+                defaulted.append(i.param)
+            if value is None:
+                return None  # an input is missing: the value stays unknown
+            kwargs[i.param] = value
+        function = FUNCTIONS[d.function]
+        owner = matched["e"]["id"] if d.per == "exposure" else None
+        try:
+            result = function.fn(**kwargs)
+        except (ValueError, ZeroDivisionError, KeyError) as error:
+            fired.derive_errors[d.name if owner is None else f"{d.name}:{owner}"] = str(error)
+            return None
+        if isinstance(result, float):
+            result = round(result, 4)
+        fact: dict[str, Any] = {
+            "name": d.name,
+            "value": result,
+            "unit": d.unit or function.unit,
+            "function": d.function,
+            "inputs": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in kwargs.items()},
+            "input_facts": sorted(f["id"] for f in used.values()),
+            "defaulted": defaulted,
+        }
+        if owner is None:
+            fact.update(kind="fact", id=f"d:{d.name}")
+        else:
+            fact.update(kind="exposure_value", id=f"d:{d.name}:{owner}", of=owner)
+        fired.derived[fact["id"]] = fact
+        fired.facts[fact["id"]] = fact
+        # The engine gets flat scalars only: nested objects and arrays in facts
+        # corrupt durable_rules' memory (seen as munmap_chunk aborts).
+        return [{k: v for k, v in fact.items() if not isinstance(v, dict | list)}]
+
+    # ------------------------------------------------------------------ explaining
+
+    def _fact_use(self, fact: dict[str, Any], fired: Fired, record: str | None = None) -> FactUse:
+        inputs: tuple[FactUse, ...] = ()
+        note = None
+        citation = None
+        if fact.get("function"):
+            inputs = tuple(
+                self._fact_use(fired.facts[i], fired)
+                for i in fact.get("input_facts", ())
+                if i in fired.facts
+            )
+            function = FUNCTIONS.get(fact["function"])
+            citation = function.citation if function else None
+            values = ", ".join(f"{k}={v}" for k, v in fact.get("inputs", {}).items())
+            note = f"{fact['function']}({values})"
+            if fact.get("defaulted"):
+                note += f"; default used for {', '.join(fact['defaulted'])}"
+        elif fact.get("original"):
+            note = f"converted from {fact['original']}"
+        label = (
+            self.ruleset.facts[fact["name"]].label
+            if fact.get("name") in self.ruleset.facts
+            else None
+        )
+        return FactUse(
+            name=fact.get("name", fact.get("drug", "?")),
+            value=fact.get("value"),
+            unit=fact.get("unit"),
+            date=fact.get("date"),
+            source=fact.get("source") or label,
+            record=record,
+            function=fact.get("function"),
+            citation=citation,
+            inputs=inputs,
+            note=note,
+        )
+
+    def _record_label(self, record: dict[str, Any]) -> str:
+        if record.get("kind") == "exposure":
+            when = record.get("start", "?")
+            until = record.get("end") or ("ongoing" if record.get("ongoing") else "?")
+            return f"{record['drug']} {when}..{until} ({record['id']})"
+        return f"{record.get('name')} ({record['id']})"
+
+    def _describe(self, node: FactTest | FieldTest, record: dict[str, Any] | None = None) -> str:
+        unit = f" {node.unit}" if node.unit else ""
+        if isinstance(node, FactTest):
+            subject = node.fact if node.field is None else f"{node.fact}.{node.field}"
+        else:
+            subject = (
+                node.field if record is None else f"{self._record_label(record)}: {node.field}"
+            )
+        return f"{subject} {node.comparison.describe()}{unit}"
+
+    def _missing_fact(self, name: str, fired: Fired, prepared: PreparedFacts) -> tuple[str, ...]:
+        """The base facts to collect so that ``name`` can be read."""
+        if f"d:{name}" in fired.facts or f"f:{name}" in fired.facts:
+            return ()
+        if name in prepared.stale:
+            stale = prepared.stale[name]
+            return (f"{name} ({stale.reason})",)
+        derived = self.ruleset.derived_by_name.get(name)
+        if derived is None:
+            definition = self.ruleset.facts.get(name)
+            label = f" ({definition.label})" if definition else ""
+            return (f"{name}{label}",)
+        if name in fired.derive_errors:
+            return (f"{name} (could not be computed: {fired.derive_errors[name]})",)
+        return _merge(*(self._missing_fact(src, fired, prepared) for src in derived.fact_inputs()))
+
+    def _test(
+        self,
+        node: FactTest | FieldTest,
+        fired: Fired,
+        prepared: PreparedFacts,
+        record: dict[str, Any] | None = None,
+    ) -> Verdict:
+        tid = self.compiled.test_of_node[id(node)]
+        candidate = record["id"] if record is not None else None
+        hit = fired.tests.get(tid, {}).get(candidate)
+        description = self._describe(node, record)
+        if hit is None:
+            if isinstance(node, FactTest):
+                present = fired.facts.get(f"f:{node.fact}") or fired.facts.get(f"d:{node.fact}")
+                if present is not None and (node.field is None or node.field in present):
+                    raise EngineError(
+                        f"{node.fact} = {present.get(node.field or 'value')!r} could not be compared "
+                        f"({description}): wrong type of value"
+                    )
+                if present is not None:
+                    return Verdict(None, missing=(f"{node.fact}: {node.field}",))
+                return Verdict(None, missing=self._missing_fact(node.fact, fired, prepared))
+            assert record is not None
+            per = self.ruleset.exposure_derived.get(node.field)
+            if per is not None:
+                key = f"{per.name}:{record['id']}"
+                if key in fired.derive_errors:
+                    return Verdict(
+                        None,
+                        missing=(
+                            f"{description} (could not be computed: {fired.derive_errors[key]})",
+                        ),
+                    )
+                missing = [
+                    f"{self._record_label(record)}: {i.field}"
+                    for i in per.inputs
+                    if i.source == "exposure" and i.field not in record
+                ]
+                for src in per.fact_inputs():
+                    missing.extend(self._missing_fact(src, fired, prepared))
+                return Verdict(None, missing=tuple(missing) or (description,))
+            return Verdict(None, missing=(f"{self._record_label(record)}: {node.field}",))
+        truth, matched = hit
+        uses: list[FactUse] = []
+        label = self._record_label(record) if record is not None else None
+        if "f" in matched:
+            uses.append(self._fact_use(fired.facts.get(matched["f"]["id"], matched["f"]), fired))
+        if "e" in matched:
+            e = matched["e"]
+            field_name = node.field if isinstance(node, FieldTest) else None
+            if "v" in matched:
+                uses.append(
+                    self._fact_use(fired.facts.get(matched["v"]["id"], matched["v"]), fired, label)
+                )
+            elif field_name:
+                uses.append(
+                    FactUse(
+                        name=field_name,
+                        value=e.get(field_name),
+                        date=e.get("start"),
+                        source=e.get("source"),
+                        record=label,
+                    )
+                )
+        compared = None
+        if "v" in matched:
+            compared = matched["v"].get("value")
+        elif "f" in matched:
+            compared = (
+                matched["f"].get(node.field or "value") if isinstance(node, FactTest) else None
+            )
+        elif "e" in matched and isinstance(node, FieldTest):
+            compared = matched["e"].get(node.field)
+        threshold = (
+            node.comparison.value if node.comparison.op in ("lt", "lte", "gt", "gte") else None
+        )
+        evidence = Evidence(
+            test=description,
+            outcome=truth,
+            facts=tuple(uses),
+            value=compared
+            if isinstance(compared, int | float) and not isinstance(compared, bool)
+            else None,
+            threshold=threshold,
+            op=node.comparison.op,
+            unit=node.unit,
+        )
+        return Verdict(truth, (evidence,))
+
+    def _combine(self, op: str, verdicts: list[Verdict]) -> Verdict:
+        values = [v.value for v in verdicts]
+        if op == "not":
+            v = verdicts[0]
+            return Verdict(None if v.value is None else not v.value, v.evidence, v.missing)
+        if op == "first_known":
+            for v in verdicts:
+                if v.value is not None:
+                    return v
+            return Verdict(None, (), _merge(*(v.missing for v in verdicts)))
+        decisive = op == "any"  # the value that settles the group at once
+        if decisive in values:
+            chosen = [v for v in verdicts if v.value is decisive]
+            return Verdict(decisive, tuple(e for v in chosen for e in v.evidence))
+        if None in values:
+            return Verdict(
+                None,
+                tuple(e for v in verdicts for e in v.evidence),
+                _merge(*(v.missing for v in verdicts if v.value is None)),
+            )
+        return Verdict(not decisive, tuple(e for v in verdicts for e in v.evidence))
+
+    def _where(
+        self, node: Group | FieldTest, fired: Fired, prepared: PreparedFacts, record: dict[str, Any]
+    ) -> Verdict:
+        if isinstance(node, FieldTest):
+            return self._test(node, fired, prepared, record)
+        return self._combine(
+            node.op, [self._where(c, fired, prepared, record) for c in node.children]
+        )
+
+    def _quantifier(self, node: Quantifier, fired: Fired, prepared: PreparedFacts) -> Verdict:
+        qid = self.compiled.quantifier_of_node[id(node)]
+        records = sorted(fired.candidates.get(qid, {}).values(), key=lambda r: r["id"])
+        if not records:
+            if node.absent == "false":
+                what = ", ".join(f"{k} in {list(v)}" for k, v in node.match)
+                return Verdict(
+                    False, (Evidence(test=f"no {node.record} record with {what}", outcome=False),)
+                )
+            label = (
+                node.missing
+                or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
+            )
+            return Verdict(None, missing=(label,))
+        if node.where is None:
+            evidence = tuple(
+                Evidence(
+                    test=f"{node.record} record {self._record_label(r)}",
+                    outcome=True,
+                    facts=(
+                        FactUse(
+                            name=r.get("name", r.get("drug", "?")),
+                            value=r.get("type") or r.get("status"),
+                            date=r.get("onset") or r.get("start"),
+                            source=r.get("source"),
+                            record=self._record_label(r),
+                        ),
+                    ),
+                )
+                for r in records
+            )
+            return Verdict(True if node.quantifier == "exists" else True, evidence)
+        verdicts = [self._where(node.where, fired, prepared, r) for r in records]
+        return self._combine("any" if node.quantifier == "exists" else "all", verdicts)
+
+    def _node(self, node: Node, fired: Fired, prepared: PreparedFacts) -> Verdict:
+        if isinstance(node, FactTest):
+            return self._test(node, fired, prepared)
+        if isinstance(node, Quantifier):
+            return self._quantifier(node, fired, prepared)
+        assert isinstance(node, Group)
+        return self._combine(node.op, [self._node(c, fired, prepared) for c in node.children])
+
+    # ------------------------------------------------------------------ screening
+
+    def _criterion(self, c: Criterion, fired: Fired, prepared: PreparedFacts) -> CriterionResult:
+        verdict = self._node(c.test, fired, prepared)
+        if verdict.value is None:
+            outcome = "unknown"
+        elif c.type == "inclusion":
+            outcome = "pass" if verdict.value else "fail"
+        else:
+            outcome = "fail" if verdict.value else "pass"
+        return CriterionResult(
+            id=c.id,
+            type=c.type,
+            title=c.title,
+            outcome=outcome,
+            section=c.section,
+            quote=c.quote,
+            reading=c.reading,
+            person_only=c.person_only,
+            missing=verdict.missing if outcome == "unknown" else (),
+            evidence=verdict.evidence,
+        )
+
+    def _outcomes(
+        self, patient: Patient, as_of: date
+    ) -> tuple[tuple[CriterionResult, ...], Fired, PreparedFacts]:
+        prepared = prepare(patient, self.ruleset, as_of)
+        fired = self.fire(prepared)
+        results = tuple(self._criterion(c, fired, prepared) for c in self.ruleset.criteria)
+        return results, fired, prepared
+
+    def screen(self, patient: Patient, as_of: date) -> ScreeningResult:
+        results, fired, prepared = self._outcomes(patient, as_of)
+        final = []
+        for result in results:
+            if result.outcome == "fail":
+                criterion = self.ruleset.criterion(result.id)
+                when = self._eligible_from(criterion, patient, as_of, fired)
+                if when is not None:
+                    result = replace(result, eligible_from=when)
+            final.append(result)
+        outcomes = {r.outcome for r in final}
+        decision = (
+            "ineligible"
+            if "fail" in outcomes
+            else "incomplete"
+            if "unknown" in outcomes
+            else "eligible"
+        )
+        return ScreeningResult(
+            patient_id=patient.patient_id,
+            ruleset_id=self.ruleset.id,
+            trial=self.ruleset.trial,
+            ruleset_version=self.ruleset.version,
+            ruleset_sha256=self.ruleset.sha256,
+            as_of=as_of,
+            decision=decision,
+            criteria=tuple(final),
+        )
+
+    def _eligible_from(
+        self, criterion: Criterion, patient: Patient, as_of: date, fired: Fired
+    ) -> date | None:
+        """For a criterion failing on a date window, the first date it would pass.
+
+        Candidate dates are where a window test on a recorded date changes value
+        (the date plus the window, and the day after). The criterion is
+        re-evaluated from scratch at each candidate, in order; the first one at
+        which it passes is the answer. Criteria without windows get none.
+        """
+        windows: list[tuple[str, Window]] = []
+        for node in _walk_tests(criterion.test):
+            if node.comparison.op in WINDOW_OPS:
+                target = node.field if isinstance(node, FieldTest) else (node.field or "value")
+                windows.append((target or "value", node.comparison.value))
+        if not windows:
+            return None
+        candidates: set[date] = set()
+        for fact in fired.facts.values():
+            for target, window in windows:
+                day = fact.get(f"{target}_day")
+                if day is None:
+                    continue
+                edge = window_end(from_day_number(day), window)
+                for offset in (0, 1, 2):
+                    when = edge + timedelta(days=offset)
+                    if when > as_of:
+                        candidates.add(when)
+        for when in sorted(candidates)[:24]:
+            results, _, _ = self._outcomes(patient, when)
+            if next(r for r in results if r.id == criterion.id).outcome == "pass":
+                return when
+        return None
+
+
+def _walk_tests(node: Node) -> Iterator[FactTest | FieldTest]:
+    for n in walk(node):
+        if isinstance(n, FactTest | FieldTest):
+            yield n

@@ -1,0 +1,287 @@
+"""From a patient record to the flat facts the engine matches.
+
+This is the one place that decides *which* value of a patient counts at a
+screening date: the latest observation not after that date and not older than
+the rule set allows, the latest status, the latest assessment. Medication
+periods get their calendar attributes (daily dose, duration, last dose,
+failure) from the named functions of :mod:`screener.clinical`.
+
+Every fact is a JSON-ready dict with a unique ``id`` (durable_rules identifies
+facts by content otherwise) and, for each date field ``x``, a day number
+``x_day`` so that date windows compare integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from screener.clinical.dates import add_months, days_between
+from screener.clinical.dosing import daily_dose_mg, monthly_dose_mg, weekly_dose_mg
+from screener.errors import PatientDataError
+from screener.model.patient import Patient
+from screener.model.rules import WINDOW_OPS, FactTest, FieldTest, RuleSet, Window, walk
+
+EPOCH = date(1970, 1, 1)
+FAILED_OUTCOMES = ("inefficacy", "adverse_effect")
+
+
+def day_number(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def from_day_number(n: int) -> date:
+    return date.fromordinal(EPOCH.toordinal() + n)
+
+
+def window_start(as_of: date, window: Window) -> date:
+    """The earliest date still inside ``window`` before ``as_of`` (calendar arithmetic)."""
+    if window.years:
+        return add_months(as_of, -12 * window.years)
+    if window.months:
+        return add_months(as_of, -window.months)
+    return date.fromordinal(as_of.toordinal() - window.days)
+
+
+def window_end(d: date, window: Window) -> date:
+    """``d`` moved forward by ``window`` (calendar months and years, or days)."""
+    if window.years:
+        return add_months(d, 12 * window.years)
+    if window.months:
+        return add_months(d, window.months)
+    return date.fromordinal(d.toordinal() + window.days)
+
+
+@dataclass(frozen=True)
+class StaleFact:
+    """A value the patient has, but too old (or too new) to count at the screening date."""
+
+    name: str
+    date: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class PreparedFacts:
+    facts: tuple[dict[str, Any], ...]
+    stale: dict[str, StaleFact]
+
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return {f["id"]: f for f in self.facts}
+
+
+def _with_days(fact: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(fact.items()):
+        if isinstance(value, date):
+            fact[key] = value.isoformat()
+            fact[f"{key}_day"] = day_number(value)
+    return {k: v for k, v in fact.items() if v is not None}
+
+
+def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
+    if med.start > as_of:
+        return None
+    administrations = tuple(d for d in med.administrations if d <= as_of)
+    end = med.end if med.end is not None and med.end <= as_of else None
+    ongoing = med.end is None or med.end > as_of
+    if administrations:
+        last = administrations[-1]
+    elif med.frequency == "once":
+        last = med.start
+    else:
+        last = as_of if ongoing else end
+    period_end = end or as_of
+    fact: dict[str, Any] = {
+        "kind": "exposure",
+        "id": f"m{index}",
+        "drug": med.drug,
+        "route": med.route,
+        "frequency": med.frequency,
+        "dose_mg": med.dose_mg,
+        "start": med.start,
+        "end": end,
+        "last_dose": last,
+        "ongoing": ongoing,
+        "duration_days": days_between(med.start, period_end) + 1,
+        "outcome": med.outcome,
+        "source": med.source,
+    }
+    if med.outcome is not None:
+        fact["failed"] = med.outcome in FAILED_OUTCOMES
+    if administrations:
+        fact["administrations"] = len(administrations)
+        fact["administration_span_days"] = days_between(administrations[0], administrations[-1])
+    elif med.frequency == "once":
+        fact["administrations"] = 1
+        fact["administration_span_days"] = 0
+    if med.dose_mg is not None and med.frequency is not None and med.frequency != "once":
+        fact["daily_dose_mg"] = round(daily_dose_mg(med.dose_mg, med.frequency), 6)
+        fact["weekly_dose_mg"] = round(weekly_dose_mg(med.dose_mg, med.frequency), 6)
+        fact["monthly_dose_mg"] = round(monthly_dose_mg(med.dose_mg, med.frequency), 6)
+    return _with_days(fact)
+
+
+def window_field(field: str, window: Window) -> str:
+    """Name of the prepared field holding ``field``'s offset into ``window``."""
+    return f"{field}_vs_{window.key}"
+
+
+def windows_of(ruleset: RuleSet) -> set[tuple[str, Window]]:
+    """(date field, window) pairs that the rule set's date-window tests use."""
+    out: set[tuple[str, Window]] = set()
+    for c in ruleset.criteria:
+        for node in walk(c.test):
+            if isinstance(node, FactTest | FieldTest) and node.comparison.op in WINDOW_OPS:
+                name = node.field if isinstance(node, FieldTest) else (node.field or "value")
+                out.add((name or "value", node.comparison.value))
+    return out
+
+
+def _add_window_offsets(
+    fact: dict[str, Any], windows: set[tuple[str, Window]], as_of: date
+) -> dict[str, Any]:
+    """For each window test, days from the window's first day to the fact's date.
+
+    ``max_ago`` (within the window) holds when the offset is >= 0, ``min_ago``
+    (at least that long ago) when it is <= 0; the engine compares with 0.
+    """
+    for name, window in windows:
+        day = fact.get(f"{name}_day")
+        if day is not None:
+            fact[window_field(name, window)] = day - day_number(window_start(as_of, window))
+    return fact
+
+
+def context_fact(as_of: date) -> dict[str, Any]:
+    return {
+        "kind": "context",
+        "id": "context",
+        "as_of": as_of.isoformat(),
+        "as_of_day": day_number(as_of),
+    }
+
+
+def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
+    """The facts about ``patient`` that ``ruleset`` reads, as they stand on ``as_of``."""
+    facts: list[dict[str, Any]] = [context_fact(as_of)]
+    stale: dict[str, StaleFact] = {}
+    vocabulary = ruleset.facts
+
+    def scalar(name: str, value: Any, **fields: Any) -> None:
+        definition = vocabulary[name]
+        if definition.type == "date" and isinstance(value, date):
+            fields["value_day"] = day_number(value)
+            value = value.isoformat()
+        fact = {"kind": "fact", "id": f"f:{name}", "name": name, "value": value, **fields}
+        if definition.unit and "unit" not in fact:
+            fact["unit"] = definition.unit
+        facts.append(_with_days(fact))
+
+    def fresh(name: str, when: date | None) -> bool:
+        if when is None:
+            return True
+        if when > as_of:
+            stale.setdefault(name, StaleFact(name, when, f"dated {when}, after the screening date"))
+            return False
+        limit = vocabulary[name].max_age_days
+        if limit is not None and days_between(when, as_of) > limit:
+            stale[name] = StaleFact(
+                name, when, f"latest value dated {when} is older than {limit} days"
+            )
+            return False
+        return True
+
+    if "birth_date" in vocabulary and patient.birth_date is not None:
+        scalar("birth_date", patient.birth_date, source=patient.demographics_source)
+    if "sex" in vocabulary and patient.sex is not None:
+        scalar("sex", patient.sex, source=patient.demographics_source)
+
+    latest: dict[str, Any] = {}
+    for obs in patient.observations:
+        if (
+            obs.name in vocabulary
+            and obs.date <= as_of
+            and (obs.name not in latest or obs.date >= latest[obs.name].date)
+        ):
+            latest[obs.name] = obs
+        elif obs.name in vocabulary and obs.date > as_of and obs.name not in latest:
+            stale.setdefault(
+                obs.name,
+                StaleFact(obs.name, obs.date, f"dated {obs.date}, after the screening date"),
+            )
+    for name, obs in latest.items():
+        stale.pop(name, None)
+        if not fresh(name, obs.date):
+            continue
+        definition = vocabulary[name]
+        if definition.unit and obs.unit and obs.unit != definition.unit:
+            raise PatientDataError(
+                f"{name} is in {obs.unit}; the rule set needs {definition.unit} "
+                "and no conversion is known",
+                None,
+            )
+        scalar(
+            name,
+            obs.value,
+            unit=obs.unit,
+            date=obs.date,
+            reference_high=obs.reference_high,
+            reference_low=obs.reference_low,
+            method=obs.method,
+            on_oxygen=obs.on_oxygen,
+            attributed_to_sle=obs.attributed_to_sle,
+            source=obs.source,
+            original=obs.original,
+        )
+
+    for group in (patient.statuses, patient.assessments):
+        chosen: dict[str, Any] = {}
+        for item in group:
+            if item.name not in vocabulary:
+                continue
+            when = item.date
+            if when is not None and when > as_of:
+                continue
+            current = chosen.get(item.name)
+            if current is None or (current.date or date.min) <= (when or date.min):
+                chosen[item.name] = item
+        for name, item in chosen.items():
+            if not fresh(name, item.date):
+                continue
+            value = item.score if hasattr(item, "score") else item.value
+            extra = {"confirmed_by": getattr(item, "confirmed_by", None)}
+            scalar(name, value, date=item.date, source=item.source, **extra)
+
+    for i, cond in enumerate(patient.conditions):
+        if cond.onset is not None and cond.onset > as_of:
+            continue
+        ended = cond.end is not None and cond.end <= as_of
+        facts.append(
+            _with_days(
+                {
+                    "kind": "condition",
+                    "id": f"c{i}",
+                    "name": cond.name,
+                    "status": "resolved" if ended else cond.status,
+                    "active": cond.status == "active" and not ended,
+                    "type": cond.type,
+                    "onset": cond.onset,
+                    "end": cond.end,
+                    "severity": cond.severity,
+                    "classification": cond.classification,
+                    "criteria_met": cond.criteria_met,
+                    "controlled": cond.controlled,
+                    "source": cond.source,
+                }
+            )
+        )
+
+    for i, med in enumerate(patient.medications):
+        exposure = _exposure(med, i, as_of)
+        if exposure is not None:
+            facts.append(exposure)
+    windows = windows_of(ruleset)
+    if windows:
+        facts = [_add_window_offsets(f, windows, as_of) for f in facts]
+    return PreparedFacts(tuple(facts), stale)

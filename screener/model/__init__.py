@@ -1,0 +1,1 @@
+"""Plain data: patients and rule sets, parsed and checked, with no engine in sight."""

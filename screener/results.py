@@ -1,0 +1,138 @@
+"""What a screening produces: frozen, JSON-ready results with their explanation.
+
+Views (terminal text, JSON, the TUI, batch files) only read these; none of them
+decides eligibility.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+Outcome = Literal["pass", "fail", "unknown"]
+Decision = Literal["eligible", "ineligible", "incomplete"]
+
+JSON_SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class FactUse:
+    """One fact an explanation relies on, with where it came from."""
+
+    name: str
+    value: Any
+    unit: str | None = None
+    date: str | None = None
+    source: str | None = None
+    record: str | None = None  # e.g. "azathioprine from 2025-01-02" for a medication field
+    function: str | None = None  # derived values: the clinical function that computed it
+    citation: str | None = None
+    inputs: tuple[FactUse, ...] = ()
+    note: str | None = None  # e.g. "default upper limit used", "converted from 88 umol/L"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One test of a criterion, its outcome and the facts it read."""
+
+    test: str  # "creatinine_clearance_cg < 30 mL/min"
+    outcome: bool
+    facts: tuple[FactUse, ...] = ()
+    value: float | None = None  # the compared value, for margins
+    threshold: float | None = None
+    op: str | None = None
+    unit: str | None = None
+
+    @property
+    def margin(self) -> float | None:
+        """Signed distance from the threshold (value - threshold), when numeric."""
+        if isinstance(self.value, int | float) and isinstance(self.threshold, int | float):
+            return round(float(self.value) - float(self.threshold), 6)
+        return None
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    id: str
+    type: str  # inclusion | exclusion
+    title: str
+    outcome: Outcome
+    section: str
+    quote: str
+    reading: str
+    person_only: bool = False
+    missing: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    eligible_from: date | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    patient_id: str
+    ruleset_id: str
+    trial: str
+    ruleset_version: str
+    ruleset_sha256: str
+    as_of: date
+    decision: Decision
+    criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+
+    def criterion(self, criterion_id: str) -> CriterionResult:
+        for c in self.criteria:
+            if c.id == criterion_id:
+                return c
+        raise KeyError(criterion_id)
+
+    @property
+    def failing(self) -> tuple[CriterionResult, ...]:
+        return tuple(c for c in self.criteria if c.outcome == "fail")
+
+    @property
+    def unknown(self) -> tuple[CriterionResult, ...]:
+        return tuple(c for c in self.criteria if c.outcome == "unknown")
+
+    @property
+    def eligible_from(self) -> date | None:
+        """If only date windows stand in the way, the first date all of them are met."""
+        failing = self.failing
+        if not failing or any(c.eligible_from is None for c in failing):
+            return None
+        return max(c.eligible_from for c in failing if c.eligible_from is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``screener screen --format json`` (schema_version 1)."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items() if v not in (None, (), [])}
+            if isinstance(value, list | tuple):
+                return [clean(v) for v in value]
+            if isinstance(value, date):
+                return value.isoformat()
+            return value
+
+        criteria = []
+        for c in self.criteria:
+            item = clean(asdict(c))
+            item["outcome"] = c.outcome
+            item["missing"] = list(c.missing)
+            item["eligible_from"] = c.eligible_from.isoformat() if c.eligible_from else None
+            item["evidence"] = [
+                {**clean(asdict(e)), "outcome": e.outcome, "margin": e.margin} for e in c.evidence
+            ]
+            criteria.append(item)
+        return {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "patient_id": self.patient_id,
+            "trial": self.trial,
+            "ruleset": {
+                "id": self.ruleset_id,
+                "version": self.ruleset_version,
+                "sha256": self.ruleset_sha256,
+            },
+            "as_of": self.as_of.isoformat(),
+            "decision": self.decision,
+            "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
+            "criteria": criteria,
+        }
