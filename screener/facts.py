@@ -19,7 +19,7 @@ from typing import Any
 
 from screener.clinical.dates import add_months, days_between
 from screener.clinical.dosing import daily_dose_mg, monthly_dose_mg, weekly_dose_mg
-from screener.errors import PatientDataError
+from screener.errors import Location, PatientDataError
 from screener.model.patient import Patient
 from screener.model.rules import WINDOW_OPS, FactTest, FieldTest, RuleSet, Window, walk
 
@@ -219,7 +219,7 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             raise PatientDataError(
                 f"{name} is in {obs.unit}; the rule set needs {definition.unit} "
                 "and no conversion is known",
-                None,
+                Location(patient.file, None, f"observations[name={name}, date={obs.date}].unit"),
             )
         scalar(
             name,

@@ -395,7 +395,7 @@ class Engine:
                 )
                 for r in records
             )
-            return Verdict(True if node.quantifier == "exists" else True, evidence)
+            return Verdict(True, evidence)  # no conditions: any matching record settles it
         verdicts = [self._where(node.where, fired, prepared, r) for r in records]
         return self._combine("any" if node.quantifier == "exists" else "all", verdicts)
 
@@ -439,7 +439,7 @@ class Engine:
         return results, fired, prepared
 
     def screen(self, patient: Patient, as_of: date) -> ScreeningResult:
-        results, fired, prepared = self._outcomes(patient, as_of)
+        results, fired, _ = self._outcomes(patient, as_of)
         final = []
         for result in results:
             if result.outcome == "fail":

@@ -452,7 +452,8 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
                 elif i.field not in exposure_types:
                     errors.append(
                         RuleSpecError(
-                            f"exposures have no field '{i.field}'{suggest(i.field or '', set(exposure_types))}",
+                            f"exposures have no field '{i.field}'"
+                            f"{suggest(i.field or '', set(exposure_types))}",
                             where,
                         )
                     )

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import pytest
+
+from screener.engine.evaluate import Engine
+from screener.model.patient import load_patient, parse_patient
+from screener.model.rules import RuleSet
+from screener.yamlio import LineMap
+from tests.conftest import EXAMPLE_PATIENT
+
+AS_OF = date(2026, 11, 25)
+
+
+def _with(raw: dict, **changes: object) -> dict:
+    data = copy.deepcopy(raw)
+    data.update(changes)
+    return data
+
+
+def _patient(data: dict):  # type: ignore[no-untyped-def]
+    from screener.model.patient import patient_from_data
+
+    return patient_from_data(data, LineMap("<test>", {}))
+
+
+def test_example_patient_is_eligible_with_every_criterion_passing(engine: Engine) -> None:
+    result = engine.screen(load_patient(EXAMPLE_PATIENT), AS_OF)
+    assert result.decision == "eligible"
+    assert {c.outcome for c in result.criteria} == {"pass"}
+    assert result.eligible_from is None
+
+
+def test_explanation_carries_derived_values_with_their_inputs(engine: Engine) -> None:
+    result = engine.screen(load_patient(EXAMPLE_PATIENT), AS_OF)
+    e2 = result.criterion("E2")
+    (evidence,) = e2.evidence
+    assert evidence.outcome is False
+    (crcl,) = evidence.facts
+    assert crcl.name == "crcl_cockcroft_gault" and crcl.function == "cockcroft_gault"
+    # (140 - 34) x 61 / (72 x 68/88.4) x 0.85 = 99.2 mL/min
+    assert crcl.value == pytest.approx((140 - 34) * 61 / (72 * 68 / 88.4) * 0.85, abs=0.01)
+    assert {i.name for i in crcl.inputs} == {"age", "weight", "creatinine", "sex"}
+    creatinine = next(i for i in crcl.inputs if i.name == "creatinine")
+    assert creatinine.note == "converted from 68 umol/L"
+    assert creatinine.source == "lab report 26-88412"
+    assert "Cockcroft" in (crcl.citation or "")
+    assert evidence.margin == pytest.approx(crcl.value - 30)
+
+
+def test_missing_facts_are_named_through_derived_values(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    data = _with(raw, observations=[o for o in raw["observations"] if o["name"] != "weight"])
+    result = engine.screen(_patient(data), AS_OF)
+    e2 = result.criterion("E2")
+    assert e2.outcome == "unknown"
+    assert any(m.startswith("weight") for m in e2.missing)
+    assert result.decision == "incomplete"
+
+
+def test_a_stale_lab_is_missing_with_the_reason(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    observations = [dict(o, date="2026-08-01") if o["name"] == "creatinine" else o for o in raw["observations"]]
+    result = engine.screen(_patient(_with(raw, observations=observations)), AS_OF)
+    missing = result.criterion("E2").missing
+    assert "creatinine (latest value dated 2026-08-01 is older than 60 days)" in missing
+    assert any(m.startswith("creatinine_clearance_measured") for m in missing)  # the other way to know
+
+
+def test_re_screening_starts_from_scratch(engine: Engine) -> None:
+    """No truth maintenance in durable_rules: an edit must not leave old derived facts behind."""
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    low = [dict(o, value=600) if o["name"] == "creatinine" else o for o in raw["observations"]]
+    first = engine.screen(_patient(_with(raw, observations=low)), AS_OF)
+    assert first.criterion("E2").outcome == "fail"
+    second = engine.screen(load_patient(EXAMPLE_PATIENT), AS_OF)
+    assert second.criterion("E2").outcome == "pass"
+    assert len(second.criterion("E2").evidence) == 1
+
+
+def test_thousands_of_sessions_do_not_hit_the_session_cap(engine: Engine) -> None:
+    patient = load_patient(EXAMPLE_PATIENT)
+    first = engine.screen(patient, AS_OF)
+    for _ in range(1100):  # durable_rules caps live sessions near 1,024 per ruleset
+        result = engine.screen(patient, AS_OF)
+    assert result == first
+
+
+def test_washout_gives_the_date_from_which_the_patient_qualifies(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    rituximab = {
+        "drug": "rituximab", "dose": 1, "unit": "g", "route": "iv", "start": "2026-08-01",
+        "end": "2026-08-15", "administrations": ["2026-08-01", "2026-08-15"], "outcome": "inefficacy",
+    }
+    result = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), AS_OF)
+    e10 = result.criterion("E10")
+    assert e10.outcome == "fail"
+    # last dose 2026-08-15 + 6 calendar months = 2027-02-15, still "within 6 months"
+    assert e10.eligible_from == date(2027, 2, 16)
+    assert result.decision == "ineligible" and result.eligible_from == date(2027, 2, 16)
+    later = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 16))
+    assert later.criterion("E10").outcome == "pass"
+    day_before = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 15))
+    assert day_before.criterion("E10").outcome == "fail"
+
+
+def test_person_only_criteria_stay_to_do_without_confirmation(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    person_only = {"informed_consent", "social_security", "national_register_exclusion",
+                   "incapacity_to_consent", "poor_compliance"}
+    data = _with(raw, statuses=[s for s in raw["statuses"] if s["name"] not in person_only])
+    result = engine.screen(_patient(data), AS_OF)
+    unknown = {c.id for c in result.criteria if c.outcome == "unknown"}
+    assert unknown == {"I8", "I9", "E12", "E13", "E15"}
+    assert all(result.criterion(i).person_only for i in unknown)
+    assert result.decision == "incomplete"
+
+
+def test_json_document_has_schema_version_and_per_criterion_fields(engine: Engine) -> None:
+    doc = engine.screen(load_patient(EXAMPLE_PATIENT), AS_OF).to_dict()
+    assert doc["schema_version"] == "1" and doc["decision"] == "eligible"
+    assert len(doc["criteria"]) == 26
+    for item in doc["criteria"]:
+        assert {"id", "outcome", "missing", "evidence", "eligible_from"} <= set(item)
+
+
+def test_two_engines_on_one_rule_set_coexist(ruleset: RuleSet) -> None:
+    """Re-registering a ruleset name is refused by durable_rules; each Engine gets its own."""
+    patient = load_patient(EXAMPLE_PATIENT)
+    with Engine(ruleset) as a, Engine(ruleset) as b:
+        assert a.screen(patient, AS_OF) == b.screen(patient, AS_OF)
+
+
+def test_a_patient_with_no_facts_is_incomplete_not_an_error(engine: Engine) -> None:
+    patient = parse_patient('schema_version: "1"\npatient_id: empty\ndemographics: {}\n')
+    result = engine.screen(patient, AS_OF)
+    assert result.decision in ("incomplete", "ineligible")
+    assert result.criterion("I1").outcome == "unknown"
+    assert any("birth_date" in m for m in result.criterion("I1").missing)
