@@ -20,7 +20,16 @@ def test_screen_text_names_the_decision(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_screen_json_is_a_versioned_document(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
-        ["screen", str(EXAMPLE_PATIENT), "--rules", str(RULES_DIR), "--as-of", "2026-11-25", "--format", "json"]
+        [
+            "screen",
+            str(EXAMPLE_PATIENT),
+            "--rules",
+            str(RULES_DIR),
+            "--as-of",
+            "2026-11-25",
+            "--format",
+            "json",
+        ]
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -59,7 +68,10 @@ def test_bad_date_is_a_usage_error() -> None:
 def test_console_script_runs_as_a_module() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "screener.cli.main", "screen", str(EXAMPLE_PATIENT), "--as-of", "2026-11-25"],
-        capture_output=True, text=True, cwd=RULES_DIR.parents[1], check=False,
+        capture_output=True,
+        text=True,
+        cwd=RULES_DIR.parents[1],
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Patient story-eligible-001: ELIGIBLE")

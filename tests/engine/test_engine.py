@@ -62,7 +62,9 @@ def test_missing_facts_are_named_through_derived_values(engine: Engine) -> None:
 
 def test_a_stale_lab_is_missing_with_the_reason(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
-    observations = [dict(o, date="2026-08-01") if o["name"] == "creatinine" else o for o in raw["observations"]]
+    observations = [
+        dict(o, date="2026-08-01") if o["name"] == "creatinine" else o for o in raw["observations"]
+    ]
     result = engine.screen(_patient(_with(raw, observations=observations)), AS_OF)
     missing = result.criterion("E2").missing
     assert "creatinine (latest value dated 2026-08-01 is older than 60 days)" in missing
@@ -91,8 +93,14 @@ def test_thousands_of_sessions_do_not_hit_the_session_cap(engine: Engine) -> Non
 def test_washout_gives_the_date_from_which_the_patient_qualifies(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
     rituximab = {
-        "drug": "rituximab", "dose": 1, "unit": "g", "route": "iv", "start": "2026-08-01",
-        "end": "2026-08-15", "administrations": ["2026-08-01", "2026-08-15"], "outcome": "inefficacy",
+        "drug": "rituximab",
+        "dose": 1,
+        "unit": "g",
+        "route": "iv",
+        "start": "2026-08-01",
+        "end": "2026-08-15",
+        "administrations": ["2026-08-01", "2026-08-15"],
+        "outcome": "inefficacy",
     }
     result = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), AS_OF)
     e10 = result.criterion("E10")
@@ -100,16 +108,25 @@ def test_washout_gives_the_date_from_which_the_patient_qualifies(engine: Engine)
     # last dose 2026-08-15 + 6 calendar months = 2027-02-15, still "within 6 months"
     assert e10.eligible_from == date(2027, 2, 16)
     assert result.decision == "ineligible" and result.eligible_from == date(2027, 2, 16)
-    later = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 16))
+    later = engine.screen(
+        _patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 16)
+    )
     assert later.criterion("E10").outcome == "pass"
-    day_before = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 15))
+    day_before = engine.screen(
+        _patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 15)
+    )
     assert day_before.criterion("E10").outcome == "fail"
 
 
 def test_person_only_criteria_stay_to_do_without_confirmation(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
-    person_only = {"informed_consent", "social_security", "national_register_exclusion",
-                   "incapacity_to_consent", "poor_compliance"}
+    person_only = {
+        "informed_consent",
+        "social_security",
+        "national_register_exclusion",
+        "incapacity_to_consent",
+        "poor_compliance",
+    }
     data = _with(raw, statuses=[s for s in raw["statuses"] if s["name"] not in person_only])
     result = engine.screen(_patient(data), AS_OF)
     unknown = {c.id for c in result.criteria if c.outcome == "unknown"}

@@ -63,7 +63,7 @@ def test_schema_error_names_the_field() -> None:
 
 def test_sledai_out_of_range_is_refused() -> None:
     text = HEAD + "assessments:\n  - {name: selena_sledai, score: 106, date: 2026-01-01}\n"
-    with pytest.raises(PatientDataError, match="0..105"):
+    with pytest.raises(PatientDataError, match=r"0\.\.105"):
         parse_patient(text)
 
 

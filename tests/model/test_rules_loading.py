@@ -35,13 +35,19 @@ def test_unknown_fact_is_reported_with_line_and_suggestion() -> None:
 
 
 def test_threshold_in_the_wrong_unit_is_an_error() -> None:
-    broken = GOOD.replace("{fact: crcl_cockcroft_gault, lt: 30, unit: mL/min}", "{fact: crcl_cockcroft_gault, lt: 30, unit: mL/s}")
+    broken = GOOD.replace(
+        "{fact: crcl_cockcroft_gault, lt: 30, unit: mL/min}",
+        "{fact: crcl_cockcroft_gault, lt: 30, unit: mL/s}",
+    )
     with pytest.raises(RuleSpecError, match="does not match"):
         parse_ruleset(broken, "rules.yaml")
 
 
 def test_schema_violation_names_file_line_and_path() -> None:
-    broken = GOOD.replace("    type: inclusion\n    title: Age 18 to 69 years", "    type: inclusive\n    title: Age 18 to 69 years")
+    broken = GOOD.replace(
+        "    type: inclusion\n    title: Age 18 to 69 years",
+        "    type: inclusive\n    title: Age 18 to 69 years",
+    )
     with pytest.raises(RuleSpecError) as info:
         parse_ruleset(broken, "rules.yaml")
     loc = info.value.location
@@ -68,6 +74,8 @@ def test_rule_files_cannot_smuggle_python() -> None:
 
 
 def test_window_on_a_number_is_rejected() -> None:
-    broken = GOOD.replace("{fact: selena_sledai, gte: 6, unit: '{score}'}", "{fact: selena_sledai, max_ago: {days: 3}}")
+    broken = GOOD.replace(
+        "{fact: selena_sledai, gte: 6, unit: '{score}'}", "{fact: selena_sledai, max_ago: {days: 3}}"
+    )
     with pytest.raises(RuleSpecError, match="needs a date"):
         parse_ruleset(broken)
