@@ -153,6 +153,48 @@ def _add_window_offsets(
     return fact
 
 
+def _type_problem(expected: str, allowed: tuple[str, ...], value: Any) -> str | None:
+    """Why ``value`` cannot stand for a fact of type ``expected`` (None if it can)."""
+    if expected == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"expected a number, got {value!r}"
+    if expected == "boolean" and not isinstance(value, bool):
+        return f"expected true or false, got {value!r}"
+    if expected == "string":
+        if not isinstance(value, str):
+            return f"expected one of {list(allowed)}, got {value!r}" if allowed else f"expected text, got {value!r}"
+        if allowed and value not in allowed:
+            return f"{value!r} is not one of {list(allowed)}"
+    if expected == "date" and not isinstance(value, date):
+        return f"expected a date, got {value!r}"
+    return None
+
+
+def cumulative_days_at_dose(periods: list[tuple[date, date, float | None]], index: int) -> int | None:
+    """Days in the unbroken run of periods around ``periods[index]`` at or above its daily dose.
+
+    ``periods`` are (start, last day, daily dose) of one drug, sorted by start. A
+    run continues while the next period starts at most one day after the previous
+    one ends and its daily dose is at least that of ``periods[index]``: a
+    prednisone course tapered from 10 to 8 mg/day counts as one course at >= 8 mg/day.
+    None when the period's dose is unknown.
+    """
+    start, end, dose = periods[index]
+    if dose is None:
+        return None
+    first, last = index, index
+    while first > 0:
+        prev_start, prev_end, prev_dose = periods[first - 1]
+        if prev_dose is None or prev_dose < dose or (periods[first][0] - prev_end).days > 1:
+            break
+        first -= 1
+    while last + 1 < len(periods):
+        next_start, _next_end, next_dose = periods[last + 1]
+        if next_dose is None or next_dose < dose or (next_start - periods[last][1]).days > 1:
+            break
+        last += 1
+    return sum((p_end - p_start).days + 1 for p_start, p_end, _ in periods[first : last + 1])
+
+
 def context_fact(as_of: date) -> dict[str, Any]:
     return {
         "kind": "context",
@@ -170,6 +212,10 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
 
     def scalar(name: str, value: Any, **fields: Any) -> None:
         definition = vocabulary[name]
+        problem = _type_problem(definition.type, definition.values, value)
+        if problem:
+            where = f"{name}" + (f" dated {fields['date']}" if fields.get("date") else "")
+            raise PatientDataError(f"{where}: {problem}", Location(patient.file, None, name))
         if definition.type == "date" and isinstance(value, date):
             fields["value_day"] = day_number(value)
             value = value.isoformat()
@@ -277,10 +323,25 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             )
         )
 
-    for i, med in enumerate(patient.medications):
-        exposure = _exposure(med, i, as_of)
-        if exposure is not None:
-            facts.append(exposure)
+    exposures = [e for e in (_exposure(med, i, as_of) for i, med in enumerate(patient.medications)) if e]
+    by_drug: dict[str, list[dict[str, Any]]] = {}
+    for exposure in exposures:
+        by_drug.setdefault(exposure["drug"], []).append(exposure)
+    for same_drug in by_drug.values():
+        same_drug.sort(key=lambda e: e["start_day"])
+        periods = [
+            (
+                from_day_number(e["start_day"]),
+                from_day_number(e["start_day"] + e["duration_days"] - 1),
+                e.get("daily_dose_mg"),
+            )
+            for e in same_drug
+        ]
+        for i, exposure in enumerate(same_drug):
+            days = cumulative_days_at_dose(periods, i)
+            if days is not None:
+                exposure["cumulative_days_at_dose"] = days
+    facts.extend(exposures)
     windows = windows_of(ruleset)
     if windows:
         facts = [_add_window_offsets(f, windows, as_of) for f in facts]

@@ -105,6 +105,8 @@ def _date(value: str | None) -> date | None:
 def _observation(item: dict[str, Any], here: Location) -> Observation:
     name, value, unit = item["name"], item["value"], item.get("unit")
     original = None
+    if name in units.CANONICAL and not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise PatientDataError(f"{name} must be a number, got {value!r}", here)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise PatientDataError(f"{name} value {value} is not a finite number", here)

@@ -42,6 +42,7 @@ EXPOSURE_FIELDS: dict[str, str] = {
     "last_dose": "date",
     "ongoing": "boolean",
     "duration_days": "number",
+    "cumulative_days_at_dose": "number",
     "administrations": "number",
     "administration_span_days": "number",
     "failed": "boolean",
