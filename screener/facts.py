@@ -161,7 +161,8 @@ def _type_problem(expected: str, allowed: tuple[str, ...], value: Any) -> str | 
         return f"expected true or false, got {value!r}"
     if expected == "string":
         if not isinstance(value, str):
-            return f"expected one of {list(allowed)}, got {value!r}" if allowed else f"expected text, got {value!r}"
+            wanted = f"one of {list(allowed)}" if allowed else "text"
+            return f"expected {wanted}, got {value!r}"
         if allowed and value not in allowed:
             return f"{value!r} is not one of {list(allowed)}"
     if expected == "date" and not isinstance(value, date):
@@ -178,12 +179,12 @@ def cumulative_days_at_dose(periods: list[tuple[date, date, float | None]], inde
     prednisone course tapered from 10 to 8 mg/day counts as one course at >= 8 mg/day.
     None when the period's dose is unknown.
     """
-    start, end, dose = periods[index]
+    dose = periods[index][2]
     if dose is None:
         return None
     first, last = index, index
     while first > 0:
-        prev_start, prev_end, prev_dose = periods[first - 1]
+        _, prev_end, prev_dose = periods[first - 1]
         if prev_dose is None or prev_dose < dose or (periods[first][0] - prev_end).days > 1:
             break
         first -= 1
