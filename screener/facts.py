@@ -127,8 +127,17 @@ def window_field(field: str, window: Window) -> str:
     return f"{field}_vs_{window.key}"
 
 
-def windows_of(ruleset: RuleSet) -> set[tuple[str, Window]]:
+_WINDOWS: dict[str, frozenset[tuple[str, Window]]] = {}
+
+
+def windows_of(ruleset: RuleSet) -> frozenset[tuple[str, Window]]:
     """(date field, window) pairs that the rule set's date-window tests use."""
+    if ruleset.sha256 not in _WINDOWS:
+        _WINDOWS[ruleset.sha256] = frozenset(_windows(ruleset))
+    return _WINDOWS[ruleset.sha256]
+
+
+def _windows(ruleset: RuleSet) -> set[tuple[str, Window]]:
     out: set[tuple[str, Window]] = set()
     for c in ruleset.criteria:
         for node in walk(c.test):
@@ -139,7 +148,7 @@ def windows_of(ruleset: RuleSet) -> set[tuple[str, Window]]:
 
 
 def _add_window_offsets(
-    fact: dict[str, Any], windows: set[tuple[str, Window]], as_of: date
+    fact: dict[str, Any], windows: frozenset[tuple[str, Window]], as_of: date
 ) -> dict[str, Any]:
     """For each window test, days from the window's first day to the fact's date.
 

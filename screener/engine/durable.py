@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine as dre
+import orjson
 
 from screener.errors import EngineError
 
@@ -66,7 +67,7 @@ class DurableRuleset:
         self._sid = f"s{next(_SIDS)}"
 
     def _assert(self, facts: list[dict[str, Any]]) -> int:
-        result = dre.assert_facts(self._handle, json.dumps(facts))
+        result = dre.assert_facts(self._handle, orjson.dumps(facts).decode())
         code, state = result[0], result[1]
         if code == _CODE_OBSERVED:
             raise EngineError(
@@ -98,7 +99,7 @@ class DurableRuleset:
                     batch = []
                     result = dre.start_action_for_state(self._handle, state)
                     while result:
-                        message = json.loads(result[1])
+                        message = orjson.loads(result[1])
                         for rule, matched in message.items():
                             new = action(rule, matched)
                             if new:
@@ -114,7 +115,7 @@ class DurableRuleset:
                         while dre.start_action_for_state(self._handle, state):
                             dre.complete_and_start_action(self._handle, state)
                 if asserted:
-                    dre.retract_facts(self._handle, json.dumps(asserted))
+                    dre.retract_facts(self._handle, orjson.dumps(asserted).decode())
 
     def close(self) -> None:
         if not self._closed:
