@@ -156,3 +156,18 @@ def test_a_patient_with_no_facts_is_incomplete_not_an_error(engine: Engine) -> N
     assert result.decision in ("incomplete", "ineligible")
     assert result.criterion("I1").outcome == "unknown"
     assert any("birth_date" in m for m in result.criterion("I1").missing)
+
+
+def test_facts_no_rule_matches_are_not_an_error(engine: Engine) -> None:
+    """durable_rules reports a fact that matches no rule (code 1); it must not abort the screening."""
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    data = _with(raw, conditions=[*raw["conditions"], {"name": "asthma", "onset": "2001-01-01"}])
+    assert engine.screen(_patient(data), AS_OF).decision == "eligible"
+
+
+def test_a_failing_clinical_function_is_reported_not_swallowed(engine: Engine) -> None:
+    """Action errors vanish silently inside durable_rules; ours surface as 'could not be computed'."""
+    data = {"schema_version": "1", "patient_id": "x", "demographics": {"birth_date": "2027-01-01"}}
+    i1 = engine.screen(_patient(data), AS_OF).criterion("I1")
+    assert i1.outcome == "unknown"
+    assert any("could not be computed" in m for m in i1.missing)
