@@ -1,0 +1,488 @@
+"""Screen many patients with bounded memory, in parallel, resumably.
+
+Records stream from :func:`screener.batch.inputs.iter_records` in chunks; each
+chunk is screened by a worker that built ONE :class:`Engine` when it started
+(a process pool initializer, or a per-process cache keyed by the rule set's
+sha256 on dask workers) and comes back as compact rows, written in input order
+as soon as they arrive. At most ``2 x workers`` chunks are in flight: results
+are never all held, whatever the input size.
+
+Outputs are written to ``FILE.partial`` and renamed over ``FILE`` only when the
+whole input has been screened. After every chunk both partial files are
+fsynced and a checkpoint (``FILE.partial.ckpt``: records done, byte sizes of
+the partial files, funnel counts) is replaced atomically; ``resume=True``
+truncates the partial files back to the checkpoint and skips the records
+already done, so an interrupted run continues with no duplicate or lost row.
+A record that cannot be read or screened goes to the errors file (JSONL:
+source, line, field, message) and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from screener.batch.inputs import Record, count_records, iter_records
+from screener.batch.progress import Progress
+from screener.batch.summary import Funnel, render_html, render_svg
+from screener.engine.evaluate import Engine
+from screener.errors import InputError, Location, ScreenerError
+from screener.model.patient import patient_from_data
+from screener.model.rules import RuleSet, find_rule_file, parse_ruleset
+from screener.results import ScreeningResult
+from screener.yamlio import LineMap
+
+CSV_COLUMNS = (
+    "patient_id",
+    "decision",
+    "failing",
+    "unknown",
+    "eligible_from",
+    "near_misses",
+    "source",
+    "line",
+)
+CHECKPOINT_VERSION = 1
+
+Outcome = tuple[str, dict[str, Any]]  # ("row", row) or ("error", error record)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to screen: picklable, small, self-contained."""
+
+    rules_text: str
+    rules_file: str
+    sha256: str
+    as_of: date
+
+
+_ENGINES: dict[str, tuple[RuleSet, Engine]] = {}
+_ENGINES_LOCK = threading.Lock()
+_JOB: Job | None = None
+
+
+def engine_for(job: Job) -> tuple[RuleSet, Engine]:
+    """This process's engine for ``job``'s rule set, built on first use only."""
+    with _ENGINES_LOCK:
+        hit = _ENGINES.get(job.sha256)
+        if hit is None:
+            ruleset = parse_ruleset(job.rules_text, job.rules_file)
+            hit = (ruleset, Engine(ruleset))
+            _ENGINES[job.sha256] = hit
+        return hit
+
+
+def engines_built() -> int:
+    """How many engines this process holds (tests check one per worker)."""
+    return len(_ENGINES)
+
+
+def _fmt(x: float) -> str:
+    return f"{round(float(x), 2):g}"
+
+
+_OP_WORD = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def near_misses(result: ScreeningResult) -> list[str]:
+    """For each failing criterion, its numeric tests on the failing side and how far off.
+
+    ``"E2: crcl_cockcroft_gault 27 < 30 mL/min (3 below)"``: the value, how it
+    stands against the threshold, the unit and the distance (from Evidence).
+    """
+    out: list[str] = []
+    for c in result.failing:
+        failing_side = c.type != "inclusion"  # exclusion fails when its test holds
+        for e in c.evidence:
+            margin = e.margin
+            if e.outcome is not failing_side or margin is None or e.op not in _OP_WORD:
+                continue
+            assert e.value is not None and e.threshold is not None
+            subject = e.test.rsplit(f" {_OP_WORD[e.op]} ", 1)[0]
+            relation = "<" if margin < 0 else ">" if margin > 0 else "="
+            unit = f" {e.unit}" if e.unit else ""
+            distance = (
+                f"{_fmt(-margin)} below"
+                if margin < 0
+                else f"{_fmt(margin)} above"
+                if margin
+                else "at threshold"
+            )
+            out.append(f"{c.id}: {subject} {_fmt(e.value)} {relation} {_fmt(e.threshold)}{unit} ({distance})")
+    return out
+
+
+def make_row(result: ScreeningResult, source: str, line: int | None) -> dict[str, Any]:
+    """The per-patient batch row: only read from the result, never re-judged."""
+    return {
+        "patient_id": result.patient_id,
+        "decision": result.decision,
+        "failing": [c.id for c in result.failing],
+        "unknown": [{"id": c.id, "missing": list(c.missing)} for c in result.unknown],
+        "eligible_from": result.eligible_from.isoformat() if result.eligible_from else None,
+        "near_misses": near_misses(result),
+        "source": source,
+        "line": line,
+    }
+
+
+def _error(record: Record, message: str, location: Location | None = None) -> Outcome:
+    line = record.line
+    if location is not None and record.lines is not None:
+        line = location.line  # a YAML/JSON file: the line inside it
+    patient_id = record.data.get("patient_id") if isinstance(record.data, dict) else None
+    return (
+        "error",
+        {
+            "source": record.source,
+            "line": line,
+            "index": record.index,
+            "patient_id": patient_id if isinstance(patient_id, str) else None,
+            "field": location.field if location is not None else None,
+            "message": message,
+        },
+    )
+
+
+def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
+    if record.error is not None:
+        return _error(
+            record, record.error.message, Location(record.source, record.error.line, record.error.field)
+        )
+    assert record.data is not None
+    lines = record.lines or LineMap(record.source, {})
+    try:
+        patient = patient_from_data(record.data, lines)
+        result = engine.screen(patient, as_of)
+    except InputError as error:
+        return _error(record, error.message, error.location)
+    except ScreenerError as error:
+        return _error(record, f"{type(error).__name__}: {error}")
+    except Exception as error:  # a bug on one record must not lose the rest of the batch
+        return _error(record, f"internal error: {type(error).__name__}: {error}")
+    return ("row", make_row(result, record.source, record.line))
+
+
+def screen_chunk(job: Job, chunk: list[Record]) -> list[Outcome]:
+    """Screen a chunk with this process's engine (used in-process and on dask workers)."""
+    _, engine = engine_for(job)
+    return [screen_record(engine, record, job.as_of) for record in chunk]
+
+
+def _init_worker(job: Job) -> None:
+    """Pool initializer: build this worker's one engine before any chunk arrives."""
+    global _JOB
+    _JOB = job
+    _ENGINES.clear()  # a forked child must not reuse the parent's engine
+    engine_for(job)
+
+
+def _pool_chunk(chunk: list[Record]) -> list[Outcome]:
+    assert _JOB is not None
+    return screen_chunk(_JOB, chunk)
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def run_in_process(job: Job, chunks: Iterable[list[Record]]) -> Iterator[list[Outcome]]:
+    for chunk in chunks:
+        yield screen_chunk(job, chunk)
+
+
+def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Iterator[list[Outcome]]:
+    """Chunks through a process pool, results in input order, at most 2 x workers in flight.
+
+    ``Pool.imap`` would do the ordering, but its feeder thread drains the input
+    iterator as fast as it can, holding every record in memory; a bounded window
+    of ``apply_async`` calls keeps memory flat.
+    """
+    import multiprocessing
+
+    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_pool_chunk, (chunk,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Iterator[list[Outcome]]:
+    """Chunks on a dask.distributed cluster; each worker process caches its engine by sha256."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScreenerError("--scheduler needs dask.distributed: pip install 'screener[batch]'") from None
+    with Client(address, set_as_default=False) as client:
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        shared = client.scatter(job, broadcast=True)
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(client.submit(screen_chunk, shared, chunk, pure=False))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class RowWriter:
+    """CSV or JSONL rows, encoded to bytes so checkpoints can record exact sizes."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def header(self) -> bytes:
+        if self.fmt != "csv":
+            return b""
+        return self._csv([list(CSV_COLUMNS)])
+
+    @staticmethod
+    def _csv(rows: list[list[Any]]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue().encode("utf-8")
+
+    def encode(self, rows: list[dict[str, Any]]) -> bytes:
+        if self.fmt == "jsonl":
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+        return self._csv(
+            [
+                [
+                    r["patient_id"],
+                    r["decision"],
+                    ";".join(r["failing"]),
+                    "; ".join(f"{u['id']}: {' | '.join(u['missing'])}" for u in r["unknown"]),
+                    r["eligible_from"] or "",
+                    "; ".join(r["near_misses"]),
+                    r["source"],
+                    "" if r["line"] is None else r["line"],
+                ]
+                for r in rows
+            ]
+        )
+
+
+def _sync(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    inputs: tuple[str, ...]
+    rules: Path
+    as_of: date
+    out: Path
+    fmt: str = "csv"  # csv | jsonl
+    workers: int = 1
+    errors: Path | None = None
+    resume: bool = False
+    limit: int | None = None  # stop (resumably) after this many records in this run
+    chunk_size: int = 200
+    scheduler: str | None = None
+    summary: Path | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    complete: bool
+    records: int  # records handled in total, this run and resumed ones
+    rows: int
+    errors: int
+    out: Path
+    errors_path: Path | None
+    funnel: Funnel = field(compare=False)
+    resumed_from: int = 0
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial.ckpt")
+
+
+def default_errors_path(out: Path) -> Path:
+    return out.with_name(out.name + ".errors.jsonl")
+
+
+def run_batch(opts: BatchOptions) -> BatchReport:
+    rule_file = find_rule_file(opts.rules)
+    try:
+        text = rule_file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read rule file: {error.strerror}", Location(str(rule_file))) from None
+    ruleset = parse_ruleset(text, str(rule_file))
+    job = Job(text, str(rule_file), ruleset.sha256, opts.as_of)
+    criteria = tuple(c.id for c in ruleset.criteria)
+    titles = tuple(c.title for c in ruleset.criteria)
+
+    errors_path = opts.errors or default_errors_path(opts.out)
+    out_partial, err_partial = partial_path(opts.out), partial_path(errors_path)
+    ckpt = checkpoint_path(opts.out)
+    signature = {
+        "inputs": [str(p) for p in opts.inputs],
+        "rules_sha256": ruleset.sha256,
+        "as_of": opts.as_of.isoformat(),
+        "format": opts.fmt,
+        "errors": str(errors_path),
+    }
+    writer = RowWriter(opts.fmt)
+
+    done = rows = errors = 0
+    funnel = Funnel(criteria, titles)
+    resumed_from = 0
+    if opts.resume and ckpt.exists():
+        state = json.loads(ckpt.read_text(encoding="utf-8"))
+        if state.get("version") != CHECKPOINT_VERSION or state.get("signature") != signature:
+            raise InputError(
+                "checkpoint was made with other inputs, rules, date, format or errors file; "
+                "run without --resume to start again",
+                Location(str(ckpt)),
+            )
+        if not out_partial.exists() or not err_partial.exists():
+            raise InputError("partial output files are missing; run without --resume", Location(str(ckpt)))
+        done, rows, errors = state["records_done"], state["rows"], state["errors"]
+        funnel = Funnel.from_state(state["funnel"], titles)
+        resumed_from = done
+        out_handle = out_partial.open("r+b")
+        err_handle = err_partial.open("r+b")
+        out_handle.truncate(state["out_bytes"])
+        err_handle.truncate(state["err_bytes"])
+        out_handle.seek(0, os.SEEK_END)
+        err_handle.seek(0, os.SEEK_END)
+    else:
+        opts.out.parent.mkdir(parents=True, exist_ok=True)
+        errors_path.parent.mkdir(parents=True, exist_ok=True)
+        out_handle = out_partial.open("wb")
+        err_handle = err_partial.open("wb")
+        out_handle.write(writer.header())
+
+    def checkpoint() -> None:
+        _sync(out_handle)
+        _sync(err_handle)
+        state = {
+            "version": CHECKPOINT_VERSION,
+            "signature": signature,
+            "records_done": done,
+            "rows": rows,
+            "errors": errors,
+            "out_bytes": out_handle.tell(),
+            "err_bytes": err_handle.tell(),
+            "funnel": funnel.to_state(),
+        }
+        write_atomic(ckpt, json.dumps(state))
+
+    progress = Progress(
+        count_records(opts.inputs) if opts.progress else None, start=done, enabled=opts.progress
+    )
+    source = iter_records(opts.inputs, skip=done)
+    records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
+    chunks = _chunks(records, max(opts.chunk_size, 1))
+    if opts.scheduler:
+        results = run_on_dask(job, chunks, opts.scheduler)
+    elif opts.workers > 1:
+        results = run_in_pool(job, chunks, opts.workers)
+    else:
+        results = run_in_process(job, chunks)
+
+    complete = False
+    try:
+        checkpoint()
+        for outcomes in results:
+            good = [payload for kind, payload in outcomes if kind == "row"]
+            bad = [payload for kind, payload in outcomes if kind == "error"]
+            if good:
+                out_handle.write(writer.encode(good))
+            for row in good:
+                funnel.add(row["failing"], (u["id"] for u in row["unknown"]))
+            for item in bad:
+                err_handle.write((json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8"))
+            done += len(outcomes)
+            rows += len(good)
+            errors += len(bad)
+            checkpoint()
+            progress.update(done)
+        complete = opts.limit is None or next(iter(source), None) is None
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops a pool or dask client promptly on interruption
+        out_handle.close()
+        err_handle.close()
+        progress.close()
+
+    if complete:
+        os.replace(out_partial, opts.out)
+        if errors or opts.errors is not None:
+            os.replace(err_partial, errors_path)
+        else:
+            err_partial.unlink()
+        ckpt.unlink()
+        _fsync_dir(opts.out)
+        if opts.summary is not None:
+            text = render_svg(funnel) if opts.summary.suffix.lower() == ".svg" else render_html(funnel)
+            write_atomic(opts.summary, text)
+    return BatchReport(
+        complete=complete,
+        records=done,
+        rows=rows,
+        errors=errors,
+        out=opts.out,
+        errors_path=errors_path if complete and (errors or opts.errors is not None) else None,
+        funnel=funnel,
+        resumed_from=resumed_from,
+    )

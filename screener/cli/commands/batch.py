@@ -1,0 +1,100 @@
+"""``screener batch INPUT...``: pre-screen many patients into a CSV or JSONL file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from screener.batch.runner import BatchOptions, run_batch
+from screener.batch.summary import render_table
+from screener.cli import exit_codes
+from screener.cli.common import add_as_of_argument, add_rules_argument
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "batch",
+        help="pre-screen many patients (JSONL files, directories of YAML/JSON files)",
+        description=(
+            "Screen every patient of the inputs and write one row per patient: decision, failing "
+            "criteria, unknown criteria with their missing facts, eligible-from date and near-miss "
+            "margins. Unreadable records go to the errors file and the batch carries on. Output is "
+            "written to FILE.partial and renamed when done; an interrupted run continues with --resume."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL file or directory of patient files")
+    add_rules_argument(parser)
+    add_as_of_argument(parser)
+    parser.add_argument("--out", type=Path, required=True, help="output file (CSV or JSONL)")
+    parser.add_argument(
+        "--format", choices=("csv", "jsonl"), default=None, help="default: from --out suffix, else csv"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes (default: CPU count; 1 = in-process)",
+    )
+    parser.add_argument(
+        "--errors", type=Path, default=None, help="errors file, JSONL (default: OUT.errors.jsonl)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from its checkpoint"
+    )
+    parser.add_argument(
+        "--summary", type=Path, default=None, help="attrition funnel as FILE.html or FILE.svg"
+    )
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="run chunks on a dask.distributed cluster"
+    )
+    parser.add_argument("--chunk-size", type=_positive, default=200, help="patients per task (default 200)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    # Stop resumably after N records: lets tests and operators rehearse an interruption.
+    parser.add_argument("--stop-after", type=_positive, default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    options = BatchOptions(
+        inputs=tuple(args.inputs),
+        rules=args.rules,
+        as_of=args.as_of or date.today(),
+        out=args.out,
+        fmt=fmt,
+        workers=args.workers or os.cpu_count() or 1,
+        errors=args.errors,
+        resume=args.resume,
+        limit=args.stop_after,
+        chunk_size=args.chunk_size,
+        scheduler=args.scheduler,
+        summary=args.summary,
+        progress=not args.no_progress,
+    )
+    report = run_batch(options)
+    if not report.complete:
+        print(
+            f"screener: stopped after {report.records} records; partial output kept, "
+            "continue with the same command and --resume",
+            file=sys.stderr,
+        )
+        return exit_codes.INTERRUPTED
+    sys.stdout.write(render_table(report.funnel))
+    print(f"{report.rows} rows written to {report.out}", file=sys.stderr)
+    if report.errors:
+        print(f"{report.errors} records could not be screened: see {report.errors_path}", file=sys.stderr)
+        return exit_codes.FINDINGS
+    return exit_codes.OK
