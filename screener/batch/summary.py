@@ -190,7 +190,7 @@ def render_svg(funnel: Funnel) -> str:
     for colour, text in legend:
         out.append(f'<rect x="{x}" y="{y + 6}" width="12" height="12" fill="{colour}"/>')
         out.append(f'<text x="{x + 16}" y="{y + 16}">{text}</text>')
-        x += 24 + 7 * len(text)
+        x += 32 + 7 * len(text)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from screener.batch.runner import BatchOptions, run_batch
+from screener.batch.summary import Funnel, render_html, render_svg, render_table
+
+from .conftest import AS_OF, RULES
+
+
+def funnel() -> Funnel:
+    f = Funnel(("A", "B", "C"), ("alpha", "beta", "gamma"))
+    f.add([], [])  # passes all
+    f.add(["A"], ["B"])  # fails first; its unknown B comes after the cut
+    f.add(["B", "C"], ["A"])  # unknown before its first failure
+    f.add([], ["C"])
+    f.add(["C"], [])
+    return f
+
+
+def test_independent_and_sequential_counts() -> None:
+    rows = {r["id"]: r for r in funnel().rows()}
+    assert [(r["fail"], r["unknown"], r["pass"]) for r in rows.values()] == [(1, 1, 3), (1, 1, 3), (2, 1, 2)]
+    # sequential: A removes one; B removes one more; C removes one more
+    assert [rows[c]["failed_here"] for c in "ABC"] == [1, 1, 1]
+    assert [rows[c]["remaining"] for c in "ABC"] == [4, 3, 2]
+    # unknown among those not yet failed: A (patient 3), B none (patient 2 already out), C (patient 4)
+    assert [rows[c]["unknown_here"] for c in "ABC"] == [1, 0, 1]
+    # clear = passed every criterion so far
+    assert [rows[c]["clear"] for c in "ABC"] == [3, 3, 1]
+
+
+def test_state_round_trip() -> None:
+    f = funnel()
+    again = Funnel.from_state(f.to_state(), f.titles)
+    assert again.rows() == f.rows() and again.screened == 5
+
+
+def test_table_lists_every_criterion_in_order() -> None:
+    text = render_table(funnel())
+    lines = text.splitlines()
+    assert lines[0] == "5 patients screened"
+    assert lines[1].split() == [
+        "criterion",
+        "fail",
+        "unknown",
+        "pass",
+        "failed",
+        "here",
+        "unknown",
+        "here",
+        "remaining",
+        "clear",
+    ]
+    assert [line.split()[0] for line in lines[2:]] == ["A", "B", "C"]
+    assert lines[4].split() == ["C", "2", "1", "2", "1", "1", "2", "1"]
+
+
+def test_svg_is_well_formed_with_one_bar_group_per_criterion() -> None:
+    svg = render_svg(funnel())
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = root.findall(f"{ns}g")
+    assert len(groups) == 3
+    first_rects = groups[0].findall(f"{ns}rect")
+    # A: 3 remaining with nothing unknown, 1 unknown, 1 failed -> three segments in proportion
+    widths = [float(r.get("width", 0)) for r in first_rects]
+    assert len(widths) == 3 and widths[0] == 3 * widths[1] == 3 * widths[2]
+
+
+def test_html_embeds_the_chart_and_the_table(tmp_path: Path) -> None:
+    page = render_html(funnel())
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and page.count("<tr>") == 4
+
+
+def test_batch_writes_the_summary_file(tmp_path: Path, registry: Path) -> None:
+    summary = tmp_path / "funnel.html"
+    report = run_batch(BatchOptions((str(registry),), RULES, AS_OF, tmp_path / "out.csv", summary=summary))
+    page = summary.read_text(encoding="utf-8")
+    assert "23 patients screened" in page and "<td>E10</td>" in page
+    rows = {r["id"]: r for r in report.funnel.rows()}
+    # registry: 5 kinds cycling; kind 1 fails E2, 2 fails I3, 3 unknown I8, 4 fails E10
+    assert (
+        rows["I3"]["failed_here"] == 5 and rows["E2"]["failed_here"] == 5 and rows["E10"]["failed_here"] == 4
+    )
+    assert rows["I8"]["unknown"] == 4 and rows["E16"]["remaining"] == 23 - 14
