@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 
@@ -21,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_rules_argument(parser)
     add_as_of_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--audit-log",
+        default=os.environ.get("SCREENER_AUDIT_LOG") or None,
+        help="append the decision to this hash-chained audit log (default: $SCREENER_AUDIT_LOG)",
+    )
+    parser.add_argument("--operator", default=None, help="who screens, for the audit log (default: $USER)")
     parser.set_defaults(run=run)
 
 
@@ -30,6 +37,19 @@ def run(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
     with Engine(ruleset) as engine:
         result = engine.screen(patient, as_of)
+    if args.audit_log:
+        from screener.audit.trail import append_entry, sha256_file
+
+        append_entry(
+            args.audit_log,
+            operator=args.operator or os.environ.get("USER") or "unknown",
+            action="screen",
+            ruleset_sha256=result.ruleset_sha256,
+            input_sha256=sha256_file(args.patient),
+            patient_id=result.patient_id,
+            decision=result.decision,
+            as_of=as_of.isoformat(),
+        )
     if args.format == "json":
         json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -1,0 +1,1 @@
+"""Auditing a rule set: lint, human-readable report, diff, and the screening audit trail."""

@@ -1,0 +1,208 @@
+"""``screener rules check|report|diff``: lint, document and compare rule sets.
+
+- ``check DIR``: exit 2 when a rule file cannot be used (schema error, unknown
+  fact, unit mismatch: ``file:line: field: message`` on stderr), 1 when the
+  linter has findings (``file:line: field: SCR00N message``), 0 when clean.
+- ``report DIR --format md|html [--out FILE]``: a readable document of the rule set.
+- ``diff OLD NEW [--format text|json]``: criterion-level changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from screener.audit.diff import diff_rulesets
+from screener.audit.diff import render_text as render_diff
+from screener.audit.lint import Finding, find_catalogue, lint, parse_catalogue
+from screener.audit.report import build_report, render
+from screener.cli import exit_codes
+from screener.errors import InputError, Location, RuleSpecError
+from screener.model.rules import load_ruleset
+from screener.spec.validate import schema_errors
+from screener.yamlio import load_text
+
+SCHEMA_VERSION = "1"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("rules", help="check, document and compare rule sets")
+    rules_sub = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND")
+    parser.set_defaults(run=lambda args: _usage(parser))
+
+    check = rules_sub.add_parser(
+        "check", help="lint a rule set (exit 1 on findings, 2 on unusable rule files)"
+    )
+    check.add_argument(
+        "paths", nargs="+", type=Path, metavar="DIR", help="rule set directory, rules.yaml, or rules/"
+    )
+    check.add_argument(
+        "--catalogue",
+        type=Path,
+        default=None,
+        help="criteria catalogue (markdown table of ids); default: the one the rule set names",
+    )
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(run=run_check)
+
+    report = rules_sub.add_parser("report", help="write a readable report of a rule set")
+    report.add_argument("path", type=Path, metavar="DIR", help="rule set directory or rules.yaml")
+    report.add_argument("--format", choices=("md", "html"), default="md")
+    report.add_argument("--out", type=Path, default=None, help="write to this file (default: stdout)")
+    report.add_argument(
+        "--cases", type=Path, default=None, help="folder holding tests/*.yaml (default: the rule set's)"
+    )
+    report.set_defaults(run=run_report)
+
+    diff = rules_sub.add_parser("diff", help="criterion-level changes between two rule sets")
+    diff.add_argument("old", type=Path, help="old rule set directory or file")
+    diff.add_argument("new", type=Path, help="new rule set directory or file")
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes")
+    diff.set_defaults(run=run_diff)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return exit_codes.INPUT_ERROR
+
+
+# --------------------------------------------------------------------------- check
+
+
+def rule_files(path: Path) -> list[Path]:
+    """A rule set directory or file, or a folder of rule set directories."""
+    if path.is_file():
+        return [path]
+    if (path / "rules.yaml").is_file():
+        return [path / "rules.yaml"]
+    if path.is_dir():
+        found = sorted(path.glob("*/rules.yaml"))
+        if found:
+            return found
+    return [path]  # load_ruleset says what is wrong
+
+
+def load_errors(path: Path, first: RuleSpecError) -> list[InputError]:
+    """Every schema error of a file that failed to load (loading stops at the first)."""
+    try:
+        data, lines = load_text(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return [first]
+    errors = schema_errors(data, "rules.schema.json", lines, RuleSpecError)
+    return errors or [first]
+
+
+def _error_dict(error: InputError) -> dict[str, Any]:
+    loc = error.location or Location("")
+    return {"file": loc.file, "line": loc.line, "field": loc.field, "message": error.message}
+
+
+def run_check(args: argparse.Namespace) -> int:
+    catalogue_ids: list[str] | None = None
+    if args.catalogue is not None:
+        try:
+            catalogue_ids = parse_catalogue(args.catalogue.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read catalogue: {error}", Location(str(args.catalogue))) from None
+    results: list[dict[str, Any]] = []
+    worst = exit_codes.OK
+    for given in args.paths:
+        for path in rule_files(given):
+            results.append(_check_one(path, catalogue_ids, args.catalogue is not None))
+    for result in results:
+        if result["errors"]:
+            worst = exit_codes.INPUT_ERROR
+        elif result["findings"] and worst == exit_codes.OK:
+            worst = exit_codes.FINDINGS
+    if args.format == "json":
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "rulesets": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
+        }
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for r in results:
+            for error in r["_errors"]:
+                print(f"{error}", file=sys.stderr)
+            for finding in r["_findings"]:
+                print(str(finding))
+            if r["note"]:
+                print(f"{r['file']}: note: {r['note']}", file=sys.stderr)
+        n_findings = sum(len(r["findings"]) for r in results)
+        n_errors = sum(len(r["errors"]) for r in results)
+        summary = f"{len(results)} rule file(s): {n_errors} error(s), {n_findings} finding(s)"
+        print(summary, file=sys.stderr)
+    return worst
+
+
+def _check_one(path: Path, catalogue_ids: list[str] | None, explicit: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "file": str(path),
+        "sha256": None,
+        "catalogue": None,
+        "note": None,
+        "errors": [],
+        "findings": [],
+        "_errors": [],
+        "_findings": [],
+    }
+    try:
+        ruleset = load_ruleset(path)
+    except RuleSpecError as error:
+        errors = load_errors(path, error) if path.is_file() else [error]
+        result["_errors"] = errors
+        result["errors"] = [_error_dict(e) for e in errors]
+        return result
+    result["sha256"] = ruleset.sha256
+    ids = catalogue_ids
+    if not explicit:
+        found = find_catalogue(ruleset)
+        if found is None:
+            result["note"] = "no criteria catalogue found; coverage not checked (use --catalogue)"
+        else:
+            result["catalogue"] = str(found)
+            try:
+                ids = parse_catalogue(found.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as error:
+                result["note"] = f"cannot read catalogue {found}: {error}; coverage not checked"
+    findings: list[Finding] = lint(ruleset, ids)
+    result["_findings"] = findings
+    result["findings"] = [f.to_dict() for f in findings]
+    return result
+
+
+# --------------------------------------------------------------------------- report, diff
+
+
+def run_report(args: argparse.Namespace) -> int:
+    ruleset = load_ruleset(args.path)
+    text = render(build_report(ruleset, args.cases), args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"cannot write report: {error.strerror}", Location(str(args.out))) from None
+        print(f"wrote {args.out}", file=sys.stderr)
+    return exit_codes.OK
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    diff = diff_rulesets(load_ruleset(args.old), load_ruleset(args.new))
+    if args.format == "json":
+        json.dump(diff.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_diff(diff))
+    if args.exit_code and diff.changes:
+        return exit_codes.FINDINGS
+    return exit_codes.OK
