@@ -171,8 +171,8 @@ def _want(raw: Any, known: set[str] | None, f: _File, *at: str | int) -> Want:
             *at,
             sorted(map(str, extra))[0],
         )
-    if not any(k in raw for k in ("criteria", "decision")):
-        raise f.error("want must list criteria outcomes or a decision", *at)
+    if not raw:
+        raise f.error("want is empty: give criteria, decision, eligible_from or missing", *at)
     criteria = raw.get("criteria", {})
     if not isinstance(criteria, dict):
         raise f.error("want.criteria must map criterion ids to pass|fail|unknown", *at, "criteria")
