@@ -129,13 +129,23 @@ def find_catalogue(ruleset: RuleSet) -> Path | None:
     return None
 
 
+def _parent(criterion_id: str) -> str:
+    """I4a -> I4; I4 -> I4."""
+    return criterion_id.rstrip("abcdefghijklmnopqrstuvwxyz")
+
+
 def covered(catalogue_id: str, rule_ids: set[str]) -> bool:
-    """I4 is covered by I4 itself, or by its lettered parts (I4a, I4b...)."""
+    """Is a catalogue id covered by a rule set's ids?
+
+    I4 is covered by I4 itself or by its lettered parts (I4a, I4b...); I4a is
+    covered by I4a or by a rule for the whole of I4.
+    """
     if catalogue_id in rule_ids:
         return True
-    if catalogue_id[-1].isdigit():
-        return any(re.fullmatch(re.escape(catalogue_id) + "[a-z]", r) for r in rule_ids)
-    return False
+    parent = _parent(catalogue_id)
+    if parent != catalogue_id:
+        return parent in rule_ids
+    return any(_parent(r) == catalogue_id and r != catalogue_id for r in rule_ids)
 
 
 # --------------------------------------------------------------------------- tree helpers
@@ -395,7 +405,7 @@ def lint(ruleset: RuleSet, catalogue: list[str] | None = None) -> list[Finding]:
                 )
         known = set(catalogue)
         for c in rs.criteria:
-            if c.id not in known and c.id.rstrip("abcdefghijklmnopqrstuvwxyz") not in known:
+            if not covered(c.id, known):
                 out.append(
                     Finding(
                         "SCR003",

@@ -35,6 +35,25 @@ class DerivedUse:
 
 
 @dataclass(frozen=True)
+class FactRef:
+    name: str
+    label: str
+    unit: str | None
+    max_age_days: int | None
+    person_only: bool
+
+    def describe(self) -> str:
+        parts = [self.label]
+        if self.unit:
+            parts.append(f"in {self.unit}")
+        if self.max_age_days is not None:
+            parts.append(f"at most {self.max_age_days} days old")
+        if self.person_only:
+            parts.append("recorded by a person only")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class CaseRef:
     file: str
     line: int | None
@@ -54,6 +73,7 @@ class CriterionReport:
     person_only: bool
     logic: str
     logic_lines: tuple[str, ...]
+    facts: tuple[FactRef, ...]
     derived: tuple[DerivedUse, ...]
     cases: tuple[CaseRef, ...]
 
@@ -93,6 +113,15 @@ def derived_used(rs: RuleSet, c: Criterion) -> list[str]:
                 wanted.add(source)
                 todo.append(source)
     return [d.name for d in rs.derived if d.name in wanted]
+
+
+def facts_used(rs: RuleSet, c: Criterion) -> list[str]:
+    """Base facts a criterion reads, directly or through derived values, in declaration order."""
+    wanted = {n.fact for n in walk(c.test) if isinstance(n, FactTest)}
+    by_name = {d.name: d for d in rs.derived}
+    for name in derived_used(rs, c):
+        wanted.update(by_name[name].fact_inputs())
+    return [name for name in rs.facts if name in wanted]
 
 
 def _derived_use(rs: RuleSet, name: str) -> DerivedUse:
@@ -178,6 +207,10 @@ def build_report(rs: RuleSet, cases_dir: Path | None = None) -> RuleReport:
                 person_only=c.person_only,
                 logic=node_words(c.test),
                 logic_lines=tuple(node_lines(c.test)),
+                facts=tuple(
+                    FactRef(f.name, f.label, f.unit, f.max_age_days, f.person_only)
+                    for f in (rs.facts[n] for n in facts_used(rs, c))
+                ),
                 derived=tuple(_derived_use(rs, n) for n in derived_used(rs, c)),
                 cases=tuple(cases.get(c.id, ())),
             )
@@ -232,6 +265,9 @@ def render_markdown(report: RuleReport) -> str:
             out += ["Only a person can confirm this criterion.", ""]
         out += [f"**Protocol** ({_md(c.section)}):", "", f"> {_md(c.quote)}", ""]
         out += [f"**Reading:** {_md(c.reading)}", "", "**Logic:**", "", "```text", *c.logic_lines, "```"]
+        if c.facts:
+            out += ["", "**Facts read:**", ""]
+            out += [f"- `{f.name}`: {_md(f.describe())}" for f in c.facts]
         if c.derived:
             out += ["", "**Derived values:**", ""]
             for d in c.derived:
@@ -312,6 +348,10 @@ def render_html(report: RuleReport) -> str:
         out.append(f"<blockquote>{_h(c.quote)}</blockquote>")
         out.append(f"<p><strong>Reading:</strong> {_h(c.reading)}</p>")
         out.append(f"<p><strong>Logic:</strong></p><pre>{_h(chr(10).join(c.logic_lines))}</pre>")
+        if c.facts:
+            out.append("<p><strong>Facts read:</strong></p><ul>")
+            out += [f"<li><code>{_h(f.name)}</code>: {_h(f.describe())}</li>" for f in c.facts]
+            out.append("</ul>")
         if c.derived:
             out.append("<p><strong>Derived values:</strong></p><ul>")
             for d in c.derived:

@@ -93,7 +93,16 @@ def test_parent_id_is_covered_by_its_lettered_parts_only() -> None:
     assert covered("I4", {"I4"})
     assert not covered("I4", {"I40", "I41"})
     assert not covered("I4a", {"I4b"})
+    assert covered("I4a", {"I4"})  # a rule for the whole of I4 covers its parts
     assert not covered("E1", {"E10"})
+
+
+def test_rule_for_whole_criterion_matches_lettered_catalogue_ids() -> None:
+    ruleset = variant(("id: I1", "id: I1a"))
+    assert _codes(ruleset) == []  # I1a is part of catalogue I1
+    catalogue = ["I1a", "I1b", "I2", "E1"]
+    assert _codes(load_ruleset(DATA / "clean.yaml"), catalogue) == []  # I1 covers I1a and I1b
+    assert _codes(variant(("id: I1", "id: I3")), catalogue) == ["SCR002", "SCR002", "SCR003"]
 
 
 def test_find_catalogue_follows_criteria_catalogue_relative_to_rule_file() -> None:

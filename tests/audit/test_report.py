@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from screener.audit.report import build_report, derived_used, render_html, render_markdown
+from screener.audit.report import build_report, derived_used, facts_used, render_html, render_markdown
 from screener.audit.words import node_words
 from screener.model.rules import load_ruleset
 from tests.audit.conftest import clean_text
@@ -74,6 +74,18 @@ def test_derived_values_include_those_they_are_computed_from() -> None:
     ]
 
 
+def test_facts_read_include_inputs_of_derived_values() -> None:
+    ruleset = load_ruleset(REPO / "rules" / "nct03562065")
+    assert facts_used(ruleset, ruleset.criterion("E2")) == [
+        "birth_date",
+        "sex",
+        "weight",
+        "creatinine",
+        "creatinine_clearance_measured",
+    ]
+    assert facts_used(ruleset, ruleset.criterion("I8")) == ["informed_consent"]
+
+
 def test_markdown_report_header_and_criterion(rules_dir: Path) -> None:
     ruleset = load_ruleset(rules_dir)
     text = render_markdown(build_report(ruleset))
@@ -88,6 +100,8 @@ def test_markdown_report_header_and_criterion(rules_dir: Path) -> None:
     assert "Nephron 1976" in text  # citation of cockcroft_gault from screener.clinical
     assert "  - reading: Actual body weight." in text
     assert "Only a person can confirm this criterion." in text  # I2
+    assert "- `creatinine`: Creatinine, in mg/dL, at most 60 days old" in text
+    assert "- `informed_consent`: Consent, recorded by a person only" in text
 
 
 def test_traceability_matrix_lists_cases_with_expected_outcome(rules_dir: Path) -> None:
