@@ -240,7 +240,7 @@ def _label(node: FactTest | FieldTest) -> str:
 
 def _group_findings(rs: RuleSet, c: Criterion, group: Group) -> Iterator[Finding]:
     tests: dict[tuple[str, ...], list[FactTest | FieldTest]] = {}
-    for child in group.children:
+    for child in _conjuncts(group):
         if isinstance(child, FactTest):
             tests.setdefault(("fact", child.fact, child.field or ""), []).append(child)
         elif isinstance(child, FieldTest):
@@ -352,10 +352,25 @@ def _check_same_subject(
                 )
 
 
-def _all_groups(node: Node | WhereNode) -> Iterator[Group]:
-    for n in walk(node):
-        if isinstance(n, Group) and n.op == "all":
-            yield n
+def _conjuncts(group: Group) -> Iterator[Node | WhereNode]:
+    """Children of an all-group, looking through nested all-groups (all of: a; all of: b, c)."""
+    for child in group.children:
+        if isinstance(child, Group) and child.op == "all":
+            yield from _conjuncts(child)
+        else:
+            yield child
+
+
+def _all_groups(node: Node | WhereNode, inside_all: bool = False) -> Iterator[Group]:
+    """Outermost all-groups (nested ones are checked with their parent)."""
+    if isinstance(node, Group):
+        is_all = node.op == "all"
+        if is_all and not inside_all:
+            yield node
+        for child in node.children:
+            yield from _all_groups(child, is_all)
+    elif isinstance(node, Quantifier) and node.where is not None:
+        yield from _all_groups(node.where)
 
 
 # --------------------------------------------------------------------------- lint

@@ -138,6 +138,14 @@ def test_contradictory_tests_in_one_all_group(tests: list[str], contradictory: b
     assert ("SCR007" in _codes(_i1(*tests))) is contradictory
 
 
+def test_contradiction_across_nested_all_groups_is_reported_once() -> None:
+    body = (
+        "    test:\n      all:\n        - {fact: age, gt: 50, unit: a}\n        - all:\n"
+        "            - {fact: age, lt: 40, unit: a}\n            - {fact: sex, eq: female}\n"
+    )
+    assert _codes(variant((I1_TEST, body))) == ["SCR007"]
+
+
 def test_contradiction_inside_any_group_is_not_reported() -> None:
     body = (
         "    test:\n      any:\n"
