@@ -1,0 +1,44 @@
+"""``screener tui [PATIENT]``: the terminal UI for research nurses (needs the ``tui`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from screener.cli import exit_codes
+from screener.cli.common import add_as_of_argument, add_rules_argument
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "tui",
+        help="interactive screening: explanations, fact entry, what-if dates, saved records",
+    )
+    parser.add_argument("patient", nargs="?", help="patient file in screener's native format")
+    add_rules_argument(parser)
+    add_as_of_argument(parser)
+    parser.add_argument(
+        "--records",
+        type=Path,
+        default=Path("screenings"),
+        help="directory of screening records (default: ./screenings)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from screener.tui.app import make_app  # textual is imported only here, when asked for
+    except ImportError as error:
+        print(
+            f"screener: error: the TUI needs textual ({error}); install with: pip install 'screener[tui]'",
+            file=sys.stderr,
+        )
+        return exit_codes.INPUT_ERROR
+    app = make_app(args.patient, args.rules, args.as_of, records_dir=args.records)
+    try:
+        app.run()
+    finally:
+        app.close_engine()
+    return exit_codes.OK

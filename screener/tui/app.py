@@ -1,0 +1,306 @@
+"""The screener TUI application and its factory :func:`make_app`."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from screener.engine.evaluate import Engine
+from screener.errors import ScreenerError
+from screener.model.patient import Patient, load_patient, patient_from_data
+from screener.model.rules import RuleSet, load_ruleset
+from screener.results import ScreeningResult
+from screener.tui.editing import FormSpec, editable_facts, form_spec
+from screener.tui.records import DEFAULT_RECORDS_DIR, load_record, save_record
+from screener.tui.screens.dialogs import AsOfForm, SaveForm, UnsavedChanges
+from screener.tui.screens.fact_form import FactEditResult, FactForm
+from screener.tui.screens.help import HelpScreen
+from screener.tui.screens.main import MAIN_BINDINGS, MainScreen
+from screener.tui.screens.records import RecordsScreen
+from screener.yamlio import LineMap
+
+
+def _default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in this environment
+        return ""
+
+
+class ScreenerApp(App[None]):
+    """One patient's screening: show it, edit facts, re-screen, save and reopen records."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "screener"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        patient: Patient | None,
+        as_of: date,
+        *,
+        records_dir: Path = DEFAULT_RECORDS_DIR,
+        operator: str | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.ruleset = ruleset
+        self.engine = Engine(ruleset)  # compiled once, reused for every screening, closed on exit
+        self.patient = patient
+        self.as_of = as_of
+        self.records_dir = Path(records_dir)
+        self.operator = _default_operator() if operator is None else operator
+        self.cursor_blink = cursor_blink
+        self.result: ScreeningResult | None = None
+        self.busy = False
+        self.dirty = False
+        self.origin = f"file {Path(patient.file).name}" if patient is not None else ""
+        self.last_record: Path | None = None
+        self.specs: list[FormSpec] = [form_spec(f) for f in editable_facts(ruleset)]
+        self._closed = False
+
+    @property
+    def editable_fact_names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen())
+        if self.patient is not None:
+            self.rescreen()
+
+    def on_unmount(self) -> None:
+        self.close_engine()
+
+    def close_engine(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.engine.close()
+
+    def _main(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def refresh_main(self) -> None:
+        main = self._main()
+        if main is not None and main.is_mounted:
+            main.refresh_view()
+
+    # ------------------------------------------------------------------ screening
+
+    def rescreen(self) -> None:
+        """Screen the current patient at the current date in a worker thread."""
+        if self.patient is None:
+            return
+        self.busy = True
+        self.refresh_main()
+        self._screen(self.patient, self.as_of)
+
+    @work(thread=True, exclusive=True, group="screening")
+    def _screen(self, patient: Patient, as_of: date) -> None:
+        worker = get_current_worker()
+        try:
+            result = self.engine.screen(patient, as_of)
+        except ScreenerError as error:
+            if not worker.is_cancelled:
+                self.call_from_thread(self._screen_failed, str(error))
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(self._screened, patient, as_of, result)
+
+    def _screened(self, patient: Patient, as_of: date, result: ScreeningResult) -> None:
+        if patient is not self.patient or as_of != self.as_of:
+            return  # a later edit or date change superseded this screening
+        self.result = result
+        self.busy = False
+        self.refresh_main()
+
+    def _screen_failed(self, message: str) -> None:
+        self.busy = False
+        self.refresh_main()
+        self.notify(message, title="Screening failed", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ editing
+
+    def action_edit_fact(self, fact: str | None = None) -> None:
+        if self.patient is None:
+            self.notify("Open a screening record first (o).", severity="warning")
+            return
+        if fact is None:
+            main = self._main()
+            fact = main.selected_fact_hint() if main is not None else None
+        self.push_screen(
+            FactForm(
+                self.specs,
+                self.patient.raw,
+                patient_file=self.patient.file,
+                as_of=self.as_of,
+                initial=fact,
+                cursor_blink=self.cursor_blink,
+            ),
+            self._fact_edited,
+        )
+
+    def _fact_edited(self, edit: FactEditResult | None) -> None:
+        if edit is None:
+            return
+        self.patient = edit.patient
+        self.dirty = True
+        self.notify(edit.description, title="Fact saved in this screening")
+        self.rescreen()
+
+    def action_change_date(self) -> None:
+        self.push_screen(AsOfForm(self.as_of, cursor_blink=self.cursor_blink), self._date_changed)
+
+    def _date_changed(self, when: date | None) -> None:
+        if when is None or when == self.as_of:
+            return
+        self.as_of = when
+        self.rescreen()
+
+    # ------------------------------------------------------------------ records
+
+    def action_save(self, then: Callable[[], Any] | None = None) -> None:
+        if self.patient is None or self.result is None or self.busy:
+            self.notify("Nothing to save yet: wait for the screening to finish.", severity="warning")
+            return
+
+        def saved(operator: str | None) -> None:
+            if operator is None:
+                return
+            if self.save(operator) is not None and then is not None:
+                then()
+
+        self.push_screen(
+            SaveForm(self.operator, str(self.records_dir), cursor_blink=self.cursor_blink), saved
+        )
+
+    def save(self, operator: str) -> Path | None:
+        """Write the current screening as a record; the path, or None if it failed."""
+        assert self.patient is not None and self.result is not None
+        try:
+            path = save_record(
+                self.records_dir,
+                self.patient.raw,
+                self.result,
+                operator,
+                patient_file=self.patient.file,
+            )
+        except ScreenerError as error:
+            self.notify(str(error), title="Not saved", severity="error", timeout=10)
+            return None
+        self.operator = operator
+        self.dirty = False
+        self.last_record = path
+        self.refresh_main()
+        self.notify(str(path), title="Screening record saved")
+        return path
+
+    def _guard_unsaved(self, what: str, proceed: Callable[[], Any]) -> None:
+        """Run ``proceed`` now, or after the nurse chose to save or discard unsaved edits."""
+        if not self.dirty:
+            proceed()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "save":
+                self.action_save(then=proceed)
+            elif choice == "discard":
+                proceed()
+
+        self.push_screen(UnsavedChanges(what), chosen)
+
+    def action_open_record(self) -> None:
+        def pick() -> None:
+            self.push_screen(RecordsScreen(self.records_dir), self._record_chosen)
+
+        self._guard_unsaved("open another record", pick)
+
+    def _record_chosen(self, path: Path | None) -> None:
+        if path is not None:
+            self.open_record(path)
+
+    def open_record(self, path: Path) -> bool:
+        try:
+            record = load_record(path)
+            patient = patient_from_data(record.patient, LineMap(str(path), {}))
+        except ScreenerError as error:
+            self.notify(str(error), title="Cannot open record", severity="error", timeout=10)
+            return False
+        if record.ruleset_sha256 != self.ruleset.sha256:
+            self.notify(
+                f"Saved with rule set {record.ruleset_id} v{record.ruleset_version} "
+                f"({record.ruleset_sha256[:12]}); screened again with v{self.ruleset.version} "
+                f"({self.ruleset.sha256[:12]}).",
+                title="Different rule set",
+                severity="warning",
+                timeout=10,
+            )
+        self.patient = patient
+        self.as_of = record.as_of
+        self.dirty = False
+        self.result = None
+        self.last_record = path
+        when = record.saved_at.strftime("%Y-%m-%d %H:%M")
+        self.origin = f"record {path.name} ({record.decision}, {record.operator}, {when} UTC)"
+        self.rescreen()
+        return True
+
+    # ------------------------------------------------------------------ quitting, help
+
+    async def action_quit(self) -> None:
+        self._guard_unsaved("quit", self.exit)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MainScreen):
+            return
+        helps = {
+            "edit_fact": "Add or correct a fact of this patient, then screen again",
+            "change_date": "What-if: screen the same facts on another date",
+            "save": "Save a screening record (facts, rule set, decision, operator, time)",
+            "open_record": "Open an earlier screening record",
+            "help": "List the key bindings",
+            "quit": "Quit (asks before losing unsaved edits)",
+        }
+        for key, action, text in MAIN_BINDINGS:
+            shown = "?" if key == "question_mark" else key
+            yield SystemCommand(f"{text} ({shown})", helps[action], getattr(self, f"action_{action}"))
+
+
+def make_app(
+    patient_path: str | Path | None,
+    rules_dir: str | Path,
+    as_of: date | None = None,
+    *,
+    records_dir: str | Path = DEFAULT_RECORDS_DIR,
+    operator: str | None = None,
+    cursor_blink: bool = True,
+) -> ScreenerApp:
+    """Load the rule set and the patient (errors raise :class:`ScreenerError`) and build the app."""
+    ruleset = load_ruleset(rules_dir)
+    patient = load_patient(patient_path) if patient_path is not None else None
+    return ScreenerApp(
+        ruleset,
+        patient,
+        as_of or date.today(),
+        records_dir=Path(records_dir),
+        operator=operator,
+        cursor_blink=cursor_blink,
+    )

@@ -1,0 +1,254 @@
+"""Pilot-driven workflows of the TUI: screen, add the missing lab, save, reopen, quit safely."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, Static
+
+from screener.tui.app import ScreenerApp, make_app
+from screener.tui.records import load_record
+from screener.tui.screens.dialogs import AsOfForm, SaveForm, UnsavedChanges
+from screener.tui.screens.fact_form import FactForm
+from screener.tui.screens.help import HelpScreen
+from screener.tui.screens.main import MainScreen
+from screener.tui.screens.records import RecordsScreen
+from screener.tui.widgets.banner import DecisionBanner
+from screener.tui.widgets.todo import TodoList
+
+from .conftest import AS_OF, RULES_DIR, run_async
+
+SIZE = (100, 32)
+
+
+async def settle(pilot: Pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def banner_text(app: ScreenerApp) -> str:
+    return str(app.screen.query_one("#banner", DecisionBanner).render())
+
+
+async def open_form_from_todo(pilot: Pilot, fact: str) -> FactForm:
+    app = pilot.app
+    todo = app.screen.query_one("#todo", TodoList)
+    todo.focus()
+    index = next(i for i, item in enumerate(todo._items) if item.fact == fact)
+    todo.highlighted = index
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, FactForm)
+    return app.screen
+
+
+async def add_creatinine(pilot: Pilot) -> None:
+    form = await open_form_from_todo(pilot, "creatinine")
+    assert form.query_one("#fact-name", Select).value == "creatinine"
+    assert form.query_one("#unit", Select).value == "mg/dL"
+    assert form.query_one("#value", Input).has_focus
+    await pilot.press(*"0.77", "enter")
+    await pilot.pause()
+    await settle(pilot)
+
+
+@run_async
+async def test_add_missing_lab_save_and_reopen(app: ScreenerApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.result is not None and app.result.decision == "incomplete"
+        assert app.result.criterion("E2").outcome == "unknown"
+        assert "INCOMPLETE" in banner_text(app)
+        todo = app.screen.query_one("#todo", TodoList)
+        assert "creatinine" in [item.fact for item in todo._items]
+
+        form = await open_form_from_todo(pilot, "creatinine")
+        # A bad number is refused inline and the form stays open.
+        await pilot.press(*"abc", "enter")
+        await pilot.pause()
+        assert app.screen is form
+        error = form.query_one("#value-error", Static)
+        assert error.display and "not a number" in str(error.render())
+        # A date after the screening date is refused too.
+        form.query_one("#value", Input).value = ""
+        form.query_one("#date", Input).value = "2026-11-26"
+        await pilot.press(*"0.77", "enter")
+        await pilot.pause()
+        assert app.screen is form
+        assert "after the screening date" in str(form.query_one("#date-error", Static).render())
+        form.query_one("#date", Input).value = "2026-11-24"
+        form.query_one("#source", Input).value = "lab report 26-90210"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await settle(pilot)
+
+        assert app.result is not None and app.result.decision == "eligible"
+        assert app.result.criterion("E2").outcome == "pass"
+        assert app.dirty and "unsaved" in banner_text(app)
+        added = [o for o in app.patient.raw["observations"] if o["name"] == "creatinine"]
+        assert added == [
+            {
+                "name": "creatinine",
+                "value": 0.77,
+                "unit": "mg/dL",
+                "date": "2026-11-24",
+                "source": "lab report 26-90210",
+            }
+        ]
+
+        # Save through the dialog.
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveForm)
+        assert app.screen.query_one("#operator", Input).value == "nurse.test"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.dirty
+        saved = sorted((tmp_path / "screenings").glob("*.json"))
+        assert len(saved) == 1
+        document = json.loads(saved[0].read_text())
+        assert document["decision"] == "eligible" and document["operator"] == "nurse.test"
+        assert document["as_of"] == "2026-11-25"
+        assert document["ruleset"]["sha256"] == app.ruleset.sha256
+
+        # What-if on the date changes the decision; reopening the record restores it.
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, AsOfForm)
+        app.screen.query_one("#as-of", Input).value = "2026-06-15"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.result is not None and app.result.decision == "ineligible"
+        assert app.result.eligible_from is not None and app.result.eligible_from.isoformat() == "2026-07-01"
+        assert "eligible from 2026-07-01" in banner_text(app)
+        assert not app.dirty  # a what-if date is not an edit of the facts
+
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordsScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert app.as_of == AS_OF
+        assert app.result is not None and app.result.decision == "eligible"
+        assert app.last_record == saved[0]
+        assert "record" in app.origin
+
+
+@run_async
+async def test_record_reopens_in_a_fresh_app(app: ScreenerApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await add_creatinine(pilot)
+        assert app.result is not None and app.result.decision == "eligible"
+        path = app.save("nurse.b")
+        assert path is not None
+    assert load_record(path).decision == "eligible"
+
+    fresh = make_app(None, RULES_DIR, None, records_dir=tmp_path / "screenings", cursor_blink=False)
+    async with fresh.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert fresh.result is None and "NO DECISION" in banner_text(fresh)
+        assert fresh.open_record(path)
+        await settle(pilot)
+        assert fresh.result is not None and fresh.result.decision == "eligible"
+        assert fresh.as_of == AS_OF and fresh.patient is not None
+        assert fresh.patient.patient_id == "tui-missing-creatinine"
+
+
+@run_async
+async def test_quit_with_unsaved_edits_asks_first(app: ScreenerApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await add_creatinine(pilot)
+        assert app.dirty
+
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedChanges)
+        await pilot.press("escape")  # cancel: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.is_running and app.dirty
+
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedChanges)
+        await pilot.press("s")  # save first, then quit
+        await pilot.pause()
+        assert isinstance(app.screen, SaveForm)
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.return_code == 0
+    saved = list((tmp_path / "screenings").glob("*.json"))
+    assert len(saved) == 1 and load_record(saved[0]).decision == "eligible"
+    assert app._closed  # the engine was closed on exit
+
+
+@run_async
+async def test_quit_without_edits_does_not_ask(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 and app._closed
+
+
+@run_async
+async def test_discard_then_open_another_record(app: ScreenerApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.save("nurse.c")
+        assert first is not None and load_record(first).decision == "incomplete"
+        await add_creatinine(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedChanges)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordsScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.result is not None and app.result.decision == "incomplete"
+        assert not app.dirty
+
+
+@run_async
+async def test_invalid_record_shows_error_and_keeps_patient(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = app.patient
+        form = await open_form_from_todo(pilot, "creatinine")
+        form.query_one("#fact-name", Select).value = "birth_date"
+        await pilot.pause()
+        form.query_one("#value", Input).value = "2026-11-20"  # after the labs: impossible record
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        message = str(form.query_one("#form-error", Static).render())
+        assert "before birth" in message
+        assert form.query_one("#value", Input).value == "2026-11-20"  # what was typed is kept
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.patient is before and not app.dirty
+
+
+@run_async
+async def test_help_and_command_palette_entries(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        help_text = str(app.screen.query_one("#help-keys", Static).render())
+        for text in ("Edit fact", "As-of date", "Save", "Open", "Quit"):
+            assert text in help_text
+        await pilot.press("escape")
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for text in ("Edit fact (e)", "As-of date (d)", "Save (s)", "Open (o)", "Help (?)", "Quit (q)"):
+            assert text in titles
+        footer_keys = {b.key for b in app.screen.BINDINGS}  # type: ignore[union-attr]
+        assert {"e", "d", "s", "o", "question_mark", "q"} <= footer_keys
