@@ -141,7 +141,7 @@ def _render_text(runs: list[RuleSetRun], verbose: bool) -> str:
     s = _summary(runs)
     out.append(
         f"{s['cases']} cases: {s['passed']} passed, {s['failed']} failed, "
-        f"{s['skipped']} skipped; {s['errors']} errors (on stderr)"
+        f"{s['skipped']} skipped; {s['errors']} errors" + (" (on stderr)" if s["errors"] else "")
     )
     return "\n".join(out) + "\n"
 
