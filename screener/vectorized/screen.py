@@ -1,0 +1,116 @@
+"""Screen many patients at once with DuckDB: outcomes per criterion, no explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from screener.facts import prepare
+from screener.model.patient import Patient
+from screener.model.rules import RuleSet
+from screener.vectorized.flatten import SQL_TYPES, Column, Deriver, Layout, flatten, layout_of
+from screener.vectorized.sql import OUTCOME_CODES, CompiledQuery, compile_sql
+
+
+class Tables:
+    """Column lists for p, e and c, filled patient by patient."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.patient_ids: list[str] = []
+        self.p: list[list[Any]] = [[] for _ in range(len(layout.patients) + 1)]
+        self.e: list[list[Any]] = [[] for _ in range(len(layout.exposures) + 1)]
+        self.c: list[list[Any]] = [[] for _ in range(len(layout.conditions) + 1)]
+
+    def add(
+        self,
+        patient_id: str,
+        row: tuple[Any, ...],
+        e_rows: list[tuple[Any, ...]],
+        c_rows: list[tuple[Any, ...]],
+    ) -> None:
+        pid = len(self.patient_ids)
+        self.patient_ids.append(patient_id)
+        for column, value in zip(self.p, (pid, *row), strict=True):
+            column.append(value)
+        for table, rows in ((self.e, e_rows), (self.c, c_rows)):
+            for r in rows:
+                for column, value in zip(table, (pid, *r), strict=True):
+                    column.append(value)
+
+    def __len__(self) -> int:
+        return len(self.patient_ids)
+
+
+def _array(values: list[Any], kind: str) -> Any:
+    import numpy as np
+
+    if kind in ("number", "integer"):
+        return np.array([float("nan") if v is None else v for v in values], dtype=np.float64)
+    return np.array(values, dtype=object)
+
+
+def _frame(columns: list[list[Any]], layout_columns: list[Column]) -> dict[str, Any]:
+    import numpy as np
+
+    frame: dict[str, Any] = {"pid": np.array(columns[0], dtype=np.int64)}
+    for column, spec in zip(columns[1:], layout_columns, strict=True):
+        frame[spec.name] = _array(column, spec.type)
+    return frame
+
+
+class VectorizedScreener:
+    """Compile once; then :meth:`flatten` patients and :meth:`evaluate` them in one query."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        import duckdb
+
+        self.ruleset = ruleset
+        self.layout = layout_of(ruleset)
+        self.deriver = Deriver(ruleset)
+        self.query: CompiledQuery = compile_sql(ruleset, self.layout)
+        self.con = duckdb.connect()
+        self.con.execute("SET threads TO 1")
+
+    def tables(self) -> Tables:
+        return Tables(self.layout)
+
+    def add(self, tables: Tables, patient: Patient, as_of: date) -> None:
+        prepared = prepare(patient, self.ruleset, as_of)
+        row, e_rows, c_rows = flatten(prepared, self.layout, self.deriver, as_of, patient.file)
+        tables.add(patient.patient_id, row, e_rows, c_rows)
+
+    def register(self, tables: Tables) -> None:
+        """Hand the tables to DuckDB (typed, empty tables included)."""
+        for name, columns, specs in (
+            ("p", tables.p, self.layout.patients),
+            ("e", tables.e, self.layout.exposures),
+            ("c", tables.c, self.layout.conditions),
+        ):
+            frame = _frame(columns, specs)
+            self.con.register(f"{name}_raw", frame)
+            casts = ", ".join(f'CAST("{s.name}" AS {SQL_TYPES[s.type]}) AS "{s.name}"' for s in specs)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT pid, {casts} FROM {name}_raw")
+            self.con.unregister(f"{name}_raw")
+
+    def codes(self) -> list[tuple[int, ...]]:
+        """Run the query on the registered tables: (pid, code per criterion) with 0/1/2 codes."""
+        return self.con.execute(self.query.sql).fetchall()
+
+    def evaluate(self, tables: Tables) -> list[dict[str, str]]:
+        """Per patient (in the order added), criterion id -> pass | fail | unknown."""
+        self.register(tables)
+        return [
+            {cid: OUTCOME_CODES[code] for cid, code in zip(self.query.criteria, row[1:], strict=True)}
+            for row in self.codes()
+        ]
+
+    def screen(self, patients: Iterable[Patient], as_of: date) -> list[dict[str, str]]:
+        tables = self.tables()
+        for patient in patients:
+            self.add(tables, patient, as_of)
+        return self.evaluate(tables)
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,126 @@
+"""Compile a rule set to one DuckDB query: an outcome per criterion per patient.
+
+Tables: ``p(pid, "<fact>.<key>"...)`` one row per patient, ``e(pid, <field>...)``
+one row per medication exposure, ``c(pid, <field>...)`` one row per condition.
+A missing value is NULL, and SQL's three-valued AND/OR/NOT are Kleene's, as the
+engine's: ``all``/``any``/``not`` map to them, ``first_known`` to COALESCE. A
+quantifier is a grouped subquery over its matching records: ``exists`` is true
+if any record's ``where`` holds, else unknown if any is unknown, else false;
+``every`` dually; no matching record gives its ``absent`` value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from screener.model.rules import WINDOW_OPS, Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
+from screener.vectorized.flatten import Layout, target_key
+
+_SQL_OP = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_WINDOW_SQL = {"min_ago": "<= 0", "max_ago": ">= 0"}
+
+OUTCOME_CODES = ("pass", "fail", "unknown")  # query returns 0, 1, 2
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return f"CAST({value} AS DOUBLE)"
+    if isinstance(value, float):
+        return f"CAST('{value!r}' AS DOUBLE)"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"cannot write {value!r} as SQL")
+
+
+def comparison(column: str, op: str, value: Any) -> str:
+    if op in WINDOW_OPS:
+        return f"({column} {_WINDOW_SQL[op]})"
+    if op == "in":
+        return f"({column} IN ({', '.join(literal(v) for v in value)}))"
+    if op == "not_in":
+        return f"({column} NOT IN ({', '.join(literal(v) for v in value)}))"
+    return f"({column} {_SQL_OP[op]} {literal(value)})"
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    sql: str
+    criteria: tuple[str, ...]
+
+
+class _Compiler:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.ctes: list[str] = []
+
+    def where(self, node: Group | FieldTest, alias: str) -> str:
+        if isinstance(node, FieldTest):
+            return comparison(f"{alias}.{ident(target_key(node))}", node.comparison.op, node.comparison.value)
+        return self.group(node.op, [self.where(c, alias) for c in node.children])
+
+    @staticmethod
+    def group(op: str, parts: list[str]) -> str:
+        if op == "not":
+            return f"(NOT {parts[0]})"
+        if op == "first_known":
+            return f"COALESCE({', '.join(parts)})" if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        return "(" + (" AND " if op == "all" else " OR ").join(parts) + ")"
+
+    def quantifier(self, node: Quantifier) -> str:
+        name = f"q{len(self.ctes)}"
+        table = "e" if node.record == "exposure" else "c"
+        match = " AND ".join(
+            f"(r.{ident(key)} IN ({', '.join(literal(v) for v in values)}))" for key, values in node.match
+        )
+        if node.where is None:
+            verdict = "TRUE"
+        else:
+            w = self.where(node.where, "r")
+            if node.quantifier == "exists":
+                verdict = (
+                    f"CASE WHEN bool_or({w}) THEN TRUE WHEN bool_or({w} IS NULL) THEN NULL ELSE FALSE END"
+                )
+            else:
+                verdict = (
+                    f"CASE WHEN bool_or(NOT {w}) THEN FALSE WHEN bool_or({w} IS NULL) THEN NULL ELSE TRUE END"
+                )
+        self.ctes.append(
+            f"{name} AS (SELECT r.pid AS pid, {verdict} AS v FROM {table} r"
+            f"{' WHERE ' + match if match else ''} GROUP BY r.pid)"
+        )
+        absent = "FALSE" if node.absent == "false" else "CAST(NULL AS BOOLEAN)"
+        # a patient without matching records has no row in the subquery: the LEFT JOIN gives NULL pid
+        return f"(CASE WHEN {name}.pid IS NULL THEN {absent} ELSE {name}.v END)"
+
+    def node(self, node: Node) -> str:
+        if isinstance(node, FactTest):
+            column = f"p.{ident(self.layout.patient_column(node.fact, target_key(node)))}"
+            return comparison(column, node.comparison.op, node.comparison.value)
+        if isinstance(node, Quantifier):
+            return self.quantifier(node)
+        assert isinstance(node, Group)
+        return self.group(node.op, [self.node(c) for c in node.children])
+
+    def criterion(self, c: Criterion) -> str:
+        v = self.node(c.test)
+        yes, no = ("0", "1") if c.type == "inclusion" else ("1", "0")
+        code = f"CASE WHEN ({v}) IS NULL THEN 2 WHEN ({v}) THEN {yes} ELSE {no} END"
+        return f"CAST({code} AS TINYINT) AS {ident(c.id)}"
+
+
+def compile_sql(ruleset: RuleSet, layout: Layout) -> CompiledQuery:
+    compiler = _Compiler(layout)
+    columns = [compiler.criterion(c) for c in ruleset.criteria]
+    with_clause = ("WITH " + ",\n".join(compiler.ctes) + "\n") if compiler.ctes else ""
+    joins = "".join(f" LEFT JOIN q{i} ON q{i}.pid = p.pid" for i in range(len(compiler.ctes)))
+    sql = f"{with_clause}SELECT p.pid, {', '.join(columns)} FROM p{joins} ORDER BY p.pid"
+    return CompiledQuery(sql, tuple(c.id for c in ruleset.criteria))
