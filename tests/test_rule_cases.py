@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from screener.cases import Case, collect_cases, run_case
+from screener.cases import TODO_PREFIX, Case, collect_cases, run_case
 from screener.engine.evaluate import Engine
 from screener.errors import InputError
 from screener.model.rules import RuleSet, load_ruleset
@@ -105,3 +106,15 @@ def test_every_criterion_has_pass_fail_and_unknown_cases(rules_dir: Path) -> Non
                 continue
             gaps.append(f"{criterion.id}: no {outcome} case")
     assert not gaps, "; ".join(gaps)
+
+
+TODO_CASES = [item for item in CASES if item[1].todo]
+
+
+@pytest.mark.parametrize("item", TODO_CASES, ids=_case_id)
+def test_todo_case_still_shows_its_bug(item: tuple[Path, Case], engines: dict[Path, Engine]) -> None:
+    """A ``todo:`` case records a known bug: it must still fail when run. When it passes,
+    the bug is fixed: remove the ``todo:`` prefix so the case guards the fix."""
+    rules_dir, case = item
+    result = run_case(_engine(engines, rules_dir), replace(case, note=case.note[len(TODO_PREFIX) :].strip()))
+    assert not result.passed, f"{case.where}: passes now; remove 'todo:' from its note"
