@@ -1,0 +1,100 @@
+"""Importers: registry and EHR data -> screener's native patient records.
+
+Common interface: :func:`iter_patients` ``(paths, mapping) -> ImportRun``, an iterator of
+:class:`PatientRecord` (patient id, native dict, issues) that a batch runner can stream from;
+its ``report`` (an :class:`ImportReport`) counts unmapped codes per (kind, system, code,
+display) and lists every malformed record with file, line and field. One module per format:
+:mod:`~screener.importers.fhir` (Bundle JSON, Bulk Data NDJSON), :mod:`~screener.importers.omop`
+(OMOP CDM 5.4 CSV) and :mod:`~screener.importers.csv_registry` (one row per patient plus a
+column mapping). Code-to-fact mappings are YAML (:mod:`~screener.importers.mapping`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from screener.errors import InputError, Location
+from screener.importers.core import (
+    ImportIssue,
+    ImportLog,
+    ImportReport,
+    ImportRun,
+    PatientRecord,
+    UnmappedCode,
+)
+from screener.importers.mapping import Mapping, MappingError, load_mapping
+
+FORMATS = ("fhir", "ndjson", "omop", "csv")
+
+__all__ = [
+    "FORMATS",
+    "ImportIssue",
+    "ImportLog",
+    "ImportReport",
+    "ImportRun",
+    "Mapping",
+    "MappingError",
+    "PatientRecord",
+    "UnmappedCode",
+    "detect_format",
+    "iter_patients",
+    "load_mapping",
+]
+
+
+def detect_format(paths: Iterable[str | Path]) -> str:
+    """Guess the input format from file names: OMOP (a person table), NDJSON, FHIR JSON or CSV."""
+    names: list[str] = []
+    for p in map(Path, paths):
+        names.extend(f.name.lower() for f in p.iterdir()) if p.is_dir() else names.append(p.name.lower())
+    if any(n in ("person.csv", "person.tsv") for n in names):
+        return "omop"
+    if any(n.endswith(".ndjson") for n in names):
+        return "ndjson"
+    if any(n.endswith(".json") for n in names):
+        return "fhir"
+    if any(n.endswith(".csv") for n in names):
+        return "csv"
+    raise InputError(
+        "cannot tell the input format (no person.csv, *.ndjson, *.json or *.csv); give --from",
+        Location(", ".join(map(str, paths))),
+    )
+
+
+def iter_patients(
+    paths: Iterable[str | Path],
+    mapping: Mapping | str | Path | None = None,
+    *,
+    format: str | None = None,
+    registry_mapping: str | Path | None = None,
+    limit: int | None = None,
+) -> ImportRun:
+    """Stream patients from ``paths`` in ``format`` (guessed when None).
+
+    ``mapping`` is the code mapping (default: the NCT03562065 mapping); flat CSV registries need
+    ``registry_mapping`` (a column-mapping YAML) instead. ``limit`` caps the number of OMOP
+    persons read (a sample for tests and previews).
+    """
+    paths = list(paths)
+    fmt = format or detect_format(paths)
+    if fmt == "csv":
+        from screener.importers.csv_registry import iter_registry
+
+        if registry_mapping is None:
+            raise InputError("a CSV registry needs a column mapping (--registry-mapping FILE)")
+        return iter_registry(paths, registry_mapping)
+    codes = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    if fmt == "fhir":
+        from screener.importers.fhir import iter_bundles
+
+        return iter_bundles(paths, codes)
+    if fmt == "ndjson":
+        from screener.importers.fhir import iter_ndjson
+
+        return iter_ndjson(paths, codes)
+    if fmt == "omop":
+        from screener.importers.omop import iter_omop
+
+        return iter_omop(paths, codes, limit=limit)
+    raise InputError(f"unknown input format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,508 @@
+"""OMOP CDM 5.4 importer: CSV tables ``person``, ``condition_occurrence``, ``drug_exposure``,
+``measurement`` and ``observation`` (file names matched case-insensitively, ``.csv`` or ``.tsv``).
+
+Codes: each ``*_concept_id`` is resolved through ``CONCEPT.csv`` (when present) to
+(vocabulary_id, concept_code), then to a FHIR system URI (:data:`VOCABULARIES`) and looked up in
+the mapping; the standard concept is tried first, then the source concept. Without
+``CONCEPT.csv`` the ``*_source_value`` is read as a code of the vocabulary given by
+``source_value_vocabularies`` (Synthea's ETL writes LOINC, SNOMED and RxNorm codes there); the
+report says so in a warning.
+
+Values: ``value_as_number`` with ``unit_source_value`` (or the UCUM code of ``unit_concept_id``);
+coded answers through ``value_as_concept_id`` or ``value_as_string``/``value_source_value``.
+Sex comes from the gender concept's name (MALE/FEMALE) or ``gender_source_value`` (M/F).
+A drug exposure with quantity, days supply and a product strength gets a daily dose
+(quantity x strength / days supply); otherwise no dose. A condition with an end date is given
+that ``end`` (the screener then treats it as ended from that date).
+
+Memory: PERSON is read first (and may be sampled with ``person_ids`` / ``limit``); the clinical
+tables are then streamed once each, keeping only the rows of the selected persons (compact
+dicts of the columns used), and CONCEPT.csv is streamed keeping only the concepts those rows
+use. So memory grows with the selected persons' rows, not with the whole CDM; for a CDM far
+larger than memory, select persons in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from screener.importers.core import (
+    ImportIssue,
+    ImportLog,
+    ImportRun,
+    NativeBuilder,
+    Origin,
+    PatientRecord,
+    parse_date,
+    parse_number,
+)
+from screener.importers.fhir import route_of
+from screener.importers.mapping import Mapping, load_mapping
+
+# OMOP vocabulary_id -> FHIR code system URI (the URIs of terminology.yaml meta.fhir_code_systems).
+VOCABULARIES = {
+    "LOINC": "http://loinc.org",
+    "SNOMED": "http://snomed.info/sct",
+    "RxNorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
+    "ICD10": "http://hl7.org/fhir/sid/icd-10",
+    "ATC": "http://www.whocc.no/atc",
+    "UCUM": "http://unitsofmeasure.org",
+}
+DEFAULT_SOURCE_VOCABULARIES = {
+    "condition_occurrence": "SNOMED",
+    "drug_exposure": "RxNorm",
+    "measurement": "LOINC",
+    "observation": "LOINC",
+}
+
+_TABLES = ("person", "condition_occurrence", "drug_exposure", "measurement", "observation", "concept")
+_KEEP = {
+    "condition_occurrence": (
+        "condition_occurrence_id",
+        "condition_concept_id",
+        "condition_source_concept_id",
+        "condition_source_value",
+        "condition_start_date",
+        "condition_end_date",
+    ),
+    "drug_exposure": (
+        "drug_exposure_id",
+        "drug_concept_id",
+        "drug_source_concept_id",
+        "drug_source_value",
+        "drug_exposure_start_date",
+        "drug_exposure_end_date",
+        "quantity",
+        "days_supply",
+        "route_concept_id",
+        "route_source_value",
+    ),
+    "measurement": (
+        "measurement_id",
+        "measurement_concept_id",
+        "measurement_source_concept_id",
+        "measurement_source_value",
+        "measurement_date",
+        "value_as_number",
+        "value_as_concept_id",
+        "unit_concept_id",
+        "unit_source_value",
+        "range_low",
+        "range_high",
+        "value_source_value",
+    ),
+    "observation": (
+        "observation_id",
+        "observation_concept_id",
+        "observation_source_concept_id",
+        "observation_source_value",
+        "observation_date",
+        "value_as_number",
+        "value_as_string",
+        "value_as_concept_id",
+        "unit_concept_id",
+        "unit_source_value",
+        "value_source_value",
+    ),
+}
+_CONCEPT_COLUMNS = {
+    "condition_occurrence": ("condition_concept_id", "condition_source_concept_id"),
+    "drug_exposure": ("drug_concept_id", "drug_source_concept_id", "route_concept_id"),
+    "measurement": (
+        "measurement_concept_id",
+        "measurement_source_concept_id",
+        "value_as_concept_id",
+        "unit_concept_id",
+    ),
+    "observation": (
+        "observation_concept_id",
+        "observation_source_concept_id",
+        "value_as_concept_id",
+        "unit_concept_id",
+    ),
+}
+
+Row = tuple[int, dict[str, str]]  # (line number, row)
+Concept = tuple[str, str, str]  # vocabulary_id, concept_code, concept_name
+
+
+def find_tables(paths: Iterable[str | Path]) -> dict[str, Path]:
+    """Map table name -> file among ``paths`` (directories are searched, one level)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.iterdir()) if p.is_dir() else [p])
+    tables: dict[str, Path] = {}
+    for f in files:
+        stem = f.name.lower()
+        for ext in (".csv", ".tsv"):
+            if stem.endswith(ext) and stem[: -len(ext)] in _TABLES:
+                tables[stem[: -len(ext)]] = f
+    return tables
+
+
+def _reader(path: Path) -> tuple[Any, csv.DictReader[str]]:
+    handle = path.open(newline="", encoding="utf-8-sig")
+    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
+    return handle, csv.DictReader(handle, delimiter=delimiter)
+
+
+def _rows(path: Path, log: ImportLog) -> Iterator[Row]:
+    handle, reader = _reader(path)
+    with handle:
+        header = reader.fieldnames or []
+        try:
+            for row in reader:
+                if None in row or any(v is None for v in row.values()):
+                    log.issue(
+                        ImportIssue(
+                            str(path),
+                            reader.line_num,
+                            None,
+                            f"row has {len(row) - (None in row)} field(s), header has "
+                            f"{len(header)}; not imported",
+                        )
+                    )
+                    continue
+                yield reader.line_num, row
+        except csv.Error as error:
+            log.issue(
+                ImportIssue(
+                    str(path), reader.line_num, None, f"malformed CSV: {error}; rest of file not read"
+                )
+            )
+
+
+def iter_omop(
+    paths: Iterable[str | Path],
+    mapping: Mapping | None = None,
+    *,
+    person_ids: Iterable[str] | None = None,
+    limit: int | None = None,
+    source_value_vocabularies: dict[str, str] | None = None,
+) -> ImportRun:
+    """Patients from an OMOP CDM 5.4 CSV export (see the module docstring)."""
+    mapping = mapping or load_mapping()
+    log = ImportLog("omop-cdm-5.4", mapping.file)
+    vocabularies = {**DEFAULT_SOURCE_VOCABULARIES, **(source_value_vocabularies or {})}
+
+    def gen() -> Iterator[PatientRecord]:
+        tables = find_tables(paths)
+        if "person" not in tables:
+            log.issue(
+                ImportIssue(", ".join(map(str, paths)), None, None, "no PERSON table (person.csv) found")
+            )
+            return
+        wanted = {str(p) for p in person_ids} if person_ids is not None else None
+        persons: dict[str, Row] = {}
+        for line, row in _rows(tables["person"], log):
+            pid = (row.get("person_id") or "").strip()
+            if not pid:
+                log.issue(
+                    ImportIssue(str(tables["person"]), line, "person_id", "empty person_id; not imported")
+                )
+                continue
+            if wanted is not None and pid not in wanted:
+                continue
+            if limit is not None and len(persons) >= limit:
+                break
+            persons[pid] = (line, row)
+        rows: dict[str, dict[str, list[Row]]] = {pid: {t: [] for t in _KEEP} for pid in persons}
+        needed: set[str] = set()
+        for _, row in persons.values():
+            needed.add(row.get("gender_concept_id") or "")
+        for table, keep in _KEEP.items():
+            if table not in tables:
+                continue
+            for line, row in _rows(tables[table], log):
+                pid = (row.get("person_id") or "").strip()
+                if pid not in rows:
+                    continue
+                compact = {k: (row.get(k) or "").strip() for k in keep}
+                rows[pid][table].append((line, compact))
+                for col in _CONCEPT_COLUMNS[table]:
+                    if compact.get(col) not in ("", "0"):
+                        needed.add(compact[col])
+        concepts: dict[str, Concept] = {}
+        if "concept" in tables:
+            for _line, row in _rows(tables["concept"], log):
+                cid = row.get("concept_id", "")
+                if cid in needed:
+                    concepts[cid] = (
+                        row.get("vocabulary_id", ""),
+                        row.get("concept_code", ""),
+                        row.get("concept_name", ""),
+                    )
+        else:
+            log.issue(
+                ImportIssue(
+                    str(tables["person"].parent),
+                    None,
+                    None,
+                    "no CONCEPT table: codes read from *_source_value as "
+                    + ", ".join(f"{t}={v}" for t, v in sorted(vocabularies.items())),
+                    level="warning",
+                )
+            )
+        converter = _OmopConverter(mapping, log, tables, concepts, vocabularies)
+        for pid, (line, person) in persons.items():
+            record = converter.convert(pid, line, person, rows.pop(pid))
+            if record is not None:
+                yield record
+
+    return ImportRun(gen(), log)
+
+
+class _OmopConverter:
+    def __init__(
+        self,
+        mapping: Mapping,
+        log: ImportLog,
+        tables: dict[str, Path],
+        concepts: dict[str, Concept],
+        vocabularies: dict[str, str],
+    ) -> None:
+        self.mapping = mapping
+        self.log = log
+        self.tables = tables
+        self.concepts = concepts
+        self.vocabularies = vocabularies
+
+    def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
+        """(system, code, display) candidates for a row's concept, standard first."""
+        out = []
+        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
+            concept = self.concepts.get(row.get(col, ""))
+            if concept and concept[0] in VOCABULARIES:
+                out.append((VOCABULARIES[concept[0]], concept[1], concept[2]))
+            elif concept:
+                out.append((concept[0], concept[1], concept[2]))
+        if not self.concepts and row.get(f"{prefix}_source_value"):
+            vocab = self.vocabularies.get(table, "")
+            out.append((VOCABULARIES.get(vocab, vocab), row[f"{prefix}_source_value"], ""))
+        return out
+
+    def _origin(self, table: str, line: int, field: str | None = None) -> Origin:
+        return Origin(str(self.tables[table]), line, field)
+
+    def convert(
+        self, pid: str, line: int, person: dict[str, str], rows: dict[str, list[Row]]
+    ) -> PatientRecord | None:
+        b = NativeBuilder(pid, str(self.tables["person"]))
+        b.demographics["source"] = f"person/{pid}"
+        birth = person.get("birth_datetime") or ""
+        try:
+            if birth.strip():
+                b.demographics["birth_date"] = parse_date(birth).isoformat()
+            elif person.get("year_of_birth") and person.get("month_of_birth") and person.get("day_of_birth"):
+                b.demographics["birth_date"] = parse_date(
+                    f"{int(person['year_of_birth']):04d}-{int(person['month_of_birth']):02d}-"
+                    f"{int(person['day_of_birth']):02d}"
+                ).isoformat()
+            else:
+                b.problem(self._origin("person", line, "birth_datetime"), "no full birth date", "warning")
+        except ValueError as error:
+            b.problem(self._origin("person", line, "birth_datetime"), f"{error}; birth date left out")
+        gender = self.concepts.get(person.get("gender_concept_id", ""), ("", "", ""))[2].strip().lower()
+        if gender not in ("male", "female"):
+            gender = {"m": "male", "f": "female", "male": "male", "female": "female"}.get(
+                (person.get("gender_source_value") or "").strip().lower(), ""
+            )
+        b.demographics["sex"] = gender or None
+        for ln, row in rows["condition_occurrence"]:
+            self._condition(b, ln, row)
+        for ln, row in rows["drug_exposure"]:
+            self._drug(b, ln, row)
+        for table in ("measurement", "observation"):
+            for ln, row in rows[table]:
+                self._measurement(b, table, ln, row)
+        return b.finish(self.log)
+
+    def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
+        self.log.records += 1
+        cands = self._candidates("condition_occurrence", row, "condition")
+        target = next((t for s, c, _ in cands if (t := self.mapping.condition(s, c))), None)
+        if target is None:
+            self._unmapped("condition_occurrence", cands, row.get("condition_source_value"))
+            return
+        origin = self._origin("condition_occurrence", line, "condition_start_date")
+        item: dict[str, Any] = {
+            "name": target.name,
+            "type": target.type,
+            "status": "active",
+            "source": f"condition_occurrence/{row['condition_occurrence_id']}",
+        }
+        try:
+            if row["condition_start_date"]:
+                item["onset"] = parse_date(row["condition_start_date"]).isoformat()
+            if row["condition_end_date"]:
+                item["end"] = parse_date(row["condition_end_date"]).isoformat()
+        except ValueError as error:
+            b.problem(origin, f"{error}; dates left out", "warning")
+        b.add("conditions", item, origin)
+
+    def _drug(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
+        self.log.records += 1
+        cands = self._candidates("drug_exposure", row, "drug")
+        target = next((t for s, c, _ in cands if (t := self.mapping.drug(s, c))), None)
+        if target is None:
+            self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
+            return
+        origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
+        try:
+            start = parse_date(row["drug_exposure_start_date"])
+        except ValueError as error:
+            b.problem(origin, f"{target.drug}: {error}; not imported")
+            return
+        end = None
+        if row["drug_exposure_end_date"]:
+            try:
+                end = parse_date(row["drug_exposure_end_date"])
+            except ValueError as error:
+                b.problem(
+                    self._origin("drug_exposure", line, "drug_exposure_end_date"),
+                    f"{target.drug}: {error}; end left out",
+                    "warning",
+                )
+        if end is not None and end < start:
+            b.problem(origin, f"{target.drug}: ends ({end}) before it starts ({start}); not imported")
+            return
+        route_name = self.concepts.get(row.get("route_concept_id", ""), ("", "", ""))[2]
+        item: dict[str, Any] = {
+            "drug": target.drug,
+            "start": start.isoformat(),
+            "end": end.isoformat() if end else None,
+            "route": target.route or route_of(route_name or row.get("route_source_value")),
+            "source": f"drug_exposure/{row['drug_exposure_id']}",
+        }
+        try:
+            quantity = parse_number(row["quantity"]) if row["quantity"] else 0.0
+            days = parse_number(row["days_supply"]) if row["days_supply"] else 0.0
+        except ValueError as error:
+            b.problem(self._origin("drug_exposure", line, "quantity"), f"{error}; dose left out", "warning")
+            quantity = days = 0.0
+        if target.strength_mg and quantity > 0 and days > 0:
+            item.update(dose=round(quantity * target.strength_mg / days, 6), unit="mg", frequency="daily")
+        b.add("medications", item, origin)
+
+    def _measurement(self, b: NativeBuilder, table: str, line: int, row: dict[str, str]) -> None:
+        self.log.records += 1
+        cands = self._candidates(table, row, table)
+        target = status = None
+        for s, c, _ in cands:
+            target = self.mapping.observation(s, c)
+            status = self.mapping.status(s, c)
+            if target or status:
+                break
+        if not (target or status):
+            self._unmapped(table, cands, row.get(f"{table}_source_value"))
+            return
+        date_origin = self._origin(table, line, f"{table}_date")
+        try:
+            when = parse_date(row[f"{table}_date"])
+        except ValueError as error:
+            b.problem(date_origin, f"{error}; not imported")
+            return
+        source = f"{table}/{row[f'{table}_id']}"
+        value_concept = self.concepts.get(row.get("value_as_concept_id", ""))
+        text = row.get("value_as_string") or row.get("value_source_value") or ""
+        if status is not None:
+            origin = self._origin(table, line, "value_as_concept_id")
+            value: bool | None = None
+            known = False
+            if value_concept:
+                key = (
+                    self.mapping.system(VOCABULARIES.get(value_concept[0], value_concept[0])),
+                    value_concept[1].strip().upper(),
+                )
+                if key in status.answers:
+                    value, known = status.answers[key], True
+            if not known:
+                b.problem(
+                    origin, f"{status.name}: answer {text or value_concept!r} not recognised; not imported"
+                )
+                return
+            if value is not None:
+                b.add(
+                    "statuses",
+                    {"name": status.name, "value": value, "date": when.isoformat(), "source": source},
+                    origin,
+                )
+            return
+        assert target is not None
+        if target.coded:
+            origin = self._origin(table, line, "value_as_concept_id")
+            answer = None
+            if value_concept:
+                answer = self.mapping.answer(
+                    VOCABULARIES.get(value_concept[0], value_concept[0]), value_concept[1]
+                )
+            answer = answer or self.mapping.answer_from_text(text)
+            if answer is None:
+                if value_concept:
+                    self.log.unmapped(
+                        f"{table}.value",
+                        VOCABULARIES.get(value_concept[0], value_concept[0]),
+                        value_concept[1],
+                        value_concept[2],
+                    )
+                b.problem(
+                    origin,
+                    f"{target.name}: answer {text or value_concept!r} is not a known "
+                    "positive/negative answer; not imported",
+                )
+                return
+            b.add_observation(
+                {
+                    "name": target.name,
+                    "value": answer,
+                    "date": when.isoformat(),
+                    "source": source,
+                    "method": target.method,
+                },
+                origin,
+            )
+            return
+        origin = self._origin(table, line, "value_as_number")
+        if not row.get("value_as_number"):
+            b.problem(origin, f"{target.name}: no value_as_number; not imported")
+            return
+        try:
+            number = parse_number(row["value_as_number"])
+        except ValueError as error:
+            b.problem(origin, f"{target.name}: {error}; not imported")
+            return
+        unit = row.get("unit_source_value") or ""
+        unit_concept = self.concepts.get(row.get("unit_concept_id", ""))
+        if unit_concept and unit_concept[0] == "UCUM":
+            unit = unit_concept[1]
+        item: dict[str, Any] = {
+            "name": target.name,
+            "value": number,
+            "unit": unit or None,
+            "date": when.isoformat(),
+            "source": source,
+            "method": target.method,
+        }
+        rr: dict[str, Any] = {}
+        for col, key in (("range_low", "low"), ("range_high", "high")):
+            if row.get(col):
+                try:
+                    rr[key] = parse_number(row[col])
+                except ValueError as error:
+                    b.problem(self._origin(table, line, col), f"{error}; reference range left out", "warning")
+        if rr:
+            item["reference_range"] = rr
+        b.add_observation(
+            item, self._origin(table, line, "unit_source_value" if not unit else "value_as_number")
+        )
+
+    def _unmapped(self, table: str, cands: list[tuple[str, str, str]], source_value: str | None) -> None:
+        if cands:
+            system, code, display = cands[0]
+            self.log.unmapped(table, system, code, display)
+        else:
+            self.log.unmapped(table, "", source_value or "(no concept)", "")

@@ -1,0 +1,90 @@
+"""OMOP CDM 5.4 CSV importer on the Eunomia Synthea27Nj data and on hand-made tables."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from screener.engine.evaluate import Engine
+from screener.importers import iter_patients
+from screener.importers.omop import iter_omop
+from tests.importers.conftest import shared_path
+
+AS_OF = date(2026, 11, 25)
+
+
+def test_eunomia_persons_convert_and_screen_ineligible(engine: Engine) -> None:
+    cdm = shared_path("data", "synthea27nj-omop")
+    run = iter_patients([cdm])  # format detected from PERSON.csv
+    records = list(run)
+    assert len(records) == 28  # README: 28 persons
+    report = run.report
+    assert report.format == "omop-cdm-5.4" and report.errors == () and report.patients_failed == 0
+    decisions = set()
+    for record in records:
+        result = engine.screen(record.patient(), AS_OF)
+        decisions.add(result.decision)
+        assert {c.id: c.outcome for c in result.criteria}["I2"] == "fail", record.patient_id
+    assert decisions == {"ineligible"}
+    with_hf = [r for r in records if any(c["name"] == "heart_failure" for c in r.data.get("conditions", []))]
+    assert len(with_hf) >= 1
+    assert all(
+        {c.id: c.outcome for c in engine.screen(r.patient(), AS_OF).criteria}["E3"] == "fail" for r in with_hf
+    )
+    # AST/ALT have no unit concept (0) and come in through unit_source_value U/L.
+    names = {o["name"] for r in records for o in r.data.get("observations", [])}
+    assert {"ast", "alt", "creatinine", "weight", "height", "hemoglobin", "platelets", "lvef"} <= names
+    assert all(
+        o["source"].startswith(("measurement/", "observation/"))
+        for r in records
+        for o in r.data.get("observations", [])
+    )
+    # README: HIV antigen is SNOMED 31676001 in the measurement table; not in the mapping, so counted.
+    assert report.unmapped_count("http://snomed.info/sct", "31676001") > 0
+    # cyclosporine 241834 (product) -> ingredient
+    assert any(m["drug"] == "cyclosporine" for r in records for m in r.data.get("medications", []))
+
+
+def test_limit_samples_persons() -> None:
+    cdm = shared_path("data", "synthea27nj-omop")
+    assert [r.patient_id for r in iter_omop([cdm], limit=3)] == ["1", "2", "3"]
+    assert [r.patient_id for r in iter_omop([cdm], person_ids=["7", "28"])] == ["7", "28"]
+
+
+PERSON = (
+    "person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime,gender_source_value\n"
+    "1,0,1990,5,4,,F\n"
+    "2,0,1960,,,,M\n"
+)
+MEASUREMENT = (
+    "measurement_id,person_id,measurement_concept_id,measurement_date,value_as_number,value_as_concept_id,"
+    "unit_concept_id,unit_source_value,measurement_source_value,measurement_source_concept_id,range_low,range_high\n"
+    "10,1,0,2026-11-01,88.4,0,0,umol/L,14682-9,0,,\n"
+    "11,1,0,2026-11-01,abc,0,0,U/L,1920-8,0,,\n"
+    "12,1,0,,30,0,0,U/L,1742-6,0,,\n"
+    "13,1,0,2026-11-02,31,0,0,U/L,1920-8,0,10,35\n"
+    "14,1,0,2026-11-02,5,0,0,furlongs,718-7,0,,\n"
+    "15,1,0,2026-11-02,5,0,0\n"
+    "16,2,0,2026-11-02,98,0,0,mmHg,9999-9,0,,\n"
+)
+
+
+def test_handmade_tables_without_concept_file(tmp_path: Path) -> None:
+    (tmp_path / "person.csv").write_text(PERSON, encoding="utf-8")
+    (tmp_path / "measurement.csv").write_text(MEASUREMENT, encoding="utf-8")
+    run = iter_omop([tmp_path])
+    records = {r.patient_id: r for r in run}
+    assert set(records) == {"1", "2"}
+    p1 = records["1"].patient()
+    assert [(o.name, round(o.value, 3)) for o in p1.observations] == [("creatinine", 1.0), ("ast", 31.0)]
+    ast = next(o for o in p1.observations if o.name == "ast")
+    assert ast.reference_high == 35 and ast.source == "measurement/13"
+    assert p1.sex == "female" and p1.birth_date == date(1990, 5, 4)
+    issues = {(Path(i.file).name, i.line, i.field): i for i in run.report.issues}
+    assert "not a number" in issues[("measurement.csv", 3, "value_as_number")].message
+    assert "not a full date" in issues[("measurement.csv", 4, "measurement_date")].message
+    assert "furlongs" in issues[("measurement.csv", 6, "value_as_number")].message
+    assert ("measurement.csv", 7, None) in issues  # short row
+    assert any(i.level == "warning" and "no CONCEPT table" in i.message for i in run.report.issues)
+    assert records["2"].data["demographics"] == {"source": "person/2", "sex": "male"}
+    assert run.report.unmapped_count("http://loinc.org", "9999-9") == 1
