@@ -294,3 +294,14 @@ def test_cli_on_the_real_rule_set_passes(capsys: pytest.CaptureFixture[str]) -> 
     doc = json.loads(capsys.readouterr().out)
     assert code == 0, [c for c in doc["rule_sets"][0]["cases"] if c["status"] == "failed"]
     assert doc["summary"]["cases"] >= 100 and doc["summary"]["failed"] == 0
+
+
+def test_cli_exit_2_for_a_broken_rule_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = make_rule_set(tmp_path, {"a.yaml": "cases:\n" + case_text()})
+    (d / "rules.yaml").write_text("schema_version: '1'\ncriteria: [\n", encoding="utf-8")
+    code = main(["test", str(d), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    [error] = json.loads(captured.out)["rule_sets"][0]["errors"]
+    assert error["file"].endswith("rules.yaml") and error["line"] is not None
+    assert "rules.yaml" in captured.err

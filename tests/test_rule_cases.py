@@ -118,3 +118,10 @@ def test_todo_case_still_shows_its_bug(item: tuple[Path, Case], engines: dict[Pa
     rules_dir, case = item
     result = run_case(_engine(engines, rules_dir), replace(case, note=case.note[len(TODO_PREFIX) :].strip()))
     assert not result.passed, f"{case.where}: passes now; remove 'todo:' from its note"
+
+
+def test_every_patient_story_is_screened_by_a_case() -> None:
+    stories = sorted((ROOT / "fixtures" / "patients").glob("*.yaml"))
+    used = {case.patient.file for _, case in CASES}
+    assert stories
+    assert [s.name for s in stories if str(s) not in used] == []
