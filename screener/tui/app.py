@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -68,6 +70,7 @@ class ScreenerApp(App[None]):
         self.last_record: Path | None = None
         self.specs: list[FormSpec] = [form_spec(f) for f in editable_facts(ruleset)]
         self._closed = False
+        self._engine_lock = threading.Lock()  # a screening and closing the engine never overlap
 
     @property
     def editable_fact_names(self) -> list[str]:
@@ -84,9 +87,10 @@ class ScreenerApp(App[None]):
         self.close_engine()
 
     def close_engine(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.engine.close()
+        with self._engine_lock:  # waits for a screening still running in its thread
+            if not self._closed:
+                self._closed = True
+                self.engine.close()
 
     def _main(self) -> MainScreen | None:
         for screen in self.screen_stack:
@@ -112,14 +116,36 @@ class ScreenerApp(App[None]):
     @work(thread=True, exclusive=True, group="screening")
     def _screen(self, patient: Patient, as_of: date) -> None:
         worker = get_current_worker()
-        try:
-            result = self.engine.screen(patient, as_of)
-        except ScreenerError as error:
-            if not worker.is_cancelled:
-                self.call_from_thread(self._screen_failed, str(error))
-            return
+        result: ScreeningResult | None = None
+        error: str | None = None
+        with self._engine_lock:
+            if self._closed or worker.is_cancelled:
+                return
+            try:
+                result = self.engine.screen(patient, as_of)
+            except ScreenerError as problem:
+                error = str(problem)
         if not worker.is_cancelled:
-            self.call_from_thread(self._screened, patient, as_of, result)
+            # post_message is thread-safe and never waits for the event loop.
+            self.post_message(self.Screened(patient, as_of, result, error))
+
+    class Screened(Message):
+        """A screening finished in its worker thread (result or error message)."""
+
+        def __init__(
+            self, patient: Patient, as_of: date, result: ScreeningResult | None, error: str | None
+        ) -> None:
+            super().__init__()
+            self.patient = patient
+            self.as_of = as_of
+            self.result = result
+            self.error = error
+
+    def on_screener_app_screened(self, message: Screened) -> None:
+        if message.error is not None:
+            self._screen_failed(message.error)
+        elif message.result is not None:
+            self._screened(message.patient, message.as_of, message.result)
 
     def _screened(self, patient: Patient, as_of: date, result: ScreeningResult) -> None:
         if patient is not self.patient or as_of != self.as_of:

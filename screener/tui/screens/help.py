@@ -14,9 +14,9 @@ from textual.widgets import Static
 from screener.tui.screens.main import MAIN_BINDINGS
 
 OTHER_KEYS = (
-    ("tab / shift+tab", "move between criteria, to-do list and explanation"),
-    ("↑ ↓  enter", "choose a criterion; on a to-do item: enter that fact"),
-    ("ctrl+p", "command palette (all actions by name)"),
+    ("tab / shift+tab", "next / previous pane"),
+    ("↑ ↓  enter", "choose; on a to-do item: enter that fact"),
+    ("ctrl+p", "command palette (actions by name)"),
     ("ctrl+s", "in the fact form: save the fact"),
     ("esc", "close a dialog without changing anything"),
 )
@@ -25,10 +25,10 @@ OTHER_KEYS = (
 def help_text() -> Text:
     """Every key of the main screen, then the keys of lists and dialogs."""
     text = Text()
-    text.append(f"{'Key':<18}Action\n", "bold underline")
+    text.append(f"{'Key':<16}Action\n", "bold underline")
     rows = [("?" if key == "question_mark" else key, label) for key, _action, label in MAIN_BINDINGS]
     for key, label in [*rows, *OTHER_KEYS]:
-        text.append(f"{key:<18}", "bold")
+        text.append(f"{key:<16}", "bold")
         text.append(f"{label}\n")
     return text
 

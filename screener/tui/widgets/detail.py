@@ -16,8 +16,10 @@ OUTCOME_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yell
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return str(round(value, 4)) if abs(value) >= 0.001 else str(value)
     return str(value)
 
 
