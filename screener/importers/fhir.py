@@ -347,7 +347,16 @@ class FhirConverter:
             return
         q = part.get("valueQuantity")
         if not isinstance(q, dict) or q.get("value") is None:
-            b.problem(where, f"{name}: no valueQuantity; not imported")
+            if part.get("dataAbsentReason"):
+                reason = _text(part["dataAbsentReason"]) or "no reason given"
+                b.problem(where, f"{name}: no value ({reason}); not imported", "warning")
+            else:
+                b.problem(where, f"{name}: no valueQuantity; not imported")
+            return
+        if q.get("comparator"):
+            # A censored result (<0.5) is not the value 0.5: comparing it with a threshold could
+            # decide a criterion the wrong way, so it is left to a person.
+            b.problem(where, f"{name}: censored value {q['comparator']}{q['value']} not imported", "warning")
             return
         try:
             item["value"] = parse_number(q["value"])

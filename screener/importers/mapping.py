@@ -47,8 +47,13 @@ def norm_system(system: str | None) -> str:
     return text.rstrip("/")
 
 
-def norm_code(code: Any) -> str:
-    return str(code).strip().upper()
+_ICD = {"http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm"}
+
+
+def norm_code(code: Any, system: str | None = None) -> str:
+    """Canonical spelling of a code: trimmed, upper case; ICD-10 without its dot (M32.14 = M3214)."""
+    text = str(code).strip().upper()
+    return text.replace(".", "") if system in _ICD else text
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class Mapping:
         return self.systems.get(name.strip(), norm_system(name))
 
     def _key(self, system: str | None, code: Any) -> tuple[str, str]:
-        return (self.system(system), norm_code(code))
+        uri = self.system(system)
+        return (uri, norm_code(code, uri))
 
     def observation(self, system: str | None, code: Any) -> ObservationTarget | None:
         return self.observations.get(self._key(system, code))
@@ -168,7 +174,7 @@ def _codes(
         if "source" not in c:
             raise _fail("each code needs a `source` (where the code was verified)", lines, *path, "codes", j)
         system = systems.get(str(c["system"]), norm_system(str(c["system"])))
-        yield j, c, system, norm_code(c["code"])
+        yield j, c, system, norm_code(c["code"], system)
 
 
 def load_mapping(path: str | Path | None = None) -> Mapping:

@@ -89,6 +89,7 @@ _KEEP = {
         "measurement_date",
         "value_as_number",
         "value_as_concept_id",
+        "operator_concept_id",
         "unit_concept_id",
         "unit_source_value",
         "range_low",
@@ -117,6 +118,7 @@ _CONCEPT_COLUMNS = {
         "measurement_source_concept_id",
         "value_as_concept_id",
         "unit_concept_id",
+        "operator_concept_id",
     ),
     "observation": (
         "observation_concept_id",
@@ -280,7 +282,9 @@ class _OmopConverter:
                 out.append((VOCABULARIES[concept[0]], concept[1], concept[2]))
             elif concept:
                 out.append((concept[0], concept[1], concept[2]))
-        if not self.concepts and row.get(f"{prefix}_source_value"):
+        if not out and row.get(f"{prefix}_source_value"):
+            # No concept (no CONCEPT table, or concept ids 0): read the source value as a code of
+            # the table's default vocabulary (Synthea's ETL writes LOINC/SNOMED/RxNorm codes there).
             vocab = self.vocabularies.get(table, "")
             out.append((VOCABULARIES.get(vocab, vocab), row[f"{prefix}_source_value"], ""))
         return out
@@ -475,6 +479,17 @@ class _OmopConverter:
         except ValueError as error:
             b.problem(origin, f"{target.name}: {error}; not imported")
             return
+        operator = row.get("operator_concept_id", "")
+        if operator not in ("", "0"):
+            name = self.concepts.get(operator, ("", "", "?"))[2].strip()
+            if name != "=":
+                b.problem(
+                    origin,
+                    f"{target.name}: censored value {name}{number} (operator_concept_id "
+                    f"{operator}) not imported",
+                    "warning",
+                )
+                return
         unit = row.get("unit_source_value") or ""
         unit_concept = self.concepts.get(row.get("unit_concept_id", ""))
         if unit_concept and unit_concept[0] == "UCUM":

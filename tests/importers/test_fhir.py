@@ -252,3 +252,42 @@ def test_malformed_files_and_records_are_reported_and_the_rest_is_read(tmp_path:
     sle = records["p2"].data["conditions"][0]
     assert sle == {"name": "sle", "status": "resolved", "source": "Condition/cd", "end": "2021-02-03"}
     assert any("not a full date" in i.message and i.level == "warning" for i in issues)
+
+
+def test_censored_and_absent_values_are_not_taken_as_exact(tmp_path: Path) -> None:
+    censored = quantity_obs("n1", "751-8", 0.5, "10*9/L")
+    censored["valueQuantity"]["comparator"] = "<"
+    absent = quantity_obs("n2", "751-8", None, None)
+    del absent["valueQuantity"]
+    absent["dataAbsentReason"] = {"text": "not performed"}
+    exact = quantity_obs("n3", "751-8", 0.49, "10*9/L", when="2026-11-01")
+    record, report = _one(tmp_path, patient(), censored, absent, exact)
+    assert [(o["value"], o["source"]) for o in record.data["observations"]] == [(0.49, "Observation/n3")]
+    messages = sorted((i.level, i.message) for i in report.issues)
+    assert messages == [
+        ("warning", "neutrophils: censored value <0.5 not imported"),
+        ("warning", "neutrophils: no value (not performed); not imported"),
+    ]
+
+
+def test_icd10_codes_match_with_or_without_the_dot(tmp_path: Path) -> None:
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "id": f"c{i}",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": icd, "code": code}]},
+            "onsetDateTime": "2020-01-01",
+        }
+        for i, code in enumerate(["M3214", "I50.23", "D46.9", "C44.91", "M32.0"])
+    ]
+    record, report = _one(tmp_path, patient(), *conditions)
+    got = [(c["name"], c.get("type")) for c in record.data["conditions"]]
+    assert got == [
+        ("sle", None),
+        ("heart_failure", None),
+        ("myelodysplasia", None),
+        ("neoplasia", "basal_cell_carcinoma"),
+    ]
+    assert report.unmapped_count(icd, "M32.0") == 1  # drug-induced lupus is not SLE for I2

@@ -88,3 +88,37 @@ def test_handmade_tables_without_concept_file(tmp_path: Path) -> None:
     assert any(i.level == "warning" and "no CONCEPT table" in i.message for i in run.report.issues)
     assert records["2"].data["demographics"] == {"source": "person/2", "sex": "male"}
     assert run.report.unmapped_count("http://loinc.org", "9999-9") == 1
+
+
+def test_censored_measurement_and_concepts(tmp_path: Path) -> None:
+    (tmp_path / "PERSON.csv").write_text(
+        "person_id,gender_concept_id,birth_datetime,gender_source_value\n1,8532,1990-05-04 00:00:00,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "MEASUREMENT.csv").write_text(
+        "measurement_id,person_id,measurement_concept_id,measurement_date,value_as_number,value_as_concept_id,"
+        "operator_concept_id,unit_concept_id,unit_source_value,measurement_source_value\n"
+        "1,1,100,2026-11-01,0.5,0,900,0,10*9/L,x\n"
+        "2,1,100,2026-11-02,0.4,0,901,0,10*9/L,x\n"
+        "3,1,101,2026-11-02,,200,0,0,,y\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "CONCEPT.csv").write_text(
+        "concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code\n"
+        "8532,FEMALE,Gender,Gender,Gender,S,F\n"
+        "100,Neutrophils [#/volume] in Blood,Measurement,LOINC,Lab Test,S,26499-4\n"
+        "101,Nuclear Ab [Presence] in Serum,Measurement,LOINC,Lab Test,S,8061-4\n"
+        "200,Positive,Meas Value,SNOMED,Qualifier Value,S,10828004\n"
+        "900,<,Meas Value Operator,Meas Value Operator,Meas Value Operator,S,4171756\n"
+        "901,=,Meas Value Operator,Meas Value Operator,Meas Value Operator,S,4172703\n",
+        encoding="utf-8",
+    )
+    run = iter_omop([tmp_path])
+    (record,) = list(run)
+    assert record.data["demographics"]["sex"] == "female"
+    assert [(o["name"], o["value"]) for o in record.data["observations"]] == [
+        ("neutrophils", 0.4),
+        ("ana", "positive"),
+    ]
+    (issue,) = run.report.issues
+    assert issue.line == 2 and issue.level == "warning" and "censored value <0.5" in issue.message
