@@ -5,7 +5,8 @@ MedicationRequest, MedicationAdministration (``medicationCodeableConcept``, or a
 referenced Medication, including its ingredients), Procedure (codes counted; no fact uses them
 yet), Consent (-> ``informed_consent`` when its scope is one of the mapping's
 ``fhir.consent_scopes``, default ``research``), Coverage (-> ``social_security`` when active) and
-ResearchSubject (-> ``in_other_study`` when on-study). Any other resource type is counted as
+ResearchSubject (-> ``in_other_study`` when on-study, unless its study is this trial:
+``fhir.own_study_identifiers``). Any other resource type is counted as
 "not used". Each fact keeps ``source: "<ResourceType>/<id>"``.
 
 Quantities keep their UCUM code (``valueQuantity.code``) and the patient loader converts them.
@@ -207,6 +208,9 @@ class FhirConverter:
                 elif kind == "Coverage":
                     self._flag(b, resource, origin, "social_security", resource.get("status") == "active")
                 elif kind == "ResearchSubject":
+                    if self._own_study(resource.get("study")):
+                        self.log.skip("ResearchSubject (this trial)")
+                        continue
                     status = str(resource.get("status", ""))
                     self._flag(b, resource, origin, "in_other_study", status.startswith("on-study"))
                 else:
@@ -624,6 +628,18 @@ class FhirConverter:
         adm = admins.setdefault(key, _Admin(target, dose, route, [], [], origin))
         adm.dates.append(when)
         adm.sources.append(f"MedicationAdministration/{res.get('id')}")
+
+    def _own_study(self, study: Any) -> bool:
+        """True when a ResearchSubject.study reference names this trial (``own_study_identifiers``)."""
+        if not isinstance(study, dict) or not self.mapping.own_studies:
+            return False
+        ident = study.get("identifier") if isinstance(study.get("identifier"), dict) else {}
+        texts = [
+            str(study.get("reference") or ""),
+            str(study.get("display") or ""),
+            str(ident.get("value") or ""),
+        ]
+        return any(own.lower() in t.lower() for own in self.mapping.own_studies for t in texts)
 
     def _consent(self, b: NativeBuilder, res: dict[str, Any], origin: Origin) -> None:
         scopes = [str(c.get("code")) for c in _codings(res.get("scope"))]

@@ -108,6 +108,7 @@ class Mapping:
     answers: dict[tuple[str, str], str]
     answer_text: dict[str, str]
     consent_scopes: tuple[str, ...] = ("research",)
+    own_studies: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def system(self, name: str | None) -> str:
@@ -281,5 +282,6 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
         answers=answers_map,
         answer_text=answer_text,
         consent_scopes=tuple(fhir.get("consent_scopes", ("research",))),
+        own_studies=tuple(str(x) for x in fhir.get("own_study_identifiers", ())),
         raw=data,
     )

@@ -207,7 +207,13 @@ def test_consent_coverage_research_subject(tmp_path: Path, engine: Engine) -> No
         "period": {"start": "2026-11-01"},
     }
     off = {**on, "id": "rs2", "status": "off-study"}
-    record, report = _one(tmp_path, patient(), consent, privacy, coverage, on, off)
+    ours = {
+        **on,
+        "id": "rs3",
+        "study": {"identifier": {"value": "NCT03562065"}},
+        "period": {"start": "2026-11-24"},
+    }
+    record, report = _one(tmp_path, patient(), consent, privacy, coverage, on, off, ours)
     statuses = {(s["name"], s["value"], s.get("date"), s["source"]) for s in record.data["statuses"]}
     assert statuses == {
         ("informed_consent", True, "2026-11-20", "Consent/c1"),
@@ -215,6 +221,7 @@ def test_consent_coverage_research_subject(tmp_path: Path, engine: Engine) -> No
         ("in_other_study", True, "2026-11-01", "ResearchSubject/rs1"),
     }
     assert report.unmapped_count("", "patient-privacy") == 1
+    assert report.skipped["ResearchSubject (this trial)"] == 1
     outcomes = {c.id: c.outcome for c in engine.screen(record.patient(), AS_OF).criteria}
     assert outcomes["E14"] == "fail"  # currently in another study
 

@@ -401,6 +401,12 @@ def build(ref: Path) -> dict[str, Any]:
             "generated_by": "screener/importers/mappings/build_nct03562065.py from shared/reference",
         },
         "systems": {v: k for k, v in SYSTEMS.items()},
+        "fhir": {
+            # Consent.scope codes read as consent to research (FHIR R4 consentscope "research").
+            "consent_scopes": ["research"],
+            # A ResearchSubject in this trial is not "another study" (E14).
+            "own_study_identifiers": ["NCT03562065"],
+        },
         "answers": answers,
         "answer_text": {
             "positive": ["positive", "pos", "detected", "reactive", "present"],
@@ -425,6 +431,7 @@ HEADER = """\
 #   conditions:   (system, code) -> condition name [+ type]; match: prefix = the code and its subcodes
 #   drugs:        ingredient codes (RxNorm IN, ATC) -> drug name
 #   products:     product codes -> drug name [+ strength_mg per unit, route]; not in the reference
+#   fhir:         Consent scopes read as research consent; identifiers of this trial (E14)
 """
 
 
