@@ -38,7 +38,7 @@ from screener.errors import InputError, Location, ScreenerError
 from screener.model.patient import Patient, load_patient, patient_from_data
 from screener.model.rules import RuleSet, find_rule_file, load_ruleset
 from screener.results import CriterionResult, ScreeningResult
-from screener.yamlio import LineMap, PathKey, json_path, load_file, yaml_error_location, yaml_error_message
+from screener.yamlio import LineMap, PathKey, json_path, load_text, yaml_error_location, yaml_error_message
 
 __all__ = [
     "TODO_PREFIX",
@@ -258,13 +258,41 @@ def _case(
     return Case(file=str(f.path), line=line, note=note.strip(), as_of=as_of, patient=patient, want=want)
 
 
+def _duplicate_key(node: yaml.Node | None, path: PathKey = ()) -> tuple[str, PathKey, int] | None:
+    """The first key given twice in one mapping (YAML keeps the last one silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                return key, path, key_node.start_mark.line + 1
+            seen.add(key)
+            found = _duplicate_key(value_node, (*path, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _duplicate_key(item, (*path, index))
+            if found:
+                return found
+    return None
+
+
 def _read(path: Path) -> _File:
     try:
-        data, lines = load_file(path)
+        text = path.read_text(encoding="utf-8")
+        data, lines = load_text(text, str(path))
+        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
     except OSError as error:
         raise CaseFileError(f"cannot read case file: {error.strerror}", Location(str(path))) from None
     except yaml.YAMLError as error:
         raise CaseFileError(yaml_error_message(error), yaml_error_location(error, str(path))) from None
+    if duplicate:
+        key, where, line = duplicate
+        raise CaseFileError(
+            f"key {key!r} is given twice; the first would be silently ignored",
+            Location(str(path), line, json_path((*where, key))),
+        )
     return _File(path, data, lines)
 
 

@@ -95,6 +95,11 @@ MALFORMED = [
     ("cases:\n" + case_text().replace("as_of: 2026-11-25", "as_of: tomorrow"), 3, "as_of must be a date"),
     ("cases:\n" + case_text().replace("    as_of: 2026-11-25\n", ""), 2, "case has no as_of"),
     ("cases:\n" + case_text(want="{}"), 8, "want is empty"),
+    (
+        "cases:\n" + case_text(want="criteria: {I1: pass}\n      criteria: {I2: fail}"),
+        10,
+        "'criteria' is given twice",
+    ),
     ("cases:\n" + case_text().replace("note:", "nte:"), 2, "unknown key(s) in case: nte"),
     ("cases:\n" + case_text(birth="2008-13-45"), 7, "demographics.birth_date"),
     (
