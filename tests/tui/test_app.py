@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
@@ -252,3 +253,49 @@ async def test_help_and_command_palette_entries(app: ScreenerApp) -> None:
             assert text in titles
         footer_keys = {b.key for b in app.screen.BINDINGS}  # type: ignore[union-attr]
         assert {"e", "d", "s", "o", "question_mark", "q"} <= footer_keys
+
+
+@run_async
+async def test_correct_a_recorded_value_in_place(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        count = len(app.patient.raw["observations"])
+        app.action_edit_fact("weight")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FactForm)
+        assert "recorded: 61 kg on 2026-11-18" in str(form.query_one("#fact-help", Static).render())
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert form.query_one("#value", Input).value == "61"
+        assert form.query_one("#date", Input).value == "2026-11-18"
+        form.query_one("#value", Input).value = "58.5"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        weights = [o for o in app.patient.raw["observations"] if o["name"] == "weight"]
+        assert len(app.patient.raw["observations"]) == count
+        assert [(w["value"], w["date"], w["source"]) for w in weights] == [
+            (58.5, "2026-11-18", "nursing note 2026-11-18")
+        ]
+        assert app.dirty
+
+
+@run_async
+async def test_command_palette_runs_an_action(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"As-of date")
+        commands = app.screen.query_one(CommandList)
+        for _ in range(100):  # the palette searches asynchronously
+            if any("As-of date" in str(o.prompt) for o in commands.options):
+                break
+            await pilot.pause(0.02)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AsOfForm)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.as_of == AS_OF

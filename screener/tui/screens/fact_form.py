@@ -43,6 +43,7 @@ class FactForm(ModalScreen[FactEditResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Save fact"),
+        Binding("ctrl+r", "use_recorded", "Correct the recorded value"),
     ]
 
     def __init__(
@@ -159,6 +160,7 @@ class FactForm(ModalScreen[FactEditResult | None]):
             if latest.get("date"):
                 shown += f" on {latest['date']}"
             help_text.append(f"\nrecorded: {shown}", "cyan")
+            help_text.append("  (ctrl+r to correct it)", "dim")
         self.query_one("#fact-help", Static).update(help_text)
 
         if spec.choices:
@@ -190,6 +192,28 @@ class FactForm(ModalScreen[FactEditResult | None]):
             unit_row.display = False
         self.query_one("#date-row").display = spec.has_date
         self.query_one("#confirmed-row").display = spec.kind == "status"
+
+    def action_use_recorded(self) -> None:
+        """Fill the form with the latest recorded entry, so saving corrects it in place."""
+        spec = self.spec
+        latest = current_value(self.raw, spec) if spec is not None else None
+        if spec is None or latest is None:
+            self._show_errors({"form": "nothing recorded for this fact yet"})
+            return
+        value = latest.get("value")
+        if spec.choices:
+            shown = _show_value(value)
+            if shown in spec.choices:
+                self.query_one("#value-choice", Select).value = shown
+        else:
+            self.query_one("#value", Input).value = _show_value(value)
+        if spec.units and latest.get("unit") in spec.units:
+            self.query_one("#unit", Select).value = latest["unit"]
+        if spec.has_date:
+            self.query_one("#date", Input).value = latest.get("date") or ""
+        self.query_one("#source", Input).value = latest.get("source") or ""
+        self.query_one("#confirmed-by", Input).value = latest.get("confirmed_by") or ""
+        self._focus_value()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "fact-name":
