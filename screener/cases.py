@@ -46,6 +46,8 @@ __all__ = [
     "CaseFileError",
     "CaseResult",
     "Want",
+    "case_files",
+    "check",
     "collect_cases",
     "load_cases",
     "run_case",
@@ -128,7 +130,7 @@ class _SubLineMap(LineMap):
 
 
 class _File:
-    """One case file being read: data, lines and the errors found so far."""
+    """One case file being read: its data and the line of every value."""
 
     def __init__(self, path: Path, data: Any, lines: LineMap) -> None:
         self.path = path
