@@ -94,3 +94,23 @@ def test_semicolon_registry_and_missing_columns(tmp_path: Path) -> None:
     assert "observations" not in records["B"].data  # a decimal comma is refused, not guessed
     fields = [(i.line, i.field, i.level) for i in run.report.issues]
     assert fields == [(1, "nope", "warning"), (3, "crea", "error")]
+
+
+def test_item_refused_by_the_patient_loader_is_dropped_and_reported(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "registry:\n  patient_id: id\n  demographics: {birth_date: {column: dob}}\n"
+        "  medications:\n    - {column: mtx, drug: methotrexate, unit: mg, frequency: weekly,"
+        " start_column: s, outcome_column: why}\n"
+        "    - {column: hcq, drug: hydroxychloroquine, unit: mg, frequency: bid, start_column: s}\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "r.csv"
+    data.write_text("id,dob,mtx,hcq,s,why\nA,1980-01-01,25,200,2025-01-01,fed up\n", encoding="utf-8")
+    run = iter_registry([data], mapping)
+    (record,) = list(run)
+    assert [m["drug"] for m in record.data["medications"]] == ["hydroxychloroquine"]
+    (issue,) = run.report.issues
+    assert (issue.line, issue.field, issue.patient_id) == (2, "mtx", "A")
+    assert "fed up" in issue.message and issue.message.endswith("not imported")
+    assert record.patient().medications[0].drug == "hydroxychloroquine"
