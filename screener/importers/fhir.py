@@ -266,10 +266,17 @@ class FhirConverter:
             )
             return None
         try:
-            return parse_date(value)
+            when = parse_date(value)
         except ValueError as error:
             b.problem(Origin(origin.file, origin.line, _f(origin, key or keys[0])), f"{error}; not imported")
             return None
+        if key == "issued":
+            b.problem(
+                Origin(origin.file, origin.line, _f(origin, "issued")),
+                f"no effective date; the report date {when} is used",
+                "warning",
+            )
+        return when
 
     def _observation(self, b: NativeBuilder, res: dict[str, Any], origin: Origin) -> None:
         self.log.records += 1

@@ -268,12 +268,15 @@ def test_censored_and_absent_values_are_not_taken_as_exact(tmp_path: Path) -> No
     del absent["valueQuantity"]
     absent["dataAbsentReason"] = {"text": "not performed"}
     exact = quantity_obs("n3", "751-8", 0.49, "10*9/L", when="2026-11-01")
-    record, report = _one(tmp_path, patient(), censored, absent, exact)
-    assert [(o["value"], o["source"]) for o in record.data["observations"]] == [(0.49, "Observation/n3")]
+    issued_only = quantity_obs("n4", "751-8", 1.2, "10*9/L", when=None, issued="2026-11-03T10:00:00Z")
+    record, report = _one(tmp_path, patient(), censored, absent, exact, issued_only)
+    got = [(o["value"], o["date"], o["source"]) for o in record.data["observations"]]
+    assert got == [(0.49, "2026-11-01", "Observation/n3"), (1.2, "2026-11-03", "Observation/n4")]
     messages = sorted((i.level, i.message) for i in report.issues)
     assert messages == [
         ("warning", "neutrophils: censored value <0.5 not imported"),
         ("warning", "neutrophils: no value (not performed); not imported"),
+        ("warning", "no effective date; the report date 2026-11-03 is used"),
     ]
 
 
