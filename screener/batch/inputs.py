@@ -5,18 +5,20 @@ carrying its source file, its line (JSONL) and either the native patient dict
 or the error that made it unreadable. Nothing is held beyond the record being
 read, so inputs of any size stream.
 
-Readers are chosen by file suffix from :data:`READERS`; a directory is read
-file by file in sorted order (native ``.yaml``/``.yml``/``.json`` files and
-``.jsonl`` files inside it). Importers (FHIR, OMOP, CSV) plug in with
-:func:`register_reader`: a reader is ``fn(path) -> Iterator[tuple[int | None,
-dict | None, RecordError | None]]`` yielding native patient dicts. When
-``screener.importers`` offers ``iter_patients(path)``, its suffixes are
-registered on first use (see :func:`_importer_readers`).
+Native inputs: ``.jsonl`` (one patient per line) and ``.yaml``/``.yml``/``.json``
+files, alone or in directories (read recursively, sorted). Other formats go
+through :func:`screener.importers.iter_patients`, chosen by extension: ``.ndjson``
+(FHIR Bulk Data), a ``.json`` holding a FHIR Bundle (sniffed), a directory with
+``person.csv`` (OMOP CDM), ``NAME.csv`` with ``NAME.mapping.yaml`` beside it (flat
+registry); the importer's error issues become error records in stream order.
+More readers plug in with :func:`register_reader`: a reader is ``fn(path) ->
+Iterator[(line, data | None, RecordError | None, LineMap | None)]``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ class RecordError:
     message: str
     field: str | None = None
     line: int | None = None
+    source: str | None = None  # the file at fault, when not the input itself (importers)
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,10 @@ def _native_file(path: Path) -> Iterator[Item]:
 
 READERS: dict[str, Reader] = {
     ".jsonl": _jsonl,
-    ".ndjson": _jsonl,
     ".yaml": _native_file,
     ".yml": _native_file,
     ".json": _native_file,
 }
-
-_importers_checked = False
 
 
 def register_reader(suffix: str, reader: Reader) -> None:
@@ -127,38 +127,97 @@ def register_reader(suffix: str, reader: Reader) -> None:
     READERS[suffix.lower()] = reader
 
 
-def _importer_readers() -> None:
-    """Register readers offered by ``screener.importers`` once, if that package exists.
+# --------------------------------------------------------------------------- importers
+#
+# screener.importers.iter_patients(paths, format=...) streams PatientRecord(patient_id,
+# data, issues, file) and logs malformed records as ImportIssue(file, line, field,
+# message, level) on run.log. Wired by extension: *.ndjson is FHIR Bulk Data NDJSON,
+# a *.json file holding a FHIR Bundle (sniffed) is FHIR, a directory holding person.csv
+# is an OMOP CDM extract, NAME.csv with NAME.mapping.yaml beside it is a flat registry.
 
-    Expected interface (not yet available when this was written):
-    ``screener.importers.SUFFIXES: dict[str, str]`` mapping a suffix to a format and
-    ``iter_patients(path, format) -> Iterator[tuple[int | None, dict]]``. Until it
-    exists, FHIR/OMOP/CSV inputs are refused with a clear message.
-    """
-    global _importers_checked
-    if _importers_checked:
-        return
-    _importers_checked = True
+
+def _importer(fmt: str, **options: Any) -> Reader:
+    def read(path: Path) -> Iterator[Item]:
+        from screener.errors import InputError
+        from screener.importers import iter_patients
+
+        try:
+            run = iter_patients([path], format=fmt, **options)
+            seen = 0
+            while True:
+                try:
+                    record = next(run)
+                except StopIteration:
+                    record = None
+                issues = run.log.issues
+                for issue in issues[seen:]:
+                    if issue.level == "error":
+                        error = RecordError(issue.message, issue.field, issue.line, issue.file)
+                        yield issue.line, None, error, None
+                seen = len(issues)
+                if record is None:
+                    return
+                yield None, record.data, None, None
+        except InputError as error:
+            where = error.location
+            line = where.line if where else None
+            yield line, None, RecordError(error.message, where.field if where else None, line), None
+
+    return read
+
+
+def _is_fhir_bundle(path: Path) -> bool:
     try:
-        from screener import importers  # type: ignore[attr-defined]
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    return re.search(rb'"resourceType"\s*:\s*"Bundle"', head) is not None
+
+
+def _registry_mapping(path: Path) -> Path | None:
+    candidate = path.with_name(path.stem + ".mapping.yaml")
+    return candidate if candidate.exists() else None
+
+
+def _csv(path: Path) -> Iterator[Item]:
+    mapping = _registry_mapping(path)
+    if mapping is None:
+        yield (
+            None,
+            None,
+            RecordError(f"a CSV registry needs its column mapping beside it ({path.stem}.mapping.yaml)"),
+            None,
+        )
+        return
+    yield from _importer("csv", registry_mapping=mapping)(path)
+
+
+def _importers_available() -> bool:
+    try:
+        import screener.importers  # noqa: F401
     except ImportError:
-        return
-    iter_patients = getattr(importers, "iter_patients", None)
-    suffixes = getattr(importers, "SUFFIXES", None)
-    if iter_patients is None or not isinstance(suffixes, dict):
-        return
-    for suffix, fmt in suffixes.items():
-
-        def reader(path: Path, fmt: str = fmt) -> Iterator[Item]:
-            for line, data in iter_patients(path, fmt):
-                yield line, data, None, None
-
-        READERS.setdefault(suffix.lower(), reader)
+        return False
+    return True
 
 
 def reader_for(path: Path) -> Reader | None:
-    _importer_readers()
+    if path.is_dir():
+        if not _importers_available():
+            return None
+        if any(child.name.lower() in ("person.csv", "person.tsv") for child in path.iterdir()):
+            return _importer("omop")
+        if any(path.glob("*.ndjson")):  # a Bulk Data export: the files make the patients together
+            return _importer("ndjson")
+        return None
     name = path.name.lower()
+    if _importers_available():
+        if name.endswith(".ndjson"):
+            return _importer("ndjson")
+        if name.endswith(".json") and _is_fhir_bundle(path):
+            return _importer("fhir")
+        if name.endswith(".csv"):
+            return _csv
     for suffix in sorted(READERS, key=len, reverse=True):  # ".fhir.json" before ".json"
         if name.endswith(suffix):
             return READERS[suffix]
@@ -168,9 +227,13 @@ def reader_for(path: Path) -> Reader | None:
 def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Input files in reading order: files as given, directories' readable files sorted."""
     for p in map(Path, paths):
-        if p.is_dir():
+        if p.is_dir() and reader_for(p) is None:  # OMOP and NDJSON directories are one input
             for child in sorted(p.rglob("*")):
-                if child.is_file() and reader_for(child) is not None:
+                if (
+                    child.is_file()
+                    and not child.name.endswith(".mapping.yaml")  # a CSV registry's column mapping
+                    and reader_for(child) is not None
+                ):
                     yield child
         else:
             yield p
@@ -182,7 +245,7 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
     index = 0
     for path in expand(paths):
         source = str(path)
-        if not path.exists():
+        if not path.exists() and not path.is_dir():
             if index >= skip:
                 yield Record(source, None, index, error=RecordError("no such file or directory"))
             index += 1
@@ -196,8 +259,8 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
                     None,
                     index,
                     error=RecordError(
-                        f"no reader for this kind of file (known: {known}); FHIR/OMOP/CSV inputs "
-                        "need screener.importers"
+                        f"no reader for this kind of file (known: {known}, *.ndjson FHIR, FHIR Bundle "
+                        "*.json, OMOP directories with person.csv, NAME.csv with NAME.mapping.yaml)"
                     ),
                 )
             index += 1
@@ -214,7 +277,8 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
             continue
         for line, data, error, lines in reader(path):
             if index >= skip:
-                yield Record(source, line, index, data, error, lines)
+                at = error.source if error is not None and error.source else source
+                yield Record(at, line, index, data, error, lines)
             index += 1
 
 
