@@ -219,7 +219,11 @@ def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Itera
     """
     import multiprocessing
 
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+    # forkserver, not fork: the parent may run threads (a dask client, a TUI) whose locks a
+    # forked child would inherit held; the server preloads screener so workers start fast.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["screener.batch.runner"])
+    with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
         pending: deque[Any] = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_pool_chunk, (chunk,)))
