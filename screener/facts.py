@@ -84,14 +84,18 @@ def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
         return None
     administrations = tuple(d for d in med.administrations if d <= as_of)
     end = med.end if med.end is not None and med.end <= as_of else None
-    ongoing = med.end is None or med.end > as_of
-    if administrations:
-        last = administrations[-1]
-    elif med.frequency == "once":
-        last = med.start
+    if med.frequency == "once":  # a single dose
+        ongoing = False
+        last = administrations[-1] if administrations else med.start
+    elif med.frequency is None and med.administrations:
+        # a course recorded as its listed infusions, with no repeating schedule,
+        # ends with its last infusion
+        ongoing = False
+        last = administrations[-1] if administrations else med.start
     else:
-        last = as_of if ongoing else end
-    period_end = end or as_of
+        ongoing = med.end is None or med.end > as_of
+        last = as_of if ongoing else (administrations[-1] if administrations else end)
+    period_end = as_of if ongoing else (end or last or med.start)
     fact: dict[str, Any] = {
         "kind": "exposure",
         "id": f"m{index}",
@@ -162,6 +166,13 @@ def _add_window_offsets(
     return fact
 
 
+def _better(candidate: Any, current: Any, preferred: Any) -> bool:
+    """Whether observation ``candidate`` should replace ``current`` as the one that counts."""
+    if preferred is not None and (candidate.value == preferred) != (current.value == preferred):
+        return candidate.value == preferred
+    return candidate.date >= current.date
+
+
 def _type_problem(expected: str, allowed: tuple[str, ...], value: Any) -> str | None:
     """Why ``value`` cannot stand for a fact of type ``expected`` (None if it can)."""
     if expected == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -192,17 +203,23 @@ def cumulative_days_at_dose(periods: list[tuple[date, date, float | None]], inde
     if dose is None:
         return None
     first, last = index, index
+    run_end = periods[index][1]
     while first > 0:
         _, prev_end, prev_dose = periods[first - 1]
         if prev_dose is None or prev_dose < dose or (periods[first][0] - prev_end).days > 1:
             break
         first -= 1
     while last + 1 < len(periods):
-        next_start, _next_end, next_dose = periods[last + 1]
-        if next_dose is None or next_dose < dose or (next_start - periods[last][1]).days > 1:
+        next_start, next_end, next_dose = periods[last + 1]
+        if next_dose is None or next_dose < dose or (next_start - run_end).days > 1:
             break
         last += 1
-    return sum((p_end - p_start).days + 1 for p_start, p_end, _ in periods[first : last + 1])
+        run_end = max(run_end, next_end)
+    # Count calendar days once: two records of the same prescription may overlap.
+    days: set[int] = set()
+    for p_start, p_end, _ in periods[first : last + 1]:
+        days.update(range(p_start.toordinal(), p_end.toordinal() + 1))
+    return len(days)
 
 
 def context_fact(as_of: date) -> dict[str, Any]:
@@ -255,12 +272,10 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
 
     latest: dict[str, Any] = {}
     for obs in patient.observations:
-        if (
-            obs.name in vocabulary
-            and obs.date <= as_of
-            and (obs.name not in latest or obs.date >= latest[obs.name].date)
-        ):
-            latest[obs.name] = obs
+        if obs.name in vocabulary and obs.date <= as_of:
+            current = latest.get(obs.name)
+            if current is None or _better(obs, current, vocabulary[obs.name].prefer_value):
+                latest[obs.name] = obs
         elif obs.name in vocabulary and obs.date > as_of and obs.name not in latest:
             stale.setdefault(
                 obs.name,

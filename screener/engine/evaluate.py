@@ -39,6 +39,7 @@ from screener.model.rules import (
 from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult
 
 Truth = bool | None
+_MAX_CANDIDATE_DATES = 90  # 3 per recorded date in a window test; bounds re-screening work
 
 
 @dataclass
@@ -477,17 +478,23 @@ class Engine:
         re-evaluated from scratch at each candidate, in order; the first one at
         which it passes is the answer. Criteria without windows get none.
         """
-        windows: list[tuple[str, Window]] = []
+        windows: list[tuple[str, Window, list[dict[str, Any]]]] = []
         for node in _walk_tests(criterion.test):
-            if node.comparison.op in WINDOW_OPS:
-                target = node.field if isinstance(node, FieldTest) else (node.field or "value")
-                windows.append((target or "value", node.comparison.value))
+            if node.comparison.op not in WINDOW_OPS:
+                continue
+            if isinstance(node, FactTest):
+                fact = fired.facts.get(f"f:{node.fact}") or fired.facts.get(f"d:{node.fact}")
+                windows.append((node.field or "value", node.comparison.value, [fact] if fact else []))
+            else:  # only the records this test's quantifier looks at
+                quantifier = self.compiled.tests[self.compiled.test_of_node[id(node)]].quantifier
+                records = list(fired.candidates.get(quantifier or "", {}).values())
+                windows.append((node.field, node.comparison.value, records))
         if not windows:
             return None
         candidates: set[date] = set()
-        for fact in fired.facts.values():
-            for target, window in windows:
-                day = fact.get(f"{target}_day")
+        for target, window, records in windows:
+            for record in records:
+                day = record.get(f"{target}_day")
                 if day is None:
                     continue
                 edge = window_end(from_day_number(day), window)
@@ -495,7 +502,7 @@ class Engine:
                     when = edge + timedelta(days=offset)
                     if when > as_of:
                         candidates.add(when)
-        for when in sorted(candidates)[:24]:
+        for when in sorted(candidates)[:_MAX_CANDIDATE_DATES]:
             results, _, _ = self._outcomes(patient, when)
             if next(r for r in results if r.id == criterion.id).outcome == "pass":
                 return when

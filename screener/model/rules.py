@@ -178,6 +178,7 @@ class FactDef:
     values: tuple[str, ...] = ()
     max_age_days: int | None = None
     person_only: bool = False
+    prefer_value: str | bool | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +337,7 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str) -> RuleSet:
             values=tuple(f.get("values", ())),
             max_age_days=f.get("max_age_days"),
             person_only=f.get("person_only", False),
+            prefer_value=f.get("prefer_value"),
         )
         for name, f in data["facts"].items()
     }
