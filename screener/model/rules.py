@@ -322,7 +322,8 @@ def walk(node: Node | WhereNode) -> Iterator[Node | WhereNode]:
         yield from walk(node.where)
 
 
-def ruleset_from_data(data: Any, lines: LineMap, sha256: str) -> RuleSet:
+def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = True) -> RuleSet:
+    """Build a :class:`RuleSet`; raise the first error (``strict=False`` skips semantic checks)."""
     errors = schema_errors(data, "rules.schema.json", lines, RuleSpecError)
     if errors:
         raise errors[0]
@@ -386,9 +387,10 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str) -> RuleSet:
         lines=lines,
         raw=data,
     )
-    problems = semantic_errors(ruleset)
-    if problems:
-        raise problems[0]
+    if strict:
+        problems = semantic_errors(ruleset)
+        if problems:
+            raise problems[0]
     return ruleset
 
 
@@ -581,6 +583,23 @@ def parse_ruleset(text: str, file: str = "<memory>") -> RuleSet:
     except yaml.YAMLError as error:
         raise RuleSpecError(yaml_error_message(error), yaml_error_location(error, file)) from None
     return ruleset_from_data(data, lines, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def ruleset_errors(text: str, file: str = "<memory>") -> list[RuleSpecError]:
+    """Every problem that stops a rule file from loading, not just the first.
+
+    Malformed YAML gives one error; otherwise every schema violation, or if the
+    file fits the schema, every semantic error (for ``screener rules check``).
+    """
+    try:
+        data, lines = load_text(text, file)
+    except yaml.YAMLError as error:
+        return [RuleSpecError(yaml_error_message(error), yaml_error_location(error, file))]
+    errors = schema_errors(data, "rules.schema.json", lines, RuleSpecError)
+    if errors:
+        return errors
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return semantic_errors(ruleset_from_data(data, lines, sha, strict=False))
 
 
 def find_rule_file(path: str | Path) -> Path:

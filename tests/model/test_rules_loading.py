@@ -79,3 +79,15 @@ def test_window_on_a_number_is_rejected() -> None:
     )
     with pytest.raises(RuleSpecError, match="needs a date"):
         parse_ruleset(broken)
+
+
+def test_all_semantic_errors_are_listed_not_just_the_first() -> None:
+    from screener.model.rules import ruleset_errors
+
+    broken = GOOD.replace("{fact: selena_sledai, gte: 6", "{fact: selena_sledia, gte: 6").replace(
+        "function: cockcroft_gault", "function: cockroft_gault"
+    )
+    messages = [str(e) for e in ruleset_errors(broken, "rules.yaml")]
+    assert any("selena_sledia" in m for m in messages)
+    assert any("cockroft_gault" in m for m in messages)
+    assert ruleset_errors(GOOD, "rules.yaml") == []

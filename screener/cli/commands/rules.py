@@ -15,17 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from screener.audit.diff import diff_rulesets
 from screener.audit.diff import render_text as render_diff
 from screener.audit.lint import Finding, find_catalogue, lint, parse_catalogue
 from screener.audit.report import build_report, render
 from screener.cli import exit_codes
 from screener.errors import InputError, Location, RuleSpecError
-from screener.model.rules import load_ruleset
-from screener.spec.validate import schema_errors
-from screener.yamlio import load_text
+from screener.model.rules import load_ruleset, ruleset_errors
 
 SCHEMA_VERSION = "1"
 
@@ -89,13 +85,12 @@ def rule_files(path: Path) -> list[Path]:
 
 
 def load_errors(path: Path, first: RuleSpecError) -> list[InputError]:
-    """Every schema error of a file that failed to load (loading stops at the first)."""
+    """Every error of a file that failed to load (loading stops at the first)."""
     try:
-        data, lines = load_text(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return [first]
-    errors = schema_errors(data, "rules.schema.json", lines, RuleSpecError)
-    return errors or [first]
+    return list(ruleset_errors(text, str(path))) or [first]
 
 
 def _error_dict(error: InputError) -> dict[str, Any]:
