@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from screener import units
 from screener.clinical.dates import add_months, days_between
 from screener.clinical.dosing import daily_dose_mg, monthly_dose_mg, weekly_dose_mg
 from screener.errors import Location, PatientDataError
@@ -166,6 +167,22 @@ def _add_window_offsets(
     return fact
 
 
+def _convert(
+    name: str, quantity: str | None, target: str, obs: Any, file: str
+) -> tuple[float, str, str | None]:
+    """Convert an observation to the rule set's unit through its declared quantity."""
+    where = Location(file, None, f"observations[name={name}, date={obs.date}].unit")
+    if quantity is None or units.CANONICAL.get(quantity) != target or not isinstance(obs.value, int | float):
+        raise PatientDataError(
+            f"{name} is in {obs.unit}; the rule set needs {target} and no conversion is known", where
+        )
+    try:
+        value = units.normalize(quantity, float(obs.value), obs.unit)
+    except units.UnitError as error:
+        raise PatientDataError(str(error), where) from None
+    return value, target, f"{obs.value} {obs.unit}"
+
+
 def _better(candidate: Any, current: Any, preferred: Any) -> bool:
     """Whether observation ``candidate`` should replace ``current`` as the one that counts."""
     if preferred is not None and (candidate.value == preferred) != (current.value == preferred):
@@ -286,16 +303,14 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
         if not fresh(name, obs.date):
             continue
         definition = vocabulary[name]
-        if definition.unit and obs.unit and obs.unit != definition.unit:
-            raise PatientDataError(
-                f"{name} is in {obs.unit}; the rule set needs {definition.unit} "
-                "and no conversion is known",
-                Location(patient.file, None, f"observations[name={name}, date={obs.date}].unit"),
-            )
+        value, unit, original = obs.value, obs.unit, obs.original
+        if definition.unit and unit and unit != definition.unit:
+            # the rule set names the unit family (quantity) when it differs from the fact name
+            value, unit, original = _convert(name, definition.quantity, definition.unit, obs, patient.file)
         scalar(
             name,
-            obs.value,
-            unit=obs.unit,
+            value,
+            unit=unit,
             date=obs.date,
             reference_high=obs.reference_high,
             reference_low=obs.reference_low,
@@ -303,7 +318,7 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             on_oxygen=obs.on_oxygen,
             attributed_to_sle=obs.attributed_to_sle,
             source=obs.source,
-            original=obs.original,
+            original=original,
         )
 
     for group in (patient.statuses, patient.assessments):
