@@ -76,7 +76,8 @@ def test_latest_value_not_after_the_screening_date_is_used(ruleset: RuleSet) -> 
 def test_quantity_declared_by_the_rule_set_converts_units(ruleset: RuleSet) -> None:
     patient = parse_patient(
         'schema_version: "1"\npatient_id: p\ndemographics: {}\n'
-        "observations:\n  - {name: creatinine_clearance_measured, value: 25, unit: ml/min, date: 2026-11-20}\n"
+        "observations:\n"
+        "  - {name: creatinine_clearance_measured, value: 25, unit: ml/min, date: 2026-11-20}\n"
     )
     fact = prepare(patient, ruleset, D("2026-11-25")).by_id()["f:creatinine_clearance_measured"]
     assert fact["value"] == 25 and fact["unit"] == "mL/min" and fact["original"] == "25 ml/min"
@@ -85,9 +86,11 @@ def test_quantity_declared_by_the_rule_set_converts_units(ruleset: RuleSet) -> N
 def test_unconvertible_unit_names_the_observation(ruleset: RuleSet) -> None:
     patient = parse_patient(
         'schema_version: "1"\npatient_id: p\ndemographics: {}\n'
-        "observations:\n  - {name: creatinine_clearance_measured, value: 0.4, unit: mL/s, date: 2026-11-20}\n",
+        "observations:\n"
+        "  - {name: creatinine_clearance_measured, value: 0.4, unit: mL/s, date: 2026-11-20}\n",
         "p.yaml",
     )
     with pytest.raises(PatientDataError, match="mL/s") as info:
         prepare(patient, ruleset, D("2026-11-25"))
-    assert info.value.location is not None and "creatinine_clearance_measured" in (info.value.location.field or "")
+    assert info.value.location is not None
+    assert "creatinine_clearance_measured" in (info.value.location.field or "")
