@@ -335,6 +335,12 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
         for name, item in chosen.items():
             if not fresh(name, item.date):
                 continue
+            if vocabulary[name].person_only and not getattr(item, "confirmed_by", None):
+                # e.g. a Consent resource imported from an EHR: only a person can confirm it
+                stale[name] = StaleFact(
+                    name, item.date or as_of, "recorded but not confirmed by a person (confirmed_by)"
+                )
+                continue
             value = item.score if hasattr(item, "score") else item.value
             extra = {"confirmed_by": getattr(item, "confirmed_by", None)}
             scalar(name, value, date=item.date, source=item.source, **extra)
