@@ -196,6 +196,9 @@ def parse_fact(
         elif spec.date_required:
             errors["date"] = "a date is required (YYYY-MM-DD)"
 
+    if spec.person_only and not confirmed_by.strip():
+        # the rule set counts a person-only fact only once someone confirms it
+        errors["form"] = f"{spec.name} is confirmed by a person: fill in 'confirmed by'"
     if errors:
         raise FactInputError(errors)
     assert parsed is not None

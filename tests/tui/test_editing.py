@@ -111,3 +111,22 @@ def test_impossible_record_is_refused_by_the_model(ruleset: RuleSet) -> None:
     with pytest.raises(PatientDataError):
         patient_from_data(edited, LineMap("edited", {}))
     assert raw["demographics"]["birth_date"] == "1992-03-14"
+
+
+def test_person_only_fact_needs_who_confirmed_it() -> None:
+    from datetime import date
+
+    import pytest
+
+    from screener.model.rules import load_ruleset
+    from screener.tui.editing import FactInputError, form_spec, parse_fact
+    from tests.conftest import RULES_DIR
+
+    spec = form_spec(load_ruleset(RULES_DIR).facts["informed_consent"])
+    with pytest.raises(FactInputError) as info:
+        parse_fact(spec, value="yes", unit=None, when="2026-11-24", as_of=date(2026, 11, 25))
+    assert "confirmed by" in info.value.errors["form"]
+    entry = parse_fact(
+        spec, value="yes", unit=None, when="2026-11-24", as_of=date(2026, 11, 25), confirmed_by="Dr Martin"
+    )
+    assert entry.value is True and entry.confirmed_by == "Dr Martin"
