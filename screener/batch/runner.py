@@ -219,10 +219,9 @@ def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Itera
     """
     import multiprocessing
 
-    # forkserver, not fork: the parent may run threads (a dask client, a TUI) whose locks a
-    # forked child would inherit held; the server preloads screener so workers start fast.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["screener.batch.runner"])
+    # fork: workers start at once and need no importable __main__ (forkserver and spawn
+    # re-import it, and a pool whose workers die at start-up respawns them for ever).
+    context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
         pending: deque[Any] = deque()
         for chunk in chunks:
