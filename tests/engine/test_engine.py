@@ -171,3 +171,24 @@ def test_a_failing_clinical_function_is_reported_not_swallowed(engine: Engine) -
     i1 = engine.screen(_patient(data), AS_OF).criterion("I1")
     assert i1.outcome == "unknown"
     assert any("could not be computed" in m for m in i1.missing)
+
+
+def test_json_document_validates_against_the_shipped_result_schema(engine: Engine) -> None:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from screener.spec.validate import schema
+
+    validator = Draft202012Validator(schema("result.schema.json"), format_checker=FormatChecker())
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    rituximab = {
+        "drug": "rituximab",
+        "dose": 1,
+        "unit": "g",
+        "route": "iv",
+        "start": "2026-08-01",
+        "administrations": ["2026-08-01", "2026-08-15"],
+        "outcome": "inefficacy",
+    }
+    for patient in (load_patient(EXAMPLE_PATIENT), _patient(_with(raw, medications=[rituximab]))):
+        doc = engine.screen(patient, AS_OF).to_dict()
+        assert list(validator.iter_errors(doc)) == []
