@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -46,7 +47,7 @@ class Tables:
 def _array(values: list[Any], kind: str) -> Any:
     import numpy as np
 
-    if kind in ("number", "integer"):
+    if kind in ("number", "integer", "boolean"):  # NaN arrives in DuckDB as NULL; floats convert fast
         return np.array([float("nan") if v is None else v for v in values], dtype=np.float64)
     return np.array(values, dtype=object)
 
@@ -98,6 +99,10 @@ class VectorizedScreener:
         """Run the query on the registered tables: (pid, code per criterion) with 0/1/2 codes."""
         return self.con.execute(self.query.sql).fetchall()
 
+    def code_arrays(self) -> dict[str, Any]:
+        """The same as numpy arrays by column (``pid`` and one per criterion id): no Python tuples."""
+        return self.con.execute(self.query.sql).fetchnumpy()
+
     def evaluate(self, tables: Tables) -> list[dict[str, str]]:
         """Per patient (in the order added), criterion id -> pass | fail | unknown."""
         self.register(tables)
@@ -111,6 +116,20 @@ class VectorizedScreener:
         for patient in patients:
             self.add(tables, patient, as_of)
         return self.evaluate(tables)
+
+    def iter_codes(
+        self, patients: Iterable[Patient], as_of: date, chunk_size: int = 20_000
+    ) -> Iterator[tuple[list[str], list[tuple[int, ...]]]]:
+        """Chunk by chunk (memory bounded by ``chunk_size``): patient ids and their outcome codes
+        (0 pass, 1 fail, 2 unknown per criterion, in rule order)."""
+        iterator = iter(patients)
+        while chunk := list(itertools.islice(iterator, chunk_size)):
+            tables = self.tables()
+            for patient in chunk:
+                self.add(tables, patient, as_of)
+            del chunk
+            self.register(tables)
+            yield tables.patient_ids, self.codes()
 
     def close(self) -> None:
         self.con.close()

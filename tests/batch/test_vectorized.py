@@ -291,3 +291,20 @@ def test_vectorized_agrees_with_durable_rules_on_every_criterion(datas: list[dic
     slow, fast = both(datas)
     for s, f in zip(slow, fast, strict=True):
         assert f == s, {k: (s[k], f[k]) for k in s if s[k] != f[k]}
+
+
+def test_chunked_codes_match_whole_evaluation() -> None:
+    from .conftest import variant
+
+    people = [patient_from_data(variant(i), LineMap(f"v{i}", {})) for i in range(7)]
+    whole = FAST.screen(people, AS_OF)
+    chunks = list(FAST.iter_codes(people, AS_OF, chunk_size=3))
+    assert [len(ids) for ids, _ in chunks] == [3, 3, 1]
+    codes = [row for _, rows in chunks for row in rows]
+    names = ("pass", "fail", "unknown")
+    assert [
+        dict(zip(FAST.query.criteria, (names[c] for c in row[1:]), strict=True)) for row in codes
+    ] == whole
+    assert [i for ids, _ in chunks for i in ids] == [p.patient_id for p in people]
+    slow = [{c.id: c.outcome for c in ENGINE.screen(p, AS_OF).criteria} for p in people]
+    assert whole == slow

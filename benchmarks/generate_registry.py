@@ -1,0 +1,215 @@
+"""Write a synthetic lupus registry in screener's native format, one patient per JSONL line.
+
+    python benchmarks/generate_registry.py --n 10000 --seed 1 --as-of 2026-11-25 --out /tmp/registry.jsonl
+
+Patients are random but plausible for a refractory-SLE pre-screening registry:
+mostly women aged 16-80, labs mostly in range with tails crossing every
+exclusion threshold, SELENA-SLEDAI 0-20, glucocorticoid and immunosuppressant
+histories of varying dose, duration and outcome, some recent biologics, some
+missing or stale values. The same seed gives the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+STATUSES = (
+    "pregnant",
+    "breastfeeding",
+    "childbearing_potential",
+    "contraception_required",
+    "effective_contraception",
+    "heart_failure_signs",
+    "uncontrolled_ventricular_arrhythmia",
+    "severe_psychiatric_disorder",
+    "in_other_study",
+    "legal_protection",
+    "informed_consent",
+    "social_security",
+    "national_register_exclusion",
+    "incapacity_to_consent",
+    "poor_compliance",
+)
+GLUCOCORTICOIDS = (("prednisone", (5, 7.5, 10, 20, 40)), ("methylprednisolone", (4, 8, 16)))
+IMMUNOSUPPRESSANTS = (
+    ("mycophenolate_mofetil", (500, 1000, 1500), "bid", "oral"),
+    ("azathioprine", (50, 100, 150), "daily", "oral"),
+    ("methotrexate", (15, 20, 25), "weekly", "oral"),
+    ("cyclophosphamide", (500, 750, 1000), "monthly", "iv"),
+    ("rituximab", (375, 700, 1000), "once", "iv"),
+    ("belimumab", (600, 700), "every_4_weeks", "iv"),
+    ("cyclosporine", (100, 150), "bid", "oral"),
+    ("leflunomide", (10, 20), "daily", "oral"),
+)
+
+
+def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
+    def ago(days: int) -> str:
+        return (as_of - timedelta(days=days)).isoformat()
+
+    sex = "female" if rng.random() < 0.85 else "male"
+    demographics: dict[str, Any] = {"sex": sex}
+    if rng.random() < 0.97:
+        demographics["birth_date"] = ago(rng.randint(16 * 365, 80 * 365))
+    observations: list[dict[str, Any]] = []
+
+    def obs(name: str, value: Any, unit: str | None, age_days: int, **extra: Any) -> None:
+        item: dict[str, Any] = {"name": name, "value": value, "date": ago(age_days), **extra}
+        if unit:
+            item["unit"] = unit
+        observations.append(item)
+
+    def lab_age() -> int:
+        return rng.choice((3, 10, 20, 45, 75))
+
+    if rng.random() < 0.9:
+        obs("weight", round(rng.gauss(68 if sex == "female" else 80, 14), 1), "kg", lab_age())
+    if rng.random() < 0.8:
+        obs("height", rng.randint(150, 190), "cm", 400)
+    if rng.random() < 0.92:
+        if rng.random() < 0.5:
+            obs("creatinine", round(rng.lognormvariate(-0.1, 0.5), 2), "mg/dL", lab_age())
+        else:
+            obs("creatinine", round(rng.lognormvariate(4.3, 0.5)), "umol/L", lab_age())
+    for name in ("ast", "alt"):
+        if rng.random() < 0.85:
+            extra: dict[str, Any] = {"reference_range": {"high": 40}} if rng.random() < 0.6 else {}
+            value = round(rng.lognormvariate(3.3, 0.6))
+            if value > 80:
+                extra["attributed_to_sle"] = rng.random() < 0.5
+            obs(name, max(value, 5), "U/L", lab_age(), **extra)
+    for name, mu, sigma, unit, low in (
+        ("neutrophils", 3.5, 1.5, "10*9/L", 0.5),
+        ("platelets", 220, 80, "10*9/L", 30),
+        ("hemoglobin", 12, 1.8, "g/dL", 8),
+        ("cd4", 650, 280, "10*6/L", 200),
+    ):
+        if rng.random() < 0.8:
+            value = round(max(rng.gauss(mu, sigma), low * 0.3), 2)
+            extra = {"attributed_to_sle": rng.random() < 0.6} if value < low else {}
+            obs(name, value, unit, lab_age(), **extra)
+    if rng.random() < 0.6:
+        obs("lvef", rng.randint(30, 70), "%", rng.randint(10, 500), method="echocardiography")
+        obs("pap_mean", rng.randint(12, 60), "mm[Hg]", rng.randint(10, 500), method="echocardiography")
+    if rng.random() < 0.4:
+        obs("pao2", rng.randint(60, 100), "mm[Hg]", lab_age(), on_oxygen=rng.random() < 0.2)
+        obs("paco2", rng.randint(32, 55), "mm[Hg]", lab_age(), on_oxygen=rng.random() < 0.2)
+    if rng.random() < 0.9:
+        obs("ana", "positive" if rng.random() < 0.95 else "negative", None, rng.randint(100, 4000))
+    for name in ("hiv", "htlv", "hbsag", "hcv_rna"):
+        if rng.random() < 0.75:
+            obs(name, "positive" if rng.random() < 0.02 else "negative", None, rng.randint(10, 500))
+    if sex == "female" and rng.random() < 0.5:
+        obs("pregnancy_test", "positive" if rng.random() < 0.03 else "negative", None, rng.randint(0, 30))
+
+    statuses = []
+    for name in STATUSES:
+        if rng.random() < 0.7:
+            value = rng.random() < (0.9 if name in ("informed_consent", "social_security") else 0.05)
+            if name in ("childbearing_potential", "contraception_required", "effective_contraception"):
+                value = rng.random() < 0.7
+            statuses.append({"name": name, "value": value, "date": ago(rng.randint(0, 40))})
+
+    conditions: list[dict[str, Any]] = []
+    if rng.random() < 0.97:
+        sle: dict[str, Any] = {"name": "sle", "onset": ago(rng.randint(365, 7000))}
+        if rng.random() < 0.8:
+            sle["classification"] = rng.choice(("acr_1997", "acr_1982", "slicc_2012"))
+            sle["criteria_met"] = rng.randint(3, 8)
+        conditions.append(sle)
+    for name, p in (("heart_failure", 0.02), ("neoplasia", 0.03), ("substance_abuse", 0.02)):
+        if rng.random() < p:
+            item: dict[str, Any] = {"name": name, "status": rng.choice(("active", "resolved"))}
+            if name == "neoplasia":
+                item["type"] = rng.choice(("basal_cell_carcinoma", "breast_cancer"))
+            conditions.append(item)
+
+    medications: list[dict[str, Any]] = []
+    for drug, doses in GLUCOCORTICOIDS:
+        if rng.random() < 0.6:
+            start = rng.randint(40, 3000)
+            end = start - rng.randint(10, 400)
+            medications.append(
+                {
+                    "drug": drug,
+                    "dose": rng.choice(doses),
+                    "unit": "mg",
+                    "route": "oral",
+                    "frequency": "daily",
+                    "start": ago(start),
+                    "end": ago(max(end, 1)),
+                    "outcome": rng.choice(("inefficacy", "adverse_effect", "response", "completed")),
+                }
+            )
+    if rng.random() < 0.8:
+        medications.append(
+            {
+                "drug": "prednisone",
+                "dose": rng.choice((5, 7.5, 10)),
+                "unit": "mg",
+                "route": "oral",
+                "frequency": "daily",
+                "start": ago(rng.randint(5, 400)),
+            }
+        )
+    for drug, doses, frequency, route in rng.sample(IMMUNOSUPPRESSANTS, rng.randint(0, 3)):
+        start = rng.randint(30, 2500)
+        item = {
+            "drug": drug,
+            "dose": rng.choice(doses),
+            "unit": "mg",
+            "route": route,
+            "frequency": frequency,
+            "start": ago(start),
+            "outcome": rng.choice(("inefficacy", "adverse_effect", "response")),
+        }
+        if frequency == "once":
+            item["administrations"] = sorted({ago(max(start - 7 * k, 0)) for k in range(rng.randint(1, 4))})
+        elif rng.random() < 0.7:
+            item["end"] = ago(max(start - rng.randint(30, 400), 1))
+        medications.append(item)
+
+    data: dict[str, Any] = {
+        "schema_version": "1",
+        "patient_id": f"reg-{i:07d}",
+        "demographics": demographics,
+        "observations": observations,
+        "statuses": statuses,
+        "conditions": conditions,
+        "medications": medications,
+    }
+    if rng.random() < 0.85:
+        data["assessments"] = [
+            {"name": "selena_sledai", "score": rng.randint(0, 20), "date": ago(rng.choice((2, 10, 25, 45)))}
+        ]
+    return data
+
+
+def write_registry(out: Path, n: int, seed: int = 1, as_of: date = date(2026, 11, 25)) -> Path:
+    rng = random.Random(seed)
+    with out.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            handle.write(json.dumps(patient(rng, i, as_of), separators=(",", ":")) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 25))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    write_registry(args.out, args.n, args.seed, args.as_of)
+    print(f"{args.n} patients written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
