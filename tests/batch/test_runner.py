@@ -222,6 +222,7 @@ def test_cli_batch_writes_rows_summary_and_exit_codes(tmp_path: Path, registry: 
     assert "--resume" in capsys.readouterr().err and not out.exists()
     assert main([*argv, "--resume"]) == 0
     captured = capsys.readouterr()
+    assert "resumed after 7 records" in captured.err
     assert "23 patients screened" in captured.out and "E2" in captured.out
     assert len(out.read_text(encoding="utf-8").splitlines()) == 24
     assert summary.read_text(encoding="utf-8").startswith("<svg")

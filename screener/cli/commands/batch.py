@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from screener.batch.runner import BatchOptions, run_batch
+from screener.batch.runner import BatchOptions, checkpoint_path, run_batch
 from screener.batch.summary import render_table
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
@@ -84,7 +84,17 @@ def run(args: argparse.Namespace) -> int:
         summary=args.summary,
         progress=not args.no_progress,
     )
+    checkpoint = checkpoint_path(args.out)
+    if args.resume and not checkpoint.exists():
+        print(f"screener: no checkpoint at {checkpoint}; starting from the beginning", file=sys.stderr)
+    elif not args.resume and checkpoint.exists():
+        print(
+            f"screener: an interrupted run left {checkpoint}; starting again (--resume continues it)",
+            file=sys.stderr,
+        )
     report = run_batch(options)
+    if report.resumed_from:
+        print(f"screener: resumed after {report.resumed_from} records", file=sys.stderr)
     if not report.complete:
         print(
             f"screener: stopped after {report.records} records; partial output kept, "
