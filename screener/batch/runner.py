@@ -238,7 +238,11 @@ def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Itera
         from distributed import Client
     except ImportError:
         raise ScreenerError("--scheduler needs dask.distributed: pip install 'screener[batch]'") from None
-    with Client(address, set_as_default=False) as client:
+    try:
+        client = Client(address, set_as_default=False, timeout="20s")
+    except (OSError, TimeoutError) as error:
+        raise ScreenerError(f"cannot reach the dask scheduler at {address}: {error}") from None
+    with client:
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         shared = client.scatter(job, broadcast=True)
         pending: deque[Any] = deque()
