@@ -36,6 +36,13 @@ STATUSES = (
     "incapacity_to_consent",
     "poor_compliance",
 )
+PERSON_ONLY = (  # counted only when a person confirmed them
+    "informed_consent",
+    "social_security",
+    "national_register_exclusion",
+    "incapacity_to_consent",
+    "poor_compliance",
+)
 GLUCOCORTICOIDS = (("prednisone", (5, 7.5, 10, 20, 40)), ("methylprednisolone", (4, 8, 16)))
 IMMUNOSUPPRESSANTS = (
     ("mycophenolate_mofetil", (500, 1000, 1500), "bid", "oral"),
@@ -114,7 +121,10 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
             value = rng.random() < (0.9 if name in ("informed_consent", "social_security") else 0.05)
             if name in ("childbearing_potential", "contraception_required", "effective_contraception"):
                 value = rng.random() < 0.7
-            statuses.append({"name": name, "value": value, "date": ago(rng.randint(0, 40))})
+            status = {"name": name, "value": value, "date": ago(rng.randint(0, 40))}
+            if name in PERSON_ONLY and rng.random() < 0.8:
+                status["confirmed_by"] = rng.choice(("investigator", "research nurse"))
+            statuses.append(status)
 
     conditions: list[dict[str, Any]] = []
     if rng.random() < 0.97:
