@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from screener.batch.inputs import Record, count_records, iter_records
+from screener.batch.inputs import Record, count_records, expand, iter_records
 from screener.batch.progress import Progress
 from screener.batch.summary import Funnel, render_html, render_svg
 from screener.engine.evaluate import Engine
@@ -366,6 +366,19 @@ def default_errors_path(out: Path) -> Path:
     return out.with_name(out.name + ".errors.jsonl")
 
 
+def _fingerprint(inputs: Iterable[str]) -> list[list[Any]]:
+    """Path, size and modification time of every input file: resuming needs the same bytes."""
+    out: list[list[Any]] = []
+    for path in expand(inputs):
+        try:
+            st = path.stat()
+        except OSError:
+            out.append([str(path), None, None])
+            continue
+        out.append([str(path), st.st_size, st.st_mtime_ns])
+    return out
+
+
 def run_batch(opts: BatchOptions) -> BatchReport:
     rule_file = find_rule_file(opts.rules)
     try:
@@ -382,6 +395,7 @@ def run_batch(opts: BatchOptions) -> BatchReport:
     ckpt = checkpoint_path(opts.out)
     signature = {
         "inputs": [str(p) for p in opts.inputs],
+        "files": _fingerprint(opts.inputs),
         "rules_sha256": ruleset.sha256,
         "as_of": opts.as_of.isoformat(),
         "format": opts.fmt,
@@ -393,11 +407,16 @@ def run_batch(opts: BatchOptions) -> BatchReport:
     funnel = Funnel(criteria, titles)
     resumed_from = 0
     if opts.resume and ckpt.exists():
-        state = json.loads(ckpt.read_text(encoding="utf-8"))
+        try:
+            state = json.loads(ckpt.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(
+                f"checkpoint unreadable ({error}); run without --resume", Location(str(ckpt))
+            ) from None
         if state.get("version") != CHECKPOINT_VERSION or state.get("signature") != signature:
             raise InputError(
-                "checkpoint was made with other inputs, rules, date, format or errors file; "
-                "run without --resume to start again",
+                "checkpoint was made with other inputs (or they changed since), rules, date, format "
+                "or errors file; run without --resume to start again",
                 Location(str(ckpt)),
             )
         if not out_partial.exists() or not err_partial.exists():

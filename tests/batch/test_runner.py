@@ -167,10 +167,24 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path: Path, re
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path: Path, registry: Path) -> None:
     out = tmp_path / "out.csv"
     run_batch(options([registry], out, limit=5))
-    with pytest.raises(InputError, match="other inputs, rules, date"):
+    with pytest.raises(InputError, match=r"other inputs .*rules, date"):
         run_batch(replace(options([registry], out, resume=True), as_of=date(2026, 1, 1)))
     report = run_batch(options([registry], out, resume=True))  # same run: fine
     assert report.complete and report.resumed_from == 5 and report.rows == 23
+
+
+def test_resume_refuses_changed_inputs_and_unreadable_checkpoints(tmp_path: Path, registry: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_batch(options([registry], out, fmt="jsonl", limit=5))
+    with registry.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(variant(99)) + "\n")
+    with pytest.raises(InputError, match="changed since"):
+        run_batch(options([registry], out, fmt="jsonl", resume=True))
+    runner.checkpoint_path(out).write_text("{half", encoding="utf-8")
+    with pytest.raises(InputError, match="checkpoint unreadable"):
+        run_batch(options([registry], out, fmt="jsonl", resume=True))
+    fresh = run_batch(options([registry], out, fmt="jsonl"))  # without --resume: starts again
+    assert fresh.complete and fresh.rows == 24 and len(read_jsonl(out)) == 24
 
 
 def test_resume_after_the_limit_exactly_at_the_end(tmp_path: Path, registry: Path) -> None:
