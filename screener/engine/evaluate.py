@@ -150,7 +150,7 @@ class Engine:
         owner = matched["e"]["id"] if d.per == "exposure" else None
         try:
             result = function.fn(**kwargs)
-        except (ValueError, ZeroDivisionError, KeyError) as error:
+        except (ValueError, TypeError, ZeroDivisionError, KeyError) as error:
             fired.derive_errors[d.name if owner is None else f"{d.name}:{owner}"] = str(error)
             return None
         if isinstance(result, float):
