@@ -244,7 +244,6 @@ def context_fact(as_of: date) -> dict[str, Any]:
         "kind": "context",
         "id": "context",
         "as_of": as_of.isoformat(),
-        "as_of_day": day_number(as_of),
     }
 
 

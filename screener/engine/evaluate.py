@@ -53,7 +53,6 @@ class Fired:
     candidates: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
-    derived: dict[str, dict[str, Any]] = field(default_factory=dict)  # fact id -> derived fact
     derive_errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -168,7 +167,6 @@ class Engine:
             fact.update(kind="fact", id=f"d:{d.name}")
         else:
             fact.update(kind="exposure_value", id=f"d:{d.name}:{owner}", of=owner)
-        fired.derived[fact["id"]] = fact
         fired.facts[fact["id"]] = fact
         # The engine gets flat scalars only: nested objects and arrays in facts
         # corrupt durable_rules' memory (seen as munmap_chunk aborts).
