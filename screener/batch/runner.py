@@ -167,7 +167,7 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     lines = record.lines or LineMap(record.source, {})
     try:
         patient = patient_from_data(record.data, lines)
-        result = engine.screen(patient, as_of)
+        result = engine.screen(patient, as_of, explain=False)  # rows need no facts-used lists
     except InputError as error:
         return _error(record, error.message, error.location)
     except ScreenerError as error:

@@ -54,6 +54,7 @@ class Fired:
         default_factory=lambda: defaultdict(dict)
     )
     derive_errors: dict[str, str] = field(default_factory=dict)
+    explain: bool = True  # False: outcomes, missing facts and margins, without the facts used
 
 
 @dataclass(frozen=True)
@@ -287,10 +288,10 @@ class Engine:
             return Verdict(None, missing=(f"{self._record_label(record)}: {node.field}",))
         truth, matched = hit
         uses: list[FactUse] = []
-        label = self._record_label(record) if record is not None else None
-        if "f" in matched:
+        label = self._record_label(record) if record is not None and fired.explain else None
+        if fired.explain and "f" in matched:
             uses.append(self._fact_use(fired.facts.get(matched["f"]["id"], matched["f"]), fired))
-        if "e" in matched:
+        if "e" in matched and fired.explain:
             e = matched["e"]
             field_name = node.field if isinstance(node, FieldTest) else None
             if "v" in matched:
@@ -430,15 +431,21 @@ class Engine:
         )
 
     def _outcomes(
-        self, patient: Patient, as_of: date
+        self, patient: Patient, as_of: date, explain: bool = True
     ) -> tuple[tuple[CriterionResult, ...], Fired, PreparedFacts]:
         prepared = prepare(patient, self.ruleset, as_of)
         fired = self.fire(prepared)
+        fired.explain = explain
         results = tuple(self._criterion(c, fired, prepared) for c in self.ruleset.criteria)
         return results, fired, prepared
 
-    def screen(self, patient: Patient, as_of: date) -> ScreeningResult:
-        results, fired, _ = self._outcomes(patient, as_of)
+    def screen(self, patient: Patient, as_of: date, *, explain: bool = True) -> ScreeningResult:
+        """Screen ``patient`` on ``as_of``.
+
+        ``explain=False`` (batch) leaves out the facts used by each test; outcomes,
+        missing facts, eligible-from dates and the compared values for margins stay.
+        """
+        results, fired, _ = self._outcomes(patient, as_of, explain)
         final = []
         for result in results:
             if result.outcome == "fail":
@@ -501,7 +508,7 @@ class Engine:
                     if when > as_of:
                         candidates.add(when)
         for when in sorted(candidates)[:_MAX_CANDIDATE_DATES]:
-            results, _, _ = self._outcomes(patient, when)
+            results, _, _ = self._outcomes(patient, when, explain=False)
             if next(r for r in results if r.id == criterion.id).outcome == "pass":
                 return when
         return None

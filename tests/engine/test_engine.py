@@ -192,3 +192,28 @@ def test_json_document_validates_against_the_shipped_result_schema(engine: Engin
     for patient in (load_patient(EXAMPLE_PATIENT), _patient(_with(raw, medications=[rituximab]))):
         doc = engine.screen(patient, AS_OF).to_dict()
         assert list(validator.iter_errors(doc)) == []
+
+
+def test_explain_false_keeps_outcomes_missing_dates_and_margins(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    rituximab = {
+        "drug": "rituximab",
+        "dose": 1,
+        "unit": "g",
+        "route": "iv",
+        "start": "2026-08-01",
+        "administrations": ["2026-08-01", "2026-08-15"],
+        "outcome": "inefficacy",
+    }
+    observations = [o for o in raw["observations"] if o["name"] != "weight"]
+    patient = _patient(_with(raw, observations=observations, medications=[*raw["medications"], rituximab]))
+    full = engine.screen(patient, AS_OF)
+    lean = engine.screen(patient, AS_OF, explain=False)
+    assert lean.decision == full.decision == "ineligible"
+    for a, b in zip(full.criteria, lean.criteria, strict=True):
+        assert (a.id, a.outcome, a.missing, a.eligible_from) == (b.id, b.outcome, b.missing, b.eligible_from)
+        assert [(e.test, e.outcome, e.margin) for e in a.evidence] == [
+            (e.test, e.outcome, e.margin) for e in b.evidence
+        ]
+    assert any(e.facts for c in full.criteria for e in c.evidence)
+    assert not any(e.facts for c in lean.criteria for e in c.evidence if e.op is not None)
