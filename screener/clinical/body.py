@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+
+from screener.clinical.checks import positive
 
 __all__ = [
     "adjusted_body_weight",
@@ -15,15 +16,6 @@ __all__ = [
 # formulas[ideal_body_weight_devine]: height[in] = height[cm] / 2.54 (unit_conversions[in_cm],
 # ucum-essence.xml: [in_i] = 2.54 cm)
 _CM_PER_INCH = 2.54
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return number
 
 
 def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
@@ -39,8 +31,8 @@ def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
     Raises:
         ValueError: height or weight not finite and > 0.
     """
-    height = _positive("height_cm", height_cm)
-    weight = _positive("weight_kg", weight_kg)
+    height = positive("height_cm", height_cm)
+    weight = positive("weight_kg", weight_kg)
     return math.sqrt(height * weight / 3600.0)
 
 
@@ -56,8 +48,8 @@ def bsa_dubois(height_cm: float, weight_kg: float) -> float:
     Raises:
         ValueError: height or weight not finite and > 0.
     """
-    height = _positive("height_cm", height_cm)
-    weight = _positive("weight_kg", weight_kg)
+    height = positive("height_cm", height_cm)
+    weight = positive("weight_kg", weight_kg)
     return 0.007184 * weight**0.425 * height**0.725
 
 
@@ -81,7 +73,7 @@ def ideal_body_weight_devine(height_cm: float, sex: str) -> float:
     """
     if sex not in ("female", "male"):
         raise ValueError(f"sex must be 'female' or 'male', got {sex!r}")
-    height = _positive("height_cm", height_cm)
+    height = positive("height_cm", height_cm)
     base = 50.0 if sex == "male" else 45.5
     ibw = base + 2.3 * (height / _CM_PER_INCH - 60.0)
     if ibw <= 0:
@@ -106,6 +98,6 @@ def adjusted_body_weight(weight_kg: float, ideal_weight_kg: float) -> float:
     Raises:
         ValueError: a weight not finite and > 0.
     """
-    weight = _positive("weight_kg", weight_kg)
-    ideal = _positive("ideal_weight_kg", ideal_weight_kg)
+    weight = positive("weight_kg", weight_kg)
+    ideal = positive("ideal_weight_kg", ideal_weight_kg)
     return ideal + 0.4 * (weight - ideal)

@@ -8,8 +8,7 @@ the threshold is written in; all doses are in mg (convert first with
 
 from __future__ import annotations
 
-import math
-from numbers import Real
+from screener.clinical.checks import number, positive
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -27,27 +26,11 @@ __all__ = [
 ]
 
 
-def _number(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
-
-
 def _dose(value: float) -> float:
-    number = _number("dose_mg", value)
-    if number < 0:
+    dose = number("dose_mg", value)
+    if dose < 0:
         raise ValueError(f"dose_mg must be >= 0, got {value!r}")
-    return number
-
-
-def _positive(name: str, value: float) -> float:
-    number = _number(name, value)
-    if number <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return number
+    return dose
 
 
 def _drug_key(drug: str) -> str:
@@ -107,9 +90,7 @@ def prednisone_equivalent_mg(drug: str, dose_mg: float) -> float:
     """
     key = _drug_key(drug)
     if key not in PREDNISONE_FACTORS:
-        raise ValueError(
-            f"unknown glucocorticoid {drug!r}; known drugs: {', '.join(PREDNISONE_FACTORS)}"
-        )
+        raise ValueError(f"unknown glucocorticoid {drug!r}; known drugs: {', '.join(PREDNISONE_FACTORS)}")
     return _dose(dose_mg) * PREDNISONE_FACTORS[key]
 
 
@@ -162,7 +143,7 @@ def dose_per_kg(dose_mg: float, weight_kg: float) -> float:
     Raises:
         ValueError: dose < 0, weight <= 0, or a non-finite number.
     """
-    return _dose(dose_mg) / _positive("weight_kg", weight_kg)
+    return _dose(dose_mg) / positive("weight_kg", weight_kg)
 
 
 def dose_per_m2(dose_mg: float, bsa_m2: float) -> float:
@@ -175,7 +156,7 @@ def dose_per_m2(dose_mg: float, bsa_m2: float) -> float:
     Raises:
         ValueError: dose < 0, BSA <= 0, or a non-finite number.
     """
-    return _dose(dose_mg) / _positive("bsa_m2", bsa_m2)
+    return _dose(dose_mg) / positive("bsa_m2", bsa_m2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,9 +188,7 @@ FREQUENCIES: dict[str, float] = {
 
 def _per_day(frequency: str) -> float:
     if frequency not in FREQUENCIES:
-        raise ValueError(
-            f"unknown frequency {frequency!r}; known frequencies: {', '.join(FREQUENCIES)}"
-        )
+        raise ValueError(f"unknown frequency {frequency!r}; known frequencies: {', '.join(FREQUENCIES)}")
     return FREQUENCIES[frequency]
 
 

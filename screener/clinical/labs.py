@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from screener.clinical.checks import number, positive
 
 __all__ = ["times_upper_limit"]
 
@@ -18,13 +18,8 @@ def times_upper_limit(value: float, upper_limit: float) -> float:
     >>> times_upper_limit(100, 40)
     2.5
     """
-    for name, number in (("value", value), ("upper_limit", upper_limit)):
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            raise TypeError(f"{name} must be a number, got {number!r}")
-        if not math.isfinite(number):
-            raise ValueError(f"{name} must be finite, got {number!r}")
-    if upper_limit <= 0:
-        raise ValueError(f"upper_limit must be > 0, got {upper_limit}")
-    if value < 0:
+    limit = positive("upper_limit", upper_limit)
+    result = number("value", value)
+    if result < 0:
         raise ValueError(f"value must be >= 0, got {value}")
-    return value / upper_limit
+    return result / limit

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
+from screener.clinical.checks import number
 
 __all__ = ["cockcroft_gault"]
-
-
-def _number(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
 
 
 def cockcroft_gault(age_years: float, weight_kg: float, creatinine_mg_dl: float, sex: str) -> float:
@@ -49,9 +39,9 @@ def cockcroft_gault(age_years: float, weight_kg: float, creatinine_mg_dl: float,
     """
     if sex not in ("female", "male"):
         raise ValueError(f"sex must be 'female' or 'male', got {sex!r}")
-    age = _number("age_years", age_years)
-    weight = _number("weight_kg", weight_kg)
-    scr = _number("creatinine_mg_dl", creatinine_mg_dl)
+    age = number("age_years", age_years)
+    weight = number("weight_kg", weight_kg)
+    scr = number("creatinine_mg_dl", creatinine_mg_dl)
     if scr <= 0:
         raise ValueError(f"creatinine_mg_dl must be > 0, got {creatinine_mg_dl!r}")
     if weight <= 0:
