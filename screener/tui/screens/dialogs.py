@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,10 +13,31 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 
-class AsOfForm(ModalScreen[date | None]):
-    """What-if: screen the same facts on another date."""
+class _OneFieldDialog(ModalScreen[Any]):
+    """A dialog with one input: enter or OK submits, escape or Cancel dismisses with None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AsOfForm(_OneFieldDialog):
+    """What-if: screen the same facts on another date; returns the date or None."""
 
     def __init__(self, current: date, *, cursor_blink: bool = True) -> None:
         super().__init__()
@@ -54,25 +75,9 @@ class AsOfForm(ModalScreen[date | None]):
             return
         self.dismiss(when)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class SaveForm(ModalScreen[str | None]):
-    """Who saves the record (the operator); returns the operator's name."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+class SaveForm(_OneFieldDialog):
+    """Who saves the record (the operator); returns the operator's name or None."""
 
     def __init__(self, operator: str, directory: str, *, cursor_blink: bool = True) -> None:
         super().__init__()
@@ -106,20 +111,6 @@ class SaveForm(ModalScreen[str | None]):
             error.display = True
             return
         self.dismiss(name)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class UnsavedChanges(ModalScreen[str]):
