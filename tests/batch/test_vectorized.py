@@ -100,23 +100,8 @@ def observations(draw: st.DrawFn) -> list[dict[str, Any]]:
     return out
 
 
-STATUS_NAMES = [
-    "pregnant",
-    "breastfeeding",
-    "childbearing_potential",
-    "contraception_required",
-    "effective_contraception",
-    "heart_failure_signs",
-    "uncontrolled_ventricular_arrhythmia",
-    "severe_psychiatric_disorder",
-    "in_other_study",
-    "legal_protection",
-    "informed_consent",
-    "social_security",
-    "national_register_exclusion",
-    "incapacity_to_consent",
-    "poor_compliance",
-]
+# every yes/no status the rule set reads (person-only ones included)
+STATUS_NAMES = [n for n, f in RULESET.facts.items() if f.kind == "status" and f.type == "boolean"]
 
 
 @st.composite
