@@ -12,6 +12,16 @@ from screener.yamlio import LineMap
 from tests.conftest import EXAMPLE_PATIENT
 
 AS_OF = date(2026, 11, 25)
+# two 1 g infusions two weeks apart, last dose 2026-08-15: inside E10's 6-month washout on AS_OF
+RITUXIMAB_AUGUST = {
+    "drug": "rituximab",
+    "dose": 1,
+    "unit": "g",
+    "route": "iv",
+    "start": "2026-08-01",
+    "administrations": ["2026-08-01", "2026-08-15"],
+    "outcome": "inefficacy",
+}
 
 
 def _with(raw: dict, **changes: object) -> dict:
@@ -92,16 +102,7 @@ def test_thousands_of_sessions_do_not_hit_the_session_cap(engine: Engine) -> Non
 
 def test_washout_gives_the_date_from_which_the_patient_qualifies(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
-    rituximab = {
-        "drug": "rituximab",
-        "dose": 1,
-        "unit": "g",
-        "route": "iv",
-        "start": "2026-08-01",
-        "end": "2026-08-15",
-        "administrations": ["2026-08-01", "2026-08-15"],
-        "outcome": "inefficacy",
-    }
+    rituximab = {**RITUXIMAB_AUGUST, "end": "2026-08-15"}
     result = engine.screen(_patient(_with(raw, medications=[*raw["medications"], rituximab])), AS_OF)
     e10 = result.criterion("E10")
     assert e10.outcome == "fail"
@@ -180,15 +181,7 @@ def test_json_document_validates_against_the_shipped_result_schema(engine: Engin
 
     validator = Draft202012Validator(schema("result.schema.json"), format_checker=FormatChecker())
     raw = load_patient(EXAMPLE_PATIENT).raw
-    rituximab = {
-        "drug": "rituximab",
-        "dose": 1,
-        "unit": "g",
-        "route": "iv",
-        "start": "2026-08-01",
-        "administrations": ["2026-08-01", "2026-08-15"],
-        "outcome": "inefficacy",
-    }
+    rituximab = RITUXIMAB_AUGUST
     for patient in (load_patient(EXAMPLE_PATIENT), _patient(_with(raw, medications=[rituximab]))):
         doc = engine.screen(patient, AS_OF).to_dict()
         assert list(validator.iter_errors(doc)) == []
@@ -196,15 +189,7 @@ def test_json_document_validates_against_the_shipped_result_schema(engine: Engin
 
 def test_explain_false_keeps_outcomes_missing_dates_and_margins(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
-    rituximab = {
-        "drug": "rituximab",
-        "dose": 1,
-        "unit": "g",
-        "route": "iv",
-        "start": "2026-08-01",
-        "administrations": ["2026-08-01", "2026-08-15"],
-        "outcome": "inefficacy",
-    }
+    rituximab = RITUXIMAB_AUGUST
     observations = [o for o in raw["observations"] if o["name"] != "weight"]
     patient = _patient(_with(raw, observations=observations, medications=[*raw["medications"], rituximab]))
     full = engine.screen(patient, AS_OF)
