@@ -7,6 +7,15 @@ from datetime import date
 from pathlib import Path
 
 DEFAULT_RULES = Path("rules/nct03562065")
+# An editable install (pip install -e .) also finds the bundled rule set from elsewhere.
+_CHECKOUT_RULES = Path(__file__).resolve().parents[2] / DEFAULT_RULES
+
+
+def default_rules() -> Path:
+    """rules/nct03562065 under the current directory, else the one of this checkout."""
+    if not DEFAULT_RULES.exists() and _CHECKOUT_RULES.exists():
+        return _CHECKOUT_RULES
+    return DEFAULT_RULES
 
 
 def iso_date(text: str) -> date:
@@ -20,7 +29,7 @@ def add_rules_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules",
         type=Path,
-        default=DEFAULT_RULES,
+        default=default_rules(),
         help=f"rule set directory or rules.yaml (default: {DEFAULT_RULES})",
     )
 
