@@ -18,7 +18,6 @@ Iterator[(line, data | None, RecordError | None, LineMap | None)]``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,12 +166,9 @@ def _importer(fmt: str, **options: Any) -> Reader:
 
 
 def _is_fhir_bundle(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(65536)
-    except OSError:
-        return False
-    return re.search(rb'"resourceType"\s*:\s*"Bundle"', head) is not None
+    from screener.importers import is_fhir_bundle
+
+    return is_fhir_bundle(path)
 
 
 def _registry_mapping(path: Path) -> Path | None:

@@ -11,6 +11,7 @@ column mapping). Code-to-fact mappings are YAML (:mod:`~screener.importers.mappi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,16 @@ __all__ = [
     "iter_patients",
     "load_mapping",
 ]
+
+
+def is_fhir_bundle(path: str | Path) -> bool:
+    """Whether a JSON file holds a FHIR Bundle (sniffed from its first 64 KiB)."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    return re.search(rb'"resourceType"\s*:\s*"Bundle"', head) is not None
 
 
 def detect_format(paths: Iterable[str | Path]) -> str:

@@ -75,3 +75,59 @@ def test_console_script_runs_as_a_module() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Patient story-eligible-001: ELIGIBLE")
+
+
+def test_screen_reads_a_one_patient_fhir_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "p1",
+                    "birthDate": "1990-02-01",
+                    "gender": "female",
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "o1",
+                    "status": "final",
+                    "subject": {"reference": "Patient/p1"},
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+                    "effectiveDateTime": "2026-11-20",
+                    "valueQuantity": {
+                        "value": 61,
+                        "unit": "kg",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "kg",
+                    },
+                }
+            },
+        ],
+    }
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    code = main(["screen", str(path), "--rules", str(RULES_DIR), "--as-of", "2026-11-25", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["patient_id"] == "p1"
+    assert doc["criteria"][0]["id"] == "I1" and doc["criteria"][0]["outcome"] == "pass"
+    e2 = next(c for c in doc["criteria"] if c["id"] == "E2")
+    assert not any(m.startswith("weight") for m in e2["missing"])  # the bundle's weight was read
+
+
+def test_a_bundle_with_two_patients_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    two = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "a", "birthDate": "1990-01-01"}},
+            {"resource": {"resourceType": "Patient", "id": "b", "birthDate": "1991-01-01"}},
+        ],
+    }
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(two))
+    assert main(["screen", str(path), "--rules", str(RULES_DIR)]) == 2
+    assert "holds 2 patients" in capsys.readouterr().err
