@@ -12,7 +12,7 @@ column mapping). Code-to-fact mappings are YAML (:mod:`~screener.importers.mappi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from screener.errors import InputError, Location
@@ -25,6 +25,7 @@ from screener.importers.core import (
     UnmappedCode,
 )
 from screener.importers.mapping import Mapping, MappingError, load_mapping
+from screener.model.patient import Patient, load_patient
 
 FORMATS = ("fhir", "ndjson", "omop", "csv")
 
@@ -41,6 +42,7 @@ __all__ = [
     "detect_format",
     "iter_patients",
     "load_mapping",
+    "load_patient_file",
 ]
 
 
@@ -52,6 +54,27 @@ def is_fhir_bundle(path: str | Path) -> bool:
     except OSError:
         return False
     return re.search(rb'"resourceType"\s*:\s*"Bundle"', head) is not None
+
+
+def load_patient_file(path: str | Path, on_issue: Callable[[ImportIssue], None] | None = None) -> Patient:
+    """A native patient file (YAML/JSON), or a FHIR R4 Bundle holding exactly one patient.
+
+    Import issues (dropped values, warnings) of a bundle go to ``on_issue``.
+    """
+    if Path(path).suffix.lower() != ".json" or not is_fhir_bundle(path):
+        return load_patient(path)
+    run = iter_patients([path], format="fhir")
+    records = list(run)
+    for issue in run.report.issues:
+        if on_issue is not None:
+            on_issue(issue)
+    if len(records) != 1:
+        raise InputError(
+            f"the bundle holds {len(records)} patients; one patient is screened at a time "
+            "(use screener convert or screener batch)",
+            Location(str(path)),
+        )
+    return records[0].patient()
 
 
 def detect_format(paths: Iterable[str | Path]) -> str:

@@ -18,7 +18,8 @@ from textual.worker import get_current_worker
 
 from screener.engine.evaluate import Engine
 from screener.errors import ScreenerError
-from screener.model.patient import Patient, load_patient, patient_from_data
+from screener.importers import load_patient_file
+from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, load_ruleset
 from screener.results import ScreeningResult
 from screener.tui.editing import FormSpec, editable_facts, form_spec
@@ -321,7 +322,7 @@ def make_app(
 ) -> ScreenerApp:
     """Load the rule set and the patient (errors raise :class:`ScreenerError`) and build the app."""
     ruleset = load_ruleset(rules_dir)
-    patient = load_patient(patient_path) if patient_path is not None else None
+    patient = load_patient_file(patient_path) if patient_path is not None else None
     return ScreenerApp(
         ruleset,
         patient,

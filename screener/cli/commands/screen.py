@@ -11,9 +11,7 @@ from datetime import date
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
 from screener.engine.evaluate import Engine
-from screener.errors import InputError, Location
 from screener.explain.text import render_text
-from screener.model.patient import Patient, load_patient
 from screener.model.rules import load_ruleset
 
 
@@ -34,30 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.set_defaults(run=run)
 
 
-def _load(path: str) -> Patient:
-    """A native patient file, or a FHIR R4 Bundle holding exactly one patient."""
-    if not path.lower().endswith(".json"):
-        return load_patient(path)
-    from screener.importers import is_fhir_bundle, iter_patients
-
-    if not is_fhir_bundle(path):
-        return load_patient(path)
-    run = iter_patients([path], format="fhir")
-    records = list(run)
-    for issue in run.report.issues:
-        print(f"screener: import: {issue}", file=sys.stderr)
-    if len(records) != 1:
-        raise InputError(
-            f"the bundle holds {len(records)} patients; screen holds one "
-            "(use screener convert or screener batch)",
-            Location(path),
-        )
-    return records[0].patient()
-
-
 def run(args: argparse.Namespace) -> int:
+    from screener.importers import load_patient_file  # native files, or a one-patient FHIR Bundle
+
     ruleset = load_ruleset(args.rules)
-    patient = _load(args.patient)
+    patient = load_patient_file(
+        args.patient, on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr)
+    )
     as_of = args.as_of or date.today()
     with Engine(ruleset) as engine:
         result = engine.screen(patient, as_of)
