@@ -22,3 +22,9 @@ def ruleset() -> RuleSet:
 def engine(ruleset: RuleSet) -> Iterator[Engine]:
     with Engine(ruleset) as e:
         yield e
+
+
+@pytest.fixture(autouse=True)
+def _no_user_audit_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own SCREENER_AUDIT_LOG must not receive test screenings."""
+    monkeypatch.delenv("SCREENER_AUDIT_LOG", raising=False)

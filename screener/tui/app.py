@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -16,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from screener.audit.trail import append_entry, canonical_json
 from screener.engine.evaluate import Engine
 from screener.errors import ScreenerError
 from screener.importers import load_patient_file
@@ -62,6 +65,8 @@ class ScreenerApp(App[None]):
         self.patient = patient
         self.as_of = as_of
         self.records_dir = Path(records_dir)
+        #: every saved record is also appended to this hash-chained audit trail
+        self.audit_log = Path(os.environ.get("SCREENER_AUDIT_LOG") or self.records_dir / "audit.jsonl")
         self.operator = _default_operator() if operator is None else operator
         self.cursor_blink = cursor_blink
         self.result: ScreeningResult | None = None
@@ -229,6 +234,20 @@ class ScreenerApp(App[None]):
         except ScreenerError as error:
             self.notify(str(error), title="Not saved", severity="error", timeout=10)
             return None
+        try:
+            append_entry(
+                self.audit_log,
+                operator=operator,
+                action="tui-save",
+                ruleset_sha256=self.result.ruleset_sha256,
+                input_sha256=hashlib.sha256(canonical_json(self.patient.raw).encode("utf-8")).hexdigest(),
+                patient_id=self.result.patient_id,
+                decision=self.result.decision,
+                as_of=self.result.as_of.isoformat(),
+                record=path.name,
+            )
+        except (ScreenerError, OSError) as error:  # the record itself is saved
+            self.notify(str(error), title="Audit trail not updated", severity="error", timeout=10)
         self.operator = operator
         self.dirty = False
         self.last_record = path

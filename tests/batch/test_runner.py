@@ -260,3 +260,36 @@ def test_cli_batch_writes_rows_summary_and_exit_codes(tmp_path: Path, registry: 
         == 1
     )
     assert "1 records could not be screened" in capsys.readouterr().err
+
+
+def test_cli_batch_appends_its_summary_to_the_audit_trail(tmp_path: Path, registry: Path) -> None:
+    from screener.audit.trail import verify
+
+    log = tmp_path / "audit.jsonl"
+    argv = [
+        "batch",
+        str(registry),
+        "--rules",
+        str(RULES),
+        "--as-of",
+        "2026-11-25",
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--audit-log",
+        str(log),
+        "--operator",
+        "analyst",
+    ]
+    assert main(argv) == 0
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["action"] == "batch" and entry["operator"] == "analyst"
+    assert entry["count"] == 23
+    summary = entry["summary"]
+    assert summary["eligible"] + summary["ineligible"] + summary["incomplete"] == 23
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert summary["ineligible"] == sum(r["decision"] == "ineligible" for r in rows)
+    assert summary["eligible"] == sum(r["decision"] == "eligible" for r in rows)
+    assert verify(log) == []

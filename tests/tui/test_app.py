@@ -114,6 +114,14 @@ async def test_add_missing_lab_save_and_reopen(app: ScreenerApp, tmp_path: Path)
         assert document["decision"] == "eligible" and document["operator"] == "nurse.test"
         assert document["as_of"] == "2026-11-25"
         assert document["ruleset"]["sha256"] == app.ruleset.sha256
+        # the save is on the hash-chained audit trail too
+        from screener.audit.trail import verify
+
+        audit = tmp_path / "screenings" / "audit.jsonl"
+        (entry,) = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert entry["action"] == "tui-save" and entry["decision"] == "eligible"
+        assert entry["record"] == saved[0].name and entry["operator"] == "nurse.test"
+        assert verify(audit) == []
 
         # What-if on the date changes the decision; reopening the record restores it.
         await pilot.press("d")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from datetime import date
 from pathlib import Path
 
-from screener.batch.runner import BatchOptions, checkpoint_path, run_batch
+from screener.batch.runner import BatchOptions, BatchReport, checkpoint_path, run_batch
 from screener.batch.summary import render_table
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
@@ -62,9 +63,55 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--chunk-size", type=_positive, default=200, help="patients per task (default 200)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument(
+        "--audit-log",
+        default=os.environ.get("SCREENER_AUDIT_LOG") or None,
+        help="append the batch summary to this hash-chained audit log (default: $SCREENER_AUDIT_LOG)",
+    )
+    parser.add_argument(
+        "--operator", default=None, help="who runs the batch, for the audit log (default: $USER)"
+    )
     # Stop resumably after N records: lets tests and operators rehearse an interruption.
     parser.add_argument("--stop-after", type=_positive, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
+
+
+def _inputs_sha256(inputs: list[str]) -> str:
+    """One digest over every input file (directories: their files in name order)."""
+    from screener.audit.trail import sha256_file
+
+    digest = hashlib.sha256()
+    for name in inputs:
+        path = Path(name)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(f"{file}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def _audit(args: argparse.Namespace, report: BatchReport) -> None:
+    from screener.audit.trail import append_entry
+    from screener.model.rules import load_ruleset
+
+    funnel = report.funnel
+    ineligible = sum(funnel.first_fail)
+    eligible = funnel.screened - sum(funnel.first_open)
+    append_entry(
+        args.audit_log,
+        operator=args.operator or os.environ.get("USER") or "unknown",
+        action="batch",
+        ruleset_sha256=load_ruleset(args.rules).sha256,
+        input_sha256=_inputs_sha256(list(args.inputs)),
+        count=funnel.screened,
+        summary={
+            "eligible": eligible,
+            "ineligible": ineligible,
+            "incomplete": funnel.screened - eligible - ineligible,
+            "errors": report.errors,
+        },
+        as_of=(args.as_of or date.today()).isoformat(),
+        out=str(report.out),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.INTERRUPTED
     sys.stdout.write(render_table(report.funnel))
     print(f"{report.rows} rows written to {report.out}", file=sys.stderr)
+    if args.audit_log:
+        _audit(args, report)
     if report.errors:
         print(f"{report.errors} records could not be screened: see {report.errors_path}", file=sys.stderr)
         return exit_codes.FINDINGS
