@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from screener.clinical import FUNCTIONS
+from screener.clinical.dates import add_months
 from screener.engine.compile import Compiled, compile_ruleset
 from screener.engine.durable import DurableRuleset
 from screener.errors import EngineError
@@ -481,9 +482,12 @@ class Engine:
         Candidate dates are where a window test on a recorded date changes value
         (the date plus the window, and the day after). The criterion is
         re-evaluated from scratch at each candidate, in order; the first one at
-        which it passes is the answer. Criteria without windows get none.
+        which it passes is the answer. A lower bound on a value that grows with
+        the screening date (age from a birth date) adds the coming anniversaries
+        of that date. Criteria with neither get none.
         """
         windows: list[tuple[str, Window, list[dict[str, Any]]]] = []
+        candidates: set[date] = set(self._anniversaries(criterion, as_of, fired))
         for node in _walk_tests(criterion.test):
             if node.comparison.op not in WINDOW_OPS:
                 continue
@@ -494,9 +498,6 @@ class Engine:
                 quantifier = self.compiled.tests[self.compiled.test_of_node[id(node)]].quantifier
                 records = list(fired.candidates.get(quantifier or "", {}).values())
                 windows.append((node.field, node.comparison.value, records))
-        if not windows:
-            return None
-        candidates: set[date] = set()
         for target, window, records in windows:
             for record in records:
                 day = record.get(f"{target}_day")
@@ -512,6 +513,34 @@ class Engine:
             if next(r for r in results if r.id == criterion.id).outcome == "pass":
                 return when
         return None
+
+
+    def _anniversaries(self, criterion: Criterion, as_of: date, fired: Fired) -> Iterator[date]:
+        """Coming anniversaries of the date behind a failing ``>=``/``>`` test on an age-like value.
+
+        Age-like: derived from the screening date (``context.as_of``) and a date
+        fact, so it grows by one a year; only as many years as the threshold needs.
+        """
+        for node in _walk_tests(criterion.test):
+            if not isinstance(node, FactTest) or node.comparison.op not in ("gte", "gt"):
+                continue
+            derived = self.ruleset.derived_by_name.get(node.fact)
+            current = fired.facts.get(f"d:{node.fact}", {}).get("value")
+            if derived is None or not isinstance(current, int | float):
+                continue
+            if not any(i.ref == "context.as_of" for i in derived.inputs):
+                continue
+            years = min(int(node.comparison.value - current) + 2, 120)
+            for source in derived.fact_inputs():
+                day = fired.facts.get(f"f:{source}", {}).get("value_day")
+                if day is None or self.ruleset.facts[source].type != "date":
+                    continue
+                origin = from_day_number(day)
+                for k in range(1, as_of.year - origin.year + years + 1):
+                    when = add_months(origin, 12 * k)
+                    if when > as_of:
+                        yield when
+                        yield when + timedelta(days=1)  # 29 February birthdays
 
 
 def _walk_tests(node: Node) -> Iterator[FactTest | FieldTest]:
