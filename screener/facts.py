@@ -2,13 +2,17 @@
 
 This is the one place that decides *which* value of a patient counts at a
 screening date: the latest observation not after that date and not older than
-the rule set allows, the latest status, the latest assessment. Medication
-periods get their calendar attributes (daily dose, duration, last dose,
-failure) from the named functions of :mod:`screener.clinical`.
+the rule set allows (or the latest with a preferred value, such as an ANA ever
+positive), the latest status, the latest assessment; a person-only fact counts
+only when someone confirmed it. Values are checked against the rule set's
+types and converted to its units. Medication periods get their calendar
+attributes (daily dose, duration, cumulative days at dose, last dose, failure)
+from the named functions of :mod:`screener.clinical`.
 
 Every fact is a JSON-ready dict with a unique ``id`` (durable_rules identifies
-facts by content otherwise) and, for each date field ``x``, a day number
-``x_day`` so that date windows compare integers.
+facts by content otherwise), a day number ``x_day`` for each date field ``x``,
+and, for each date window the rules test, ``x_vs_<window>``: days from the
+window's first day to the date, so the engine compares with 0.
 """
 
 from __future__ import annotations
