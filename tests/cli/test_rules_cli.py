@@ -161,3 +161,17 @@ def test_diff_text_json_and_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
 def test_diff_with_unusable_side_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "diff", str(DATA / "clean.yaml"), str(DATA / "malformed.yaml")]) == 2
     assert "malformed.yaml:" in capsys.readouterr().err
+
+
+def test_rules_show_prints_one_criterion_with_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from screener.cli.main import main
+    from tests.conftest import RULES_DIR
+
+    assert main(["rules", "show", "E2", "--rules", str(RULES_DIR)]) == 0
+    out = capsys.readouterr().out
+    lines = (RULES_DIR / "rules.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip() == "- id: E2")
+    assert f"rules.yaml:{line}" in out
+    assert "crcl_cockcroft_gault < 30 mL/min" in out and "derived: age, crcl_cockcroft_gault" in out
+    assert main(["rules", "show", "E99", "--rules", str(RULES_DIR)]) == 2
+    assert "no criterion 'E99'" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from screener.audit.diff import render_text as render_diff
 from screener.audit.lint import Finding, find_catalogue, lint, parse_catalogue
 from screener.audit.report import build_report, render
 from screener.cli import exit_codes
+from screener.cli.common import default_rules
 from screener.errors import InputError, Location, RuleSpecError
 from screener.model.rules import load_ruleset, ruleset_errors
 
@@ -54,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--cases", type=Path, default=None, help="folder holding tests/*.yaml (default: the rule set's)"
     )
     report.set_defaults(run=run_report)
+
+    show = rules_sub.add_parser("show", help="one criterion: where it is, its quote, reading and logic")
+    show.add_argument("criterion", help="criterion id, e.g. E2")
+    show.add_argument(
+        "--rules", type=Path, default=default_rules(), help="rule set directory or rules.yaml"
+    )
+    show.set_defaults(run=run_show)
 
     diff = rules_sub.add_parser("diff", help="criterion-level changes between two rule sets")
     diff.add_argument("old", type=Path, help="old rule set directory or file")
@@ -188,6 +196,33 @@ def run_report(args: argparse.Namespace) -> int:
         except OSError as error:
             raise InputError(f"cannot write report: {error.strerror}", Location(str(args.out))) from None
         print(f"wrote {args.out}", file=sys.stderr)
+    return exit_codes.OK
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print one criterion the way an auditor reads it, with its file and line."""
+    from screener.audit.report import derived_used, facts_used
+    from screener.audit.words import node_lines
+
+    ruleset = load_ruleset(args.rules)
+    try:
+        c = ruleset.criterion(args.criterion)
+    except KeyError:
+        known = ", ".join(x.id for x in ruleset.criteria)
+        message = f"no criterion {args.criterion!r} (known: {known})"
+        raise InputError(message, Location(ruleset.file)) from None
+    where = ruleset.locate(c.path)
+    lines = [
+        f"{c.id} ({c.type}{', person only' if c.person_only else ''}): {c.title}",
+        f"  defined at {where.file}:{where.line}",
+        f"  protocol ({c.section}): {c.quote}",
+        f"  reading: {c.reading}",
+        "  logic:",
+        *(f"    {line}" for line in node_lines(c.test)),
+        f"  facts: {', '.join(facts_used(ruleset, c)) or '-'}",
+        f"  derived: {', '.join(derived_used(ruleset, c)) or '-'}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
     return exit_codes.OK
 
 
