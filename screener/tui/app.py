@@ -30,6 +30,7 @@ from screener.tui.records import DEFAULT_RECORDS_DIR, load_record, save_record
 from screener.tui.screens.dialogs import AsOfForm, SaveForm, UnsavedChanges
 from screener.tui.screens.fact_form import FactEditResult, FactForm
 from screener.tui.screens.help import HelpScreen
+from screener.tui.screens.history_form import HistoryEditResult, HistoryForm
 from screener.tui.screens.main import MAIN_BINDINGS, MainScreen
 from screener.tui.screens.records import RecordsScreen
 from screener.yamlio import LineMap
@@ -186,7 +187,22 @@ class ScreenerApp(App[None]):
             self._fact_edited,
         )
 
-    def _fact_edited(self, edit: FactEditResult | None) -> None:
+    def action_add_history(self) -> None:
+        if self.patient is None:
+            self.notify("Open a screening record first (o).", severity="warning")
+            return
+        self.push_screen(
+            HistoryForm(
+                self.ruleset,
+                self.patient.raw,
+                patient_file=self.patient.file,
+                as_of=self.as_of,
+                cursor_blink=self.cursor_blink,
+            ),
+            self._fact_edited,
+        )
+
+    def _fact_edited(self, edit: FactEditResult | HistoryEditResult | None) -> None:
         if edit is None:
             return
         self.patient = edit.patient
@@ -320,6 +336,7 @@ class ScreenerApp(App[None]):
         helps = {
             "edit_fact": "Add or correct a fact of this patient, then screen again",
             "change_date": "What-if: screen the same facts on another date",
+            "add_history": "Add a medication period or a condition to the history",
             "save": "Save a screening record (facts, rule set, decision, operator, time)",
             "open_record": "Open an earlier screening record",
             "help": "List the key bindings",

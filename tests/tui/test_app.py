@@ -252,12 +252,12 @@ async def test_help_and_command_palette_entries(app: ScreenerApp) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         help_text = str(app.screen.query_one("#help-keys", Static).render())
-        for text in ("Edit fact", "As-of date", "Save", "Open", "Quit"):
+        for text in ("Edit fact", "Date", "Save", "Open", "Quit"):
             assert text in help_text
         await pilot.press("escape")
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for text in ("Edit fact (e)", "As-of date (d)", "Save (s)", "Open (o)", "Help (?)", "Quit (q)"):
+        for text in ("Edit fact (e)", "Date (d)", "Save (s)", "Open (o)", "Help (?)", "Quit (q)"):
             assert text in titles
         footer_keys = {b.key for b in app.screen.BINDINGS}  # type: ignore[union-attr]
         assert {"e", "d", "s", "o", "question_mark", "q"} <= footer_keys
@@ -295,10 +295,10 @@ async def test_command_palette_runs_an_action(app: ScreenerApp) -> None:
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"As-of date")
+        await pilot.press(*"Date")
         commands = app.screen.query_one(CommandList)
         for _ in range(100):  # the palette searches asynchronously
-            if any("As-of date" in str(o.prompt) for o in commands.options):
+            if any("Date" in str(o.prompt) for o in commands.options):
                 break
             await pilot.pause(0.02)
         await pilot.press("enter")
@@ -307,3 +307,34 @@ async def test_command_palette_runs_an_action(app: ScreenerApp) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen) and app.as_of == AS_OF
+
+
+@run_async
+async def test_add_a_medication_period_from_the_history_form(app: ScreenerApp) -> None:
+    from screener.tui.screens.history_form import HistoryForm
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.result is not None and app.result.criterion("I5").outcome == "pass"
+        await pilot.press("h")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, HistoryForm)
+        # a start date after the screening date is refused inline; nothing is lost
+        form.query_one("#medication-drug", Select).value = "prednisone"
+        form.query_one("#medication-dose", Input).value = "15"
+        form.query_one("#medication-unit", Select).value = "mg"
+        form.query_one("#medication-frequency", Select).value = "daily"
+        form.query_one("#medication-start", Input).value = "2026-12-01"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        assert "after the screening date" in str(form.query_one("#history-error", Static).render())
+        # a dose change five days ago: I5 (stable for 30 days) now fails until 2026-12-20
+        form.query_one("#medication-start", Input).value = "2026-11-20"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and app.dirty
+        i5 = app.result.criterion("I5")
+        assert i5.outcome == "fail" and str(i5.eligible_from) == "2026-12-20"
+        assert app.patient is not None and app.patient.medications[-1].dose_mg == 15

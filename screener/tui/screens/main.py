@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 #: (key, action, description): shown in the footer, the help screen and the command palette.
 MAIN_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("e", "edit_fact", "Edit fact"),
-    ("d", "change_date", "As-of date"),
+    ("h", "add_history", "History"),
+    ("d", "change_date", "Date"),
     ("s", "save", "Save"),
     ("o", "open_record", "Open"),
     ("question_mark", "help", "Help"),

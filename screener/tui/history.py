@@ -1,0 +1,139 @@
+"""Adding a medication period or a condition to a patient record, without textual.
+
+The history form of the TUI lists its fields with :func:`history_fields`
+(choices come from the rule set and the patient schema, never from a list
+typed here), checks what the nurse typed with :func:`parse_history` (every
+problem reported per field) and appends the record to a copy of the raw
+mapping with :func:`apply_history`; :func:`patient_from_data` has the last word.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from screener.model.rules import Quantifier, RuleSet, walk
+from screener.spec.validate import schema
+from screener.tui.editing import FactInputError, parse_date
+
+KINDS = ("medication", "condition")
+SECTIONS = {"medication": "medications", "condition": "conditions"}
+
+
+@dataclass(frozen=True)
+class HistoryField:
+    """One input of the history form."""
+
+    name: str  # key in the native patient record
+    label: str
+    type: str  # choice | number | integer | date | dates | text | boolean
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+def _enum(kind: str, name: str) -> tuple[str, ...]:
+    return tuple(schema("patient.schema.json")["$defs"][kind]["properties"][name]["enum"])
+
+
+def _matched(ruleset: RuleSet, record: str, key: str) -> tuple[str, ...]:
+    """Values the rule set's quantifiers and derived values match on ``key`` of ``record``s."""
+    seen: dict[str, None] = {}
+    for c in ruleset.criteria:
+        for node in walk(c.test):
+            if isinstance(node, Quantifier) and node.record == record:
+                for field, values in node.match:
+                    if field == key:
+                        seen.update(dict.fromkeys(str(v) for v in values))
+    if record == "exposure":
+        for d in ruleset.derived:
+            for field, values in d.match:
+                if field == key:
+                    seen.update(dict.fromkeys(str(v) for v in values))
+    return tuple(seen)
+
+
+def history_fields(ruleset: RuleSet, kind: str) -> tuple[HistoryField, ...]:
+    if kind == "medication":
+        return (
+            HistoryField("drug", "Drug", "choice", _matched(ruleset, "exposure", "drug"), True),
+            HistoryField("dose", "Dose", "number"),
+            HistoryField("unit", "Dose unit", "choice", ("mg", "g", "ug")),
+            HistoryField("route", "Route", "choice", _enum("medication", "route")),
+            HistoryField("frequency", "Frequency", "choice", _enum("medication", "frequency")),
+            HistoryField("start", "Start", "date", required=True),
+            HistoryField("end", "End", "date"),
+            HistoryField("administrations", "Infusions", "dates"),
+            HistoryField("outcome", "Outcome", "choice", _enum("medication", "outcome")),
+            HistoryField("source", "Source", "text"),
+        )
+    return (
+        HistoryField("name", "Condition", "choice", _matched(ruleset, "condition", "name"), True),
+        HistoryField("status", "Status", "choice", _enum("condition", "status")),
+        HistoryField("type", "Type", "text"),
+        HistoryField("classification", "Classification", "text"),
+        HistoryField("criteria_met", "Criteria met", "integer"),
+        HistoryField("severity", "Severity", "choice", _enum("condition", "severity")),
+        HistoryField("controlled", "Controlled", "boolean", ("yes", "no")),
+        HistoryField("onset", "Onset", "date"),
+        HistoryField("end", "End", "date"),
+        HistoryField("source", "Source", "text"),
+    )
+
+
+def parse_history(fields: tuple[HistoryField, ...], typed: dict[str, str], as_of: date) -> dict[str, Any]:
+    """The native record for what was typed; :class:`FactInputError` names every bad field."""
+    errors: dict[str, str] = {}
+    record: dict[str, Any] = {}
+    for f in fields:
+        text = (typed.get(f.name) or "").strip()
+        if not text:
+            if f.required:
+                errors[f.name] = f"{f.label.lower()} is required"
+            continue
+        try:
+            if f.type == "choice":
+                if text not in f.choices:
+                    raise ValueError(f"choose one of {', '.join(f.choices)}")
+                record[f.name] = text
+            elif f.type == "boolean":
+                record[f.name] = text == "yes"
+            elif f.type == "number":
+                value = float(text.replace(",", "."))
+                if not value > 0:
+                    raise ValueError("must be a number above 0")
+                record[f.name] = int(value) if value.is_integer() else value
+            elif f.type == "integer":
+                if not text.isdigit():
+                    raise ValueError("must be a whole number")
+                record[f.name] = int(text)
+            elif f.type == "date":
+                record[f.name] = parse_date(text, as_of, f.label.lower()).isoformat()
+            elif f.type == "dates":
+                record[f.name] = [
+                    parse_date(part, as_of, f.label.lower()).isoformat()
+                    for part in text.replace(";", ",").split(",")
+                    if part.strip()
+                ]
+            else:
+                record[f.name] = text
+        except ValueError as error:
+            message = str(error)
+            errors[f.name] = message if message and "could not convert" not in message else "not a number"
+    if "dose" in record and "unit" not in record:
+        errors["unit"] = "a dose needs its unit"
+    if "start" in record and "end" in record and record["end"] < record["start"]:
+        errors["end"] = "ends before it starts"
+    if errors:
+        raise FactInputError(errors)
+    return record
+
+
+def apply_history(raw: dict[str, Any], kind: str, record: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A copy of ``raw`` with ``record`` appended to its section, and a one-line description."""
+    data = copy.deepcopy(raw)
+    data.setdefault(SECTIONS[kind], []).append(record)
+    what = record.get("drug") or record.get("name")
+    since = record.get("start") or record.get("onset")
+    return data, f"added {kind} {what}" + (f" from {since}" if since else "")

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from screener.model.patient import patient_from_data
+from screener.model.rules import load_ruleset
+from screener.tui.editing import FactInputError
+from screener.tui.history import apply_history, history_fields, parse_history
+from screener.yamlio import LineMap
+from tests.conftest import RULES_DIR
+
+AS_OF = date(2026, 11, 25)
+RULESET = load_ruleset(RULES_DIR)
+
+
+def test_choices_come_from_the_rule_set_and_the_schema() -> None:
+    fields = {f.name: f for f in history_fields(RULESET, "medication")}
+    assert {"prednisone", "rituximab", "hydroxychloroquine", "belimumab"} <= set(fields["drug"].choices)
+    assert "bid" in fields["frequency"].choices and "inefficacy" in fields["outcome"].choices
+    conditions = {f.name: f for f in history_fields(RULESET, "condition")}
+    assert {"sle", "neoplasia", "heart_failure"} <= set(conditions["name"].choices)
+
+
+def test_a_medication_period_is_parsed_and_appended() -> None:
+    fields = history_fields(RULESET, "medication")
+    typed = {
+        "drug": "prednisone",
+        "dose": "10",
+        "unit": "mg",
+        "route": "oral",
+        "frequency": "daily",
+        "start": "2026-11-20",
+        "outcome": "ongoing",
+    }
+    record = parse_history(fields, typed, AS_OF)
+    assert record == {
+        "drug": "prednisone",
+        "dose": 10,
+        "unit": "mg",
+        "route": "oral",
+        "frequency": "daily",
+        "start": "2026-11-20",
+        "outcome": "ongoing",
+    }
+    raw = {"schema_version": "1", "patient_id": "p", "demographics": {}}
+    new, description = apply_history(raw, "medication", record)
+    assert "medications" not in raw  # the old record is untouched
+    assert new["medications"] == [record] and description == "added medication prednisone from 2026-11-20"
+    assert patient_from_data(new, LineMap("<t>", {})).medications[0].dose_mg == 10
+
+
+def test_every_bad_field_is_named() -> None:
+    fields = history_fields(RULESET, "medication")
+    typed = {"drug": "aspirin", "dose": "ten", "start": "2027-01-01", "end": "2026-01-01"}
+    with pytest.raises(FactInputError) as info:
+        parse_history(fields, typed, AS_OF)
+    errors = info.value.errors
+    assert set(errors) >= {"drug", "dose", "start"}
+    assert "after the screening date" in errors["start"]
+
+
+def test_dose_without_unit_and_end_before_start_are_refused() -> None:
+    fields = history_fields(RULESET, "medication")
+    with pytest.raises(FactInputError) as info:
+        parse_history(
+            fields, {"drug": "prednisone", "dose": "5", "start": "2026-02-01", "end": "2026-01-01"}, AS_OF
+        )
+    assert set(info.value.errors) == {"unit", "end"}
+
+
+def test_a_condition_with_classification_is_parsed() -> None:
+    fields = history_fields(RULESET, "condition")
+    record = parse_history(
+        fields, {"name": "sle", "classification": "acr_1997", "criteria_met": "5", "controlled": "no"}, AS_OF
+    )
+    assert record == {"name": "sle", "classification": "acr_1997", "criteria_met": 5, "controlled": False}
