@@ -31,6 +31,7 @@ class HistoryField:
     type: str  # choice | number | integer | date | dates | text | boolean
     choices: tuple[str, ...] = ()
     required: bool = False
+    hint: str = ""  # placeholder for free text
 
 
 def _enum(kind: str, name: str) -> tuple[str, ...]:
@@ -66,13 +67,13 @@ def history_fields(ruleset: RuleSet, kind: str) -> tuple[HistoryField, ...]:
             HistoryField("end", "End", "date"),
             HistoryField("administrations", "Infusions", "dates"),
             HistoryField("outcome", "Outcome", "choice", _enum("medication", "outcome")),
-            HistoryField("source", "Source", "text"),
+            HistoryField("source", "Source", "text", hint="e.g. rheumatology letter 2026-03-02"),
         )
     return (
         HistoryField("name", "Condition", "choice", _matched(ruleset, "condition", "name"), True),
         HistoryField("status", "Status", "choice", _enum("condition", "status")),
-        HistoryField("type", "Type", "text"),
-        HistoryField("classification", "Classification", "text"),
+        HistoryField("type", "Type", "text", hint="e.g. basal_cell_carcinoma"),
+        HistoryField("classification", "Classified by", "text", hint="e.g. acr_1997"),
         HistoryField("criteria_met", "Criteria met", "integer"),
         HistoryField("severity", "Severity", "choice", _enum("condition", "severity")),
         HistoryField("controlled", "Controlled", "boolean", ("yes", "no")),

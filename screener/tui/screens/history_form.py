@@ -63,7 +63,7 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
         if f.choices:
             return Select([(c, c) for c in f.choices], id=wid, prompt=f.label.lower(), compact=True)
         placeholder = {"date": "YYYY-MM-DD", "dates": "YYYY-MM-DD, YYYY-MM-DD", "number": "a number"}
-        field = Input(id=wid, placeholder=placeholder.get(f.type, ""), compact=True)
+        field = Input(id=wid, placeholder=f.hint or placeholder.get(f.type, ""), compact=True)
         field.cursor_blink = self.cursor_blink
         return field
 
