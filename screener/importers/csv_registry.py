@@ -280,30 +280,20 @@ def _row(
             "method": spec.get("method"),
         }
         b.add_observation(item, origin(spec["column"]))
-    for spec in reg.sections["statuses"]:
-        text = cell(spec["column"])
-        if not text:
-            continue
-        ok, value = value_of(spec, text, spec["name"])
-        ok_date, when = date_of(spec, "date_column", False, spec["name"]) if ok else (False, None)
-        if ok and ok_date and value is not None:
-            b.add(
-                "statuses",
-                {"name": spec["name"], "value": value, "date": when, "source": source(spec["column"])},
-                origin(spec["column"]),
-            )
-    for spec in reg.sections["assessments"]:
-        text = cell(spec["column"])
-        if not text:
-            continue
-        ok, value = value_of(spec, text, spec["name"])
-        ok_date, when = date_of(spec, "date_column", True, spec["name"]) if ok else (False, None)
-        if ok and ok_date:
-            b.add(
-                "assessments",
-                {"name": spec["name"], "score": value, "date": when, "source": source(spec["column"])},
-                origin(spec["column"]),
-            )
+    # statuses (date optional) and assessments (date required) differ only in these
+    for section, value_key, date_required in (("statuses", "value", False), ("assessments", "score", True)):
+        for spec in reg.sections[section]:
+            text = cell(spec["column"])
+            if not text:
+                continue
+            ok, value = value_of(spec, text, spec["name"])
+            ok_date, when = date_of(spec, "date_column", date_required, spec["name"]) if ok else (False, None)
+            if ok and ok_date and value is not None:
+                b.add(
+                    section,
+                    {"name": spec["name"], value_key: value, "date": when, "source": source(spec["column"])},
+                    origin(spec["column"]),
+                )
     for spec in reg.sections["conditions"]:
         text = cell(spec["column"])
         if not text:
