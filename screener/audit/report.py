@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -393,10 +392,3 @@ def render(report: RuleReport, fmt: str) -> str:
     if fmt == "md":
         return render_markdown(report)
     raise ValueError(f"unknown report format {fmt!r}")
-
-
-def report_dict(report: RuleReport) -> dict[str, Any]:
-    """The report as plain data (used by tests and a future JSON output)."""
-    from dataclasses import asdict
-
-    return asdict(report)

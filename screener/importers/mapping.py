@@ -151,13 +151,6 @@ class Mapping:
             return None
         return self.answer_text.get(" ".join(str(text).strip().lower().split()))
 
-    def knows(self, system: str | None, code: Any) -> bool:
-        """True when the code is mapped to any fact."""
-        return any(
-            f(system, code) is not None
-            for f in (self.observation, self.status, self.condition, self.drug, self.assessment)
-        )
-
 
 def _fail(message: str, lines: LineMap, *path: str | int) -> MappingError:
     return MappingError(message, lines.locate(path))
