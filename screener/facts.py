@@ -59,8 +59,12 @@ def window_end(d: date, window: Window) -> date:
 
 
 @dataclass(frozen=True)
-class StaleFact:
-    """A value the patient has, but too old (or too new) to count at the screening date."""
+class SetAside:
+    """A value the patient has that does not count at the screening date, and why.
+
+    Too old for the rule set, dated after the screening date, or a person-only
+    fact nobody has confirmed.
+    """
 
     name: str
     date: date
@@ -70,7 +74,7 @@ class StaleFact:
 @dataclass(frozen=True)
 class PreparedFacts:
     facts: tuple[dict[str, Any], ...]
-    stale: dict[str, StaleFact]
+    set_aside: dict[str, SetAside]
 
     def by_id(self) -> dict[str, dict[str, Any]]:
         return {f["id"]: f for f in self.facts}
@@ -254,7 +258,7 @@ def context_fact(as_of: date) -> dict[str, Any]:
 def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
     """The facts about ``patient`` that ``ruleset`` reads, as they stand on ``as_of``."""
     facts: list[dict[str, Any]] = [context_fact(as_of)]
-    stale: dict[str, StaleFact] = {}
+    set_aside: dict[str, SetAside] = {}
     vocabulary = ruleset.facts
 
     def scalar(name: str, value: Any, **fields: Any) -> None:
@@ -275,11 +279,11 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
         if when is None:
             return True
         if when > as_of:
-            stale.setdefault(name, StaleFact(name, when, f"dated {when}, after the screening date"))
+            set_aside.setdefault(name, SetAside(name, when, f"dated {when}, after the screening date"))
             return False
         limit = vocabulary[name].max_age_days
         if limit is not None and days_between(when, as_of) > limit:
-            stale[name] = StaleFact(
+            set_aside[name] = SetAside(
                 name, when, f"latest value dated {when} is older than {limit} days"
             )
             return False
@@ -297,12 +301,12 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             if current is None or _better(obs, current, vocabulary[obs.name].prefer_value):
                 latest[obs.name] = obs
         elif obs.name in vocabulary and obs.date > as_of and obs.name not in latest:
-            stale.setdefault(
+            set_aside.setdefault(
                 obs.name,
-                StaleFact(obs.name, obs.date, f"dated {obs.date}, after the screening date"),
+                SetAside(obs.name, obs.date, f"dated {obs.date}, after the screening date"),
             )
     for name, obs in latest.items():
-        stale.pop(name, None)
+        set_aside.pop(name, None)
         if not fresh(name, obs.date):
             continue
         definition = vocabulary[name]
@@ -340,7 +344,7 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
                 continue
             if vocabulary[name].person_only and not getattr(item, "confirmed_by", None):
                 # e.g. a Consent resource imported from an EHR: only a person can confirm it
-                stale[name] = StaleFact(
+                set_aside[name] = SetAside(
                     name, item.date or as_of, "recorded but not confirmed by a person (confirmed_by)"
                 )
                 continue
@@ -394,4 +398,4 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
     windows = windows_of(ruleset)
     if windows:
         facts = [_add_window_offsets(f, windows, as_of) for f in facts]
-    return PreparedFacts(tuple(facts), stale)
+    return PreparedFacts(tuple(facts), set_aside)

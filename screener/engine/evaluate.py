@@ -233,9 +233,9 @@ class Engine:
         """The base facts to collect so that ``name`` can be read."""
         if f"d:{name}" in fired.facts or f"f:{name}" in fired.facts:
             return ()
-        if name in prepared.stale:
-            stale = prepared.stale[name]
-            return (f"{name} ({stale.reason})",)
+        if name in prepared.set_aside:
+            aside = prepared.set_aside[name]
+            return (f"{name} ({aside.reason})",)
         derived = self.ruleset.derived_by_name.get(name)
         if derived is None:
             definition = self.ruleset.facts.get(name)
