@@ -1,0 +1,98 @@
+"""The columnar registry layout: one Parquet dataset per table, keyed by ``pid``.
+
+Values are stored as the native loader leaves them (:mod:`screener.model.patient`):
+validated against the patient schema, quantities converted to their canonical
+units, impossible values refused. Nothing here depends on a rule set or a
+screening date; choosing the value that counts is the reader's job.
+
+``pid`` is a dense integer per patient (0, 1, 2... in input order); ``seq`` is a
+record's position in its patient's list, which breaks ties the way the Python
+path does (of two values on the same date, the one listed later counts). A
+scalar value goes in exactly one of ``value_num`` (numbers), ``value_text``
+(strings) and ``value_bool`` (true/false), so a value of the wrong type for a
+rule set is still seen as such when screening.
+
+On disk: ``DIR/<table>/part-00000.parquet``, ``part-00001.parquet``... (one part
+per written chunk) and ``DIR/manifest.json`` (format, counts, sources).
+"""
+
+from __future__ import annotations
+
+FORMAT = "screener-tables/1"
+
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "patients": (
+        ("pid", "BIGINT"),
+        ("patient_id", "VARCHAR"),
+        ("birth_date", "DATE"),
+        ("sex", "VARCHAR"),
+        ("demographics_source", "VARCHAR"),
+        ("file", "VARCHAR"),
+    ),
+    "observations": (
+        ("pid", "BIGINT"),
+        ("seq", "INTEGER"),
+        ("name", "VARCHAR"),
+        ("date", "DATE"),
+        ("value_num", "DOUBLE"),
+        ("value_text", "VARCHAR"),
+        ("value_bool", "BOOLEAN"),
+        ("unit", "VARCHAR"),
+        ("reference_high", "DOUBLE"),
+        ("reference_low", "DOUBLE"),
+        ("method", "VARCHAR"),
+        ("on_oxygen", "BOOLEAN"),
+        ("attributed_to_sle", "BOOLEAN"),
+        ("source", "VARCHAR"),
+    ),
+    "statuses": (
+        ("pid", "BIGINT"),
+        ("seq", "INTEGER"),
+        ("name", "VARCHAR"),
+        ("date", "DATE"),
+        ("value_num", "DOUBLE"),
+        ("value_text", "VARCHAR"),
+        ("value_bool", "BOOLEAN"),
+        ("confirmed_by", "VARCHAR"),
+        ("source", "VARCHAR"),
+    ),
+    "assessments": (
+        ("pid", "BIGINT"),
+        ("seq", "INTEGER"),
+        ("name", "VARCHAR"),
+        ("date", "DATE"),
+        ("score", "DOUBLE"),
+        ("source", "VARCHAR"),
+    ),
+    "conditions": (
+        ("pid", "BIGINT"),
+        ("seq", "INTEGER"),
+        ("name", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("type", "VARCHAR"),
+        ("onset", "DATE"),
+        ("end", "DATE"),
+        ("severity", "VARCHAR"),
+        ("classification", "VARCHAR"),
+        ("criteria_met", "BIGINT"),
+        ("controlled", "BOOLEAN"),
+        ("source", "VARCHAR"),
+    ),
+    "medications": (
+        ("pid", "BIGINT"),
+        ("seq", "INTEGER"),
+        ("drug", "VARCHAR"),
+        ("dose_mg", "DOUBLE"),
+        ("route", "VARCHAR"),
+        ("frequency", "VARCHAR"),
+        ("start", "DATE"),
+        ("end", "DATE"),
+        ("outcome", "VARCHAR"),
+        ("source", "VARCHAR"),
+    ),
+    "administrations": (
+        ("pid", "BIGINT"),
+        ("med_seq", "INTEGER"),
+        ("date", "DATE"),
+    ),
+}

@@ -1,0 +1,610 @@
+"""Write validated patients as a columnar registry (:data:`~screener.tables.layout.TABLES`).
+
+:class:`TablesWriter` takes :class:`~screener.model.patient.Patient` objects one by one,
+buffers one chunk of them as column lists and writes each table's chunk as one Parquet part
+through DuckDB, cast to the exact layout types (a chunk without rows for a table still
+writes a typed, empty part). Memory is bounded by ``chunk_size`` patients.
+
+Everything goes into a sibling directory ``DIR.tmp-XXXX``; :meth:`TablesWriter.close`
+writes ``manifest.json`` last and only then renames the directory to ``DIR``. An
+interrupted conversion therefore leaves no ``DIR`` (at most a ``DIR.tmp-*`` without a
+manifest), and :func:`read_manifest` refuses a directory without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from screener import __version__
+from screener.errors import InputError, Location, PatientDataError, ScreenerError
+from screener.model.patient import Patient, Scalar
+from screener.tables.layout import FORMAT, TABLES
+
+MANIFEST = "manifest.json"
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+BIGINT_MAX = 2**63 - 1
+BIGINT_MIN = -(2**63)
+
+# Which patient field each table row comes from, to name a refused value's field.
+_FIELDS = {
+    "patients": "",
+    "observations": "observations",
+    "statuses": "statuses",
+    "assessments": "assessments",
+    "conditions": "conditions",
+    "medications": "medications",
+    "administrations": "medications",
+}
+# The row tuples built by :meth:`TablesWriter.add`, column by column; checked against the layout.
+ROW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("pid", "patient_id", "birth_date", "sex", "demographics_source", "file"),
+    "observations": (
+        "pid",
+        "seq",
+        "name",
+        "date",
+        "value_num",
+        "value_text",
+        "value_bool",
+        "unit",
+        "reference_high",
+        "reference_low",
+        "method",
+        "on_oxygen",
+        "attributed_to_sle",
+        "source",
+    ),
+    "statuses": (
+        "pid",
+        "seq",
+        "name",
+        "date",
+        "value_num",
+        "value_text",
+        "value_bool",
+        "confirmed_by",
+        "source",
+    ),
+    "assessments": ("pid", "seq", "name", "date", "score", "source"),
+    "conditions": (
+        "pid",
+        "seq",
+        "name",
+        "status",
+        "type",
+        "onset",
+        "end",
+        "severity",
+        "classification",
+        "criteria_met",
+        "controlled",
+        "source",
+    ),
+    "medications": (
+        "pid",
+        "seq",
+        "drug",
+        "dose_mg",
+        "route",
+        "frequency",
+        "start",
+        "end",
+        "outcome",
+        "source",
+    ),
+    "administrations": ("pid", "med_seq", "date"),
+}
+
+
+@dataclass(frozen=True)
+class TablesSummary:
+    """What :meth:`TablesWriter.close` wrote."""
+
+    directory: Path
+    patients: int
+    rows: dict[str, int]
+    parts: int
+    errors: int
+
+
+class _Refused(Exception):
+    """A value that cannot be stored; ``column`` and ``seq`` say where (internal)."""
+
+    def __init__(self, message: str, table: str, seq: int | None, column: str) -> None:
+        super().__init__(message)
+        self.message, self.table, self.seq, self.column = message, table, seq, column
+
+
+def _split(value: Scalar, table: str, seq: int) -> tuple[float | None, str | None, bool | None]:
+    """A scalar into (value_num, value_text, value_bool): exactly one is set."""
+    if isinstance(value, bool):
+        return None, None, value
+    if isinstance(value, int | float):
+        return _float(value, table, seq, "value"), None, None
+    if isinstance(value, str):
+        return None, value, None
+    raise _Refused(f"value {value!r} is not a number, a string or true/false", table, seq, "value")
+
+
+def _float(value: float | int | None, table: str, seq: int | None, column: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (OverflowError, TypeError, ValueError):
+        raise _Refused(f"{value!r} cannot be stored as a DOUBLE", table, seq, column) from None
+
+
+def _bigint(value: int | None, table: str, seq: int, column: str) -> int | None:
+    if value is not None and not BIGINT_MIN <= value <= BIGINT_MAX:
+        raise _Refused(f"{value} does not fit in a BIGINT", table, seq, column)
+    return value
+
+
+def _printable_path(file: str) -> str:
+    """A file name as valid UTF-8 (undecodable bytes of a path become U+FFFD)."""
+    if file.isascii():
+        return file
+    return file.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+_TEXT_COLUMNS = {
+    table: tuple(i for i, (_, sql_type) in enumerate(columns) if sql_type == "VARCHAR")
+    for table, columns in TABLES.items()
+}
+
+
+def _transpose(rows: list[tuple[Any, ...]], table: str) -> list[tuple[Any, ...]]:
+    """A table's rows as columns, refusing text that is not valid Unicode (a lone
+    surrogate, e.g. from JSON ``"\\ud800"``): DuckDB could not write it."""
+    columns = list(zip(*rows, strict=True))
+    for index in _TEXT_COLUMNS[table]:
+        values = columns[index]
+        try:
+            if "".join(filter(None, values)).isascii():  # the usual case, checked at C speed
+                continue
+        except TypeError:
+            pass  # a value that is not a string: found below
+        name = ROW_COLUMNS[table][index]
+        for row, value in zip(rows, values, strict=True):
+            seq = row[1] if table != "patients" else None
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise _Refused(f"{name} must be text, got {value!r}", table, seq, name)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused(f"{name} is not valid Unicode text: {value!r}", table, seq, name) from None
+    return columns
+
+
+def _where(patient: Patient, refused: _Refused) -> Location:
+    prefix = _FIELDS[refused.table]
+    if not prefix:
+        return Location(patient.file, None, refused.column)
+    if refused.table == "administrations":
+        return Location(patient.file, None, f"{prefix}[{refused.seq}].administrations")
+    return Location(patient.file, None, f"{prefix}[{refused.seq}].{refused.column}")
+
+
+def _column(name: str, sql_type: str, values: list[Any]) -> tuple[dict[str, Any], str]:
+    """Arrays to register for one column and the SELECT expression giving it its exact type."""
+    import numpy as np
+
+    q = f'"{name}"'
+    n = len(values)
+    nulls = values.count(None)
+    mask_name = f"{name}__null"
+    mask_q = f'"{mask_name}"'
+
+    def mask() -> Any:
+        return np.fromiter((v is None for v in values), dtype=np.bool_, count=n)
+
+    if sql_type == "VARCHAR":
+        return {name: np.array(values, dtype=object)}, f"CAST({q} AS VARCHAR) AS {q}"
+    if sql_type == "DOUBLE":
+        array = np.array(values, dtype=np.float64)  # None -> NaN, which DuckDB reads as NULL
+        if nulls == n or int(np.isnan(array).sum()) == nulls:
+            return {name: array}, f"CAST({q} AS DOUBLE) AS {q}"
+        # a genuine NaN value: keep it as NaN, not NULL
+        return (
+            {name: array, mask_name: mask()},
+            f"CASE WHEN {mask_q} THEN NULL ELSE COALESCE(CAST({q} AS DOUBLE), 'NaN'::DOUBLE) END AS {q}",
+        )
+    if sql_type == "BOOLEAN":
+        array = np.array([-1 if v is None else v for v in values], dtype=np.int8)
+        return {name: array}, f"CAST(NULLIF({q}, -1) AS BOOLEAN) AS {q}"
+    if sql_type == "DATE":
+        array = np.array([0 if v is None else v.toordinal() - EPOCH_ORDINAL for v in values], dtype=np.int32)
+        expr = f"CAST(DATE '1970-01-01' + {q} AS DATE)"
+        if nulls:
+            return {name: array, mask_name: mask()}, f"CASE WHEN {mask_q} THEN NULL ELSE {expr} END AS {q}"
+        return {name: array}, f"{expr} AS {q}"
+    if sql_type in ("BIGINT", "INTEGER"):
+        array = np.array([0 if v is None else v for v in values] if nulls else values, dtype=np.int64)
+        if nulls:
+            return (
+                {name: array, mask_name: mask()},
+                f"CASE WHEN {mask_q} THEN NULL ELSE CAST({q} AS {sql_type}) END AS {q}",
+            )
+        return {name: array}, f"CAST({q} AS {sql_type}) AS {q}"
+    raise ScreenerError(f"screener.tables: no writer for column type {sql_type} ({name})")
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def _is_registry(path: Path) -> bool:
+    return (path / MANIFEST).is_file()
+
+
+def _new_sibling(target: Path, tag: str) -> Path:
+    """A new, empty directory beside ``target`` (same file system, so renames are atomic).
+
+    Made with the process umask (``tempfile.mkdtemp`` would make it private to the user,
+    and the registry keeps the mode of this directory once renamed)."""
+    while True:
+        path = target.with_name(f"{target.name}.{tag}-{secrets.token_hex(6)}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TablesWriter:
+    """Stream patients into ``directory`` as Parquet tables; use as a context manager.
+
+    ``add`` returns the patient's ``pid`` (0, 1, 2... in order). Leaving the ``with``
+    block normally calls :meth:`close` (flush, manifest, rename into place); leaving it
+    with an exception calls :meth:`abort` (nothing is left behind). An existing non-empty
+    ``directory`` is refused unless ``overwrite=True``, and even then only a previous
+    registry (a directory holding ``manifest.json``) is replaced.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        chunk_size: int = 50_000,
+        *,
+        overwrite: bool = False,
+        sources: Iterable[str | Path] = (),
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
+        if {table: tuple(c for c, _ in columns) for table, columns in TABLES.items()} != ROW_COLUMNS:
+            raise ScreenerError("screener.tables.write is out of step with screener.tables.layout.TABLES")
+        self.directory = Path(directory)
+        self.chunk_size = chunk_size
+        self.overwrite = overwrite
+        self.sources = tuple(str(s) for s in sources)
+        self._check_target()
+        try:
+            import duckdb
+        except ImportError:
+            raise ScreenerError("columnar tables need DuckDB: pip install 'screener[batch]'") from None
+
+        self._target = self.directory.resolve()  # "out/", "." or a path through ".." have a real name
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _new_sibling(self._target, "tmp")
+        for table in TABLES:
+            (self._tmp / table).mkdir()
+        self._con = duckdb.connect(":memory:")
+        self._patients = 0
+        self._buffered = 0
+        self._parts = 0
+        self._errors = 0
+        self._rows = dict.fromkeys(TABLES, 0)
+        self._columns: dict[str, list[list[Any]]] = {}
+        self._reset()
+        self._summary: TablesSummary | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def patients(self) -> int:
+        """Patients added so far."""
+        return self._patients
+
+    def __enter__(self) -> TablesWriter:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+    def add(self, patient: Patient) -> int:
+        """Buffer one patient (written when its chunk is full); return its pid.
+
+        A value the layout cannot hold (a number too large, text that is not valid
+        Unicode) raises :class:`PatientDataError` naming the patient's file and field,
+        and nothing of that patient is kept.
+        """
+        if self._closed:
+            raise ScreenerError(f"the tables writer for {self.directory} is already closed")
+        pid = self._patients
+        try:
+            staged = {
+                table: _transpose(rows, table) for table, rows in self._rows_of(patient, pid).items() if rows
+            }
+        except _Refused as refused:
+            raise PatientDataError(
+                f"patient {patient.patient_id}: {refused.message}", _where(patient, refused)
+            ) from None
+        for table, values in staged.items():
+            for column, more in zip(self._columns[table], values, strict=True):
+                column.extend(more)
+        self._patients += 1
+        self._buffered += 1
+        if self._buffered >= self.chunk_size:
+            self._flush()
+        return pid
+
+    def add_errors(self, count: int = 1) -> None:
+        """Count input errors met by the caller (records or values not written), for the manifest."""
+        self._errors += count
+
+    def close(self) -> TablesSummary:
+        """Write what is buffered and the manifest, then move the registry into place."""
+        if self._summary is not None:
+            return self._summary
+        if self._closed:
+            raise ScreenerError(f"the tables writer for {self.directory} was aborted")
+        try:
+            if self._buffered or self._parts == 0:  # an empty registry still has typed parts
+                self._flush()
+            self._con.close()
+            manifest = {
+                "format": FORMAT,
+                "patients": self._patients,
+                "rows": dict(self._rows),
+                "parts": self._parts,
+                "chunk_size": self.chunk_size,
+                "errors": self._errors,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "sources": list(self.sources),
+                "screener_version": __version__,
+            }
+            path = self._tmp / MANIFEST
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            _fsync_dir(self._tmp)
+            self._move_into_place()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._summary = TablesSummary(
+            self.directory, self._patients, dict(self._rows), self._parts, self._errors
+        )
+        return self._summary
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``directory`` is left as it was."""
+        self._closed = True
+        self._columns = {}
+        with contextlib.suppress(Exception):  # closing twice, or a connection already broken
+            self._con.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_target(self) -> None:
+        target = self.directory
+        if target.exists() and not target.is_dir():
+            raise InputError("exists and is not a directory", Location(str(target)))
+        if target.is_dir() and not _is_empty_dir(target):
+            if not self.overwrite:
+                raise InputError(
+                    "the directory exists and is not empty; choose a new one, or overwrite a previous "
+                    "registry (overwrite=True, screener convert --overwrite)",
+                    Location(str(target)),
+                )
+            if not _is_registry(target):
+                raise InputError(
+                    f"not a screener tables registry (no {MANIFEST}); refusing to replace it",
+                    Location(str(target)),
+                )
+
+    def _move_into_place(self) -> None:
+        self._check_target()  # it may have appeared while we were writing
+        target = self._target
+        if target.is_dir() and not _is_empty_dir(target):
+            old = _new_sibling(target, "old")
+            os.replace(target, old / target.name)
+            os.replace(self._tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self._tmp, target)  # over an empty directory too
+        _fsync_dir(target.parent)
+
+    def _reset(self) -> None:
+        self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}
+        self._buffered = 0
+
+    def _rows_of(self, patient: Patient, pid: int) -> dict[str, list[tuple[Any, ...]]]:
+        observations = []
+        for seq, o in enumerate(patient.observations):
+            num, text, flag = _split(o.value, "observations", seq)
+            observations.append(
+                (
+                    pid,
+                    seq,
+                    o.name,
+                    o.date,
+                    num,
+                    text,
+                    flag,
+                    o.unit,
+                    _float(o.reference_high, "observations", seq, "reference_high"),
+                    _float(o.reference_low, "observations", seq, "reference_low"),
+                    o.method,
+                    o.on_oxygen,
+                    o.attributed_to_sle,
+                    o.source,
+                )
+            )
+        statuses = []
+        for seq, s in enumerate(patient.statuses):
+            num, text, flag = _split(s.value, "statuses", seq)
+            statuses.append((pid, seq, s.name, s.date, num, text, flag, s.confirmed_by, s.source))
+        assessments = [
+            (pid, seq, a.name, a.date, _float(a.score, "assessments", seq, "score"), a.source)
+            for seq, a in enumerate(patient.assessments)
+        ]
+        conditions = [
+            (
+                pid,
+                seq,
+                c.name,
+                c.status,
+                c.type,
+                c.onset,
+                c.end,
+                c.severity,
+                c.classification,
+                _bigint(c.criteria_met, "conditions", seq, "criteria_met"),
+                c.controlled,
+                c.source,
+            )
+            for seq, c in enumerate(patient.conditions)
+        ]
+        medications = []
+        administrations = []
+        for seq, m in enumerate(patient.medications):
+            medications.append(
+                (
+                    pid,
+                    seq,
+                    m.drug,
+                    _float(m.dose_mg, "medications", seq, "dose_mg"),
+                    m.route,
+                    m.frequency,
+                    m.start,
+                    m.end,
+                    m.outcome,
+                    m.source,
+                )
+            )
+            administrations.extend((pid, seq, day) for day in m.administrations)
+        return {
+            "patients": [
+                (
+                    pid,
+                    patient.patient_id,
+                    patient.birth_date,
+                    patient.sex,
+                    patient.demographics_source,
+                    _printable_path(patient.file),
+                )
+            ],
+            "observations": observations,
+            "statuses": statuses,
+            "assessments": assessments,
+            "conditions": conditions,
+            "medications": medications,
+            "administrations": administrations,
+        }
+
+    def _flush(self) -> None:
+        """Write the buffered chunk: one typed part per table, even an empty one."""
+        part = f"part-{self._parts:05d}.parquet"
+        for table, columns in TABLES.items():
+            values = self._columns[table]
+            arrays: dict[str, Any] = {}
+            exprs: list[str] = []
+            for (name, sql_type), column in zip(columns, values, strict=True):
+                column_arrays, expr = _column(name, sql_type, column)
+                arrays.update(column_arrays)
+                exprs.append(expr)
+            count = len(values[0])
+            del values
+            self._columns[table] = []  # the lists go before DuckDB copies the arrays
+            view = f"chunk_{table}"
+            self._con.register(view, arrays)
+            try:
+                target = self._tmp / table / part
+                self._con.execute(
+                    f"COPY (SELECT {', '.join(exprs)} FROM {view}) TO {_sql_string(str(target))} "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
+            finally:
+                self._con.unregister(view)
+            self._rows[table] += count
+            del arrays
+        self._parts += 1
+        self._reset()
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The manifest of a registry written by :class:`TablesWriter`; refuse anything else."""
+    path = Path(directory) / MANIFEST
+    where = Location(str(directory))
+    if not Path(directory).is_dir():
+        raise InputError("no such directory (a screener tables registry is a directory)", where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"not a complete screener tables registry: no {MANIFEST} "
+            "(an interrupted conversion leaves none; convert again)",
+            where,
+        ) from None
+    except OSError as error:
+        raise InputError(f"cannot read {MANIFEST}: {error.strerror}", where) from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{MANIFEST} is not UTF-8 text: {error.reason}", where) from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{MANIFEST} is not valid JSON: {error.msg} (line {error.lineno})", where) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise InputError(
+            f"the registry is in format {found!r}; this screener reads {FORMAT!r} "
+            "(convert the registry again)",
+            where,
+        )
+    return manifest
+
+
+def table_glob(directory: str | Path, table: str) -> str:
+    """The Parquet glob of ``table`` for DuckDB's ``read_parquet`` (quote it for SQL yourself)."""
+    if table not in TABLES:
+        raise ScreenerError(f"unknown table {table!r}; the tables are {', '.join(TABLES)}")
+    return str(Path(directory) / table / "part-*.parquet")
