@@ -13,6 +13,7 @@ import pytest
 
 duckdb = pytest.importorskip("duckdb")
 
+from screener.cli.main import main  # noqa: E402
 from screener.errors import InputError, PatientDataError, ScreenerError  # noqa: E402
 from screener.model.patient import (  # noqa: E402
     Assessment,
@@ -28,6 +29,8 @@ from screener.tables.write import ROW_COLUMNS, TablesWriter, read_manifest, tabl
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((REPO / "fixtures" / "patients").glob("*.yaml"))
+REGISTRY = REPO / "fixtures" / "registry" / "lupus_registry.csv"
+REGISTRY_MAPPING = REPO / "fixtures" / "registry" / "lupus_registry.mapping.yaml"
 
 D1, D2, D3 = date(2026, 11, 18), date(2026, 8, 1), date(2026, 8, 15)
 
@@ -425,3 +428,122 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a screener tables registry"):
         TablesWriter(other, overwrite=True)
     assert (other / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+# --------------------------------------------------------------------------- screener convert --to tables
+
+
+def _patient_ids(out: Path) -> list[str]:
+    return [r[1] for r in _rows(_con(), out, "patients")]
+
+
+@pytest.mark.parametrize("with_mapping", [True, False])
+def test_convert_registry_csv_to_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], with_mapping: bool
+) -> None:
+    out = tmp_path / "tables"
+    report = tmp_path / "report.json"
+    extra = ["--registry-mapping", str(REGISTRY_MAPPING)] if with_mapping else []
+    code = main(["convert", "--to", "tables", str(out), str(REGISTRY), "--report", str(report), *extra])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "lupus_registry.csv:3: creatinine_umol_l: error" in err
+    assert "lupus_registry.csv:6: weight_kg: error: impossible weight value" in err
+    assert err.splitlines()[-1] == f"4 patient(s) written to {out} as tables (1 part(s)), 8 error(s)"
+    assert _patient_ids(out) == ["reg-001", "reg-002", "reg-003", "reg-005"]
+    manifest = read_manifest(out)
+    assert manifest["patients"] == 4 and manifest["errors"] == 8 and manifest["sources"] == [str(REGISTRY)]
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["format"] == "tables" and doc["patients"] == 4 and doc["errors"] == 8
+    assert doc["issues"][0] == {
+        "file": str(REGISTRY),
+        "line": 3,
+        "field": "creatinine_umol_l",
+        "message": "creatinine: 'abc' is not a number; not imported",
+        "patient_id": None,
+        "level": "error",
+    }
+    # values are as validated and converted: reg-001's creatinine 68 umol/L in mg/dL
+    con = _con()
+    (creat,) = con.execute(
+        f"SELECT value_num FROM read_parquet('{table_glob(out, 'observations')}') "
+        "WHERE pid = 0 AND name = 'creatinine'"
+    ).fetchone()
+    assert creat == pytest.approx(68 / 88.4)
+
+
+def test_convert_jsonl_with_one_bad_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = [load_patient(p).raw for p in FIXTURES]
+    bad = json.loads(json.dumps(records[0], default=str))
+    bad["patient_id"] = "bad-weight"
+    bad["observations"][0] = {"name": "weight", "value": 6100, "unit": "kg", "date": "2026-11-18"}
+    lines = [json.dumps(r, default=str) for r in (records[0], bad, records[1], records[2])]
+    source = tmp_path / "registry.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "tables"
+    report = tmp_path / "report.json"
+    assert main(["convert", "--to", "tables", str(out), str(source), "--report", str(report)]) == 1
+    err = capsys.readouterr().err
+    assert f"{source}:2: observations[0]: error: impossible weight value 6100" in err
+    assert "[patient bad-weight]" in err
+    assert err.splitlines()[-1] == f"3 patient(s) written to {out} as tables (1 part(s)), 1 error(s)"
+    assert _patient_ids(out) == ["story-eligible-001", "story-incomplete-003", "story-ineligible-002"]
+    (issue,) = json.loads(report.read_text(encoding="utf-8"))["issues"]
+    assert (issue["line"], issue["field"], issue["patient_id"]) == (2, "observations[0]", "bad-weight")
+    patients = _rows(_con(), out, "patients")
+    assert {r[5] for r in patients} == {str(source)}
+
+
+def test_convert_yaml_directory_to_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tables"
+    assert main(["convert", "--to", "tables", str(out), str(REPO / "fixtures" / "patients")]) == 0
+    assert _patient_ids(out) == ["story-eligible-001", "story-incomplete-003", "story-ineligible-002"]
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("3 patient(s) written to " + str(out) + " as tables (1 part(s)), 0 error(s)")
+    )
+    # an existing registry is kept unless --overwrite
+    assert main(["convert", "--to", "tables", str(out), str(FIXTURES[0])]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert len(_patient_ids(out)) == 3
+    assert (
+        main(["convert", "--to", "tables", str(out), str(FIXTURES[0]), "--overwrite", "--chunk-size", "1"])
+        == 0
+    )
+    assert _patient_ids(out) == ["story-eligible-001"]
+
+
+def test_convert_to_tables_with_nothing_readable_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "tables"
+    assert main(["convert", "--to", "tables", str(out), str(tmp_path / "absent.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "absent.jsonl: error: no such file or directory" in err and "nothing written" in err
+    assert _leftovers(tmp_path) == []
+
+
+def test_convert_to_tables_refuses_importer_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "tables"
+    other = tmp_path / "other.mapping.yaml"
+    other.write_text(REGISTRY_MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["convert", "--to", "tables", str(out), str(REGISTRY), "--registry-mapping", str(other)]) == 2
+    assert "beside it" in capsys.readouterr().err
+    assert main(["convert", "--to", "tables", str(out), str(REGISTRY), "--from", "csv"]) == 2
+    assert "--from does not apply" in capsys.readouterr().err
+    assert main(["convert", "--to", "tables", str(out)]) == 2
+    assert "needs OUT_DIR and at least one INPUT" in capsys.readouterr().err
+    assert main(["convert", str(REGISTRY)]) == 2
+    assert "--to-native DIR, or --to tables" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_convert_to_native_by_either_spelling(tmp_path: Path) -> None:
+    mapping = ["--registry-mapping", str(REGISTRY_MAPPING)]
+    assert main(["convert", str(REGISTRY), "--to-native", str(tmp_path / "a"), *mapping]) == 1
+    assert main(["convert", "--to", "native", str(tmp_path / "b"), str(REGISTRY), *mapping]) == 1
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(names) == 4

@@ -1,9 +1,17 @@
-"""``screener convert INPUT... --to-native DIR``: import EHR / registry data as native patient files.
+"""``screener convert``: import EHR / registry data as native patient files or columnar tables.
 
-Reads FHIR R4 Bundles, FHIR Bulk Data NDJSON, OMOP CDM 5.4 CSV or a flat CSV registry (with a
-column mapping) and writes one ``<patient_id>.json`` per patient in screener's native format, so
-that ``screener screen DIR/<id>.json`` works on them. The import report (unmapped codes,
-malformed records with file, line and field) goes to stderr, or as JSON to ``--report FILE``.
+``screener convert INPUT... --to-native DIR`` reads FHIR R4 Bundles, FHIR Bulk Data NDJSON, OMOP
+CDM 5.4 CSV or a flat CSV registry (with a column mapping) and writes one ``<patient_id>.json``
+per patient in screener's native format, so that ``screener screen DIR/<id>.json`` works on them.
+The import report (unmapped codes, malformed records with file, line and field) goes to stderr,
+or as JSON to ``--report FILE``.
+
+``screener convert --to tables OUT_DIR INPUT...`` reads its inputs as ``screener batch`` does
+(:func:`screener.batch.inputs.iter_records`: native JSONL/YAML/JSON, FHIR, OMOP, ``NAME.csv``
+with ``NAME.mapping.yaml`` beside it), loads and validates every patient and writes them as a
+columnar registry (:mod:`screener.tables`). A record that cannot be read or loaded is reported
+(stderr, and all of them in ``--report FILE``) with its file, line and field, and the
+conversion goes on; the registry appears in OUT_DIR only once complete.
 
 Exit codes: 0 when every record was read cleanly, 1 when some records had errors (the rest was
 converted), 2 when the input or a mapping cannot be used at all.
@@ -17,16 +25,59 @@ import re
 import sys
 from pathlib import Path
 
+from screener.batch.inputs import Record, iter_records
 from screener.cli import exit_codes
-from screener.importers import FORMATS, iter_patients
+from screener.errors import InputError, Location, ScreenerError
+from screener.importers import FORMATS, ImportIssue, iter_patients
+from screener.model.patient import patient_from_data
+from screener.yamlio import LineMap
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+USAGE = (
+    "%(prog)s INPUT... --to-native DIR [options]\n"
+    "       %(prog)s --to tables OUT_DIR INPUT... [--chunk-size N] [--overwrite] [--report FILE]"
+)
+SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("convert", help="convert FHIR / OMOP / CSV registry data to native patient files")
-    parser.add_argument("inputs", nargs="+", type=Path, help="input files or directories")
-    parser.add_argument("--to-native", dest="out", type=Path, required=True, help="output directory")
+    parser = sub.add_parser(
+        "convert",
+        usage=USAGE,
+        help="convert FHIR / OMOP / CSV registry data to native patient files or columnar tables",
+        description=(
+            "--to-native DIR: one native JSON file per patient. --to tables OUT_DIR: a columnar "
+            "registry (Parquet tables, see docs/patient-format.md) of validated patients read as "
+            "screener batch reads them; the first positional argument is then OUT_DIR."
+        ),
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="input files or directories (tables: OUT_DIR first)",
+    )
+    parser.add_argument("--to-native", dest="out", type=Path, default=None, help="output directory")
+    parser.add_argument(
+        "--to",
+        dest="to",
+        choices=("native", "tables"),
+        default=None,
+        help="output kind; the output directory is then the first positional argument",
+    )
     parser.add_argument(
         "--from",
         dest="format",
@@ -45,6 +96,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--limit", type=int, default=None, help="OMOP: read at most N persons")
     parser.add_argument("--report", type=Path, default=None, help="write the import report as JSON here")
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=50_000,
+        help="tables: patients per Parquet part, held in memory at once (default 50000)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="tables: replace an existing registry in OUT_DIR"
+    )
     parser.set_defaults(run=run)
 
 
@@ -53,6 +113,20 @@ def file_name(patient_id: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.to is not None and args.out is not None:
+        raise InputError("give either --to-native DIR or --to KIND OUT_DIR, not both")
+    if args.to is None and args.out is None:
+        raise InputError("say what to write: --to-native DIR, or --to tables OUT_DIR INPUT...")
+    if args.to is not None:
+        if len(args.inputs) < 2:
+            raise InputError(f"--to {args.to} needs OUT_DIR and at least one INPUT")
+        args.out, args.inputs = args.inputs[0], args.inputs[1:]
+        if args.to == "tables":
+            return run_tables(args)
+    return run_native(args)
+
+
+def run_native(args: argparse.Namespace) -> int:
     imported = iter_patients(
         args.inputs,
         args.mapping,
@@ -78,3 +152,107 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"{len(written)} patient file(s) written to {args.out}", file=sys.stderr)
     return exit_codes.FINDINGS if report.errors else exit_codes.OK
+
+
+# --------------------------------------------------------------------------- --to tables
+
+
+def _check_tables_options(args: argparse.Namespace) -> None:
+    """Inputs are read as screener batch reads them: importer options have no say."""
+    for flag, value in (("--from", args.format), ("--mapping", args.mapping), ("--limit", args.limit)):
+        if value is not None:
+            raise InputError(
+                f"{flag} does not apply to --to tables: inputs are read as screener batch reads them "
+                "(format from the file names, the default code mapping)"
+            )
+    if args.registry_mapping is None:
+        return
+    if not args.registry_mapping.is_file():
+        raise InputError("no such column mapping file", Location(str(args.registry_mapping)))
+    for path in args.inputs:
+        beside = path.with_name(path.stem + ".mapping.yaml")
+        if path.suffix.lower() != ".csv" or not beside.exists() or not beside.samefile(args.registry_mapping):
+            raise InputError(
+                "with --to tables a CSV registry NAME.csv is read with the NAME.mapping.yaml beside it "
+                f"(as screener batch does); {args.registry_mapping} is not that file for {path}"
+            )
+
+
+def _issue(record: Record, message: str, location: Location | None = None) -> ImportIssue:
+    """An unreadable record as the import report shows it: file, line, field, message."""
+    line = record.line
+    if location is not None and record.lines is not None:
+        line = location.line  # a YAML/JSON file: the line inside it
+    patient_id = record.data.get("patient_id") if isinstance(record.data, dict) else None
+    return ImportIssue(
+        file=record.source,
+        line=line,
+        field=location.field if location is not None else None,
+        message=message,
+        patient_id=patient_id if isinstance(patient_id, str) else None,
+    )
+
+
+def run_tables(args: argparse.Namespace) -> int:
+    from screener.tables.write import TablesWriter
+
+    _check_tables_options(args)
+    shown = 0
+    kept: list[ImportIssue] = []  # every issue, only when --report asks for them
+    errors = records = 0
+    writer = TablesWriter(
+        args.out, args.chunk_size, overwrite=args.overwrite, sources=[str(p) for p in args.inputs]
+    )
+    try:
+        for record in iter_records(args.inputs):
+            records += 1
+            issue = None
+            if record.error is not None:
+                where = Location(record.source, record.error.line, record.error.field)
+                issue = _issue(record, record.error.message, where)
+            else:
+                assert record.data is not None
+                try:
+                    writer.add(patient_from_data(record.data, record.lines or LineMap(record.source, {})))
+                except InputError as error:
+                    issue = _issue(record, error.message, error.location)
+                except ScreenerError as error:
+                    issue = _issue(record, f"{type(error).__name__}: {error}")
+            if issue is None:
+                continue
+            errors += 1
+            if shown < SHOWN_ERRORS:
+                shown += 1
+                print(issue, file=sys.stderr)
+            if args.report is not None:
+                kept.append(issue)
+    except BaseException:
+        writer.abort()  # nothing half-written is left behind
+        raise
+    if writer.patients == 0 and errors:
+        writer.abort()
+        print(f"screener: no patient could be read; nothing written to {args.out}", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    writer.add_errors(errors)
+    summary = writer.close()
+    if errors > shown:
+        more = "see " + str(args.report) if args.report is not None else "--report FILE lists them all"
+        print(f"... {errors - shown} more error(s) ({more})", file=sys.stderr)
+    if args.report is not None:
+        report = {
+            "schema_version": "1",
+            "format": "tables",
+            "out": str(args.out),
+            "patients": summary.patients,
+            "records": records,
+            "errors": errors,
+            "rows": summary.rows,
+            "issues": [i.to_dict() for i in kept],
+        }
+        args.report.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(
+        f"{summary.patients} patient(s) written to {args.out} as tables "
+        f"({summary.parts} part(s)), {errors} error(s)",
+        file=sys.stderr,
+    )
+    return exit_codes.FINDINGS if errors else exit_codes.OK
