@@ -1,6 +1,12 @@
 """Write a synthetic lupus registry in screener's native format, one patient per JSONL line.
 
     python benchmarks/generate_registry.py --n 10000 --seed 1 --as-of 2026-11-25 --out /tmp/registry.jsonl
+    python benchmarks/generate_registry.py --n 1000000 --tables /tmp/registry-tables   # columnar only
+
+``--tables DIR`` also (or, without ``--out``, instead) writes the registry as columnar
+tables (:mod:`screener.tables`): each patient is loaded with ``patient_from_data``, as
+``screener batch`` loads it, then added to a ``TablesWriter``; the result is what
+``screener convert --to tables DIR registry.jsonl`` gives from the JSONL file.
 
 Patients are random but plausible for a refractory-SLE pre-screening registry:
 mostly women aged 16-80, labs mostly in range with tails crossing every
@@ -12,6 +18,7 @@ missing or stale values. The same seed gives the same file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -201,11 +208,45 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
     return data
 
 
-def write_registry(out: Path, n: int, seed: int = 1, as_of: date = date(2026, 11, 25)) -> Path:
+def write_registry(
+    out: Path | None,
+    n: int,
+    seed: int = 1,
+    as_of: date = date(2026, 11, 25),
+    *,
+    tables: Path | None = None,
+    chunk_size: int = 50_000,
+) -> Path | None:
+    """Write ``n`` patients to ``out`` (JSONL) and/or ``tables`` (a columnar registry, replaced
+    if it already holds one). Returns ``out``. A patient the loader refuses is written to the
+    JSONL file as generated but left out of the tables, with a message on stderr."""
+    if out is None and tables is None:
+        raise ValueError("nothing to write: give out and/or tables")
     rng = random.Random(seed)
-    with out.open("w", encoding="utf-8") as handle:
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(out.open("w", encoding="utf-8")) if out is not None else None
+        writer = None
+        if tables is not None:
+            from screener.errors import ScreenerError
+            from screener.model.patient import patient_from_data
+            from screener.tables.write import TablesWriter
+            from screener.yamlio import LineMap
+
+            source = str(out) if out is not None else f"generate_registry(seed={seed}, n={n})"
+            lines = LineMap(source, {})  # as batch loads a JSONL line: no line map, the file as source
+            writer = stack.enter_context(TablesWriter(tables, chunk_size, overwrite=True, sources=[source]))
         for i in range(n):
-            handle.write(json.dumps(patient(rng, i, as_of), separators=(",", ":")) + "\n")
+            data = patient(rng, i, as_of)
+            if handle is not None:
+                handle.write(json.dumps(data, separators=(",", ":")) + "\n")
+            if writer is not None:
+                try:
+                    writer.add(patient_from_data(data, lines))
+                except ScreenerError as error:
+                    print(
+                        f"patient {i + 1} ({data['patient_id']}) not in the tables: {error}", file=sys.stderr
+                    )
+                    writer.add_errors()
     return out
 
 
@@ -214,10 +255,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 25))
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=None, help="JSONL file to write")
+    parser.add_argument(
+        "--tables", type=Path, default=None, help="also write a columnar registry here (replaces one)"
+    )
+    parser.add_argument("--chunk-size", type=int, default=50_000, help="tables: patients per Parquet part")
     args = parser.parse_args(argv)
-    write_registry(args.out, args.n, args.seed, args.as_of)
-    print(f"{args.n} patients written to {args.out}", file=sys.stderr)
+    if args.out is None and args.tables is None:
+        parser.error("give --out FILE, --tables DIR or both")
+    write_registry(args.out, args.n, args.seed, args.as_of, tables=args.tables, chunk_size=args.chunk_size)
+    if args.out is not None:
+        print(f"{args.n} patients written to {args.out}", file=sys.stderr)
+    if args.tables is not None:
+        from screener.tables.write import read_manifest
+
+        print(f"{read_manifest(args.tables)['patients']} patients written to {args.tables}", file=sys.stderr)
     return 0
 
 
