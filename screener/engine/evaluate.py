@@ -55,7 +55,22 @@ class Fired:
         default_factory=lambda: defaultdict(dict)
     )
     derive_errors: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # record id -> its label, made once
     explain: bool = True  # False: outcomes, missing facts and margins, without the facts used
+
+
+@dataclass(frozen=True, slots=True)
+class _TestInfo:
+    """What a test's evaluation needs that depends on the rule set only (built once per engine)."""
+
+    tid: str
+    description: str  # a field test's without the record label, which the patient gives
+    threshold: Any  # the compared threshold, for margins (numeric comparisons only)
+    op: str
+    unit: str | None
+
+
+_TEST, _CANDIDATE, _DERIVE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,29 @@ class Engine:
         self.ruleset = ruleset
         self.compiled: Compiled = compile_ruleset(ruleset)
         self._durable = DurableRuleset(ruleset.id, self.compiled.rules)
+        # Everything below depends on the rule set only: built once, read for every patient.
+        self._dispatch: dict[str, tuple[int, str, bool]] = {}
+        for rule in self.compiled.rules:
+            key, _, kind = rule.partition(":")
+            if rule in self.compiled.derived:
+                self._dispatch[rule] = (_DERIVE, rule, False)
+            elif kind == "candidate":
+                self._dispatch[rule] = (_CANDIDATE, key, False)
+            else:
+                self._dispatch[rule] = (_TEST, key, kind == "true")
+        self._test_info: dict[int, _TestInfo] = {}
+        for test in self.compiled.tests.values():
+            node = test.node
+            comparison = node.comparison
+            self._test_info[id(node)] = _TestInfo(
+                tid=test.id,
+                description=self._describe(node),
+                threshold=comparison.value if comparison.op in ("lt", "lte", "gt", "gte") else None,
+                op=comparison.op,
+                unit=node.unit,
+            )
+        self._derived_by_name = ruleset.derived_by_name  # properties: a new dict at every read
+        self._exposure_derived = ruleset.exposure_derived
 
     def close(self) -> None:
         self._durable.close()
@@ -91,12 +129,18 @@ class Engine:
     def fire(self, prepared: PreparedFacts) -> Fired:
         fired = Fired(prepared.by_id())
         derived_rules = self.compiled.derived
+        dispatch = self._dispatch
+        tests = fired.tests
 
         def action(rule: str, matched: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
-            if rule in derived_rules:
+            kind, key, truth = dispatch[rule]
+            if kind == _TEST:
+                record = matched.get("e")
+                tests[key][record["rec"] if record is not None else None] = (truth, matched)
+                return None
+            if kind == _DERIVE:
                 return self._derive(derived_rules[rule], matched, fired)
-            key, _, kind = rule.partition(":")
-            if kind == "candidate":
+            if kind == _CANDIDATE:
                 record = matched["e"]
                 fired.candidates[key][record["id"]] = record
                 fields = {k: v for k, v in record.items() if k not in ("kind", "id", "sid")}
@@ -109,9 +153,6 @@ class Engine:
                         "rec": record["id"],
                     }
                 ]
-            record = matched.get("e")
-            candidate = record["rec"] if record is not None else None
-            fired.tests[key][candidate] = (kind == "true", matched)
             return None
 
         self._durable.run(list(prepared.facts), action)
@@ -219,6 +260,13 @@ class Engine:
             return f"{record['drug']} {when}..{until} ({record['id']})"
         return f"{record.get('name')} ({record['id']})"
 
+    def _label(self, record: dict[str, Any], fired: Fired) -> str:
+        """:meth:`_record_label`, made once per record and session."""
+        label = fired.labels.get(record["id"])
+        if label is None:
+            label = fired.labels[record["id"]] = self._record_label(record)
+        return label
+
     def _describe(self, node: FactTest | FieldTest, record: dict[str, Any] | None = None) -> str:
         unit = f" {node.unit}" if node.unit else ""
         if isinstance(node, FactTest):
@@ -236,7 +284,7 @@ class Engine:
         if name in prepared.set_aside:
             aside = prepared.set_aside[name]
             return (f"{name} ({aside.reason})",)
-        derived = self.ruleset.derived_by_name.get(name)
+        derived = self._derived_by_name.get(name)
         if derived is None:
             definition = self.ruleset.facts.get(name)
             label = f" ({definition.label})" if definition else ""
@@ -252,10 +300,16 @@ class Engine:
         prepared: PreparedFacts,
         record: dict[str, Any] | None = None,
     ) -> Verdict:
-        tid = self.compiled.test_of_node[id(node)]
-        candidate = record["id"] if record is not None else None
-        hit = fired.tests.get(tid, {}).get(candidate)
-        description = self._describe(node, record)
+        info = self._test_info[id(node)]
+        hits = fired.tests.get(info.tid)
+        if record is None:
+            label = None
+            hit = hits.get(None) if hits else None
+            description = info.description
+        else:
+            label = self._label(record, fired)
+            hit = hits.get(record["id"]) if hits else None
+            description = f"{label}: {info.description}"
         if hit is None:
             if isinstance(node, FactTest):
                 present = fired.facts.get(f"f:{node.fact}") or fired.facts.get(f"d:{node.fact}")
@@ -268,7 +322,7 @@ class Engine:
                     return Verdict(None, missing=(f"{node.fact}: {node.field}",))
                 return Verdict(None, missing=self._missing_fact(node.fact, fired, prepared))
             assert record is not None
-            per = self.ruleset.exposure_derived.get(node.field)
+            per = self._exposure_derived.get(node.field)
             if per is not None:
                 key = f"{per.name}:{record['id']}"
                 if key in fired.derive_errors:
@@ -279,17 +333,16 @@ class Engine:
                         ),
                     )
                 missing = [
-                    f"{self._record_label(record)}: {i.field}"
+                    f"{label}: {i.field}"
                     for i in per.inputs
                     if i.source == "exposure" and i.field not in record
                 ]
                 for src in per.fact_inputs():
                     missing.extend(self._missing_fact(src, fired, prepared))
                 return Verdict(None, missing=tuple(missing) or (description,))
-            return Verdict(None, missing=(f"{self._record_label(record)}: {node.field}",))
+            return Verdict(None, missing=(f"{label}: {node.field}",))
         truth, matched = hit
         uses: list[FactUse] = []
-        label = self._record_label(record) if record is not None and fired.explain else None
         if fired.explain and "f" in matched:
             uses.append(self._fact_use(fired.facts.get(matched["f"]["id"], matched["f"]), fired))
         if "e" in matched and fired.explain:
@@ -318,9 +371,6 @@ class Engine:
             )
         elif "e" in matched and isinstance(node, FieldTest):
             compared = matched["e"].get(node.field)
-        threshold = (
-            node.comparison.value if node.comparison.op in ("lt", "lte", "gt", "gte") else None
-        )
         evidence = Evidence(
             test=description,
             outcome=truth,
@@ -328,9 +378,9 @@ class Engine:
             value=compared
             if isinstance(compared, int | float) and not isinstance(compared, bool)
             else None,
-            threshold=threshold,
-            op=node.comparison.op,
-            unit=node.unit,
+            threshold=info.threshold,
+            op=info.op,
+            unit=info.unit,
         )
         return Verdict(truth, (evidence,))
 
@@ -524,7 +574,7 @@ class Engine:
         for node in _walk_tests(criterion.test):
             if not isinstance(node, FactTest) or node.comparison.op not in ("gte", "gt"):
                 continue
-            derived = self.ruleset.derived_by_name.get(node.fact)
+            derived = self._derived_by_name.get(node.fact)
             current = fired.facts.get(f"d:{node.fact}", {}).get("value")
             if derived is None or not isinstance(current, int | float):
                 continue
