@@ -13,10 +13,11 @@ module. The pitfalls listed in ``shared/notes/durable.md`` are handled here:
   round until nothing new is derived (forward chaining to a fixed point).
 * Sessions are never deleted: ``delete_state`` corrupts the heap when a join
   is half-matched (seen here as ``free(): invalid pointer`` aborts, depending on
-  heap layout), and crashes with queued actions (notes). Instead one session id
-  per ruleset is reused: after each run every fact asserted into it, base and
-  derived, is retracted, so the next run starts empty and the ~1,024-session
-  cap is never approached.
+  heap layout), and crashes with queued actions (notes). Instead one session
+  per ruleset is reused, the core's default one (facts carry no ``sid``; each
+  ruleset has its own sessions): after each run every fact asserted into it,
+  base and derived, is retracted, so the next run starts empty and the
+  ~1,024-session cap is never approached.
 * No truth maintenance: a session is never edited. Any change to the facts is
   a new session evaluated from scratch.
 * Rule sets are registered under a unique name (name + counter), because the
@@ -42,7 +43,6 @@ Action = Callable[[str, dict[str, dict[str, Any]]], list[dict[str, Any]] | None]
 
 _LOCK = threading.RLock()
 _NAMES = itertools.count(1)
-_SIDS = itertools.count(1)
 
 _CODE_NOT_HANDLED = 1
 _CODE_OBSERVED = 2
@@ -64,10 +64,9 @@ class DurableRuleset:
                     f"durable_rules refused the compiled rule set: {error}"
                 ) from error
         self._closed = False
-        self._sid = f"s{next(_SIDS)}"
 
-    def _assert(self, facts: list[dict[str, Any]]) -> int:
-        result = dre.assert_facts(self._handle, orjson.dumps(facts).decode())
+    def _assert(self, text: str) -> int:
+        result = dre.assert_facts(self._handle, text)
         code, state = result[0], result[1]
         if code == _CODE_OBSERVED:
             raise EngineError(
@@ -82,40 +81,44 @@ class DurableRuleset:
         """Assert ``facts`` in a new session, call ``action(rule, matched)`` for every firing.
 
         ``action`` may return new facts to assert; rounds go on until none are new.
+        Facts go in as they are (no copy): they carry no ``sid``, so the core puts
+        them in its default session ``"0"``, which is this ruleset's own. Facts
+        with an ``id`` are retracted by it alone (less JSON for the core to read).
         """
         if self._closed:
             raise EngineError("rule set already closed")
-        sid = self._sid
-        asserted: list[dict[str, Any]] = []
+        handle = self._handle
+        asserted: list[Any] = []  # the ids of every fact asserted, retracted afterwards
+        loads = orjson.loads
+        complete = dre.complete_and_start_action
         with _LOCK:
             state: int | None = None
             try:
-                batch = [{**f, "sid": sid} for f in facts]
+                batch = facts
                 for _ in range(max_rounds):
                     if not batch:
                         break
-                    asserted.extend(batch)
-                    state = self._assert(batch)
+                    asserted.extend({"id": f["id"]} if "id" in f else f for f in batch)
+                    state = self._assert(orjson.dumps(batch).decode())
                     batch = []
-                    result = dre.start_action_for_state(self._handle, state)
-                    while result:
-                        message = orjson.loads(result[1])
-                        for rule, matched in message.items():
+                    started = dre.start_action_for_state(handle, state)
+                    message = started[1] if started else None
+                    while message:
+                        for rule, matched in loads(message).items():
                             new = action(rule, matched)
                             if new:
-                                batch.extend({**f, "sid": sid} for f in new)
-                        following = dre.complete_and_start_action(self._handle, state)
-                        result = (None, following) if following else None
+                                batch.extend(new)
+                        message = complete(handle, state)
                 else:
                     raise EngineError(f"derived facts did not settle after {max_rounds} rounds")
             finally:
                 if state is not None:
                     # drain anything still queued, then empty the session for reuse
                     with contextlib.suppress(Exception):
-                        while dre.start_action_for_state(self._handle, state):
-                            dre.complete_and_start_action(self._handle, state)
+                        while dre.start_action_for_state(handle, state):
+                            complete(handle, state)
                 if asserted:
-                    dre.retract_facts(self._handle, orjson.dumps(asserted).decode())
+                    dre.retract_facts(handle, orjson.dumps(asserted).decode())
 
     def close(self) -> None:
         if not self._closed:
