@@ -1,17 +1,52 @@
-"""Screen many patients at once with DuckDB: outcomes per criterion, no explanations."""
+"""Screen many patients at once with DuckDB: outcomes per criterion, no explanations.
+
+Two routes lead to the same query. :meth:`VectorizedScreener.screen` takes
+:class:`Patient` objects and prepares them in Python (:func:`screener.facts.prepare`,
+then :mod:`~screener.vectorized.flatten`); :meth:`VectorizedScreener.iter_tables`
+reads a columnar registry (:mod:`screener.tables`) and prepares it in SQL
+(:mod:`~screener.vectorized.prepare`), with no Python work per patient.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from screener.facts import prepare
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet
 from screener.vectorized.flatten import SQL_TYPES, Column, Deriver, Layout, flatten, layout_of
+from screener.vectorized.prepare import Sources, TablePreparation
 from screener.vectorized.sql import OUTCOME_CODES, CompiledQuery, compile_sql
+
+
+@dataclass(frozen=True)
+class TableError:
+    """A patient of a columnar registry that could not be screened, and why."""
+
+    pid: int
+    patient_id: str
+    file: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TableChunk:
+    """Outcomes for one range of pids: ``codes[criterion]`` is a numpy array of 0 pass, 1 fail,
+    2 unknown, aligned with ``patient_ids`` (patients in ``errors`` are left out)."""
+
+    patient_ids: list[str]
+    files: list[str]
+    codes: dict[str, Any]
+    errors: tuple[TableError, ...]
+
+    def __len__(self) -> int:
+        return len(self.patient_ids)
 
 
 class Tables:
@@ -64,7 +99,7 @@ def _frame(columns: list[list[Any]], layout_columns: list[Column]) -> dict[str, 
 class VectorizedScreener:
     """Compile once; then :meth:`flatten` patients and :meth:`evaluate` them in one query."""
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    def __init__(self, ruleset: RuleSet, threads: int = 1) -> None:
         import duckdb
 
         self.ruleset = ruleset
@@ -72,7 +107,8 @@ class VectorizedScreener:
         self.deriver = Deriver(ruleset)
         self.query: CompiledQuery = compile_sql(ruleset, self.layout)
         self.con = duckdb.connect()
-        self.con.execute("SET threads TO 1")
+        self.con.execute(f"SET threads TO {int(threads)}")
+        self._preparation: TablePreparation | None = None
 
     def tables(self) -> Tables:
         return Tables(self.layout)
@@ -131,5 +167,46 @@ class VectorizedScreener:
             self.register(tables)
             yield tables.patient_ids, self.codes()
 
+    def iter_tables(
+        self, directory: Path, as_of: date, chunk_size: int = 250_000, skip: int = 0
+    ) -> Iterator[TableChunk]:
+        """Screen a columnar registry (:mod:`screener.tables`) chunk by chunk of pids.
+
+        Which value counts is chosen in SQL (:mod:`screener.vectorized.prepare`); memory is
+        bounded by ``chunk_size`` patients; ``skip`` pids are left out (resuming).
+        """
+        from screener.tables.write import read_manifest, table_glob
+
+        manifest = read_manifest(directory)
+        if self._preparation is None:
+            self._preparation = TablePreparation(self.ruleset, self.layout)
+        sources = Sources(
+            **{t: f"read_parquet('{_quoted(table_glob(directory, t))}')" for t in Sources.__annotations__}
+        )
+        total = int(manifest["patients"])
+        for first in range(skip, total, chunk_size):
+            last = min(first + chunk_size, total) - 1
+            for statement in self._preparation.statements(sources, as_of, (first, last)):
+                self.con.execute(statement)
+            codes = self.code_arrays()
+            named = self.con.execute(
+                f"SELECT p.pid, x.patient_id, x.file FROM p JOIN {sources.patients} x ON x.pid = p.pid "
+                "ORDER BY p.pid"
+            ).fetchall()
+            errors = self.con.execute(
+                f"SELECT e.pid, x.patient_id, x.file, e.field, e.message FROM errors e "
+                f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
+            ).fetchall()
+            yield TableChunk(
+                [n[1] for n in named],
+                [n[2] for n in named],
+                {c: codes[c] for c in self.query.criteria},
+                tuple(TableError(*e) for e in errors),
+            )
+
     def close(self) -> None:
         self.con.close()
+
+
+def _quoted(path: str) -> str:
+    return path.replace("'", "''")

@@ -1,0 +1,546 @@
+"""Which value counts, in SQL: from a columnar registry to the tables the rule query reads.
+
+:func:`screener.facts.prepare` decides, patient by patient in Python, which value of
+each fact counts at the screening date. This module compiles the same decisions
+into DuckDB SQL over a columnar registry (:mod:`screener.tables`), so a registry of
+millions is screened without a Python step per patient:
+
+* observations: the latest not after the screening date (ties: the one listed
+  later), or the latest with the fact's ``prefer_value``; none if older than the
+  fact's ``max_age_days``; converted to the rule set's unit through its quantity;
+* statuses and assessments: the latest (undated counts as oldest), none if too
+  old, none for a person-only fact nobody confirmed;
+* a value of the wrong type for the rule set makes the patient an error, as a
+  :class:`~screener.errors.PatientDataError` does in Python;
+* medication periods get the calendar attributes of ``facts._exposure`` (last
+  dose, ongoing, duration, administrations, doses per day/week/month) and the
+  cumulative days at dose of ``facts.cumulative_days_at_dose``;
+* derived values call the SQL twins of the named clinical functions
+  (:mod:`screener.clinical.sql`), rounded as the engine rounds them.
+
+The result is three temporary tables with exactly the columns of
+:func:`screener.vectorized.flatten.layout_of` (``p``, ``e``, ``c``) and ``errors``
+(pid, field, message). The differential tests check that both routes give the
+same tables and the same outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from screener import units
+from screener.clinical import FUNCTIONS
+from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
+from screener.clinical.sql import sql_call
+from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.model.rules import Derived, FactDef, RuleSet, Window
+from screener.vectorized.flatten import SQL_TYPES, Layout
+from screener.vectorized.sql import ident, literal
+
+_OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle", "unit")
+
+
+# Row order key: days since 1900 x _SEQ_SPAN + seq (seq < _SEQ_SPAN records per patient and
+# table); a preferred value is lifted by _PREFERRED, above any date before the year 4000.
+_SEQ_SPAN = 1_000_000
+_PREFERRED = 10**15
+
+
+class PreparationError(ValueError):
+    """A rule set the SQL preparation cannot express (the Python path still can)."""
+
+
+def sql_date(d: date) -> str:
+    return f"DATE '{d.isoformat()}'"
+
+
+def _iso(expr: str) -> str:
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def _value_column(definition: FactDef) -> str:
+    return {
+        "number": "value_num",
+        "string": "value_text",
+        "boolean": "value_bool",
+        "date": "value_date",
+    }[definition.type]
+
+
+def _fold_sql(expr: str) -> str:
+    """``units._fold`` in SQL: no whitespace, micro signs as u, ^ as *, lower case."""
+    return (
+        f"lower(replace(replace(replace(regexp_replace({expr}, '\\s', '', 'g'), "
+        "'\u00b5', 'u'), '\u03bc', 'u'), '^', '*'))"
+    )
+
+
+@dataclass(frozen=True)
+class Sources:
+    """SQL relations for the registry tables (e.g. ``read_parquet('dir/observations/*.parquet')``)."""
+
+    patients: str
+    observations: str
+    statuses: str
+    assessments: str
+    conditions: str
+    medications: str
+    administrations: str
+
+
+class TablePreparation:
+    """The SQL that builds ``p``, ``e``, ``c`` and ``errors`` for one rule set."""
+
+    def __init__(self, ruleset: RuleSet, layout: Layout) -> None:
+        self.ruleset = ruleset
+        self.layout = layout
+        self.windows: dict[str, tuple[str, Window]] = {
+            window_field(name, w): (name, w) for name, w in windows_of(ruleset)
+        }
+        self.derived_scalar = [d for d in ruleset.derived if d.per is None]
+        self.derived_names = {d.name for d in self.derived_scalar}
+        self.per_exposure = [d for d in ruleset.derived if d.per == "exposure"]
+        # keys each base fact must provide: what the rules test plus what derived values read
+        self.keys: dict[str, set[str]] = {}
+        for column in layout.patients:
+            if column.source not in self.derived_names:
+                self.keys.setdefault(column.source, set()).add(column.key)
+        for d in ruleset.derived:
+            for i in d.inputs:
+                if i.source in ("context", "exposure") or i.source in self.derived_names:
+                    continue
+                self.keys.setdefault(i.source, set()).add(i.field or "value")
+        for name in self.keys:
+            if name not in ruleset.facts:
+                raise PreparationError(f"{name} is read by the rules but is not a declared fact")
+
+    # ------------------------------------------------------------------ scalar facts
+
+    def _aggregates(self, name: str, kind: str) -> list[str]:
+        """Aggregates over a group's rows, one patient each, picking fact ``name``'s chosen row.
+
+        ``k`` orders a patient's rows (date, then listing order); the fact's key is ``k``
+        on its own rows and NULL elsewhere, raised above every other row for a preferred
+        value. ``arg_max_null`` returns the chosen row's field even when that is NULL.
+        """
+        definition = self.ruleset.facts[name]
+        column = "score" if kind == "assessment" else _value_column(definition)
+        problem = f"{column} IS NULL"
+        if definition.type == "string" and definition.values:
+            problem += f" OR {column} NOT IN ({', '.join(map(literal, definition.values))})"
+        shown = (
+            "CAST(score AS VARCHAR)"
+            if kind == "assessment"
+            else "coalesce(CAST(value_num AS VARCHAR), '''' || value_text || '''', "
+            "lower(CAST(value_bool AS VARCHAR)), 'nothing')"
+        )
+        key = "k"
+        if definition.prefer_value is not None and kind == "observation":
+            preferred = f"{column} IS NOT DISTINCT FROM {literal(definition.prefer_value)}"
+            key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
+        key = f"CASE WHEN name = {literal(name)} THEN {key} END"
+
+        def pick(expr: str, label: str) -> str:
+            return f"arg_max_null({expr}, {key}) AS {ident(name + '.__' + label)}"
+
+        out = [
+            f"max({key}) IS NOT NULL AS {ident(name + '.__n')}",
+            pick("date", "date"),
+            pick(column, "raw"),
+            pick(f"CASE WHEN {problem} THEN {shown} END", "bad"),
+        ]
+        if definition.type == "number" and definition.unit and kind == "observation":
+            out.append(pick("unit", "unit"))
+        if definition.person_only:
+            out.append(pick("coalesce(confirmed_by, '') <> ''" if kind == "status" else "FALSE", "confirmed"))
+        for field in sorted(self.keys[name]):
+            if field in _OBSERVATION_FIELDS and field != "unit" and kind == "observation":
+                out.append(pick(field, field))
+        return out
+
+    def _group(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
+        """One row per patient with the chosen row's values of every fact of ``kind``."""
+        names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
+        if not names:
+            return None
+        aggregates = [a for n in names for a in self._aggregates(n, kind)]
+        dated = f"date <= {sql_date(as_of)}"
+        day = "date"
+        if kind == "status":  # an undated status counts as the oldest
+            dated = f"(date IS NULL OR {dated})"
+            day = "coalesce(date, DATE '0001-01-01')"
+        rows = (
+            f"(SELECT *, date_diff('day', DATE '1900-01-01', {day}) * {_SEQ_SPAN} + seq AS k FROM {relation} "
+            f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
+        )
+        return f"SELECT pid, {', '.join(aggregates)} FROM {rows} GROUP BY pid"
+
+    def _fact_columns(self, name: str, as_of: date) -> tuple[list[str], str, str]:
+        """Columns of one fact over the joined groups: (select items, SQL "it counts", error message SQL)."""
+        definition = self.ruleset.facts[name]
+
+        def col(label: str) -> str:
+            return ident(f"{name}.__{label}")
+
+        if definition.kind == "demographic":
+            counts = f"({name} IS NOT NULL)"
+            bad = "NULL"
+            if definition.values:
+                allowed = ", ".join(map(literal, definition.values))
+                bad = f"CASE WHEN {name} NOT IN ({allowed}) THEN '''' || {name} || '''' END"
+            raw, dated = name, "CAST(NULL AS DATE)"
+        else:
+            counts = col("n")
+            if definition.max_age_days is not None:
+                counts += (
+                    f" AND ({col('date')} IS NULL OR "
+                    f"date_diff('day', {col('date')}, {sql_date(as_of)}) <= {definition.max_age_days})"
+                )
+            if definition.person_only:
+                counts += f" AND {col('confirmed')}"
+            counts = f"coalesce({counts}, FALSE)"
+            raw, bad, dated = col("raw"), col("bad"), col("date")
+        wanted = f"one of {list(definition.values)}" if definition.values else f"a {definition.type}"
+        message = (
+            f"{literal(name)} || coalesce(' dated ' || CAST({dated} AS VARCHAR), '') || "
+            f"{literal(f': expected {wanted}, got ')} || {bad}"
+        )
+        items = [f"{counts} AND {bad} IS NULL AS {ident(name + '.__present')}"]
+        unit_error = "NULL"
+        value = raw
+        if definition.type == "number" and definition.unit and definition.kind == "observation":
+            value, no_conversion = self._converted(definition, raw, col("unit"))
+            if no_conversion != "FALSE":
+                unit_error = (
+                    f"CASE WHEN {no_conversion} THEN {literal(name)} || ' is in ' || {col('unit')} || "
+                    f"{literal(f'; the rule set needs {definition.unit} and no conversion is known')} END"
+                )
+        error = f"CASE WHEN {counts} AND {bad} IS NOT NULL THEN {message} ELSE {unit_error} END"
+        items.append(f"CASE WHEN {counts} THEN {error} END AS {ident(name + '.__error')}")
+        for key in sorted(self.keys[name]):
+            items.append(
+                f"CASE WHEN {counts} THEN {self._key_sql(name, key, value, dated, as_of)} END "
+                f"AS {ident(name + '.' + key)}"
+            )
+        return items, counts, error
+
+    def _key_sql(self, name: str, key: str, value: str, dated: str, as_of: date) -> str:
+        """SQL for fact ``name``'s prepared ``key`` over the joined groups."""
+        definition = self.ruleset.facts[name]
+        if key == "value":
+            return _iso(value) if definition.type == "date" else value
+        if key in self.windows:
+            field, window = self.windows[key]
+            sources = {"date": dated} | ({"value": value} if definition.type == "date" else {})
+            source = sources.get(field)
+            if source is None:
+                raise PreparationError(f"{name}.{key}: no date field {field!r} in the registry tables")
+            return f"date_diff('day', {sql_date(window_start(as_of, window))}, {source})"
+        if key == "date":
+            return _iso(dated)
+        if key in _OBSERVATION_FIELDS and key != "unit" and definition.kind == "observation":
+            return ident(f"{name}.__{key}")
+        raise PreparationError(f"{name}.{key}: the SQL preparation does not provide this field")
+
+    def _converted(self, definition: FactDef, raw: str, unit: str) -> tuple[str, str]:
+        """(value in the rule set's unit, condition under which no conversion is known)."""
+        target = definition.unit
+        assert target is not None
+        same = f"({unit} IS NULL OR {unit} = {literal(target)})"
+        quantity = definition.quantity
+        if quantity is None or units.CANONICAL.get(quantity) != target:
+            return f"CASE WHEN {same} THEN {raw} END", f"NOT {same}"
+        factors: dict[str, float] = {}
+        for spelling in units.accepted_units(quantity):
+            factors[units._fold(spelling)] = units.normalize(quantity, 1.0, spelling)
+        cases = " ".join(f"WHEN {literal(k)} THEN {raw} * CAST({v!r} AS DOUBLE)" for k, v in factors.items())
+        folded = _fold_sql(unit)
+        value = f"CASE WHEN {same} THEN {raw} ELSE CASE {folded} {cases} END END"
+        known = ", ".join(literal(k) for k in factors)
+        return value, f"(NOT {same} AND {folded} NOT IN ({known}))"
+
+    # ------------------------------------------------------------------ statements
+
+    def statements(self, s: Sources, as_of: date, pids: tuple[int, int] | None = None) -> list[str]:
+        """SQL statements that create temp tables ``errors``, ``pw`` (wide), ``p``, ``e`` and ``c``.
+
+        ``pids`` = (first, last) restricts to a range of pids (chunked screening).
+        """
+        where = "TRUE" if pids is None else f"pid BETWEEN {pids[0]} AND {pids[1]}"
+        groups = [
+            (alias, self._group(relation, kind, as_of, where))
+            for alias, relation, kind in (
+                ("go", s.observations, "observation"),
+                ("gs", s.statuses, "status"),
+                ("ga", s.assessments, "assessment"),
+            )
+        ]
+        demographics = [n for n in self.keys if self.ruleset.facts[n].kind == "demographic"]
+        joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
+        items: list[str] = []
+        errors: list[str] = []
+        for name in self.keys:
+            fact_items, _, _ = self._fact_columns(name, as_of)
+            items += fact_items
+            errors.append(ident(name + ".__error"))
+        patients = f"(SELECT pid{''.join(', ' + n for n in demographics)} FROM {s.patients} WHERE {where}) pt"
+        facts = f"SELECT pid, {', '.join(items)} FROM {patients}{joins}"
+        statements = [f"CREATE OR REPLACE TEMP TABLE facts AS {facts}"]
+        unpivot = (
+            "\nUNION ALL\n".join(
+                f"SELECT pid, {literal(n)} AS field, {ident(n + '.__error')} AS message FROM facts "
+                f"WHERE {ident(n + '.__error')} IS NOT NULL"
+                for n in self.keys
+            )
+            or "SELECT CAST(NULL AS BIGINT) AS pid, '' AS field, '' AS message WHERE FALSE"
+        )
+        statements.append(f"CREATE OR REPLACE TEMP TABLE errors AS {unpivot}")
+        layer = "(SELECT * FROM facts ANTI JOIN errors USING (pid))"
+        for d in self._derive_order():
+            layer = f"(SELECT *, {self._derived_scalar_sql(d, as_of)} FROM {layer})"
+        columns = ", ".join(
+            f"CAST({ident(c.source + '.value' if c.source in self.derived_names else c.name)} "
+            f"AS {SQL_TYPES[c.type]}) AS {ident(c.name)}"
+            for c in self.layout.patients
+        )
+        statements.append(f"CREATE OR REPLACE TEMP TABLE pw AS SELECT * FROM {layer}")
+        statements.append(f"CREATE OR REPLACE TEMP TABLE p AS SELECT pid, {columns} FROM pw ORDER BY pid")
+        statements.append(f"CREATE OR REPLACE TEMP TABLE e AS {self._exposures(s, as_of, where)}")
+        statements.append(f"CREATE OR REPLACE TEMP TABLE c AS {self._conditions(s, as_of, where)}")
+        return statements
+
+    # ------------------------------------------------------------------ derived values
+
+    def _derive_order(self) -> list[Derived]:
+        """Scalar derived values in an order where each one's inputs come first (as the engine chains)."""
+        done: set[str] = set(self.keys)
+        order: list[Derived] = []
+        pending = list(self.derived_scalar)
+        while pending:
+            ready = [d for d in pending if all(src in done for src in d.fact_inputs())]
+            if not ready:
+                break  # never derivable: the engine leaves them unknown too
+            for d in ready:
+                pending.remove(d)
+                order.append(d)
+                done.add(d.name)
+        return order
+
+    def _input_sql(
+        self, d: Derived, as_of: date, exposure: str | None = None, facts: str = ""
+    ) -> tuple[dict[str, str], str]:
+        """Keyword SQL arguments for ``d``'s function and the condition that every fact exists.
+
+        ``facts`` prefixes the patient-level columns (``"pw."`` beside an exposure alias).
+        """
+        kwargs: dict[str, str] = {}
+        defaults = dict(d.defaults)
+        present: list[str] = []
+        for i in d.inputs:
+            if i.source == "context":
+                value = sql_date(as_of)
+            elif i.source == "exposure":
+                assert exposure is not None
+                value = f"{exposure}.{ident(i.field or '')}"
+                if i.field in ("start", "end", "last_dose"):
+                    value = f"CAST({value} AS DATE)"
+            else:
+                present.append(facts + ident(i.source + ".__present"))
+                column = facts + ident(f"{i.source}.{i.field or 'value'}")
+                date_typed = i.source in self.ruleset.facts and self.ruleset.facts[i.source].type == "date"
+                value = f"CAST({column} AS DATE)" if date_typed and not i.field else column
+            if i.param in defaults:
+                value = f"coalesce({value}, {literal(defaults[i.param])})"
+            kwargs[i.param] = value
+        return kwargs, " AND ".join(present) or "TRUE"
+
+    def _rounded(self, d: Derived, kwargs: dict[str, str]) -> str:
+        call = sql_call(d.function, **kwargs)
+        every = " AND ".join(f"({v}) IS NOT NULL" for v in kwargs.values()) or "TRUE"
+        if FUNCTIONS[d.function].unit not in ("", "bool"):
+            # the engine rounds floats with round(x, 4): half to even, as DuckDB's round_even
+            call = f"round_even(CAST({call} AS DOUBLE), 4)"
+        return f"(CASE WHEN {every} THEN {call} END)"
+
+    def _derived_scalar_sql(self, d: Derived, as_of: date) -> str:
+        kwargs, present = self._input_sql(d, as_of)
+        value = f"(CASE WHEN {present} THEN {self._rounded(d, kwargs)} END)"
+        return (
+            f"{value} AS {ident(d.name + '.value')}, ({value}) IS NOT NULL AS {ident(d.name + '.__present')}"
+        )
+
+    # ------------------------------------------------------------------ exposures
+
+    def _exposures(self, s: Sources, as_of: date, where: str) -> str:
+        d = sql_date(as_of)
+        per_day = " ".join(f"WHEN {literal(k)} THEN CAST({v!r} AS DOUBLE)" for k, v in FREQUENCIES.items())
+
+        def dose(days: float) -> str:
+            return (
+                f"CASE WHEN dose_mg IS NOT NULL AND frequency IS NOT NULL AND frequency <> 'once' "
+                f"THEN round_even(dose_mg * (CASE frequency {per_day} END) * CAST({days!r} AS DOUBLE), 6) END"
+            )
+
+        failed = ", ".join(map(literal, FAILED_OUTCOMES))
+        e0 = f"""
+        SELECT m.pid, m.seq, m.drug, m.route, m.frequency, m.dose_mg, m.outcome, m.start,
+               CASE WHEN m."end" <= {d} THEN m."end" END AS end_,
+               (m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)) AS single,
+               CASE WHEN m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)
+                    THEN FALSE ELSE (m."end" IS NULL OR m."end" > {d}) END AS ongoing,
+               a.n AS n_adm, a.first_adm, a.last_adm
+        FROM (SELECT * FROM {s.medications} WHERE {where} AND start <= {d}) m
+        LEFT JOIN (SELECT pid, med_seq, count(*) AS n, min(date) AS first_adm, max(date) AS last_adm
+                   FROM {s.administrations} WHERE {where} AND date <= {d} GROUP BY pid, med_seq) a
+               ON a.pid = m.pid AND a.med_seq = m.seq
+        LEFT JOIN (SELECT pid, med_seq, count(*) AS n_all FROM {s.administrations} WHERE {where}
+                   GROUP BY pid, med_seq) aa
+               ON aa.pid = m.pid AND aa.med_seq = m.seq
+        """
+        e1 = f"""
+        SELECT *, CASE WHEN ongoing THEN {d} ELSE coalesce(end_, last_dose, start) END AS period_end
+        FROM (SELECT *, CASE WHEN single THEN coalesce(last_adm, start)
+                             WHEN ongoing THEN {d} ELSE coalesce(last_adm, end_) END AS last_dose
+              FROM ({e0}))
+        """
+        e2 = f"""
+        SELECT *, date_diff('day', start, period_end) + 1 AS duration_days,
+               {dose(1.0)} AS daily_dose_mg, {dose(7.0)} AS weekly_dose_mg,
+               {dose(DAYS_PER_MONTH)} AS monthly_dose_mg,
+               row_number() OVER (PARTITION BY pid, drug ORDER BY start, seq) AS k
+        FROM ({e1})
+        """
+        statements_cte = f"e2 AS ({e2}), {self._cumulative_cte()}"
+        dates = {"start": "e2.start", "end": "e2.end_", "last_dose": "e2.last_dose"}
+        windows = [
+            f"date_diff('day', {sql_date(window_start(as_of, w))}, {dates[field]}) AS {ident(key)}"
+            for key, (field, w) in self.windows.items()
+            if field in dates
+        ]
+        e3 = f"""
+        SELECT e2.pid, e2.seq, e2.drug, e2.route, e2.frequency, e2.dose_mg, e2.daily_dose_mg,
+               e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
+               e2.duration_days, cum.days AS cumulative_days_at_dose,
+               CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
+               CASE WHEN e2.n_adm > 0 THEN date_diff('day', e2.first_adm, e2.last_adm)
+                    WHEN e2.frequency = 'once' THEN 0 END AS administration_span_days,
+               CASE WHEN e2.outcome IS NOT NULL THEN e2.outcome IN ({failed}) END AS failed,
+               e2.outcome{"".join(", " + w for w in windows)}
+        FROM e2 LEFT JOIN cum ON cum.pid = e2.pid AND cum.seq = e2.seq
+        """
+        plain = (
+            "drug",
+            "route",
+            "frequency",
+            "dose_mg",
+            "daily_dose_mg",
+            "weekly_dose_mg",
+            "monthly_dose_mg",
+            "ongoing",
+            "duration_days",
+            "cumulative_days_at_dose",
+            "administrations",
+            "administration_span_days",
+            "failed",
+            "outcome",
+        )
+        fields = {f: f"x.{f}" for f in plain}
+        fields |= {"start": _iso("x.start"), "end": _iso("x.end_"), "last_dose": _iso("x.last_dose")}
+        fields |= {key: f"x.{ident(key)}" for key, (field, _) in self.windows.items() if field in dates}
+        derived = {d.name: self._per_exposure_sql(d, as_of) for d in self.per_exposure}
+        columns = []
+        for column in self.layout.exposures:
+            expr = derived.get(column.name) or fields.get(column.name)
+            if expr is None:
+                raise PreparationError(f"exposure field {column.name}: not provided by the SQL preparation")
+            columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
+        return (
+            f"WITH {statements_cte}, x AS ({e3}) SELECT x.pid AS pid, {', '.join(columns)} "
+            f"FROM x JOIN pw ON pw.pid = x.pid ORDER BY x.pid, x.seq"
+        )
+
+    @staticmethod
+    def _cumulative_cte() -> str:
+        """``facts.cumulative_days_at_dose`` over each patient's periods of one drug, in SQL.
+
+        Periods are ordered by start (then listing order) as ``k``. For a period x at
+        daily dose q, the run reaches back while the earlier period's dose is >= q and
+        the next period starts at most a day after it ends; forward while the later
+        period's dose is >= q and it starts at most a day after the run's end so far.
+        Calendar days of the run's periods are counted once.
+        """
+        return """
+        per AS (SELECT pid, drug, seq, k, start, start + CAST(duration_days - 1 AS INTEGER) AS last_day,
+                       daily_dose_mg AS q,
+                       lead(start) OVER (PARTITION BY pid, drug ORDER BY k) AS next_start
+                FROM e2),
+        back AS (SELECT x.pid, x.seq, coalesce(max(y.k), 0) + 1 AS first_k
+                 FROM per x LEFT JOIN per y ON y.pid = x.pid AND y.drug = x.drug AND y.k < x.k
+                      AND (y.q IS NULL OR y.q < x.q OR date_diff('day', y.last_day, y.next_start) > 1)
+                 WHERE x.q IS NOT NULL GROUP BY x.pid, x.seq),
+        fwd_pairs AS (SELECT x.pid, x.seq, x.k AS xk, x.q AS xq, y.k, y.q, y.start,
+                             max(y.last_day) OVER (PARTITION BY x.pid, x.seq ORDER BY y.k
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS run_end
+                      FROM per x JOIN per y ON y.pid = x.pid AND y.drug = x.drug AND y.k >= x.k
+                      WHERE x.q IS NOT NULL),
+        fwd AS (SELECT pid, seq,
+                       coalesce(min(k) FILTER (WHERE k > xk AND (q IS NULL OR q < xq
+                                OR date_diff('day', run_end, start) > 1)) - 1, max(k)) AS last_k
+                FROM fwd_pairs GROUP BY pid, seq),
+        run AS (SELECT b.pid, b.seq, z.k, z.start, z.last_day
+                FROM back b JOIN fwd f ON f.pid = b.pid AND f.seq = b.seq
+                JOIN per x ON x.pid = b.pid AND x.seq = b.seq
+                JOIN per z ON z.pid = x.pid AND z.drug = x.drug AND z.k BETWEEN b.first_k AND f.last_k),
+        cov AS (SELECT pid, seq, start, last_day,
+                       max(last_day) OVER (PARTITION BY pid, seq ORDER BY start, k
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+                FROM run),
+        cum AS (SELECT pid, seq,
+                       CAST(sum(greatest(0, date_diff('day',
+                           CASE WHEN prev_end IS NULL OR prev_end < start - 1
+                                THEN start - 1 ELSE prev_end END,
+                           last_day))) AS BIGINT) AS days
+                FROM cov GROUP BY pid, seq)
+        """
+
+    def _per_exposure_sql(self, d: Derived, as_of: date) -> str:
+        kwargs, present = self._input_sql(d, as_of, exposure="x", facts="pw.")
+        match = (
+            " AND ".join(f"x.{ident(key)} IN ({', '.join(map(literal, values))})" for key, values in d.match)
+            or "TRUE"
+        )
+        return f"(CASE WHEN {match} AND {present} THEN {self._rounded(d, kwargs)} END)"
+
+    # ------------------------------------------------------------------ conditions
+
+    def _conditions(self, s: Sources, as_of: date, where: str) -> str:
+        d = sql_date(as_of)
+        ended = f'(x."end" IS NOT NULL AND x."end" <= {d})'
+        fields = {
+            "name": "x.name",
+            "status": f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END",
+            "active": f"(x.status = 'active' AND NOT {ended})",
+            "type": "x.type",
+            "onset": _iso("x.onset"),
+            "end": _iso('x."end"'),
+            "severity": "x.severity",
+            "classification": "x.classification",
+            "criteria_met": "x.criteria_met",
+            "controlled": "x.controlled",
+        }
+        for key, (field, w) in self.windows.items():
+            source = {"onset": "x.onset", "end": 'x."end"'}.get(field)
+            if source:
+                fields[key] = f"date_diff('day', {sql_date(window_start(as_of, w))}, {source})"
+        columns = []
+        for column in self.layout.conditions:
+            expr = fields.get(column.name)
+            if expr is None:
+                raise PreparationError(f"condition field {column.name}: not provided by the SQL preparation")
+            columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
+        return (
+            f"SELECT x.pid AS pid, {', '.join(columns)} FROM {s.conditions} x JOIN pw ON pw.pid = x.pid "
+            f"WHERE {where.replace('pid', 'x.pid')} AND (x.onset IS NULL OR x.onset <= {d}) "
+            "ORDER BY x.pid, x.seq"
+        )
