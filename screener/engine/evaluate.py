@@ -12,7 +12,7 @@ maintenance and would fire absence rules too early).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -40,6 +40,8 @@ from screener.model.rules import (
 from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult
 
 Truth = bool | None
+TruthFn = Callable[["Fired", PreparedFacts], Truth]
+WhereFn = Callable[["Fired", str], Truth]
 _MAX_CANDIDATE_DATES = 90  # 3 per recorded date in a window test; bounds re-screening work
 
 
@@ -114,6 +116,21 @@ class Engine:
             )
         self._derived_by_name = ruleset.derived_by_name  # properties: a new dict at every read
         self._exposure_derived = ruleset.exposure_derived
+        self._truths: dict[str, TruthFn] = {c.id: self._truth_fn(c.test) for c in ruleset.criteria}
+        # eligible_from: per criterion, its date-window tests (with their quantifier) and the
+        # lower bounds on derived values, found once instead of walking the tree per failure
+        self._windows: dict[str, list[tuple[FactTest | FieldTest, str | None]]] = {}
+        self._lower_bounds: dict[str, list[FactTest]] = {}
+        for c in ruleset.criteria:
+            tests = list(_walk_tests(c.test))
+            self._windows[c.id] = [
+                (n, self.compiled.tests[self.compiled.test_of_node[id(n)]].quantifier)
+                for n in tests
+                if n.comparison.op in WINDOW_OPS
+            ]
+            self._lower_bounds[c.id] = [
+                n for n in tests if isinstance(n, FactTest) and n.comparison.op in ("gte", "gt")
+            ]
 
     def close(self) -> None:
         self._durable.close()
@@ -458,6 +475,71 @@ class Engine:
         assert isinstance(node, Group)
         return self._combine(node.op, [self._node(c, fired, prepared) for c in node.children])
 
+    # ------------------------------------------------------------------ outcomes only
+
+    def _truth_fn(self, node: Node) -> TruthFn:
+        """The value of ``node`` (True, False or None), without evidence or missing facts.
+
+        The same three-valued logic as :meth:`_node` over the same firings, built
+        once per rule set: every child is evaluated (no short cut), in the same
+        order, so a value of the wrong type raises the same error as there.
+        """
+        if isinstance(node, FactTest):
+            tid = self._test_info[id(node)].tid
+            keys = (f"f:{node.fact}", f"d:{node.fact}")
+            field_name = node.field
+
+            def fact_test(fired: Fired, prepared: PreparedFacts) -> Truth:
+                hits = fired.tests.get(tid)
+                hit = hits.get(None) if hits else None
+                if hit is not None:
+                    return hit[0]
+                present = fired.facts.get(keys[0]) or fired.facts.get(keys[1])
+                if present is not None and (field_name is None or field_name in present):
+                    self._test(node, fired, prepared)  # raises: wrong type of value
+                return None
+
+            return fact_test
+        if isinstance(node, Quantifier):
+            qid = self.compiled.quantifier_of_node[id(node)]
+            absent: Truth = False if node.absent == "false" else None
+            where = self._where_fn(node.where) if node.where is not None else None
+            combine = _any if node.quantifier == "exists" else _all
+
+            def quantifier(fired: Fired, prepared: PreparedFacts) -> Truth:
+                records = fired.candidates.get(qid)
+                if not records:
+                    return absent
+                if where is None:
+                    return True
+                return combine([where(fired, r) for r in records])
+
+            return quantifier
+        assert isinstance(node, Group)
+        children = [self._truth_fn(c) for c in node.children]
+        combine = _COMBINE[node.op]
+        return lambda fired, prepared: combine([c(fired, prepared) for c in children])
+
+    def _where_fn(self, node: Group | FieldTest) -> WhereFn:
+        if isinstance(node, FieldTest):
+            tid = self._test_info[id(node)].tid
+
+            def field_test(fired: Fired, record: str) -> Truth:
+                hits = fired.tests.get(tid)
+                hit = hits.get(record) if hits else None
+                return None if hit is None else hit[0]
+
+            return field_test
+        children = [self._where_fn(c) for c in node.children]
+        combine = _COMBINE[node.op]
+        return lambda fired, record: combine([c(fired, record) for c in children])
+
+    def _outcome(self, c: Criterion, fired: Fired, prepared: PreparedFacts) -> str:
+        value = self._truths[c.id](fired, prepared)
+        if value is None:
+            return "unknown"
+        return ("pass" if value else "fail") if c.type == "inclusion" else ("fail" if value else "pass")
+
     # ------------------------------------------------------------------ screening
 
     def _criterion(self, c: Criterion, fired: Fired, prepared: PreparedFacts) -> CriterionResult:
@@ -481,27 +563,22 @@ class Engine:
             evidence=verdict.evidence,
         )
 
-    def _outcomes(
-        self, patient: Patient, as_of: date, explain: bool = True
-    ) -> tuple[tuple[CriterionResult, ...], Fired, PreparedFacts]:
-        prepared = prepare(patient, self.ruleset, as_of)
-        fired = self.fire(prepared)
-        fired.explain = explain
-        results = tuple(self._criterion(c, fired, prepared) for c in self.ruleset.criteria)
-        return results, fired, prepared
-
     def screen(self, patient: Patient, as_of: date, *, explain: bool = True) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``.
 
         ``explain=False`` (batch) leaves out the facts used by each test; outcomes,
         missing facts, eligible-from dates and the compared values for margins stay.
         """
-        results, fired, _ = self._outcomes(patient, as_of, explain)
+        prepared = prepare(patient, self.ruleset, as_of)
+        fired = self.fire(prepared)
+        fired.explain = explain
+        results = [self._criterion(c, fired, prepared) for c in self.ruleset.criteria]
         final = []
+        rescreens: dict[date, dict[str, str]] = {}
         for result in results:
             if result.outcome == "fail":
                 criterion = self.ruleset.criterion(result.id)
-                when = self._eligible_from(criterion, patient, as_of, fired)
+                when = self._eligible_from(criterion, patient, as_of, fired, rescreens)
                 if when is not None:
                     result = replace(result, eligible_from=when)
             final.append(result)
@@ -524,8 +601,23 @@ class Engine:
             criteria=tuple(final),
         )
 
+    def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
+        """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.
+
+        The same session and logic as :meth:`screen`, without explanations or
+        eligible-from dates: what re-screening at a candidate date needs.
+        """
+        prepared = prepare(patient, self.ruleset, as_of)
+        fired = self.fire(prepared)
+        return {c.id: self._outcome(c, fired, prepared) for c in self.ruleset.criteria}
+
     def _eligible_from(
-        self, criterion: Criterion, patient: Patient, as_of: date, fired: Fired
+        self,
+        criterion: Criterion,
+        patient: Patient,
+        as_of: date,
+        fired: Fired,
+        rescreens: dict[date, dict[str, str]],
     ) -> date | None:
         """For a criterion failing on a date window, the first date it would pass.
 
@@ -534,18 +626,17 @@ class Engine:
         re-evaluated from scratch at each candidate, in order; the first one at
         which it passes is the answer. A lower bound on a value that grows with
         the screening date (age from a birth date) adds the coming anniversaries
-        of that date. Criteria with neither get none.
+        of that date. Criteria with neither get none. ``rescreens`` holds the
+        outcomes at the dates already screened for this patient (criteria failing
+        on windows often share candidate dates).
         """
         windows: list[tuple[str, Window, list[dict[str, Any]]]] = []
         candidates: set[date] = set(self._anniversaries(criterion, as_of, fired))
-        for node in _walk_tests(criterion.test):
-            if node.comparison.op not in WINDOW_OPS:
-                continue
+        for node, quantifier in self._windows[criterion.id]:
             if isinstance(node, FactTest):
                 fact = fired.facts.get(f"f:{node.fact}") or fired.facts.get(f"d:{node.fact}")
                 windows.append((node.field or "value", node.comparison.value, [fact] if fact else []))
             else:  # only the records this test's quantifier looks at
-                quantifier = self.compiled.tests[self.compiled.test_of_node[id(node)]].quantifier
                 records = list(fired.candidates.get(quantifier or "", {}).values())
                 windows.append((node.field, node.comparison.value, records))
         for target, window, records in windows:
@@ -559,8 +650,10 @@ class Engine:
                     if when > as_of:
                         candidates.add(when)
         for when in sorted(candidates)[:_MAX_CANDIDATE_DATES]:
-            results, _, _ = self._outcomes(patient, when, explain=False)
-            if next(r for r in results if r.id == criterion.id).outcome == "pass":
+            outcomes = rescreens.get(when)
+            if outcomes is None:
+                outcomes = rescreens[when] = self.outcomes(patient, when)
+            if outcomes[criterion.id] == "pass":
                 return when
         return None
 
@@ -571,9 +664,7 @@ class Engine:
         Age-like: derived from the screening date (``context.as_of``) and a date
         fact, so it grows by one a year; only as many years as the threshold needs.
         """
-        for node in _walk_tests(criterion.test):
-            if not isinstance(node, FactTest) or node.comparison.op not in ("gte", "gt"):
-                continue
+        for node in self._lower_bounds[criterion.id]:
             derived = self._derived_by_name.get(node.fact)
             current = fired.facts.get(f"d:{node.fact}", {}).get("value")
             if derived is None or not isinstance(current, int | float):
@@ -591,6 +682,33 @@ class Engine:
                     if when > as_of:
                         yield when
                         yield when + timedelta(days=1)  # 29 February birthdays
+
+
+def _any(values: list[Truth]) -> Truth:
+    return True if True in values else None if None in values else False
+
+
+def _all(values: list[Truth]) -> Truth:
+    return False if False in values else None if None in values else True
+
+
+def _not(values: list[Truth]) -> Truth:
+    return None if values[0] is None else not values[0]
+
+
+def _first_known(values: list[Truth]) -> Truth:
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+_COMBINE: dict[str, Callable[[list[Truth]], Truth]] = {
+    "any": _any,
+    "all": _all,
+    "not": _not,
+    "first_known": _first_known,
+}
 
 
 def _walk_tests(node: Node) -> Iterator[FactTest | FieldTest]:

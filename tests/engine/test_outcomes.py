@@ -1,0 +1,74 @@
+"""Outcome-only evaluation (re-screening for eligible-from dates) agrees with the full one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from screener.cases import Case, collect_cases
+from screener.engine.evaluate import Engine
+from screener.errors import EngineError
+from screener.facts import prepare
+from screener.model.patient import load_patient
+from screener.model.rules import FactTest, RuleSet, load_ruleset, walk
+from tests.conftest import EXAMPLE_PATIENT
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = date(2026, 11, 25)
+RULE_SET_DIRS = sorted(p.parent for p in (ROOT / "rules").glob("*/rules.yaml"))
+
+
+def _cases() -> list[tuple[RuleSet, list[Case]]]:
+    out = []
+    for d in RULE_SET_DIRS:
+        ruleset = load_ruleset(d)
+        cases, _ = collect_cases(d, ruleset)
+        out.append((ruleset, cases))
+    return out
+
+
+@pytest.fixture(scope="module")
+def rule_cases() -> Iterator[list[tuple[Engine, list[Case]]]]:
+    made = [(Engine(ruleset), cases) for ruleset, cases in _cases()]
+    try:
+        yield made
+    finally:
+        for engine, _ in made:
+            engine.close()
+
+
+def test_outcomes_agree_with_screen_on_every_rule_case(rule_cases: list[tuple[Engine, list[Case]]]) -> None:
+    checked = 0
+    for engine, cases in rule_cases:
+        for case in cases:
+            for shift in (0, 45, 200):  # later dates too: other windows open and close
+                when = case.as_of + timedelta(days=shift)
+                full = engine.screen(case.patient, when)
+                assert engine.outcomes(case.patient, when) == {c.id: c.outcome for c in full.criteria}, (
+                    case.where
+                )
+                checked += 1
+    assert checked >= 200 * 3
+
+
+def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine) -> None:
+    """Neither rule of a test fired although its fact is there: both paths refuse the same way."""
+    patient = load_patient(EXAMPLE_PATIENT)
+    prepared = prepare(patient, engine.ruleset, AS_OF)
+    fired = engine.fire(prepared)
+    criterion, node = next(
+        (c, n)
+        for c in engine.ruleset.criteria
+        for n in walk(c.test)
+        if isinstance(n, FactTest) and f"f:{n.fact}" in fired.facts and n.field is None
+    )
+    fired.tests.pop(engine.compiled.test_of_node[id(node)], None)  # as if the value matched neither
+    with pytest.raises(EngineError, match="wrong type of value") as full:
+        engine._criterion(criterion, fired, prepared)
+    with pytest.raises(EngineError, match="wrong type of value") as lean:
+        engine._outcome(criterion, fired, prepared)
+    assert str(full.value) == str(lean.value)
+
