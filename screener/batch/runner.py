@@ -167,7 +167,8 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     lines = record.lines or LineMap(record.source, {})
     try:
         patient = patient_from_data(record.data, lines)
-        result = engine.screen(patient, as_of, explain=False)  # rows need no facts-used lists
+        # rows show no facts-used lists, and nothing of passing criteria
+        result = engine.screen(patient, as_of, explain=False, passing_evidence=False)
     except InputError as error:
         return _error(record, error.message, error.location)
     except ScreenerError as error:

@@ -563,16 +563,38 @@ class Engine:
             evidence=verdict.evidence,
         )
 
-    def screen(self, patient: Patient, as_of: date, *, explain: bool = True) -> ScreeningResult:
+    def _passing(self, c: Criterion) -> CriterionResult:
+        return CriterionResult(
+            id=c.id,
+            type=c.type,
+            title=c.title,
+            outcome="pass",
+            section=c.section,
+            quote=c.quote,
+            reading=c.reading,
+            person_only=c.person_only,
+        )
+
+    def screen(
+        self, patient: Patient, as_of: date, *, explain: bool = True, passing_evidence: bool = True
+    ) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``.
 
         ``explain=False`` (batch) leaves out the facts used by each test; outcomes,
         missing facts, eligible-from dates and the compared values for margins stay.
+        ``passing_evidence=False`` (batch rows, which show only failing and unknown
+        criteria) leaves out the evidence of passing criteria too: their outcome is
+        read without building any explanation.
         """
         prepared = prepare(patient, self.ruleset, as_of)
         fired = self.fire(prepared)
         fired.explain = explain
-        results = [self._criterion(c, fired, prepared) for c in self.ruleset.criteria]
+        results: list[CriterionResult] = []
+        for c in self.ruleset.criteria:
+            if not passing_evidence and self._outcome(c, fired, prepared) == "pass":
+                results.append(self._passing(c))
+            else:
+                results.append(self._criterion(c, fired, prepared))
         final = []
         rescreens: dict[date, dict[str, str]] = {}
         for result in results:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from screener.batch import runner
-from screener.batch.runner import BatchOptions, near_misses, run_batch
+from screener.batch.runner import BatchOptions, make_row, near_misses, run_batch
 from screener.cli.main import main
 from screener.engine.evaluate import Engine
 from screener.errors import InputError
@@ -76,6 +76,8 @@ def test_rows_are_what_the_engine_says(tmp_path: Path, registry: Path) -> None:
             assert row["failing"] == [c.id for c in result.failing]
             assert row["unknown"] == [{"id": c.id, "missing": list(c.missing)} for c in result.unknown]
             assert row["line"] == line and row["source"] == str(registry)
+            # the batch screens with explain=False, passing_evidence=False: the same row as in full
+            assert row == make_row(result, str(registry), line)
     by_kind = {r["patient_id"]: r for r in rows}
     assert by_kind["p0000"]["decision"] == "eligible"
     renal = by_kind["p0001"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -52,6 +53,21 @@ def test_outcomes_agree_with_screen_on_every_rule_case(rule_cases: list[tuple[En
                 )
                 checked += 1
     assert checked >= 200 * 3
+
+
+def test_batch_screening_differs_from_the_full_one_only_by_what_rows_never_show(
+    rule_cases: list[tuple[Engine, list[Case]]],
+) -> None:
+    """explain=False, passing_evidence=False: passing criteria carry no evidence, tests no facts used."""
+    for engine, cases in rule_cases:
+        for case in cases:
+            full = engine.screen(case.patient, case.as_of)
+            lean = engine.screen(case.patient, case.as_of, explain=False, passing_evidence=False)
+            assert lean.decision == full.decision and lean.eligible_from == full.eligible_from
+            for a, b in zip(full.criteria, lean.criteria, strict=True):
+                evidence = [] if a.outcome == "pass" else [replace(e, facts=()) for e in a.evidence]
+                assert replace(a, evidence=()) == replace(b, evidence=()), case.where
+                assert list(b.evidence) == evidence, case.where
 
 
 def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine) -> None:
