@@ -167,8 +167,8 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     lines = record.lines or LineMap(record.source, {})
     try:
         patient = patient_from_data(record.data, lines)
-        # rows show no facts-used lists, and nothing of passing criteria
-        result = engine.screen(patient, as_of, explain=False, passing_evidence=False)
+        # rows show no facts-used lists, and no evidence of passing or unknown criteria
+        result = engine.screen(patient, as_of, explain=False, evidence="failing")
     except InputError as error:
         return _error(record, error.message, error.location)
     except ScreenerError as error:

@@ -59,6 +59,7 @@ class Fired:
     derive_errors: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # record id -> its label, made once
     explain: bool = True  # False: outcomes, missing facts and margins, without the facts used
+    evidence: bool = True  # False: outcomes and missing facts only (no Evidence at all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,9 @@ class Verdict:
     value: Truth
     evidence: tuple[Evidence, ...] = ()
     missing: tuple[str, ...] = ()
+
+
+_KNOWN = {True: Verdict(True), False: Verdict(False)}
 
 
 def _merge(*parts: tuple[str, ...]) -> tuple[str, ...]:
@@ -359,6 +363,8 @@ class Engine:
                 return Verdict(None, missing=tuple(missing) or (description,))
             return Verdict(None, missing=(f"{label}: {node.field}",))
         truth, matched = hit
+        if not fired.evidence:
+            return _KNOWN[truth]
         uses: list[FactUse] = []
         if fired.explain and "f" in matched:
             uses.append(self._fact_use(fired.facts.get(matched["f"]["id"], matched["f"]), fired))
@@ -436,6 +442,8 @@ class Engine:
         qid = self.compiled.quantifier_of_node[id(node)]
         records = sorted(fired.candidates.get(qid, {}).values(), key=lambda r: r["id"])
         if not records:
+            if node.absent == "false" and not fired.evidence:
+                return _KNOWN[False]
             if node.absent == "false":
                 what = ", ".join(f"{k} in {list(v)}" for k, v in node.match)
                 return Verdict(
@@ -446,6 +454,8 @@ class Engine:
                 or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
             )
             return Verdict(None, missing=(label,))
+        if node.where is None and not fired.evidence:
+            return _KNOWN[True]
         if node.where is None:
             evidence = tuple(
                 Evidence(
@@ -576,23 +586,34 @@ class Engine:
         )
 
     def screen(
-        self, patient: Patient, as_of: date, *, explain: bool = True, passing_evidence: bool = True
+        self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
     ) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``.
 
         ``explain=False`` (batch) leaves out the facts used by each test; outcomes,
         missing facts, eligible-from dates and the compared values for margins stay.
-        ``passing_evidence=False`` (batch rows, which show only failing and unknown
-        criteria) leaves out the evidence of passing criteria too: their outcome is
-        read without building any explanation.
+        ``evidence="failing"`` (batch rows, which show the margins of failing
+        criteria and the missing facts of unknown ones) gives evidence to failing
+        criteria only: each outcome is read first without any explanation, then a
+        failing criterion is explained and an unknown one gets its missing facts.
         """
+        if evidence not in ("all", "failing"):
+            raise ValueError(f"evidence must be 'all' or 'failing', not {evidence!r}")
         prepared = prepare(patient, self.ruleset, as_of)
         fired = self.fire(prepared)
         fired.explain = explain
         results: list[CriterionResult] = []
         for c in self.ruleset.criteria:
-            if not passing_evidence and self._outcome(c, fired, prepared) == "pass":
+            if evidence == "all":
+                results.append(self._criterion(c, fired, prepared))
+                continue
+            outcome = self._outcome(c, fired, prepared)
+            if outcome == "pass":
                 results.append(self._passing(c))
+            elif outcome == "unknown":
+                fired.evidence = False
+                results.append(self._criterion(c, fired, prepared))
+                fired.evidence = True
             else:
                 results.append(self._criterion(c, fired, prepared))
         final = []

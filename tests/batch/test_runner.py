@@ -76,7 +76,7 @@ def test_rows_are_what_the_engine_says(tmp_path: Path, registry: Path) -> None:
             assert row["failing"] == [c.id for c in result.failing]
             assert row["unknown"] == [{"id": c.id, "missing": list(c.missing)} for c in result.unknown]
             assert row["line"] == line and row["source"] == str(registry)
-            # the batch screens with explain=False, passing_evidence=False: the same row as in full
+            # the batch screens with explain=False, evidence="failing": the same row as in full
             assert row == make_row(result, str(registry), line)
     by_kind = {r["patient_id"]: r for r in rows}
     assert by_kind["p0000"]["decision"] == "eligible"

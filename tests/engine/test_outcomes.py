@@ -58,14 +58,14 @@ def test_outcomes_agree_with_screen_on_every_rule_case(rule_cases: list[tuple[En
 def test_batch_screening_differs_from_the_full_one_only_by_what_rows_never_show(
     rule_cases: list[tuple[Engine, list[Case]]],
 ) -> None:
-    """explain=False, passing_evidence=False: passing criteria carry no evidence, tests no facts used."""
+    """explain=False, evidence="failing": only failing criteria carry evidence, without facts used."""
     for engine, cases in rule_cases:
         for case in cases:
             full = engine.screen(case.patient, case.as_of)
-            lean = engine.screen(case.patient, case.as_of, explain=False, passing_evidence=False)
+            lean = engine.screen(case.patient, case.as_of, explain=False, evidence="failing")
             assert lean.decision == full.decision and lean.eligible_from == full.eligible_from
             for a, b in zip(full.criteria, lean.criteria, strict=True):
-                evidence = [] if a.outcome == "pass" else [replace(e, facts=()) for e in a.evidence]
+                evidence = [replace(e, facts=()) for e in a.evidence] if a.outcome == "fail" else []
                 assert replace(a, evidence=()) == replace(b, evidence=()), case.where
                 assert list(b.evidence) == evidence, case.where
 
