@@ -45,6 +45,8 @@ _OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen",
 # table); a preferred value is lifted by _PREFERRED, above any date before the year 4000.
 _SEQ_SPAN = 1_000_000
 _PREFERRED = 10**15
+_QUOTE = "''''"  # SQL text of a single quote
+_UNDATED = -693596  # the day before 0001-01-01, counted from 1900-01-01: an undated status
 
 
 class PreparationError(ValueError):
@@ -117,40 +119,39 @@ class TablePreparation:
 
     # ------------------------------------------------------------------ scalar facts
 
+    def _needs_unit(self, definition: FactDef) -> bool:
+        """Whether a fact's stored unit can differ from the rule set's (the loader already
+        converted every quantity with a canonical unit to it)."""
+        if definition.kind != "observation" or definition.type != "number" or not definition.unit:
+            return False
+        return units.CANONICAL.get(definition.name) != definition.unit
+
+    def _key(self, name: str, kind: str) -> str:
+        """SQL: the order key of fact ``name``'s rows (NULL on other rows)."""
+        definition = self.ruleset.facts[name]
+        key = "k"
+        if definition.prefer_value is not None and kind == "observation":
+            preferred = f"{_value_column(definition)} IS NOT DISTINCT FROM {literal(definition.prefer_value)}"
+            key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
+        return f"CASE WHEN name = {literal(name)} THEN {key} END"
+
     def _aggregates(self, name: str, kind: str) -> list[str]:
         """Aggregates over a group's rows, one patient each, picking fact ``name``'s chosen row.
 
         ``k`` orders a patient's rows (date, then listing order); the fact's key is ``k``
         on its own rows and NULL elsewhere, raised above every other row for a preferred
-        value. ``arg_max_null`` returns the chosen row's field even when that is NULL.
+        value; its maximum also tells the chosen row's date. ``arg_max_null`` returns the
+        chosen row's field even when that is NULL (a value of another type, for example).
         """
         definition = self.ruleset.facts[name]
         column = "score" if kind == "assessment" else _value_column(definition)
-        problem = f"{column} IS NULL"
-        if definition.type == "string" and definition.values:
-            problem += f" OR {column} NOT IN ({', '.join(map(literal, definition.values))})"
-        shown = (
-            "CAST(score AS VARCHAR)"
-            if kind == "assessment"
-            else "coalesce(CAST(value_num AS VARCHAR), '''' || value_text || '''', "
-            "lower(CAST(value_bool AS VARCHAR)), 'nothing')"
-        )
-        key = "k"
-        if definition.prefer_value is not None and kind == "observation":
-            preferred = f"{column} IS NOT DISTINCT FROM {literal(definition.prefer_value)}"
-            key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
-        key = f"CASE WHEN name = {literal(name)} THEN {key} END"
+        key = self._key(name, kind)
 
         def pick(expr: str, label: str) -> str:
             return f"arg_max_null({expr}, {key}) AS {ident(name + '.__' + label)}"
 
-        out = [
-            f"max({key}) IS NOT NULL AS {ident(name + '.__n')}",
-            pick("date", "date"),
-            pick(column, "raw"),
-            pick(f"CASE WHEN {problem} THEN {shown} END", "bad"),
-        ]
-        if definition.type == "number" and definition.unit and kind == "observation":
+        out = [f"max({key}) AS {ident(name + '.__key')}", pick(column, "raw")]
+        if self._needs_unit(definition):
             out.append(pick("unit", "unit"))
         if definition.person_only:
             out.append(pick("coalesce(confirmed_by, '') <> ''" if kind == "status" else "FALSE", "confirmed"))
@@ -159,25 +160,48 @@ class TablePreparation:
                 out.append(pick(field, field))
         return out
 
+    def _rows(self, relation: str, kind: str, names: list[str], as_of: date, where: str) -> str:
+        """A group's rows that may count at ``as_of``, with their order key ``k``."""
+        dated = f"date <= {sql_date(as_of)}"
+        day = "date_diff('day', DATE '1900-01-01', date)"
+        if kind == "status":  # an undated status counts as the oldest
+            dated = f"(date IS NULL OR {dated})"
+            day = f"coalesce({day}, {_UNDATED})"
+        return (
+            f"(SELECT *, {day} * {_SEQ_SPAN} + seq AS k FROM {relation} "
+            f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
+        )
+
     def _group(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
         """One row per patient with the chosen row's values of every fact of ``kind``."""
         names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
         if not names:
             return None
         aggregates = [a for n in names for a in self._aggregates(n, kind)]
-        dated = f"date <= {sql_date(as_of)}"
-        day = "date"
-        if kind == "status":  # an undated status counts as the oldest
-            dated = f"(date IS NULL OR {dated})"
-            day = "coalesce(date, DATE '0001-01-01')"
-        rows = (
-            f"(SELECT *, date_diff('day', DATE '1900-01-01', {day}) * {_SEQ_SPAN} + seq AS k FROM {relation} "
-            f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
-        )
+        rows = self._rows(relation, kind, names, as_of, where)
         return f"SELECT pid, {', '.join(aggregates)} FROM {rows} GROUP BY pid"
 
-    def _fact_columns(self, name: str, as_of: date) -> tuple[list[str], str, str]:
-        """Columns of one fact over the joined groups: (select items, SQL "it counts", error message SQL)."""
+    def _shown(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
+        """The chosen value as text, for the patients and facts flagged in ``errors`` only."""
+        names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
+        if not names:
+            return None
+        shown = (
+            "CAST(score AS VARCHAR)"
+            if kind == "assessment"
+            else "coalesce(CAST(value_num AS VARCHAR), '''' || value_text || '''', "
+            "lower(CAST(value_bool AS VARCHAR)), 'nothing')"
+        )
+        keys = " ".join(f"WHEN {literal(n)} THEN {self._key(n, kind)}" for n in names)
+        return (
+            f"SELECT pid, name, arg_max_null({shown}, CASE name {keys} END) AS shown "
+            f"FROM {self._rows(relation, kind, names, as_of, where)} r "
+            f"WHERE (pid, name) IN (SELECT (pid, field) FROM errors WHERE needs_value) GROUP BY pid, name"
+        )
+
+    def _fact_columns(self, name: str, as_of: date) -> list[str]:
+        """Columns of one fact over the joined groups: its keys, ``__present`` (it counts) and
+        ``__error`` (why the patient cannot be screened, if it cannot)."""
         definition = self.ruleset.facts[name]
 
         def col(label: str) -> str:
@@ -185,45 +209,55 @@ class TablePreparation:
 
         if definition.kind == "demographic":
             counts = f"({name} IS NOT NULL)"
-            bad = "NULL"
-            if definition.values:
-                allowed = ", ".join(map(literal, definition.values))
-                bad = f"CASE WHEN {name} NOT IN ({allowed}) THEN '''' || {name} || '''' END"
             raw, dated = name, "CAST(NULL AS DATE)"
         else:
-            counts = col("n")
+            base = (
+                f"({col('key')} - CASE WHEN {col('key')} >= {_PREFERRED // 2} THEN {_PREFERRED} ELSE 0 END)"
+            )
+            day = f"CAST(floor({base} / {_SEQ_SPAN}.0) AS BIGINT)"
+            dated = f"(CASE WHEN {day} <> {_UNDATED} THEN DATE '1900-01-01' + CAST({day} AS INTEGER) END)"
+            counts = f"{col('key')} IS NOT NULL"
             if definition.max_age_days is not None:
                 counts += (
-                    f" AND ({col('date')} IS NULL OR "
-                    f"date_diff('day', {col('date')}, {sql_date(as_of)}) <= {definition.max_age_days})"
+                    f" AND ({dated} IS NULL OR "
+                    f"date_diff('day', {dated}, {sql_date(as_of)}) <= {definition.max_age_days})"
                 )
             if definition.person_only:
                 counts += f" AND {col('confirmed')}"
             counts = f"coalesce({counts}, FALSE)"
-            raw, bad, dated = col("raw"), col("bad"), col("date")
+            raw = col("raw")
+        bad = f"{raw} IS NULL"
+        if definition.values:
+            bad += f" OR {raw} NOT IN ({', '.join(map(literal, definition.values))})"
         wanted = f"one of {list(definition.values)}" if definition.values else f"a {definition.type}"
         message = (
             f"{literal(name)} || coalesce(' dated ' || CAST({dated} AS VARCHAR), '') || "
-            f"{literal(f': expected {wanted}, got ')} || {bad}"
+            f"{literal(f': expected {wanted}, got ')}"
         )
-        items = [f"{counts} AND {bad} IS NULL AS {ident(name + '.__present')}"]
+        needs_value = f"{counts} AND ({bad})"
+        if definition.kind == "demographic":  # the value is at hand: name it now
+            message += f" || {_QUOTE} || CAST({raw} AS VARCHAR) || {_QUOTE}"
+            needs_value = "FALSE"
         unit_error = "NULL"
         value = raw
-        if definition.type == "number" and definition.unit and definition.kind == "observation":
+        if self._needs_unit(definition):
             value, no_conversion = self._converted(definition, raw, col("unit"))
-            if no_conversion != "FALSE":
-                unit_error = (
-                    f"CASE WHEN {no_conversion} THEN {literal(name)} || ' is in ' || {col('unit')} || "
-                    f"{literal(f'; the rule set needs {definition.unit} and no conversion is known')} END"
-                )
-        error = f"CASE WHEN {counts} AND {bad} IS NOT NULL THEN {message} ELSE {unit_error} END"
-        items.append(f"CASE WHEN {counts} THEN {error} END AS {ident(name + '.__error')}")
+            unit_error = (
+                f"CASE WHEN {no_conversion} THEN {literal(name)} || ' is in ' || {col('unit')} || "
+                f"{literal(f'; the rule set needs {definition.unit} and no conversion is known')} END"
+            )
+        items = [
+            f"{counts} AND NOT ({bad}) AS {ident(name + '.__present')}",
+            f"CASE WHEN {counts} THEN CASE WHEN {bad} THEN {message} ELSE {unit_error} END END "
+            f"AS {ident(name + '.__error')}",
+            f"{needs_value} AS {ident(name + '.__needs_value')}",
+        ]
         for key in sorted(self.keys[name]):
             items.append(
                 f"CASE WHEN {counts} THEN {self._key_sql(name, key, value, dated, as_of)} END "
                 f"AS {ident(name + '.' + key)}"
             )
-        return items, counts, error
+        return items
 
     def _key_sql(self, name: str, key: str, value: str, dated: str, as_of: date) -> str:
         """SQL for fact ``name``'s prepared ``key`` over the joined groups."""
@@ -278,24 +312,36 @@ class TablePreparation:
         ]
         demographics = [n for n in self.keys if self.ruleset.facts[n].kind == "demographic"]
         joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
-        items: list[str] = []
-        errors: list[str] = []
-        for name in self.keys:
-            fact_items, _, _ = self._fact_columns(name, as_of)
-            items += fact_items
-            errors.append(ident(name + ".__error"))
+        items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
         patients = f"(SELECT pid{''.join(', ' + n for n in demographics)} FROM {s.patients} WHERE {where}) pt"
         facts = f"SELECT pid, {', '.join(items)} FROM {patients}{joins}"
         statements = [f"CREATE OR REPLACE TEMP TABLE facts AS {facts}"]
         unpivot = (
             "\nUNION ALL\n".join(
-                f"SELECT pid, {literal(n)} AS field, {ident(n + '.__error')} AS message FROM facts "
+                f"SELECT pid, {literal(n)} AS field, {ident(n + '.__error')} AS message, "
+                f"{ident(n + '.__needs_value')} AS needs_value FROM facts "
                 f"WHERE {ident(n + '.__error')} IS NOT NULL"
                 for n in self.keys
             )
-            or "SELECT CAST(NULL AS BIGINT) AS pid, '' AS field, '' AS message WHERE FALSE"
+            or "SELECT CAST(NULL AS BIGINT) AS pid, '' AS field, '' AS message, FALSE AS needs_value "
+            "WHERE FALSE"
         )
         statements.append(f"CREATE OR REPLACE TEMP TABLE errors AS {unpivot}")
+        shown = [
+            sql
+            for relation, kind in (
+                (s.observations, "observation"),
+                (s.statuses, "status"),
+                (s.assessments, "assessment"),
+            )
+            if (sql := self._shown(relation, kind, as_of, where))
+        ]
+        if shown:  # a wrong value is named in its message (few patients: a second, small query)
+            statements.append(
+                "UPDATE errors SET message = message || v.shown, needs_value = FALSE "
+                f"FROM ({' UNION ALL '.join(shown)}) v WHERE errors.needs_value "
+                "AND v.pid = errors.pid AND v.name = errors.field"
+            )
         layer = "(SELECT * FROM facts ANTI JOIN errors USING (pid))"
         for d in self._derive_order():
             layer = f"(SELECT *, {self._derived_scalar_sql(d, as_of)} FROM {layer})"
@@ -305,7 +351,7 @@ class TablePreparation:
             for c in self.layout.patients
         )
         statements.append(f"CREATE OR REPLACE TEMP TABLE pw AS SELECT * FROM {layer}")
-        statements.append(f"CREATE OR REPLACE TEMP TABLE p AS SELECT pid, {columns} FROM pw ORDER BY pid")
+        statements.append(f"CREATE OR REPLACE TEMP TABLE p AS SELECT pid, {columns} FROM pw")
         statements.append(f"CREATE OR REPLACE TEMP TABLE e AS {self._exposures(s, as_of, where)}")
         statements.append(f"CREATE OR REPLACE TEMP TABLE c AS {self._conditions(s, as_of, where)}")
         return statements
@@ -408,8 +454,10 @@ class TablePreparation:
         SELECT *, date_diff('day', start, period_end) + 1 AS duration_days,
                {dose(1.0)} AS daily_dose_mg, {dose(7.0)} AS weekly_dose_mg,
                {dose(DAYS_PER_MONTH)} AS monthly_dose_mg,
-               row_number() OVER (PARTITION BY pid, drug ORDER BY start, seq) AS k
+               row_number() OVER drug_periods AS k, count(*) OVER (PARTITION BY pid, drug) AS periods,
+               lead(start) OVER drug_periods AS next_start
         FROM ({e1})
+        WINDOW drug_periods AS (PARTITION BY pid, drug ORDER BY start, seq)
         """
         statements_cte = f"e2 AS ({e2}), {self._cumulative_cte()}"
         dates = {"start": "e2.start", "end": "e2.end_", "last_dose": "e2.last_dose"}
@@ -421,7 +469,9 @@ class TablePreparation:
         e3 = f"""
         SELECT e2.pid, e2.seq, e2.drug, e2.route, e2.frequency, e2.dose_mg, e2.daily_dose_mg,
                e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
-               e2.duration_days, cum.days AS cumulative_days_at_dose,
+               e2.duration_days,
+               CASE WHEN e2.daily_dose_mg IS NULL THEN NULL WHEN e2.periods = 1 THEN e2.duration_days
+                    ELSE cum.days END AS cumulative_days_at_dose,
                CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
                CASE WHEN e2.n_adm > 0 THEN date_diff('day', e2.first_adm, e2.last_adm)
                     WHEN e2.frequency = 'once' THEN 0 END AS administration_span_days,
@@ -448,16 +498,33 @@ class TablePreparation:
         fields = {f: f"x.{f}" for f in plain}
         fields |= {"start": _iso("x.start"), "end": _iso("x.end_"), "last_dose": _iso("x.last_dose")}
         fields |= {key: f"x.{ident(key)}" for key, (field, _) in self.windows.items() if field in dates}
-        derived = {d.name: self._per_exposure_sql(d, as_of) for d in self.per_exposure}
+        derived: dict[str, str] = {}
+        lookups: list[str] = []
+        joins = ""
+        for i, d in enumerate(self.per_exposure):
+            if any(x.source not in ("exposure", "context") for x in d.inputs):
+                derived[d.name] = self._per_exposure_sql(d, as_of)
+                continue
+            # inputs from the exposure alone (drug, dose): computed once per distinct input
+            used = sorted({x.field or "" for x in d.inputs if x.source == "exposure"})
+            kwargs, _ = self._input_sql(d, as_of, exposure="x")
+            keys = ", ".join(f"x.{ident(f)}" for f in used)
+            lookups.append(
+                f"dv{i} AS (SELECT *, {self._rounded(d, kwargs)} AS v "
+                f"FROM (SELECT DISTINCT {keys} FROM x WHERE {self._match(d)}) x)"
+            )
+            on = " AND ".join(f"dv{i}.{ident(f)} IS NOT DISTINCT FROM x.{ident(f)}" for f in used)
+            joins += f" LEFT JOIN dv{i} ON {on}"
+            derived[d.name] = f"CASE WHEN {self._match(d)} THEN dv{i}.v END"
         columns = []
         for column in self.layout.exposures:
             expr = derived.get(column.name) or fields.get(column.name)
             if expr is None:
                 raise PreparationError(f"exposure field {column.name}: not provided by the SQL preparation")
             columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
+        ctes = ", ".join([statements_cte, f"x AS ({e3})", *lookups])
         return (
-            f"WITH {statements_cte}, x AS ({e3}) SELECT x.pid AS pid, {', '.join(columns)} "
-            f"FROM x JOIN pw ON pw.pid = x.pid ORDER BY x.pid, x.seq"
+            f"WITH {ctes} SELECT x.pid AS pid, {', '.join(columns)} FROM x JOIN pw ON pw.pid = x.pid{joins}"
         )
 
     @staticmethod
@@ -468,13 +535,13 @@ class TablePreparation:
         daily dose q, the run reaches back while the earlier period's dose is >= q and
         the next period starts at most a day after it ends; forward while the later
         period's dose is >= q and it starts at most a day after the run's end so far.
-        Calendar days of the run's periods are counted once.
+        Calendar days of the run's periods are counted once. (A drug's only period is its
+        own run: its duration, with no join.)
         """
         return """
         per AS (SELECT pid, drug, seq, k, start, start + CAST(duration_days - 1 AS INTEGER) AS last_day,
-                       daily_dose_mg AS q,
-                       lead(start) OVER (PARTITION BY pid, drug ORDER BY k) AS next_start
-                FROM e2),
+                       daily_dose_mg AS q, next_start
+                FROM e2 WHERE periods > 1),
         back AS (SELECT x.pid, x.seq, coalesce(max(y.k), 0) + 1 AS first_k
                  FROM per x LEFT JOIN per y ON y.pid = x.pid AND y.drug = x.drug AND y.k < x.k
                       AND (y.q IS NULL OR y.q < x.q OR date_diff('day', y.last_day, y.next_start) > 1)
@@ -504,13 +571,16 @@ class TablePreparation:
                 FROM cov GROUP BY pid, seq)
         """
 
-    def _per_exposure_sql(self, d: Derived, as_of: date) -> str:
-        kwargs, present = self._input_sql(d, as_of, exposure="x", facts="pw.")
-        match = (
+    @staticmethod
+    def _match(d: Derived) -> str:
+        return (
             " AND ".join(f"x.{ident(key)} IN ({', '.join(map(literal, values))})" for key, values in d.match)
             or "TRUE"
         )
-        return f"(CASE WHEN {match} AND {present} THEN {self._rounded(d, kwargs)} END)"
+
+    def _per_exposure_sql(self, d: Derived, as_of: date) -> str:
+        kwargs, present = self._input_sql(d, as_of, exposure="x", facts="pw.")
+        return f"(CASE WHEN {self._match(d)} AND {present} THEN {self._rounded(d, kwargs)} END)"
 
     # ------------------------------------------------------------------ conditions
 
@@ -541,6 +611,5 @@ class TablePreparation:
             columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
         return (
             f"SELECT x.pid AS pid, {', '.join(columns)} FROM {s.conditions} x JOIN pw ON pw.pid = x.pid "
-            f"WHERE {where.replace('pid', 'x.pid')} AND (x.onset IS NULL OR x.onset <= {d}) "
-            "ORDER BY x.pid, x.seq"
+            f"WHERE {where.replace('pid', 'x.pid')} AND (x.onset IS NULL OR x.onset <= {d})"
         )
