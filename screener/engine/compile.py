@@ -81,6 +81,26 @@ class Compiled:
     quantifier_of_node: dict[int, str] = field(default_factory=dict)
     derived: dict[str, Derived] = field(default_factory=dict)  # rule name -> derived
 
+    def fields(self) -> set[str]:
+        """Every fact field some rule reads (the only ones the engine needs to be sent)."""
+        found: set[str] = set()
+
+        def visit(expression: Any) -> None:
+            if isinstance(expression, dict):
+                for key, value in expression.items():
+                    if not key.startswith("$"):
+                        found.add(key)
+                    visit(value)
+            elif isinstance(expression, list):
+                for value in expression:
+                    visit(value)
+
+        for rule in self.rules.values():
+            for pattern in rule["all"]:
+                for expression in pattern.values():
+                    visit(expression)
+        return found
+
 
 def _target(node: FactTest | FieldTest) -> str:
     name = node.field if isinstance(node, FieldTest) else (node.field or "value")

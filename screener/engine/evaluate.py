@@ -119,6 +119,14 @@ class Engine:
                 unit=node.unit,
             )
         self._derived_by_name = ruleset.derived_by_name  # properties: a new dict at every read
+        # The fields of a fact that cross into durable_rules: those its rules read, those the
+        # actions read (identity, derived values' inputs). The rest (dates as text, sources,
+        # units, ...) stays in Python: less JSON both ways; explanations read the full facts.
+        self._fields = frozenset(
+            self.compiled.fields()
+            | {"id", "kind", "name", "value", "q", "rec", "of", "as_of"}
+            | {i.field for d in ruleset.derived for i in d.inputs if i.field}
+        )
         self._exposure_derived = ruleset.exposure_derived
         self._truths: dict[str, TruthFn] = {c.id: self._truth_fn(c.test) for c in ruleset.criteria}
         # eligible_from: per criterion, its date-window tests (with their quantifier) and the
@@ -163,8 +171,8 @@ class Engine:
                 return self._derive(derived_rules[rule], matched, fired)
             if kind == _CANDIDATE:
                 record = matched["e"]
-                fired.candidates[key][record["id"]] = record
-                fields = {k: v for k, v in record.items() if k not in ("kind", "id", "sid")}
+                fired.candidates[key][record["id"]] = fired.facts[record["id"]]  # the full record
+                fields = {k: v for k, v in record.items() if k not in ("kind", "id")}
                 return [
                     {
                         **fields,
@@ -176,7 +184,10 @@ class Engine:
                 ]
             return None
 
-        self._durable.run(list(prepared.facts), action)
+        wanted = self._fields
+        self._durable.run(
+            [{k: v for k, v in f.items() if k in wanted} for f in prepared.facts], action
+        )
         return fired
 
     def _derive(
@@ -232,9 +243,9 @@ class Engine:
         else:
             fact.update(kind="exposure_value", id=f"d:{d.name}:{owner}", of=owner)
         fired.facts[fact["id"]] = fact
-        # The engine gets flat scalars only: no rule matches the explanation fields,
-        # and less JSON crosses into the C core.
-        return [{k: v for k, v in fact.items() if not isinstance(v, dict | list)}]
+        # The engine gets what its rules and actions read only (flat scalars): no rule
+        # matches the explanation fields, and less JSON crosses into the C core.
+        return [{k: v for k, v in fact.items() if k in self._fields}]
 
     # ------------------------------------------------------------------ explaining
 
@@ -369,7 +380,7 @@ class Engine:
         if fired.explain and "f" in matched:
             uses.append(self._fact_use(fired.facts.get(matched["f"]["id"], matched["f"]), fired))
         if "e" in matched and fired.explain:
-            e = matched["e"]
+            e = fired.facts[matched["e"]["rec"]]  # the full record behind the member fact
             field_name = node.field if isinstance(node, FieldTest) else None
             if "v" in matched:
                 uses.append(

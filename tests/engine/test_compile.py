@@ -25,6 +25,14 @@ def test_every_test_has_a_rule_for_each_truth_value(ruleset: RuleSet) -> None:
         assert f"{test_id}:true" in compiled.rules and f"{test_id}:false" in compiled.rules
 
 
+def test_fields_are_those_the_rules_read(ruleset: RuleSet) -> None:
+    """Only these cross into durable_rules (with identity and derived inputs): no dates as text."""
+    fields = compile_ruleset(ruleset).fields()
+    assert {"kind", "name", "value", "q", "drug", "last_dose_vs_m6"} <= fields
+    assert not {"source", "date", "start", "unit", "original", "sid"} & fields
+    assert not any(f.startswith("$") for f in fields)
+
+
 def test_a_patient_exposed_to_every_drug_screens_without_engine_errors(engine: Engine) -> None:
     """Regression: one record reaching many rules overflowed durable_rules' alpha stack (error 303)."""
     drugs = [
