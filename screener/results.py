@@ -6,6 +6,7 @@ decides eligibility.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -14,6 +15,18 @@ Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
 JSON_SCHEMA_VERSION = "1"
+
+
+# The decision from the criteria's outcomes, first match wins: any fail is ineligible,
+# otherwise any unknown leaves it incomplete; all passing is eligible. One rule for the
+# engine and for the fast path's SQL (screener.vectorized.sql.decision_sql).
+DECISION_RULE: tuple[tuple[Outcome, Decision], ...] = (("fail", "ineligible"), ("unknown", "incomplete"))
+ALL_PASS: Decision = "eligible"
+
+
+def decide(outcomes: Iterable[Outcome]) -> Decision:
+    seen = set(outcomes)
+    return next((decision for outcome, decision in DECISION_RULE if outcome in seen), ALL_PASS)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,14 @@ class PreparationError(ValueError):
     """A rule set the SQL preparation cannot express (the Python path still can)."""
 
 
+def _number_text(expr: str) -> str:
+    """A number as Python shows it: 3 for a whole number, 2.5 otherwise."""
+    return (
+        f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e15 "
+        f"THEN CAST(CAST({expr} AS BIGINT) AS VARCHAR) ELSE CAST({expr} AS VARCHAR) END"
+    )
+
+
 def sql_date(d: date) -> str:
     return f"DATE '{d.isoformat()}'"
 
@@ -186,10 +194,11 @@ class TablePreparation:
         names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
         if not names:
             return None
+        number = _number_text("score" if kind == "assessment" else "value_num")
         shown = (
-            "CAST(score AS VARCHAR)"
+            number
             if kind == "assessment"
-            else "coalesce(CAST(value_num AS VARCHAR), '''' || value_text || '''', "
+            else f"coalesce({number}, {_QUOTE} || value_text || {_QUOTE}, "
             "lower(CAST(value_bool AS VARCHAR)), 'nothing')"
         )
         keys = " ".join(f"WHEN {literal(n)} THEN {self._key(n, kind)}" for n in names)

@@ -44,6 +44,7 @@ class TableChunk:
     files: list[str]
     codes: dict[str, Any]
     errors: tuple[TableError, ...]
+    next_pid: int  # the first pid after this chunk
 
     def __len__(self) -> int:
         return len(self.patient_ids)
@@ -173,7 +174,9 @@ class VectorizedScreener:
         """Screen a columnar registry (:mod:`screener.tables`) chunk by chunk of pids.
 
         Which value counts is chosen in SQL (:mod:`screener.vectorized.prepare`); memory is
-        bounded by ``chunk_size`` patients; ``skip`` pids are left out (resuming).
+        bounded by ``chunk_size`` patients; ``skip`` pids are left out (resuming). While a
+        chunk is being handled, its outcomes are also in the temporary table ``outcomes``
+        (pid, a 0/1/2 code per criterion) and the registry's patients in ``registry_patients``.
         """
         from screener.tables.write import read_manifest, table_glob
 
@@ -184,14 +187,16 @@ class VectorizedScreener:
             **{t: f"read_parquet('{_quoted(table_glob(directory, t))}')" for t in Sources.__annotations__}
         )
         total = int(manifest["patients"])
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW registry_patients AS SELECT * FROM {sources.patients}")
         for first in range(skip, total, chunk_size):
             last = min(first + chunk_size, total) - 1
             for statement in self._preparation.statements(sources, as_of, (first, last)):
                 self.con.execute(statement)
-            codes = self.code_arrays()
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
+            codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
             named = self.con.execute(
-                f"SELECT p.pid, x.patient_id, x.file FROM p JOIN {sources.patients} x ON x.pid = p.pid "
-                "ORDER BY p.pid"
+                f"SELECT o.pid, x.patient_id, x.file FROM outcomes o JOIN {sources.patients} x "
+                "ON x.pid = o.pid ORDER BY o.pid"
             ).fetchall()
             errors = self.con.execute(
                 f"SELECT e.pid, x.patient_id, x.file, e.field, e.message FROM errors e "
@@ -202,6 +207,7 @@ class VectorizedScreener:
                 [n[2] for n in named],
                 {c: codes[c] for c in self.query.criteria},
                 tuple(TableError(*e) for e in errors),
+                last + 1,
             )
 
     def close(self) -> None:

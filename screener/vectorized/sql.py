@@ -124,3 +124,23 @@ def compile_sql(ruleset: RuleSet, layout: Layout) -> CompiledQuery:
     joins = "".join(f" LEFT JOIN q{i} ON q{i}.pid = p.pid" for i in range(len(compiler.ctes)))
     sql = f"{with_clause}SELECT p.pid, {', '.join(columns)} FROM p{joins} ORDER BY p.pid"
     return CompiledQuery(sql, tuple(c.id for c in ruleset.criteria))
+
+
+def outcome_lists(criteria: tuple[str, ...], relation: str = "outcomes") -> dict[str, str]:
+    """SQL over a table of 0/1/2 codes: the failing and unknown criterion ids (lists), the
+    decision (:data:`screener.results.DECISION_RULE`) and each criterion's outcome word."""
+    from screener.results import ALL_PASS, DECISION_RULE
+
+    def ids(code: int) -> str:
+        items = ", ".join(f"CASE WHEN {relation}.{ident(c)} = {code} THEN {literal(c)} END" for c in criteria)
+        return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
+    lists = {"fail": ids(OUTCOME_CODES.index("fail")), "unknown": ids(OUTCOME_CODES.index("unknown"))}
+    rule = " ".join(f"WHEN len({lists[o]}) > 0 THEN {literal(d)}" for o, d in DECISION_RULE)
+    words = " ".join(f"WHEN {i} THEN {literal(w)}" for i, w in enumerate(OUTCOME_CODES))
+    return {
+        "decision": f"CASE {rule} ELSE {literal(ALL_PASS)} END",
+        "failing": lists["fail"],
+        "unknown": lists["unknown"],
+        **{c: f"CASE {relation}.{ident(c)} {words} END" for c in criteria},
+    }

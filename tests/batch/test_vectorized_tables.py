@@ -36,7 +36,8 @@ DATES = (AS_OF, date(2026, 10, 1), date(2027, 2, 28), date(2024, 2, 29))
 
 def people(datas: list[dict[str, Any]]) -> list[Patient]:
     return [
-        patient_from_data({**d, "patient_id": f"h{i}"}, LineMap(f"h{i}.yaml", {})) for i, d in enumerate(datas)
+        patient_from_data({**d, "patient_id": f"h{i}"}, LineMap(f"h{i}.yaml", {}))
+        for i, d in enumerate(datas)
     ]
 
 
@@ -123,7 +124,9 @@ def test_a_value_of_the_wrong_type_makes_that_patient_an_error(tmp_path: Path) -
 
 
 def test_a_unit_with_no_conversion_makes_that_patient_an_error(tmp_path: Path) -> None:
-    odd = _with(base_patient(), name="creatinine_clearance_measured", value=0.5, unit="mL/s", date="2026-11-20")
+    odd = _with(
+        base_patient(), name="creatinine_clearance_measured", value=0.5, unit="mL/s", date="2026-11-20"
+    )
     group = people([odd, base_patient()])
     (chunk,) = FAST.iter_tables(write(tmp_path / "reg", group), AS_OF)
     assert chunk.patient_ids == ["h1"]

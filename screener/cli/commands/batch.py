@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from screener.batch.fast import DEFAULT_CHUNK
 from screener.batch.runner import BatchOptions, BatchReport, checkpoint_path, run_batch
 from screener.batch.summary import render_table
 from screener.cli import exit_codes
@@ -61,7 +62,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="run chunks on a dask.distributed cluster"
     )
-    parser.add_argument("--chunk-size", type=_positive, default=200, help="patients per task (default 200)")
+    parser.add_argument(
+        "--engine",
+        choices=("durable", "vectorized"),
+        default="durable",
+        help=(
+            "durable (default): the rule engine, full rows with missing facts, eligible-from dates "
+            "and near misses; vectorized: DuckDB over a columnar registry (screener convert --to "
+            "tables), outcomes per criterion only, many times faster"
+        ),
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=None,
+        help="patients per task (default 200; vectorized: 100000)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.add_argument(
         "--audit-log",
@@ -126,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         errors=args.errors,
         resume=args.resume,
         limit=args.stop_after,
-        chunk_size=args.chunk_size,
+        chunk_size=args.chunk_size or (DEFAULT_CHUNK if args.engine == "vectorized" else 200),
         scheduler=args.scheduler,
         summary=args.summary,
         progress=not args.no_progress,
@@ -139,7 +155,12 @@ def run(args: argparse.Namespace) -> int:
             f"screener: an interrupted run left {checkpoint}; starting again (--resume continues it)",
             file=sys.stderr,
         )
-    report = run_batch(options)
+    if args.engine == "vectorized":
+        from screener.batch.fast import run_fast_batch
+
+        report = run_fast_batch(options)
+    else:
+        report = run_batch(options)
     if report.resumed_from:
         print(f"screener: resumed after {report.resumed_from} records", file=sys.stderr)
     if not report.complete:

@@ -1,0 +1,146 @@
+"""``screener batch --engine vectorized``: rows, errors, funnel and resumption over a columnar registry."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("duckdb")
+pytest.importorskip("numpy")
+
+from screener.batch import runner
+from screener.batch.fast import run_fast_batch
+from screener.batch.runner import BatchOptions, run_batch
+from screener.batch.summary import Funnel
+from screener.cli.main import main
+from screener.errors import InputError
+
+from .conftest import AS_OF, RULES, variant, write_jsonl
+
+
+def options(inputs: list[Path], out: Path, **kw) -> BatchOptions:
+    kw.setdefault("chunk_size", 100_000)
+    return BatchOptions(inputs=tuple(map(str, inputs)), rules=RULES, as_of=AS_OF, out=out, **kw)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture()
+def registry(tmp_path: Path) -> tuple[Path, Path]:
+    """The same 23 patients as JSONL and as a columnar registry; p0007 has an ill-typed HIV result."""
+    patients = [variant(i) for i in range(23)]
+    odd = copy.deepcopy(patients[7])
+    odd["observations"].append({"name": "hiv", "value": 3, "date": "2026-11-20"})
+    patients[7] = odd
+    jsonl = write_jsonl(tmp_path / "registry.jsonl", patients)
+    tables = tmp_path / "registry.tables"
+    assert main(["convert", "--to", "tables", str(tables), str(jsonl)]) == 0
+    return jsonl, tables
+
+
+def test_rows_agree_with_the_engine_batch(tmp_path: Path, registry: tuple[Path, Path]) -> None:
+    jsonl, tables = registry
+    slow = run_batch(options([jsonl], tmp_path / "slow.jsonl", fmt="jsonl", chunk_size=200))
+    fast = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=5))
+    assert fast.complete and (fast.rows, fast.errors) == (slow.rows, slow.errors) == (22, 1)
+    want = {r["patient_id"]: r for r in read_jsonl(tmp_path / "slow.jsonl")}
+    rows = read_jsonl(tmp_path / "fast.jsonl")
+    assert [r["patient_id"] for r in rows] == [f"p{i:04d}" for i in range(23) if i != 7]
+    for row in rows:
+        w = want[row["patient_id"]]
+        assert row["decision"] == w["decision"]
+        assert row["failing"] == w["failing"]
+        assert row["unknown"] == [u["id"] for u in w["unknown"]]
+        assert [c for c, o in row["outcomes"].items() if o == "fail"] == w["failing"]
+    assert {r["decision"] for r in rows} == {"eligible", "ineligible", "incomplete"}
+    assert fast.funnel.rows() == slow.funnel.rows()
+    (error,) = read_jsonl(tmp_path / "fast.jsonl.errors.jsonl")
+    assert (error["patient_id"], error["field"]) == ("p0007", "hiv")
+    assert "got 3" in error["message"] and error["source"].endswith("registry.jsonl")
+
+
+def test_cli_writes_csv_with_an_outcome_column_per_criterion(
+    tmp_path: Path, registry: tuple[Path, Path]
+) -> None:
+    _, tables = registry
+    out, summary = tmp_path / "fast.csv", tmp_path / "funnel.html"
+    code = main(
+        [
+            "batch",
+            str(tables),
+            "--engine",
+            "vectorized",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(out),
+            "--summary",
+            str(summary),
+            "--no-progress",
+        ]
+    )
+    assert code == 1  # one patient could not be screened
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 22 and list(rows[0])[:5] == ["patient_id", "decision", "failing", "unknown", "source"]
+    eligible = [r for r in rows if r["decision"] == "eligible"]
+    assert eligible and all(r["failing"] == "" and r["unknown"] == "" for r in eligible)
+    assert all(r["I1"] == "pass" for r in eligible)
+    renal = next(r for r in rows if r["patient_id"] == "p0001")
+    assert renal["decision"] == "ineligible" and "E2" in renal["failing"].split(";") and renal["E2"] == "fail"
+    assert "E2" in summary.read_text(encoding="utf-8")
+
+
+def test_interrupted_run_resumes_without_duplicates_or_losses(
+    tmp_path: Path, registry: tuple[Path, Path]
+) -> None:
+    _, tables = registry
+    whole = run_fast_batch(options([tables], tmp_path / "whole.jsonl", fmt="jsonl", chunk_size=4))
+    out = tmp_path / "out.jsonl"
+    first = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=9))
+    assert not first.complete and first.records == 12 and not out.exists()
+    partial = runner.partial_path(out)
+    with partial.open("ab") as handle:  # a crash after writing rows, before the checkpoint
+        handle.write(b'{"patient_id": "half-written row')
+    second = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, resume=True))
+    assert second.complete and second.resumed_from == 12 and second.records == 23
+    assert read_jsonl(out) == read_jsonl(tmp_path / "whole.jsonl")
+    assert second.funnel.rows() == whole.funnel.rows()
+    assert not runner.checkpoint_path(out).exists() and not partial.exists()
+    with pytest.raises(InputError, match="another registry, rules, date"):
+        run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4))
+        run_fast_batch(options([tables], out, fmt="csv", chunk_size=4, resume=True))
+
+
+def test_refuses_what_it_cannot_read(tmp_path: Path, registry: tuple[Path, Path]) -> None:
+    jsonl, tables = registry
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no manifest\.json"):
+        run_fast_batch(options([tmp_path / "empty"], tmp_path / "o.csv"))
+    with pytest.raises(InputError, match="one columnar registry"):
+        run_fast_batch(options([tables, tables], tmp_path / "o.csv"))
+    with pytest.raises(InputError, match="convert this input first: screener convert --to tables"):
+        run_fast_batch(options([jsonl], tmp_path / "o.csv"))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0, 1, 2]), min_size=4, max_size=4), min_size=1, max_size=30))
+def test_funnel_from_code_arrays_counts_as_patient_by_patient(codes: list[list[int]]) -> None:
+    criteria = ("I1", "I2", "E1", "E2")
+    one, many = Funnel(criteria), Funnel(criteria)
+    names = ("pass", "fail", "unknown")
+    for row in codes:
+        one.add(
+            [c for c, x in zip(criteria, row, strict=True) if names[x] == "fail"],
+            [c for c, x in zip(criteria, row, strict=True) if names[x] == "unknown"],
+        )
+    many.add_codes(codes)
+    assert many.to_state() == one.to_state()
