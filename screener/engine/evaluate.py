@@ -58,6 +58,7 @@ class Fired:
     )
     derive_errors: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # record id -> its label, made once
+    missing: dict[str, tuple[str, ...]] = field(default_factory=dict)  # fact -> what it lacks
     explain: bool = True  # False: outcomes, missing facts and margins, without the facts used
     evidence: bool = True  # False: outcomes and missing facts only (no Evidence at all)
 
@@ -119,6 +120,7 @@ class Engine:
                 unit=node.unit,
             )
         self._derived_by_name = ruleset.derived_by_name  # properties: a new dict at every read
+        self._fact_inputs = {d.name: tuple(d.fact_inputs()) for d in ruleset.derived}
         # The fields of a fact that cross into durable_rules: those its rules read, those the
         # actions read (identity, derived values' inputs). The rest (dates as text, sources,
         # units, ...) stays in Python: less JSON both ways; explanations read the full facts.
@@ -310,7 +312,13 @@ class Engine:
         return f"{subject} {node.comparison.describe()}{unit}"
 
     def _missing_fact(self, name: str, fired: Fired, prepared: PreparedFacts) -> tuple[str, ...]:
-        """The base facts to collect so that ``name`` can be read."""
+        """The base facts to collect so that ``name`` can be read (once per session)."""
+        missing = fired.missing.get(name)
+        if missing is None:
+            missing = fired.missing[name] = self._find_missing(name, fired, prepared)
+        return missing
+
+    def _find_missing(self, name: str, fired: Fired, prepared: PreparedFacts) -> tuple[str, ...]:
         if f"d:{name}" in fired.facts or f"f:{name}" in fired.facts:
             return ()
         if name in prepared.set_aside:
@@ -323,7 +331,8 @@ class Engine:
             return (f"{name}{label}",)
         if name in fired.derive_errors:
             return (f"{name} (could not be computed: {fired.derive_errors[name]})",)
-        return _merge(*(self._missing_fact(src, fired, prepared) for src in derived.fact_inputs()))
+        sources = self._fact_inputs[name]
+        return _merge(*(self._missing_fact(src, fired, prepared) for src in sources))
 
     def _test(
         self,
@@ -334,13 +343,14 @@ class Engine:
     ) -> Verdict:
         info = self._test_info[id(node)]
         hits = fired.tests.get(info.tid)
+        hit = hits.get(None if record is None else record["id"]) if hits else None
+        if hit is not None and not fired.evidence:
+            return _KNOWN[hit[0]]
         if record is None:
             label = None
-            hit = hits.get(None) if hits else None
             description = info.description
         else:
             label = self._label(record, fired)
-            hit = hits.get(record["id"]) if hits else None
             description = f"{label}: {info.description}"
         if hit is None:
             if isinstance(node, FactTest):
@@ -369,7 +379,7 @@ class Engine:
                     for i in per.inputs
                     if i.source == "exposure" and i.field not in record
                 ]
-                for src in per.fact_inputs():
+                for src in self._fact_inputs[per.name]:
                     missing.extend(self._missing_fact(src, fired, prepared))
                 return Verdict(None, missing=tuple(missing) or (description,))
             return Verdict(None, missing=(f"{label}: {node.field}",))
@@ -726,7 +736,7 @@ class Engine:
             if not any(i.ref == "context.as_of" for i in derived.inputs):
                 continue
             years = min(int(node.comparison.value - current) + 2, 120)
-            for source in derived.fact_inputs():
+            for source in self._fact_inputs[derived.name]:
                 day = fired.facts.get(f"f:{source}", {}).get("value_day")
                 if day is None or self.ruleset.facts[source].type != "date":
                     continue
