@@ -19,7 +19,7 @@ JSON_SCHEMA_VERSION = "1"
 
 # The decision from the criteria's outcomes, first match wins: any fail is ineligible,
 # otherwise any unknown leaves it incomplete; all passing is eligible. One rule for the
-# engine and for the fast path's SQL (screener.vectorized.sql.decision_sql).
+# engine and for the fast path's SQL (screener.vectorized.sql.outcome_lists).
 DECISION_RULE: tuple[tuple[Outcome, Decision], ...] = (("fail", "ineligible"), ("unknown", "incomplete"))
 ALL_PASS: Decision = "eligible"
 

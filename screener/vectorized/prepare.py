@@ -143,7 +143,7 @@ class TablePreparation:
             key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
         return f"CASE WHEN name = {literal(name)} THEN {key} END"
 
-    def _aggregates(self, name: str, kind: str) -> list[str]:
+    def _aggregates(self, name: str, kind: str, key: str) -> list[str]:
         """Aggregates over a group's rows, one patient each, picking fact ``name``'s chosen row.
 
         ``k`` orders a patient's rows (date, then listing order); the fact's key is ``k``
@@ -153,7 +153,6 @@ class TablePreparation:
         """
         definition = self.ruleset.facts[name]
         column = "score" if kind == "assessment" else _value_column(definition)
-        key = self._key(name, kind)
 
         def pick(expr: str, label: str) -> str:
             return f"arg_max_null({expr}, {key}) AS {ident(name + '.__' + label)}"
@@ -185,9 +184,12 @@ class TablePreparation:
         names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
         if not names:
             return None
-        aggregates = [a for n in names for a in self._aggregates(n, kind)]
+        # each fact's key computed once per row, then read by all of that fact's aggregates
+        keys = {n: ident(f"k:{n}") for n in names}
+        aggregates = [a for n in names for a in self._aggregates(n, kind, keys[n])]
         rows = self._rows(relation, kind, names, as_of, where)
-        return f"SELECT pid, {', '.join(aggregates)} FROM {rows} GROUP BY pid"
+        keyed = ", ".join(f"{self._key(n, kind)} AS {keys[n]}" for n in names)
+        return f"SELECT pid, {', '.join(aggregates)} FROM (SELECT *, {keyed} FROM {rows}) GROUP BY pid"
 
     def _shown(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
         """The chosen value as text, for the patients and facts flagged in ``errors`` only."""
