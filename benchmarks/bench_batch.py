@@ -6,6 +6,10 @@
 Each measurement runs in its own subprocess so that its peak RSS
 (``resource.getrusage``, self and worker children) is its own. Cases:
 
+* ``durable-core``: durable_rules alone on already prepared facts (no-op action;
+  the engine's firings replayed with free actions; the engine's real action
+  without explanation), plus parse, prepare and a batch row's ``screen`` as
+  phases: the per-core floor that durable_rules sets for this rule set;
 * ``durable-1``: ``run_batch`` with one in-process worker (the full engine path:
   schema validation, prepare, durable_rules, explanations, eligible_from), per core;
 * ``durable-pool``: the same with a process pool of ``os.cpu_count()`` workers;
@@ -65,6 +69,119 @@ def case_durable(path: Path, workers: int) -> dict[str, Any]:
         )
         elapsed = time.perf_counter() - started
     return {"n": report.records, "seconds": elapsed, "errors": report.errors}
+
+
+def case_durable_core(path: Path, repeats: int = 3) -> dict[str, Any]:
+    """What durable_rules itself costs per patient for this rule set, on one core.
+
+    Patients are parsed and prepared first (timed as the ``parse`` and ``prepare``
+    phases, not part of the rest). Then, on the prepared facts as the engine sends
+    them (``Engine.engine_facts``), each pass over all patients, best of ``repeats``:
+
+    * ``noop``: ``DurableRuleset.run`` with an action that does nothing: the base
+      facts only (no derived value, no quantifier member is asserted, so one round);
+    * ``replay``: the engine's own firings, every round, with an action that only
+      looks up what the engine's action returned for that firing (recorded first):
+      durable_rules' cost for this rule set with Python actions that cost ~nothing;
+    * ``fire``: ``Engine.fire``, the engine's real action (records each firing,
+      derives values, makes quantifier members), no explanation;
+    * ``screen``: ``Engine.screen`` as for a batch row (``explain=False,
+      evidence="failing"``): prepare, fire, outcomes, missing facts, margins,
+      eligible-from re-screens.
+    """
+    import durable_rules_engine as dre
+
+    from screener.engine.evaluate import Engine, Fired
+    from screener.facts import prepare
+    from screener.model.patient import patient_from_data
+    from screener.model.rules import load_ruleset
+    from screener.yamlio import LineMap
+
+    ruleset = load_ruleset(ROOT / "rules" / "nct03562065")
+    engine = Engine(ruleset)
+    durable = engine._durable
+    clock = time.perf_counter
+    lines_map = LineMap(str(path), {})
+    raws = [json.loads(raw) for raw in lines(path)]
+    n = len(raws)
+    phases: dict[str, float] = {}
+
+    def best(label: str, run: Any) -> None:
+        times = []
+        for _ in range(repeats):
+            started = clock()
+            run()
+            times.append(clock() - started)
+        phases[label] = min(times)
+
+    patients: list[Any] = []
+    best("parse", lambda: patients.__setitem__(slice(None), [patient_from_data(r, lines_map) for r in raws]))
+    prepared: list[Any] = []
+    best("prepare", lambda: prepared.__setitem__(slice(None), [prepare(p, ruleset, AS_OF) for p in patients]))
+    facts = [engine.engine_facts(p) for p in prepared]
+
+    # record the engine's firings (and count them, and the assert rounds)
+    counts = {"firings": 0, "rounds": 0}
+    tables: list[dict[tuple[str, tuple[str, ...]], Any]] = []
+    real_assert = dre.assert_facts
+
+    def counting_assert(handle: int, text: str) -> Any:
+        counts["rounds"] += 1
+        return real_assert(handle, text)
+
+    dre.assert_facts = counting_assert
+    try:
+        for p, f in zip(prepared, facts, strict=True):
+            table: dict[tuple[str, tuple[str, ...]], Any] = {}
+            action = engine.action(Fired(p.by_id()))
+
+            def recording(rule: str, matched: Any, action: Any = action, table: Any = table) -> Any:
+                out = action(rule, matched)
+                table[(rule, tuple(m["id"] for m in matched.values()))] = out
+                counts["firings"] += 1
+                return out
+
+            durable.run(f, recording)
+            tables.append(table)
+    finally:
+        dre.assert_facts = real_assert
+
+    def noop(rule: str, matched: dict[str, Any]) -> None:
+        return None
+
+    def run_noop() -> None:
+        for f in facts:
+            durable.run(f, noop)
+
+    def run_replay() -> None:
+        for f, table in zip(facts, tables, strict=True):
+            get = table.get
+
+            def replay(rule: str, matched: Any, get: Any = get) -> Any:
+                return get((rule, tuple(m["id"] for m in matched.values())))
+
+            durable.run(f, replay)
+
+    def run_fire() -> None:
+        for p in prepared:
+            engine.fire(p)
+
+    def run_screen() -> None:
+        for p in patients:
+            engine.screen(p, AS_OF, explain=False, evidence="failing")
+
+    best("noop", run_noop)
+    best("replay", run_replay)
+    best("fire", run_fire)
+    best("screen", run_screen)
+    engine.close()
+    return {
+        "n": n,
+        "seconds": phases["noop"],
+        "phases": phases,
+        "firings_per_patient": round(counts["firings"] / n, 1),
+        "rounds_per_patient": round(counts["rounds"] / n, 2),
+    }
 
 
 def case_vectorized(path: Path, chunk_size: int = 20_000) -> dict[str, Any]:
@@ -219,6 +336,7 @@ def case_duckdb_raw(path: Path) -> dict[str, Any]:
 
 
 CASES = {
+    "durable-core": case_durable_core,
     "durable-1": lambda p: case_durable(p, 1),
     "durable-pool": lambda p: case_durable(p, os.cpu_count() or 1),
     "vectorized": case_vectorized,
@@ -260,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "screener-bench")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument(
+        "--only", type=lambda v: v.split(","), default=None, help="comma-separated cases (default: all)"
+    )
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -274,11 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     fast = [int(x) for x in args.sizes.split(",") if x]
     if args.million:
         fast.append(1_000_000)
-    plan = [(case, n) for n in fast for case in ("vectorized", "python", "duckdb-raw")]
+    plan = [
+        (case, n)
+        for n in fast
+        for case in ("vectorized", "python", "duckdb-raw")
+        if args.only is None or case in args.only
+    ]
     plan += [
         (case, n)
         for n in (int(x) for x in args.durable_sizes.split(",") if x)
-        for case in ("durable-1", "durable-pool")
+        for case in ("durable-core", "durable-1", "durable-pool")
+        if args.only is None or case in args.only
     ]
     results = []
     print(f"{'case':<14}{'patients':>10}{'patients/s':>13}{'peak RSS MB':>13}{'children MB':>13}  notes")
@@ -294,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         if "phases" in r:
             ph = r["phases"]
             notes = "  ".join(f"{k} {r['n'] / v:,.0f}/s" for k, v in ph.items() if v)
+        if "firings_per_patient" in r:
+            per = f"{r['firings_per_patient']} firings, {r['rounds_per_patient']} assert rounds"
+            notes += f"  ({per} per patient)"
         memory = f"{r['peak_rss_mb']:>13,.0f}{r['peak_child_rss_mb']:>13,.0f}"
         print(f"{case:<14}{n:>10}{rate:>13,.0f}{memory}  {notes}")
         sys.stdout.flush()

@@ -20,7 +20,7 @@ from typing import Any
 from screener.clinical import FUNCTIONS
 from screener.clinical.dates import add_months
 from screener.engine.compile import Compiled, compile_ruleset
-from screener.engine.durable import DurableRuleset
+from screener.engine.durable import Action, DurableRuleset
 from screener.errors import EngineError
 from screener.facts import PreparedFacts, from_day_number, prepare, window_end
 from screener.model.patient import Patient
@@ -158,7 +158,18 @@ class Engine:
     # ------------------------------------------------------------------ running
 
     def fire(self, prepared: PreparedFacts) -> Fired:
+        """One durable_rules session over ``prepared``: what fired, what was derived."""
         fired = Fired(prepared.by_id())
+        self._durable.run(self.engine_facts(prepared), self.action(fired))
+        return fired
+
+    def engine_facts(self, prepared: PreparedFacts) -> list[dict[str, Any]]:
+        """The facts as sent to durable_rules: only the fields its rules and actions read."""
+        wanted = self._fields
+        return [{k: v for k, v in f.items() if k in wanted} for f in prepared.facts]
+
+    def action(self, fired: Fired) -> Action:
+        """The callback of every firing: records it in ``fired``, returns the facts it derives."""
         derived_rules = self.compiled.derived
         dispatch = self._dispatch
         tests = fired.tests
@@ -186,11 +197,7 @@ class Engine:
                 ]
             return None
 
-        wanted = self._fields
-        self._durable.run(
-            [{k: v for k, v in f.items() if k in wanted} for f in prepared.facts], action
-        )
-        return fired
+        return action
 
     def _derive(
         self, d: Derived, matched: dict[str, dict[str, Any]], fired: Fired
