@@ -465,10 +465,7 @@ class TablePreparation:
         SELECT *, date_diff('day', start, period_end) + 1 AS duration_days,
                {dose(1.0)} AS daily_dose_mg, {dose(7.0)} AS weekly_dose_mg,
                {dose(DAYS_PER_MONTH)} AS monthly_dose_mg,
-               row_number() OVER drug_periods AS k, count(*) OVER (PARTITION BY pid, drug) AS periods,
-               lead(start) OVER drug_periods AS next_start
         FROM ({e1})
-        WINDOW drug_periods AS (PARTITION BY pid, drug ORDER BY start, seq)
         """
         statements_cte = f"e2 AS ({e2}), {self._cumulative_cte()}"
         dates = {"start": "e2.start", "end": "e2.end_", "last_dose": "e2.last_dose"}
@@ -481,8 +478,8 @@ class TablePreparation:
         SELECT e2.pid, e2.seq, e2.drug, e2.route, e2.frequency, e2.dose_mg, e2.daily_dose_mg,
                e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
                e2.duration_days,
-               CASE WHEN e2.daily_dose_mg IS NULL THEN NULL WHEN e2.periods = 1 THEN e2.duration_days
-                    ELSE cum.days END AS cumulative_days_at_dose,
+               CASE WHEN e2.daily_dose_mg IS NOT NULL THEN coalesce(cum.days, e2.duration_days) END
+                    AS cumulative_days_at_dose,
                CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
                CASE WHEN e2.n_adm > 0 THEN date_diff('day', e2.first_adm, e2.last_adm)
                     WHEN e2.frequency = 'once' THEN 0 END AS administration_span_days,
@@ -546,13 +543,16 @@ class TablePreparation:
         daily dose q, the run reaches back while the earlier period's dose is >= q and
         the next period starts at most a day after it ends; forward while the later
         period's dose is >= q and it starts at most a day after the run's end so far.
-        Calendar days of the run's periods are counted once. (A drug's only period is its
-        own run: its duration, with no join.)
+        Calendar days of the run's periods are counted once. Only drugs with several
+        periods go through this; a drug's only period is its own run (its duration).
         """
         return """
-        per AS (SELECT pid, drug, seq, k, start, start + CAST(duration_days - 1 AS INTEGER) AS last_day,
-                       daily_dose_mg AS q, next_start
-                FROM e2 WHERE periods > 1),
+        multi AS (SELECT pid, drug FROM e2 GROUP BY pid, drug HAVING count(*) > 1),
+        per AS (SELECT pid, drug, seq, start, start + CAST(duration_days - 1 AS INTEGER) AS last_day,
+                       daily_dose_mg AS q, row_number() OVER periods AS k,
+                       lead(start) OVER periods AS next_start
+                FROM e2 SEMI JOIN multi USING (pid, drug)
+                WINDOW periods AS (PARTITION BY pid, drug ORDER BY start, seq)),
         back AS (SELECT x.pid, x.seq, coalesce(max(y.k), 0) + 1 AS first_k
                  FROM per x LEFT JOIN per y ON y.pid = x.pid AND y.drug = x.drug AND y.k < x.k
                       AND (y.q IS NULL OR y.q < x.q OR date_diff('day', y.last_day, y.next_start) > 1)
