@@ -37,7 +37,7 @@ from screener.batch.progress import Progress
 from screener.batch.summary import Funnel, render_html, render_svg
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
-from screener.model.patient import patient_from_data
+from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, find_rule_file, parse_ruleset
 from screener.results import ScreeningResult
 from screener.yamlio import LineMap
@@ -73,6 +73,9 @@ class Job:
 _ENGINES: dict[str, tuple[RuleSet, Engine]] = {}
 _ENGINES_LOCK = threading.Lock()
 _JOB: Job | None = None
+# Parsed rule sets by sha256: plain immutable data, so unlike engines (each holds its own
+# durable_rules handle) a forked worker may use its parent's and skip parsing the YAML.
+_RULESETS: dict[tuple[str, str], RuleSet] = {}  # (sha256, file) -> rule set
 
 
 def engine_for(job: Job) -> tuple[RuleSet, Engine]:
@@ -80,7 +83,10 @@ def engine_for(job: Job) -> tuple[RuleSet, Engine]:
     with _ENGINES_LOCK:
         hit = _ENGINES.get(job.sha256)
         if hit is None:
-            ruleset = parse_ruleset(job.rules_text, job.rules_file)
+            ruleset = _RULESETS.get((job.sha256, job.rules_file))
+            if ruleset is None:
+                ruleset = parse_ruleset(job.rules_text, job.rules_file)
+                _RULESETS[(job.sha256, job.rules_file)] = ruleset
             hit = (ruleset, Engine(ruleset))
             _ENGINES[job.sha256] = hit
         return hit
@@ -158,6 +164,12 @@ def _error(record: Record, message: str, location: Location | None = None) -> Ou
     )
 
 
+def screen_row(engine: Engine, patient: Patient, as_of: date, source: str, line: int | None) -> dict[str, Any]:
+    """One patient's batch row (also used by the fast path for the patients it explains)."""
+    # rows show no facts-used lists, and no evidence of passing or unknown criteria
+    return make_row(engine.screen(patient, as_of, explain=False, evidence="failing"), source, line)
+
+
 def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     if record.error is not None:
         return _error(
@@ -167,15 +179,14 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     lines = record.lines or LineMap(record.source, {})
     try:
         patient = patient_from_data(record.data, lines)
-        # rows show no facts-used lists, and no evidence of passing or unknown criteria
-        result = engine.screen(patient, as_of, explain=False, evidence="failing")
+        row = screen_row(engine, patient, as_of, record.source, record.line)
     except InputError as error:
         return _error(record, error.message, error.location)
     except ScreenerError as error:
         return _error(record, f"{type(error).__name__}: {error}")
     except Exception as error:  # a bug on one record must not lose the rest of the batch
         return _error(record, f"internal error: {type(error).__name__}: {error}")
-    return ("row", make_row(result, record.source, record.line))
+    return ("row", row)
 
 
 def screen_chunk(job: Job, chunk: list[Record]) -> list[Outcome]:
@@ -387,6 +398,7 @@ def run_batch(opts: BatchOptions) -> BatchReport:
     except OSError as error:
         raise InputError(f"cannot read rule file: {error.strerror}", Location(str(rule_file))) from None
     ruleset = parse_ruleset(text, str(rule_file))
+    _RULESETS.setdefault((ruleset.sha256, str(rule_file)), ruleset)  # workers here or forked: parsed once
     job = Job(text, str(rule_file), ruleset.sha256, opts.as_of)
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)

@@ -217,6 +217,23 @@ def test_a_worker_builds_one_engine_and_reuses_it(registry: Path) -> None:
     assert runner.engines_built() == 1 and runner._ENGINES[job.sha256][1] is engine
 
 
+def test_workers_reuse_the_rule_set_parsed_by_the_batch(
+    tmp_path: Path, registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_batch(options([registry], tmp_path / "out.csv", limit=1))  # parses the rules once
+    rule_file = str(RULES / "rules.yaml")
+    text = RULES.joinpath("rules.yaml").read_text(encoding="utf-8")
+    job = runner.Job(text, rule_file, load_ruleset(RULES).sha256, AS_OF)
+
+    def no_parsing(*args: object) -> None:
+        raise AssertionError("rule set parsed again")
+
+    monkeypatch.setattr(runner, "parse_ruleset", no_parsing)
+    runner._init_worker(job)  # what a forked pool worker runs first
+    assert runner._ENGINES[job.sha256][0].sha256 == job.sha256
+    runner._ENGINES.clear()
+
+
 def test_cli_batch_writes_rows_summary_and_exit_codes(tmp_path: Path, registry: Path, capsys) -> None:
     out, summary = tmp_path / "out.csv", tmp_path / "funnel.svg"
     argv = [
