@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ from screener.batch.runner import (
     checkpoint_path,
     default_errors_path,
     partial_path,
+    screen_row,
+    unknown_cell,
     write_atomic,
 )
 from screener.batch.summary import Funnel, render_html, render_svg
+from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
 from screener.model.rules import find_rule_file, parse_ruleset
 from screener.vectorized import VectorizedScreener
@@ -44,25 +48,92 @@ CHECKPOINT_VERSION = 1
 DEFAULT_CHUNK = 100_000
 
 
+_EXPLAINED = (
+    "CREATE OR REPLACE TEMP TABLE explained (pid BIGINT, unknown_text VARCHAR, "
+    "unknown_list STRUCT(id VARCHAR, missing VARCHAR[])[], eligible_from VARCHAR, near_misses VARCHAR[])"
+)
+
+
 def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
-    """SELECT of the current chunk's rows (``outcomes`` joined to ``registry_patients``)."""
+    """SELECT of the current chunk's rows: ``outcomes`` joined to ``registry_patients`` and to
+    ``explained`` (the engine's missing facts, eligible-from date and near misses, if any)."""
     parts = outcome_lists(criteria)
     if fmt == "jsonl":
         outcomes = ", ".join(f"{ident(c)}: {parts[c]}" for c in criteria)
+        plain = f"list_transform({parts['unknown']}, lambda i: {{'id': i, 'missing': NULL::VARCHAR[]}})"
         columns = (
             f"x.patient_id AS patient_id, {parts['decision']} AS decision, "
-            f"{parts['failing']} AS failing, {parts['unknown']} AS unknown, "
-            f"{{{outcomes}}} AS outcomes, x.file AS source"
+            f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
+            "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
+            f"{{{outcomes}}} AS outcomes, x.file AS source, ex.pid IS NOT NULL AS explained"
         )
     else:
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
         columns = (
             f"x.patient_id, {parts['decision']} AS decision, "
             f"nullif(array_to_string({parts['failing']}, ';'), '') AS failing, "
-            f"nullif(array_to_string({parts['unknown']}, ';'), '') AS unknown, x.file AS source, {per}"
+            f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')) AS unknown, "
+            "ex.eligible_from, nullif(array_to_string(ex.near_misses, '; '), '') AS near_misses, "
+            f"x.file AS source, {per}"
         )
-    joined = "outcomes JOIN registry_patients x ON x.pid = outcomes.pid"
+    joined = (
+        "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
+        "LEFT JOIN explained ex ON ex.pid = outcomes.pid"
+    )
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
+
+
+def _explain(
+    screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
+) -> list[dict[str, Any]]:
+    """Screen the chunk's patients that fail no criterion with the engine; fill ``explained``.
+
+    Returns error records for any patient on which the engine and the fast path disagree
+    (the differential tests say they never do; a disagreement is reported, not hidden).
+    """
+    from screener.tables.layout import TABLES
+    from screener.tables.read import read_patients
+
+    con = screener.con
+    con.execute(_EXPLAINED)
+    failing = " OR ".join(f"{ident(c)} = 1" for c in screener.query.criteria)
+    pids = [
+        pid
+        for (pid,) in con.execute(f"SELECT pid FROM outcomes WHERE NOT ({failing}) ORDER BY pid").fetchall()
+    ]
+    relations = {t: f"registry_{t}" for t in TABLES}
+    index = {pid: i for i, pid in enumerate(chunk.pids)}
+    values, problems = [], []
+    for pid, patient in zip(pids, read_patients(con, relations, pids), strict=True):
+        row = screen_row(engine, patient, as_of, patient.file, None)
+        i = index[pid]
+        fast_unknown = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 2]
+        if row["failing"] or [u["id"] for u in row["unknown"]] != fast_unknown:
+            problems.append(
+                {
+                    "source": patient.file,
+                    "line": None,
+                    "index": pid,
+                    "patient_id": patient.patient_id,
+                    "field": None,
+                    "message": "internal error: the engine and the vectorized query disagree on this patient "
+                    f"(engine failing {row['failing']}, unknown {[u['id'] for u in row['unknown']]}; "
+                    f"query unknown {fast_unknown}); please report it",
+                }
+            )
+            continue
+        values.append(
+            (
+                pid,
+                unknown_cell(row["unknown"]) or None,
+                row["unknown"],
+                row["eligible_from"],
+                row["near_misses"],
+            )
+        )
+    if values:
+        con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?)", values)
+    return problems
 
 
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
@@ -72,31 +143,45 @@ def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     import io
 
     buffer = io.StringIO()
-    columns = ["patient_id", "decision", "failing", "unknown", "source", *criteria]
+    columns = [
+        "patient_id",
+        "decision",
+        "failing",
+        "unknown",
+        "eligible_from",
+        "near_misses",
+        "source",
+        *criteria,
+    ]
     csv.writer(buffer, lineterminator="\n").writerow(columns)
     return buffer.getvalue().encode("utf-8")
 
 
-def _error_lines(chunk: TableChunk) -> bytes:
-    return "".join(
-        json.dumps(
-            {
-                "source": e.file,
-                "line": None,
-                "index": e.pid,
-                "patient_id": e.patient_id,
-                "field": e.field,
-                "message": e.message,
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
+def _lines(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
+def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": e.file,
+            "line": None,
+            "index": e.pid,
+            "patient_id": e.patient_id,
+            "field": e.field,
+            "message": e.message,
+        }
         for e in chunk.errors
-    ).encode("utf-8")
+    ]
 
 
-def run_fast_batch(opts: BatchOptions) -> BatchReport:
-    """Screen one columnar registry (``opts.inputs``) with the vectorized query."""
+def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
+    """Screen one columnar registry (``opts.inputs``) with the vectorized query.
+
+    ``explain="open"``: the patients who fail no criterion (eligible or incomplete) are
+    also screened by the engine, so their rows carry the missing facts of unknown
+    criteria, eligible-from dates and near misses, as the engine's rows do.
+    """
     import numpy as np
 
     from screener.tables.write import read_manifest
@@ -134,6 +219,7 @@ def run_fast_batch(opts: BatchOptions) -> BatchReport:
         "as_of": opts.as_of.isoformat(),
         "format": opts.fmt,
         "errors": str(errors_path),
+        "explain": explain,
     }
     done = rows = errors = resumed_from = 0
     funnel = Funnel(criteria, titles)
@@ -182,6 +268,8 @@ def run_fast_batch(opts: BatchOptions) -> BatchReport:
     total = int(manifest["patients"])
     progress = Progress(total, start=done, enabled=opts.progress)
     screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
+    screener.con.execute(_EXPLAINED)
+    engine = Engine(ruleset) if explain == "open" else None
     select = _row_sql(criteria, opts.fmt)
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, done + opts.limit)
@@ -191,12 +279,16 @@ def run_fast_batch(opts: BatchOptions) -> BatchReport:
         with tempfile.TemporaryDirectory(prefix="screener-fast-") as scratch:
             part = Path(scratch) / f"rows.{opts.fmt}"
             for chunk in screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size, skip=done):
+                if engine is not None:
+                    problems = _explain(screener, engine, chunk, opts.as_of)
+                    err_handle.write(_lines(problems))
+                    errors += len(problems)
                 target = str(part).replace("'", "''")
                 screener.con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
                 with part.open("rb") as handle:
                     while block := handle.read(1 << 20):
                         out_handle.write(block)
-                err_handle.write(_error_lines(chunk))
+                err_handle.write(_lines(_error_records(chunk)))
                 if len(chunk):
                     funnel.add_codes(np.column_stack([chunk.codes[c] for c in criteria]))
                 done = chunk.next_pid
@@ -209,6 +301,8 @@ def run_fast_batch(opts: BatchOptions) -> BatchReport:
         complete = done >= total
     finally:
         screener.close()
+        if engine is not None:
+            engine.close()
         out_handle.close()
         err_handle.close()
         progress.close()

@@ -164,7 +164,9 @@ def _error(record: Record, message: str, location: Location | None = None) -> Ou
     )
 
 
-def screen_row(engine: Engine, patient: Patient, as_of: date, source: str, line: int | None) -> dict[str, Any]:
+def screen_row(
+    engine: Engine, patient: Patient, as_of: date, source: str, line: int | None
+) -> dict[str, Any]:
     """One patient's batch row (also used by the fast path for the patients it explains)."""
     # rows show no facts-used lists, and no evidence of passing or unknown criteria
     return make_row(engine.screen(patient, as_of, explain=False, evidence="failing"), source, line)
@@ -269,6 +271,11 @@ def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Itera
 # --------------------------------------------------------------------------- writing
 
 
+def unknown_cell(unknown: list[dict[str, Any]]) -> str:
+    """The CSV cell of a row's unknown criteria: ``E2: creatinine | weight; E3: lvef``."""
+    return "; ".join(f"{u['id']}: {' | '.join(u['missing'])}" for u in unknown)
+
+
 class RowWriter:
     """CSV or JSONL rows, encoded to bytes so checkpoints can record exact sizes."""
 
@@ -295,7 +302,7 @@ class RowWriter:
                     r["patient_id"],
                     r["decision"],
                     ";".join(r["failing"]),
-                    "; ".join(f"{u['id']}: {' | '.join(u['missing'])}" for u in r["unknown"]),
+                    unknown_cell(r["unknown"]),
                     r["eligible_from"] or "",
                     "; ".join(r["near_misses"]),
                     r["source"],

@@ -40,6 +40,7 @@ class TableChunk:
     """Outcomes for one range of pids: ``codes[criterion]`` is a numpy array of 0 pass, 1 fail,
     2 unknown, aligned with ``patient_ids`` (patients in ``errors`` are left out)."""
 
+    pids: list[int]
     patient_ids: list[str]
     files: list[str]
     codes: dict[str, Any]
@@ -176,18 +177,21 @@ class VectorizedScreener:
         Which value counts is chosen in SQL (:mod:`screener.vectorized.prepare`); memory is
         bounded by ``chunk_size`` patients; ``skip`` pids are left out (resuming). While a
         chunk is being handled, its outcomes are also in the temporary table ``outcomes``
-        (pid, a 0/1/2 code per criterion) and the registry's patients in ``registry_patients``.
+        (pid, a 0/1/2 code per criterion); the registry's tables are the views
+        ``registry_<table>`` (``registry_patients``, ``registry_observations``...).
         """
         from screener.tables.write import read_manifest, table_glob
 
         manifest = read_manifest(directory)
         if self._preparation is None:
             self._preparation = TablePreparation(self.ruleset, self.layout)
-        sources = Sources(
-            **{t: f"read_parquet('{_quoted(table_glob(directory, t))}')" for t in Sources.__annotations__}
-        )
+        for table in Sources.__annotations__:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW registry_{table} AS "
+                f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table))}')"
+            )
+        sources = Sources(**{t: f"registry_{t}" for t in Sources.__annotations__})
         total = int(manifest["patients"])
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW registry_patients AS SELECT * FROM {sources.patients}")
         for first in range(skip, total, chunk_size):
             last = min(first + chunk_size, total) - 1
             for statement in self._preparation.statements(sources, as_of, (first, last)):
@@ -203,6 +207,7 @@ class VectorizedScreener:
                 f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
             ).fetchall()
             yield TableChunk(
+                [n[0] for n in named],
                 [n[1] for n in named],
                 [n[2] for n in named],
                 {c: codes[c] for c in self.query.criteria},

@@ -58,7 +58,7 @@ def test_rows_agree_with_the_engine_batch(tmp_path: Path, registry: tuple[Path, 
         w = want[row["patient_id"]]
         assert row["decision"] == w["decision"]
         assert row["failing"] == w["failing"]
-        assert row["unknown"] == [u["id"] for u in w["unknown"]]
+        assert [u["id"] for u in row["unknown"]] == [u["id"] for u in w["unknown"]]
         assert [c for c, o in row["outcomes"].items() if o == "fail"] == w["failing"]
     assert {r["decision"] for r in rows} == {"eligible", "ineligible", "incomplete"}
     assert fast.funnel.rows() == slow.funnel.rows()
@@ -90,7 +90,15 @@ def test_cli_writes_csv_with_an_outcome_column_per_criterion(
     assert code == 1  # one patient could not be screened
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 22 and list(rows[0])[:5] == ["patient_id", "decision", "failing", "unknown", "source"]
+    assert len(rows) == 22 and list(rows[0])[:7] == [
+        "patient_id",
+        "decision",
+        "failing",
+        "unknown",
+        "eligible_from",
+        "near_misses",
+        "source",
+    ]
     eligible = [r for r in rows if r["decision"] == "eligible"]
     assert eligible and all(r["failing"] == "" and r["unknown"] == "" for r in eligible)
     assert all(r["I1"] == "pass" for r in eligible)
@@ -144,3 +152,26 @@ def test_funnel_from_code_arrays_counts_as_patient_by_patient(codes: list[list[i
         )
     many.add_codes(codes)
     assert many.to_state() == one.to_state()
+
+
+def test_explain_open_gives_the_engine_rows_to_patients_who_fail_nothing(
+    tmp_path: Path, registry: tuple[Path, Path]
+) -> None:
+    jsonl, tables = registry
+    run_batch(options([jsonl], tmp_path / "slow.jsonl", fmt="jsonl", chunk_size=200))
+    want = {r["patient_id"]: r for r in read_jsonl(tmp_path / "slow.jsonl")}
+    report = run_fast_batch(
+        options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=5), explain="open"
+    )
+    assert report.complete and report.errors == 1  # p0007 only: no disagreement was reported
+    rows = read_jsonl(tmp_path / "fast.jsonl")
+    open_rows = [r for r in rows if r["decision"] != "ineligible"]
+    assert open_rows and all(r["explained"] for r in open_rows)
+    for row in open_rows:
+        w = want[row["patient_id"]]
+        assert row["unknown"] == w["unknown"] and row["eligible_from"] == w["eligible_from"]
+        assert row["near_misses"] == w["near_misses"]
+    assert any(u["missing"] for r in open_rows for u in r["unknown"])  # incomplete ones name what is missing
+    closed = [r for r in rows if r["decision"] == "ineligible"]
+    assert closed and not any(r["explained"] for r in closed)
+    assert all(u["missing"] is None for r in closed for u in r["unknown"])

@@ -73,6 +73,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     )
     parser.add_argument(
+        "--explain",
+        choices=("none", "open"),
+        default="none",
+        help=(
+            "vectorized engine: 'open' also screens the patients who fail no criterion with the rule "
+            "engine, so their rows get missing facts, eligible-from dates and near misses"
+        ),
+    )
+    parser.add_argument(
         "--chunk-size",
         type=_positive,
         default=None,
@@ -158,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "vectorized":
         from screener.batch.fast import run_fast_batch
 
-        report = run_fast_batch(options)
+        report = run_fast_batch(options, explain=args.explain)
     else:
         report = run_batch(options)
     if report.resumed_from:

@@ -1,0 +1,106 @@
+"""Read patients back from a columnar registry, as :class:`~screener.model.patient.Patient`.
+
+The fast path screens a whole registry in SQL; the patients whose rows need the
+engine's explanation (missing facts, eligible-from dates, near misses) are read
+back here, a few at a time, and screened by :class:`~screener.engine.evaluate.Engine`.
+The tables hold what the native loader produced, so nothing is validated again.
+Two things the tables do not keep: whether a number was written as an integer (a
+whole number comes back as an int) and ``Observation.original`` (the value and
+unit as written before conversion).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from screener.model.patient import (
+    Assessment,
+    Condition,
+    Medication,
+    Observation,
+    Patient,
+    Scalar,
+    Status,
+)
+from screener.tables.layout import TABLES
+
+
+def _scalar(number: float | None, text: str | None, flag: bool | None) -> Scalar:
+    if flag is not None:
+        return flag
+    if text is not None:
+        return text
+    assert number is not None
+    return int(number) if number.is_integer() else number
+
+
+def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> list[Patient]:
+    """The patients ``pids`` (in that order), from the registry tables ``relations``
+    (table name -> SQL relation, e.g. ``read_parquet('DIR/observations/part-*.parquet')``)
+    on the DuckDB connection ``con``."""
+    if not pids:
+        return []
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest($1::BIGINT[]) AS pid", [list(pids)])
+    rows: dict[str, dict[int, list[tuple[Any, ...]]]] = {}
+    for table, columns in TABLES.items():
+        names = ", ".join(f'"{c}"' for c, _ in columns)
+        order = "pid, seq" if any(c == "seq" for c, _ in columns) else "pid"
+        if table == "administrations":
+            order = "pid, med_seq, date"
+        grouped: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in con.execute(
+            f"SELECT {names} FROM {relations[table]} WHERE pid IN (SELECT pid FROM wanted) ORDER BY {order}"
+        ).fetchall():
+            grouped[row[0]].append(row)
+        rows[table] = grouped
+    patients = []
+    for pid in pids:
+        ((_, patient_id, birth_date, sex, demographics_source, file),) = rows["patients"][pid]
+        given: dict[int, list[Any]] = defaultdict(list)
+        for _, med_seq, day in rows["administrations"].get(pid, ()):
+            given[med_seq].append(day)
+        patients.append(
+            Patient(
+                patient_id=patient_id,
+                birth_date=birth_date,
+                sex=sex,
+                observations=tuple(
+                    Observation(
+                        name, _scalar(num, text, flag), unit, day, high, low, method, oxygen, sle, src
+                    )
+                    for _, _, name, day, num, text, flag, unit, high, low, method, oxygen, sle, src in rows[
+                        "observations"
+                    ].get(pid, ())
+                ),
+                statuses=tuple(
+                    Status(name, _scalar(num, text, flag), day, confirmed, src)
+                    for _, _, name, day, num, text, flag, confirmed, src in rows["statuses"].get(pid, ())
+                ),
+                assessments=tuple(
+                    Assessment(name, score, day, src)
+                    for _, _, name, day, score, src in rows["assessments"].get(pid, ())
+                ),
+                conditions=tuple(Condition(*row[2:]) for row in rows["conditions"].get(pid, ())),
+                medications=tuple(
+                    Medication(
+                        drug=drug,
+                        start=start,
+                        dose_mg=dose,
+                        route=route,
+                        frequency=frequency,
+                        end=end,
+                        administrations=tuple(given.get(seq, ())),
+                        outcome=outcome,
+                        source=src,
+                    )
+                    for _, seq, drug, dose, route, frequency, start, end, outcome, src in rows[
+                        "medications"
+                    ].get(pid, ())
+                ),
+                demographics_source=demographics_source,
+                file=file,
+            )
+        )
+    return patients
