@@ -81,6 +81,34 @@ class Compiled:
     quantifier_of_node: dict[int, str] = field(default_factory=dict)
     derived: dict[str, Derived] = field(default_factory=dict)  # rule name -> derived
 
+    def rules_for(self, criterion_id: str) -> dict[str, dict[str, Any]]:
+        """The rules that decide one criterion: its tests, its quantifiers' candidates and the
+        derived values they read, with the derived values those read in turn.
+
+        Rules match independently of each other, so a session of these alone fires for
+        this criterion exactly as a session of the whole rule set does.
+        """
+        names: list[str] = []
+        wanted: list[str] = []  # derived values read
+        by_name = {d.name: d for d in self.derived.values()}
+        for q in self.quantifiers.values():
+            if q.criterion == criterion_id:
+                names.append(f"{q.id}:candidate")
+        for test in self.tests.values():
+            if test.criterion != criterion_id:
+                continue
+            names += [f"{test.id}:true", f"{test.id}:false"]
+            wanted.append(test.node.fact if isinstance(test.node, FactTest) else test.node.field)
+        seen: set[str] = set()
+        while wanted:
+            name = wanted.pop()
+            if name in seen or name not in by_name:
+                continue
+            seen.add(name)
+            wanted.extend(by_name[name].fact_inputs())
+        derived = [rule for rule, d in self.derived.items() if d.name in seen]
+        return {rule: self.rules[rule] for rule in self.rules if rule in set(names) | set(derived)}
+
     def fields(self) -> set[str]:
         """Every fact field some rule reads (the only ones the engine needs to be sent)."""
         found: set[str] = set()

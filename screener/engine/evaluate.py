@@ -11,6 +11,7 @@ maintenance and would fire absence rules too early).
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -98,6 +99,8 @@ class Engine:
         self.ruleset = ruleset
         self.compiled: Compiled = compile_ruleset(ruleset)
         self._durable = DurableRuleset(ruleset.id, self.compiled.rules)
+        self._criterion_rulesets: dict[str, DurableRuleset] = {}  # for re-screening, made on demand
+        self._lock = threading.Lock()
         # Everything below depends on the rule set only: built once, read for every patient.
         self._dispatch: dict[str, tuple[int, str, bool]] = {}
         for rule in self.compiled.rules:
@@ -148,6 +151,8 @@ class Engine:
 
     def close(self) -> None:
         self._durable.close()
+        for durable in self._criterion_rulesets.values():
+            durable.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -645,11 +650,10 @@ class Engine:
             else:
                 results.append(self._criterion(c, fired, prepared))
         final = []
-        rescreens: dict[date, dict[str, str]] = {}
         for result in results:
             if result.outcome == "fail":
                 criterion = self.ruleset.criterion(result.id)
-                when = self._eligible_from(criterion, patient, as_of, fired, rescreens)
+                when = self._eligible_from(criterion, patient, as_of, fired)
                 if when is not None:
                     result = replace(result, eligible_from=when)
             final.append(result)
@@ -676,19 +680,33 @@ class Engine:
         """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.
 
         The same session and logic as :meth:`screen`, without explanations or
-        eligible-from dates: what re-screening at a candidate date needs.
+        eligible-from dates.
         """
         prepared = prepare(patient, self.ruleset, as_of)
         fired = self.fire(prepared)
         return {c.id: self._outcome(c, fired, prepared) for c in self.ruleset.criteria}
 
+    def outcome(self, criterion: Criterion, patient: Patient, as_of: date) -> str:
+        """One criterion's outcome on ``as_of``, from a session of the rules it needs only.
+
+        What re-screening at an eligible-from candidate date needs: the same facts,
+        firings and logic for this criterion as :meth:`screen`, without the other
+        criteria's rules (a few firings instead of ~80).
+        """
+        with self._lock:
+            durable = self._criterion_rulesets.get(criterion.id)
+            if durable is None:
+                durable = DurableRuleset(
+                    f"{self.ruleset.id}_{criterion.id}", self.compiled.rules_for(criterion.id)
+                )
+                self._criterion_rulesets[criterion.id] = durable
+        prepared = prepare(patient, self.ruleset, as_of)
+        fired = Fired(prepared.by_id())
+        durable.run(self.engine_facts(prepared), self.action(fired))
+        return self._outcome(criterion, fired, prepared)
+
     def _eligible_from(
-        self,
-        criterion: Criterion,
-        patient: Patient,
-        as_of: date,
-        fired: Fired,
-        rescreens: dict[date, dict[str, str]],
+        self, criterion: Criterion, patient: Patient, as_of: date, fired: Fired
     ) -> date | None:
         """For a criterion failing on a date window, the first date it would pass.
 
@@ -697,9 +715,7 @@ class Engine:
         re-evaluated from scratch at each candidate, in order; the first one at
         which it passes is the answer. A lower bound on a value that grows with
         the screening date (age from a birth date) adds the coming anniversaries
-        of that date. Criteria with neither get none. ``rescreens`` holds the
-        outcomes at the dates already screened for this patient (criteria failing
-        on windows often share candidate dates).
+        of that date. Criteria with neither get none.
         """
         windows: list[tuple[str, Window, list[dict[str, Any]]]] = []
         candidates: set[date] = set(self._anniversaries(criterion, as_of, fired))
@@ -721,10 +737,7 @@ class Engine:
                     if when > as_of:
                         candidates.add(when)
         for when in sorted(candidates)[:_MAX_CANDIDATE_DATES]:
-            outcomes = rescreens.get(when)
-            if outcomes is None:
-                outcomes = rescreens[when] = self.outcomes(patient, when)
-            if outcomes[criterion.id] == "pass":
+            if self.outcome(criterion, patient, when) == "pass":
                 return when
         return None
 

@@ -33,6 +33,18 @@ def test_fields_are_those_the_rules_read(ruleset: RuleSet) -> None:
     assert not any(f.startswith("$") for f in fields)
 
 
+def test_one_criterion_rules_are_its_tests_candidates_and_derived_chain(ruleset: RuleSet) -> None:
+    compiled = compile_ruleset(ruleset)
+    e2 = compiled.rules_for("E2")  # CrCl < 30: Cockcroft-Gault, which needs age
+    tests = {t.id for t in compiled.tests.values() if t.criterion == "E2"}
+    assert {name.split(":")[0] for name in e2 if not name.startswith("derive:")} == tests
+    assert {"derive:crcl_cockcroft_gault", "derive:age"} <= set(e2)
+    e10 = compiled.rules_for("E10")
+    assert any(name.endswith(":candidate") for name in e10)
+    for cid in (c.id for c in ruleset.criteria):
+        assert set(compiled.rules_for(cid)) <= set(compiled.rules)
+
+
 def test_a_patient_exposed_to_every_drug_screens_without_engine_errors(engine: Engine) -> None:
     """Regression: one record reaching many rules overflowed durable_rules' alpha stack (error 303)."""
     drugs = [

@@ -55,6 +55,25 @@ def test_outcomes_agree_with_screen_on_every_rule_case(rule_cases: list[tuple[En
     assert checked >= 200 * 3
 
 
+def test_one_criterion_sessions_agree_with_the_whole_rule_set(
+    rule_cases: list[tuple[Engine, list[Case]]],
+) -> None:
+    """Re-screening a criterion runs only the rules it needs: same outcome as the whole set."""
+    checked = 0
+    for engine, cases in rule_cases:
+        for case in cases:
+            for shift in (0, 100):
+                when = case.as_of + timedelta(days=shift)
+                everything = engine.outcomes(case.patient, when)
+                for criterion in engine.ruleset.criteria:
+                    assert engine.outcome(criterion, case.patient, when) == everything[criterion.id], (
+                        case.where,
+                        criterion.id,
+                    )
+                    checked += 1
+    assert checked >= 200 * 2 * 20
+
+
 def test_batch_screening_differs_from_the_full_one_only_by_what_rows_never_show(
     rule_cases: list[tuple[Engine, list[Case]]],
 ) -> None:
