@@ -149,6 +149,13 @@ def case_durable_core(path: Path, repeats: int = 3) -> dict[str, Any]:
     def noop(rule: str, matched: dict[str, Any]) -> None:
         return None
 
+    def counting_noop(rule: str, matched: dict[str, Any]) -> None:
+        counts["noop_firings"] += 1
+
+    counts["noop_firings"] = 0
+    for f in facts:
+        durable.run(f, counting_noop)
+
     def run_noop() -> None:
         for f in facts:
             durable.run(f, noop)
@@ -181,6 +188,7 @@ def case_durable_core(path: Path, repeats: int = 3) -> dict[str, Any]:
         "phases": phases,
         "firings_per_patient": round(counts["firings"] / n, 1),
         "rounds_per_patient": round(counts["rounds"] / n, 2),
+        "noop_firings_per_patient": round(counts["noop_firings"] / n, 1),
     }
 
 
@@ -422,7 +430,10 @@ def main(argv: list[str] | None = None) -> int:
             ph = r["phases"]
             notes = "  ".join(f"{k} {r['n'] / v:,.0f}/s" for k, v in ph.items() if v)
         if "firings_per_patient" in r:
-            per = f"{r['firings_per_patient']} firings, {r['rounds_per_patient']} assert rounds"
+            per = (
+                f"{r['firings_per_patient']} firings ({r['noop_firings_per_patient']} with noop), "
+                f"{r['rounds_per_patient']} assert rounds"
+            )
             notes += f"  ({per} per patient)"
         memory = f"{r['peak_rss_mb']:>13,.0f}{r['peak_child_rss_mb']:>13,.0f}"
         print(f"{case:<14}{n:>10}{rate:>13,.0f}{memory}  {notes}")
