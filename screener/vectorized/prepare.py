@@ -210,6 +210,29 @@ class TablePreparation:
             f"WHERE (pid, name) IN (SELECT (pid, field) FROM errors WHERE needs_value) GROUP BY pid, name"
         )
 
+    def _fact_counts(self, name: str, as_of: date) -> list[str]:
+        """``__date`` (the chosen row's, from its key) and ``__counts`` (it is fresh enough and,
+        if person-only, confirmed) of one recorded fact, over the joined groups."""
+        definition = self.ruleset.facts[name]
+        if definition.kind == "demographic":
+            return []
+
+        def col(label: str) -> str:
+            return ident(f"{name}.__{label}")
+
+        base = f"({col('key')} - CASE WHEN {col('key')} >= {_PREFERRED // 2} THEN {_PREFERRED} ELSE 0 END)"
+        day = f"CAST(floor({base} / {_SEQ_SPAN}.0) AS BIGINT)"
+        dated = f"(CASE WHEN {day} <> {_UNDATED} THEN DATE '1900-01-01' + CAST({day} AS INTEGER) END)"
+        counts = f"{col('key')} IS NOT NULL"
+        if definition.max_age_days is not None:
+            counts += (
+                f" AND ({dated} IS NULL OR "
+                f"date_diff('day', {dated}, {sql_date(as_of)}) <= {definition.max_age_days})"
+            )
+        if definition.person_only:
+            counts += f" AND {col('confirmed')}"
+        return [f"{dated} AS {col('date')}", f"coalesce({counts}, FALSE) AS {col('counts')}"]
+
     def _fact_columns(self, name: str, as_of: date) -> list[str]:
         """Columns of one fact over the joined groups: its keys, ``__present`` (it counts) and
         ``__error`` (why the patient cannot be screened, if it cannot)."""
@@ -221,22 +244,8 @@ class TablePreparation:
         if definition.kind == "demographic":
             counts = f"({name} IS NOT NULL)"
             raw, dated = name, "CAST(NULL AS DATE)"
-        else:
-            base = (
-                f"({col('key')} - CASE WHEN {col('key')} >= {_PREFERRED // 2} THEN {_PREFERRED} ELSE 0 END)"
-            )
-            day = f"CAST(floor({base} / {_SEQ_SPAN}.0) AS BIGINT)"
-            dated = f"(CASE WHEN {day} <> {_UNDATED} THEN DATE '1900-01-01' + CAST({day} AS INTEGER) END)"
-            counts = f"{col('key')} IS NOT NULL"
-            if definition.max_age_days is not None:
-                counts += (
-                    f" AND ({dated} IS NULL OR "
-                    f"date_diff('day', {dated}, {sql_date(as_of)}) <= {definition.max_age_days})"
-                )
-            if definition.person_only:
-                counts += f" AND {col('confirmed')}"
-            counts = f"coalesce({counts}, FALSE)"
-            raw = col("raw")
+        else:  # computed once per patient by _fact_counts
+            counts, raw, dated = col("counts"), col("raw"), col("date")
         bad = f"{raw} IS NULL"
         if definition.values:
             bad += f" OR {raw} NOT IN ({', '.join(map(literal, definition.values))})"
@@ -323,9 +332,11 @@ class TablePreparation:
         ]
         demographics = [n for n in self.keys if self.ruleset.facts[n].kind == "demographic"]
         joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
+        counts = [item for name in self.keys for item in self._fact_counts(name, as_of)]
         items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
         patients = f"(SELECT pid{''.join(', ' + n for n in demographics)} FROM {s.patients} WHERE {where}) pt"
-        facts = f"SELECT pid, {', '.join(items)} FROM {patients}{joins}"
+        joined = f"SELECT *{''.join(', ' + c for c in counts)} FROM {patients}{joins}"
+        facts = f"SELECT pid, {', '.join(items)} FROM ({joined})"
         statements = [f"CREATE OR REPLACE TEMP TABLE facts AS {facts}"]
         unpivot = (
             "\nUNION ALL\n".join(
