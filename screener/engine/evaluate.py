@@ -38,7 +38,7 @@ from screener.model.rules import (
     Window,
     walk,
 )
-from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult
+from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult, decide
 
 Truth = bool | None
 TruthFn = Callable[["Fired", PreparedFacts], Truth]
@@ -656,14 +656,7 @@ class Engine:
                 if when is not None:
                     result = replace(result, eligible_from=when)
             final.append(result)
-        outcomes = {r.outcome for r in final}
-        decision = (
-            "ineligible"
-            if "fail" in outcomes
-            else "incomplete"
-            if "unknown" in outcomes
-            else "eligible"
-        )
+        decision = decide(r.outcome for r in final)
         return ScreeningResult(
             patient_id=patient.patient_id,
             ruleset_id=self.ruleset.id,
