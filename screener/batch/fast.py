@@ -16,27 +16,15 @@ its field, and the batch goes on.
 
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
-from screener.batch.runner import (
-    BatchOptions,
-    BatchReport,
-    _fsync_dir,
-    _sync,
-    checkpoint_path,
-    default_errors_path,
-    partial_path,
-    screen_row,
-    unknown_cell,
-    write_atomic,
-)
-from screener.batch.summary import Funnel, render_html, render_svg
+from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report, screen_row, unknown_cell
+from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
 from screener.model.rules import find_rule_file, parse_ruleset
@@ -44,7 +32,6 @@ from screener.vectorized import VectorizedScreener
 from screener.vectorized.screen import TableChunk
 from screener.vectorized.sql import ident, outcome_lists
 
-CHECKPOINT_VERSION = 1
 DEFAULT_CHUNK = 100_000
 
 
@@ -143,22 +130,9 @@ def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     import io
 
     buffer = io.StringIO()
-    columns = [
-        "patient_id",
-        "decision",
-        "failing",
-        "unknown",
-        "eligible_from",
-        "near_misses",
-        "source",
-        *criteria,
-    ]
+    columns = [*(c for c in CSV_COLUMNS if c != "line"), *criteria]  # no line: tables keep none
     csv.writer(buffer, lineterminator="\n").writerow(columns)
     return buffer.getvalue().encode("utf-8")
-
-
-def _lines(records: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
 
 def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
@@ -207,124 +181,61 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)
 
-    errors_path = opts.errors or default_errors_path(opts.out)
-    out_partial, err_partial = partial_path(opts.out), partial_path(errors_path)
-    ckpt = checkpoint_path(opts.out)
-    signature = {
-        "engine": "vectorized",
-        "registry": str(registry),
-        "registry_created": manifest.get("created"),
-        "patients": manifest["patients"],
-        "rules_sha256": ruleset.sha256,
-        "as_of": opts.as_of.isoformat(),
-        "format": opts.fmt,
-        "errors": str(errors_path),
-        "explain": explain,
-    }
-    done = rows = errors = resumed_from = 0
-    funnel = Funnel(criteria, titles)
-    if opts.resume and ckpt.exists():
-        try:
-            state = json.loads(ckpt.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise InputError(
-                f"checkpoint unreadable ({error}); run without --resume", Location(str(ckpt))
-            ) from None
-        if state.get("version") != CHECKPOINT_VERSION or state.get("signature") != signature:
-            raise InputError(
-                "checkpoint was made with another registry, rules, date, format or errors file; "
-                "run without --resume to start again",
-                Location(str(ckpt)),
-            )
-        done, rows, errors = state["pids_done"], state["rows"], state["errors"]
-        funnel = Funnel.from_state(state["funnel"], titles)
-        resumed_from = done
-        out_handle, err_handle = out_partial.open("r+b"), err_partial.open("r+b")
-        out_handle.truncate(state["out_bytes"])
-        err_handle.truncate(state["err_bytes"])
-        out_handle.seek(0, os.SEEK_END)
-        err_handle.seek(0, os.SEEK_END)
-    else:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        errors_path.parent.mkdir(parents=True, exist_ok=True)
-        out_handle, err_handle = out_partial.open("wb"), err_partial.open("wb")
-        out_handle.write(_header(criteria, opts.fmt))
-
-    def checkpoint() -> None:
-        _sync(out_handle)
-        _sync(err_handle)
-        state: dict[str, Any] = {
-            "version": CHECKPOINT_VERSION,
-            "signature": signature,
-            "pids_done": done,
-            "rows": rows,
-            "errors": errors,
-            "out_bytes": out_handle.tell(),
-            "err_bytes": err_handle.tell(),
-            "funnel": funnel.to_state(),
-        }
-        write_atomic(ckpt, json.dumps(state))
-
+    outputs = BatchOutputs(
+        opts.out,
+        opts.errors,
+        {
+            "engine": "vectorized",
+            "registry": str(registry),
+            "registry_created": manifest.get("created"),
+            "patients": manifest["patients"],
+            "rules_sha256": ruleset.sha256,
+            "as_of": opts.as_of.isoformat(),
+            "format": opts.fmt,
+            "errors": str(opts.errors or default_errors_path(opts.out)),
+            "explain": explain,
+        },
+        Funnel(criteria, titles),
+        _header(criteria, opts.fmt),
+        opts.resume,
+        "another registry, rules, date, format, errors file or --explain",
+    )
     total = int(manifest["patients"])
-    progress = Progress(total, start=done, enabled=opts.progress)
+    progress = Progress(total, start=outputs.done, enabled=opts.progress)
     screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
     screener.con.execute(_EXPLAINED)
     engine = Engine(ruleset) if explain == "open" else None
     select = _row_sql(criteria, opts.fmt)
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
-    limit = total if opts.limit is None else min(total, done + opts.limit)
+    limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
     complete = False
     try:
-        checkpoint()
+        outputs.checkpoint()
         with tempfile.TemporaryDirectory(prefix="screener-fast-") as scratch:
             part = Path(scratch) / f"rows.{opts.fmt}"
-            for chunk in screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size, skip=done):
+            chunks = screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size, skip=outputs.done)
+            for chunk in chunks:
                 if engine is not None:
                     problems = _explain(screener, engine, chunk, opts.as_of)
-                    err_handle.write(_lines(problems))
-                    errors += len(problems)
+                    outputs.write_errors(problems)
+                    outputs.errors += len(problems)
                 target = str(part).replace("'", "''")
                 screener.con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
-                with part.open("rb") as handle:
-                    while block := handle.read(1 << 20):
-                        out_handle.write(block)
-                err_handle.write(_lines(_error_records(chunk)))
+                outputs.write_rows(part.read_bytes(), len(chunk))
+                outputs.write_errors(_error_records(chunk))
                 if len(chunk):
-                    funnel.add_codes(np.column_stack([chunk.codes[c] for c in criteria]))
-                done = chunk.next_pid
-                rows += len(chunk)
-                errors += len({e.pid for e in chunk.errors})
-                checkpoint()
-                progress.update(done)
-                if done >= limit and done < total:
+                    outputs.funnel.add_codes(np.column_stack([chunk.codes[c] for c in criteria]))
+                outputs.done = chunk.next_pid
+                outputs.errors += len({e.pid for e in chunk.errors})
+                outputs.checkpoint()
+                progress.update(outputs.done)
+                if outputs.done >= limit and outputs.done < total:
                     break
-        complete = done >= total
+        complete = outputs.done >= total
     finally:
         screener.close()
         if engine is not None:
             engine.close()
-        out_handle.close()
-        err_handle.close()
+        outputs.close()
         progress.close()
-
-    if complete:
-        os.replace(out_partial, opts.out)
-        if errors or opts.errors is not None:
-            os.replace(err_partial, errors_path)
-        else:
-            err_partial.unlink()
-        ckpt.unlink()
-        _fsync_dir(opts.out)
-        if opts.summary is not None:
-            text = render_svg(funnel) if opts.summary.suffix.lower() == ".svg" else render_html(funnel)
-            write_atomic(opts.summary, text)
-    return BatchReport(
-        complete=complete,
-        records=done,
-        rows=rows,
-        errors=errors,
-        out=opts.out,
-        errors_path=errors_path if complete and (errors or opts.errors is not None) else None,
-        funnel=funnel,
-        resumed_from=resumed_from,
-    )
+    return report(outputs, complete, opts.summary)

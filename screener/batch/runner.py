@@ -7,12 +7,10 @@ sha256 on dask workers) and comes back as compact rows, written in input order
 as soon as they arrive. At most ``2 x workers`` chunks are in flight: results
 are never all held, whatever the input size.
 
-Outputs are written to ``FILE.partial`` and renamed over ``FILE`` only when the
-whole input has been screened. After every chunk both partial files are
-fsynced and a checkpoint (``FILE.partial.ckpt``: records done, byte sizes of
-the partial files, funnel counts) is replaced atomically; ``resume=True``
-truncates the partial files back to the checkpoint and skips the records
-already done, so an interrupted run continues with no duplicate or lost row.
+Outputs go through :class:`screener.batch.outputs.BatchOutputs`: ``FILE.partial``
+renamed over ``FILE`` only when the whole input has been screened, a checkpoint
+after every chunk, and ``resume=True`` continues an interrupted run from it with
+no duplicate or lost row.
 A record that cannot be read or screened goes to the errors file (JSONL:
 source, line, field, message) and the batch goes on.
 """
@@ -23,18 +21,21 @@ import csv
 import io
 import itertools
 import json
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from screener.batch.inputs import Record, count_records, expand, iter_records
+from screener.batch.outputs import (
+    BatchOutputs,
+    default_errors_path,
+)
 from screener.batch.progress import Progress
-from screener.batch.summary import Funnel, render_html, render_svg
+from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
 from screener.model.patient import Patient, patient_from_data
@@ -52,7 +53,6 @@ CSV_COLUMNS = (
     "source",
     "line",
 )
-CHECKPOINT_VERSION = 1
 
 Outcome = tuple[str, dict[str, Any]]  # ("row", row) or ("error", error record)
 
@@ -313,34 +313,6 @@ class RowWriter:
         )
 
 
-def _sync(handle: BinaryIO) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path)
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -373,18 +345,6 @@ class BatchReport:
     resumed_from: int = 0
 
 
-def partial_path(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
-def checkpoint_path(out: Path) -> Path:
-    return out.with_name(out.name + ".partial.ckpt")
-
-
-def default_errors_path(out: Path) -> Path:
-    return out.with_name(out.name + ".errors.jsonl")
-
-
 def _fingerprint(inputs: Iterable[str]) -> list[list[Any]]:
     """Path, size and modification time of every input file: resuming needs the same bytes."""
     out: list[list[Any]] = []
@@ -410,72 +370,27 @@ def run_batch(opts: BatchOptions) -> BatchReport:
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)
 
-    errors_path = opts.errors or default_errors_path(opts.out)
-    out_partial, err_partial = partial_path(opts.out), partial_path(errors_path)
-    ckpt = checkpoint_path(opts.out)
-    signature = {
-        "inputs": [str(p) for p in opts.inputs],
-        "files": _fingerprint(opts.inputs),
-        "rules_sha256": ruleset.sha256,
-        "as_of": opts.as_of.isoformat(),
-        "format": opts.fmt,
-        "errors": str(errors_path),
-    }
     writer = RowWriter(opts.fmt)
-
-    done = rows = errors = 0
-    funnel = Funnel(criteria, titles)
-    resumed_from = 0
-    if opts.resume and ckpt.exists():
-        try:
-            state = json.loads(ckpt.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise InputError(
-                f"checkpoint unreadable ({error}); run without --resume", Location(str(ckpt))
-            ) from None
-        if state.get("version") != CHECKPOINT_VERSION or state.get("signature") != signature:
-            raise InputError(
-                "checkpoint was made with other inputs (or they changed since), rules, date, format "
-                "or errors file; run without --resume to start again",
-                Location(str(ckpt)),
-            )
-        if not out_partial.exists() or not err_partial.exists():
-            raise InputError("partial output files are missing; run without --resume", Location(str(ckpt)))
-        done, rows, errors = state["records_done"], state["rows"], state["errors"]
-        funnel = Funnel.from_state(state["funnel"], titles)
-        resumed_from = done
-        out_handle = out_partial.open("r+b")
-        err_handle = err_partial.open("r+b")
-        out_handle.truncate(state["out_bytes"])
-        err_handle.truncate(state["err_bytes"])
-        out_handle.seek(0, os.SEEK_END)
-        err_handle.seek(0, os.SEEK_END)
-    else:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        errors_path.parent.mkdir(parents=True, exist_ok=True)
-        out_handle = out_partial.open("wb")
-        err_handle = err_partial.open("wb")
-        out_handle.write(writer.header())
-
-    def checkpoint() -> None:
-        _sync(out_handle)
-        _sync(err_handle)
-        state = {
-            "version": CHECKPOINT_VERSION,
-            "signature": signature,
-            "records_done": done,
-            "rows": rows,
-            "errors": errors,
-            "out_bytes": out_handle.tell(),
-            "err_bytes": err_handle.tell(),
-            "funnel": funnel.to_state(),
-        }
-        write_atomic(ckpt, json.dumps(state))
-
-    progress = Progress(
-        count_records(opts.inputs) if opts.progress else None, start=done, enabled=opts.progress
+    outputs = BatchOutputs(
+        opts.out,
+        opts.errors,
+        {
+            "inputs": [str(p) for p in opts.inputs],
+            "files": _fingerprint(opts.inputs),
+            "rules_sha256": ruleset.sha256,
+            "as_of": opts.as_of.isoformat(),
+            "format": opts.fmt,
+            "errors": str(opts.errors or default_errors_path(opts.out)),
+        },
+        Funnel(criteria, titles),
+        writer.header(),
+        opts.resume,
+        "other inputs (or they changed since), rules, date, format or errors file",
     )
-    source = iter_records(opts.inputs, skip=done)
+    progress = Progress(
+        count_records(opts.inputs) if opts.progress else None, start=outputs.done, enabled=opts.progress
+    )
+    source = iter_records(opts.inputs, skip=outputs.done)
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     chunks = _chunks(records, max(opts.chunk_size, 1))
     if opts.scheduler:
@@ -487,48 +402,39 @@ def run_batch(opts: BatchOptions) -> BatchReport:
 
     complete = False
     try:
-        checkpoint()
+        outputs.checkpoint()
         for outcomes in results:
             good = [payload for kind, payload in outcomes if kind == "row"]
             bad = [payload for kind, payload in outcomes if kind == "error"]
             if good:
-                out_handle.write(writer.encode(good))
+                outputs.write_rows(writer.encode(good), len(good))
             for row in good:
-                funnel.add(row["failing"], (u["id"] for u in row["unknown"]))
-            for item in bad:
-                err_handle.write((json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8"))
-            done += len(outcomes)
-            rows += len(good)
-            errors += len(bad)
-            checkpoint()
-            progress.update(done)
+                outputs.funnel.add(row["failing"], (u["id"] for u in row["unknown"]))
+            outputs.write_errors(bad)
+            outputs.done += len(outcomes)
+            outputs.errors += len(bad)
+            outputs.checkpoint()
+            progress.update(outputs.done)
         complete = opts.limit is None or next(iter(source), None) is None
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stops a pool or dask client promptly on interruption
-        out_handle.close()
-        err_handle.close()
+        outputs.close()
         progress.close()
+    return report(outputs, complete, opts.summary)
 
-    if complete:
-        os.replace(out_partial, opts.out)
-        if errors or opts.errors is not None:
-            os.replace(err_partial, errors_path)
-        else:
-            err_partial.unlink()
-        ckpt.unlink()
-        _fsync_dir(opts.out)
-        if opts.summary is not None:
-            text = render_svg(funnel) if opts.summary.suffix.lower() == ".svg" else render_html(funnel)
-            write_atomic(opts.summary, text)
+
+def report(outputs: BatchOutputs, complete: bool, summary: Path | None) -> BatchReport:
+    """Finish a run's outputs if it is complete, and say what it did."""
+    kept = outputs.finish(summary) if complete else None
     return BatchReport(
         complete=complete,
-        records=done,
-        rows=rows,
-        errors=errors,
-        out=opts.out,
-        errors_path=errors_path if complete and (errors or opts.errors is not None) else None,
-        funnel=funnel,
-        resumed_from=resumed_from,
+        records=outputs.done,
+        rows=outputs.rows,
+        errors=outputs.errors,
+        out=outputs.out,
+        errors_path=kept,
+        funnel=outputs.funnel,
+        resumed_from=outputs.resumed_from,
     )

@@ -18,6 +18,17 @@ def default_rules() -> Path:
     return DEFAULT_RULES
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
+    return value
+
+
 def iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)

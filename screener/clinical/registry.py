@@ -8,7 +8,7 @@ the clinical source it implements (from ``/work/shared/reference/terminology.yam
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,16 +37,21 @@ class ClinicalFunction:
     citation: str
     description: str
 
-    def __call__(self, **kwargs: Any) -> float | int | str | bool | None:
-        missing = [p for p in self.params if p not in kwargs]
-        unexpected = sorted(set(kwargs) - set(self.params))
+    def check_arguments(self, names: Iterable[str], what: str = "") -> None:
+        """Raise TypeError unless ``names`` are exactly this function's parameters."""
+        given = set(names)
+        missing = [p for p in self.params if p not in given]
+        unexpected = sorted(given - set(self.params))
         if missing or unexpected:
             parts = []
             if missing:
                 parts.append(f"missing {', '.join(missing)}")
             if unexpected:
                 parts.append(f"unexpected {', '.join(unexpected)}")
-            raise TypeError(f"{self.name}() takes {', '.join(self.params)}: {'; '.join(parts)}")
+            raise TypeError(f"{what}{self.name}() takes {', '.join(self.params)}: {'; '.join(parts)}")
+
+    def __call__(self, **kwargs: Any) -> float | int | str | bool | None:
+        self.check_arguments(kwargs)
         return self.fn(**kwargs)
 
 

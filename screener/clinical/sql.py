@@ -87,16 +87,7 @@ def sql_call(name: str, **kwargs: str) -> str:
         close = difflib.get_close_matches(str(name), FUNCTIONS, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise KeyError(f"unknown clinical function {name!r}{hint} (functions with an SQL form: {have})")
-    params = FUNCTIONS[name].params
-    missing = [p for p in params if p not in kwargs]
-    unexpected = sorted(set(kwargs) - set(params))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected)}")
-        raise TypeError(f"SQL form of {name}() takes {', '.join(params)}: {'; '.join(parts)}")
+    FUNCTIONS[name].check_arguments(kwargs, "SQL form of ")
     return form(**kwargs)
 
 

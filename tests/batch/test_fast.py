@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 pytest.importorskip("duckdb")
 pytest.importorskip("numpy")
 
-from screener.batch import runner
+from screener.batch import outputs
 from screener.batch.fast import run_fast_batch
 from screener.batch.runner import BatchOptions, run_batch
 from screener.batch.summary import Funnel
@@ -115,14 +115,14 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     out = tmp_path / "out.jsonl"
     first = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=9))
     assert not first.complete and first.records == 12 and not out.exists()
-    partial = runner.partial_path(out)
+    partial = outputs.partial_path(out)
     with partial.open("ab") as handle:  # a crash after writing rows, before the checkpoint
         handle.write(b'{"patient_id": "half-written row')
     second = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, resume=True))
     assert second.complete and second.resumed_from == 12 and second.records == 23
     assert read_jsonl(out) == read_jsonl(tmp_path / "whole.jsonl")
     assert second.funnel.rows() == whole.funnel.rows()
-    assert not runner.checkpoint_path(out).exists() and not partial.exists()
+    assert not outputs.checkpoint_path(out).exists() and not partial.exists()
     with pytest.raises(InputError, match="another registry, rules, date"):
         run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4))
         run_fast_batch(options([tables], out, fmt="csv", chunk_size=4, resume=True))

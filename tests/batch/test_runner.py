@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from screener.batch import runner
+from screener.batch import outputs, runner
 from screener.batch.runner import BatchOptions, make_row, near_misses, run_batch
 from screener.cli.main import main
 from screener.engine.evaluate import Engine
@@ -149,7 +149,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path: Path, re
     out = tmp_path / "out.jsonl"
     first = run_batch(options([registry], out, fmt="jsonl", chunk_size=4, limit=9))
     assert not first.complete and first.records == 9 and not out.exists()
-    partial = runner.partial_path(out)
+    partial = outputs.partial_path(out)
     assert len(partial.read_text(encoding="utf-8").splitlines()) == 9
     # a crash after writing rows but before the next checkpoint: extra bytes to drop
     with partial.open("ab") as handle:
@@ -163,7 +163,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(tmp_path: Path, re
     assert ids == [f"p{i:04d}" for i in range(23)] and len(set(ids)) == 23
     assert rows == read_jsonl(full)
     assert third.funnel.screened == 23 and third.funnel.rows() == whole.funnel.rows()
-    assert not runner.checkpoint_path(out).exists() and not partial.exists()
+    assert not outputs.checkpoint_path(out).exists() and not partial.exists()
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path: Path, registry: Path) -> None:
@@ -182,7 +182,7 @@ def test_resume_refuses_changed_inputs_and_unreadable_checkpoints(tmp_path: Path
         handle.write(json.dumps(variant(99)) + "\n")
     with pytest.raises(InputError, match="changed since"):
         run_batch(options([registry], out, fmt="jsonl", resume=True))
-    runner.checkpoint_path(out).write_text("{half", encoding="utf-8")
+    outputs.checkpoint_path(out).write_text("{half", encoding="utf-8")
     with pytest.raises(InputError, match="checkpoint unreadable"):
         run_batch(options([registry], out, fmt="jsonl", resume=True))
     fresh = run_batch(options([registry], out, fmt="jsonl"))  # without --resume: starts again

@@ -10,20 +10,11 @@ from datetime import date
 from pathlib import Path
 
 from screener.batch.fast import DEFAULT_CHUNK
-from screener.batch.runner import BatchOptions, BatchReport, checkpoint_path, run_batch
+from screener.batch.outputs import checkpoint_path
+from screener.batch.runner import BatchOptions, BatchReport, run_batch
 from screener.batch.summary import render_table
 from screener.cli import exit_codes
-from screener.cli.common import add_as_of_argument, add_rules_argument
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
-    return value
+from screener.cli.common import add_as_of_argument, add_rules_argument, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="worker processes (default: CPU count; 1 = in-process)",
     )
@@ -83,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument(
         "--chunk-size",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="patients per task (default 200; vectorized: 100000)",
     )
@@ -97,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--operator", default=None, help="who runs the batch, for the audit log (default: $USER)"
     )
     # Stop resumably after N records: lets tests and operators rehearse an interruption.
-    parser.add_argument("--stop-after", type=_positive, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--stop-after", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 

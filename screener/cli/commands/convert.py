@@ -27,6 +27,7 @@ from pathlib import Path
 
 from screener.batch.inputs import Record, iter_records
 from screener.cli import exit_codes
+from screener.cli.common import positive_int
 from screener.errors import InputError, Location, ScreenerError
 from screener.importers import FORMATS, ImportIssue, iter_patients
 from screener.model.patient import patient_from_data
@@ -40,16 +41,6 @@ USAGE = (
     "       %(prog)s --to tables OUT_DIR INPUT... [--chunk-size N] [--overwrite] [--report FILE]"
 )
 SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -98,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--report", type=Path, default=None, help="write the import report as JSON here")
     parser.add_argument(
         "--chunk-size",
-        type=_positive,
+        type=positive_int,
         default=50_000,
         help="tables: patients per Parquet part, held in memory at once (default 50000)",
     )
