@@ -46,6 +46,7 @@ _OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen",
 _SEQ_SPAN = 1_000_000
 _PREFERRED = 10**15
 _QUOTE = "''''"  # SQL text of a single quote
+_DEMOGRAPHICS = ("birth_date", "sex")  # the patients table's columns that can be facts
 _UNDATED = -693596  # the day before 0001-01-01, counted from 1900-01-01: an undated status
 
 
@@ -242,8 +243,9 @@ class TablePreparation:
             return ident(f"{name}.__{label}")
 
         if definition.kind == "demographic":
-            counts = f"({name} IS NOT NULL)"
-            raw, dated = name, "CAST(NULL AS DATE)"
+            # only birth date and sex are recorded (as in screener.facts.prepare); others stay unknown
+            raw = name if name in _DEMOGRAPHICS else f"CAST(NULL AS {SQL_TYPES[definition.type]})"
+            counts, dated = f"({raw} IS NOT NULL)", "CAST(NULL AS DATE)"
         else:  # computed once per patient by _fact_counts
             counts, raw, dated = col("counts"), col("raw"), col("date")
         bad = f"{raw} IS NULL"
@@ -330,7 +332,9 @@ class TablePreparation:
                 ("ga", s.assessments, "assessment"),
             )
         ]
-        demographics = [n for n in self.keys if self.ruleset.facts[n].kind == "demographic"]
+        demographics = [
+            n for n in self.keys if n in _DEMOGRAPHICS and self.ruleset.facts[n].kind == "demographic"
+        ]
         joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
         counts = [item for name in self.keys for item in self._fact_counts(name, as_of)]
         items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
