@@ -241,7 +241,7 @@ def write_registry(
                 handle.write(json.dumps(data, separators=(",", ":")) + "\n")
             if writer is not None:
                 try:
-                    writer.add(patient_from_data(data, lines))
+                    writer.add(patient_from_data(data, lines), i + 1 if handle is not None else None)
                 except ScreenerError as error:
                     print(
                         f"patient {i + 1} ({data['patient_id']}) not in the tables: {error}", file=sys.stderr

@@ -52,7 +52,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
             f"x.patient_id AS patient_id, {parts['decision']} AS decision, "
             f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
             "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
-            f"{{{outcomes}}} AS outcomes, x.file AS source, ex.pid IS NOT NULL AS explained"
+            f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, ex.pid IS NOT NULL AS explained"
         )
     else:
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
@@ -61,7 +61,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
             f"nullif(array_to_string({parts['failing']}, ';'), '') AS failing, "
             f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')) AS unknown, "
             "ex.eligible_from, nullif(array_to_string(ex.near_misses, '; '), '') AS near_misses, "
-            f"x.file AS source, {per}"
+            f"x.file AS source, x.line, {per}"
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
@@ -92,14 +92,14 @@ def _explain(
     index = {pid: i for i, pid in enumerate(chunk.pids)}
     values, problems = [], []
     for pid, patient in zip(pids, read_patients(con, relations, pids), strict=True):
-        row = screen_row(engine, patient, as_of, patient.file, None)
         i = index[pid]
+        row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
         fast_unknown = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 2]
         if row["failing"] or [u["id"] for u in row["unknown"]] != fast_unknown:
             problems.append(
                 {
                     "source": patient.file,
-                    "line": None,
+                    "line": chunk.lines[i],
                     "index": pid,
                     "patient_id": patient.patient_id,
                     "field": None,
@@ -130,7 +130,7 @@ def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     import io
 
     buffer = io.StringIO()
-    columns = [*(c for c in CSV_COLUMNS if c != "line"), *criteria]  # no line: tables keep none
+    columns = [*CSV_COLUMNS, *criteria]
     csv.writer(buffer, lineterminator="\n").writerow(columns)
     return buffer.getvalue().encode("utf-8")
 
@@ -139,7 +139,7 @@ def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
     return [
         {
             "source": e.file,
-            "line": None,
+            "line": e.line,
             "index": e.pid,
             "patient_id": e.patient_id,
             "field": e.field,

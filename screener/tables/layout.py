@@ -28,6 +28,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("sex", "VARCHAR"),
         ("demographics_source", "VARCHAR"),
         ("file", "VARCHAR"),
+        ("line", "INTEGER"),  # the record's line in its file (JSONL, CSV), when it has one
     ),
     "observations": (
         ("pid", "BIGINT"),

@@ -57,7 +57,7 @@ def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> l
         rows[table] = grouped
     patients = []
     for pid in pids:
-        ((_, patient_id, birth_date, sex, demographics_source, file),) = rows["patients"][pid]
+        ((_, patient_id, birth_date, sex, demographics_source, file, _),) = rows["patients"][pid]
         given: dict[int, list[Any]] = defaultdict(list)
         for _, med_seq, day in rows["administrations"].get(pid, ()):
             given[med_seq].append(day)

@@ -288,8 +288,9 @@ class TablesWriter:
         else:
             self.abort()
 
-    def add(self, patient: Patient) -> int:
-        """Buffer one patient (written when its chunk is full); return its pid.
+    def add(self, patient: Patient, line: int | None = None) -> int:
+        """Buffer one patient (written when its chunk is full); return its pid. ``line`` is
+        the record's line in its input file (a JSONL or CSV registry), kept for reports.
 
         A value the layout cannot hold (a number too large, text that is not valid
         Unicode) raises :class:`PatientDataError` naming the patient's file and field,
@@ -300,7 +301,9 @@ class TablesWriter:
         pid = self._patients
         try:
             staged = {
-                table: _transpose(rows, table) for table, rows in self._rows_of(patient, pid).items() if rows
+                table: _transpose(rows, table)
+                for table, rows in self._rows_of(patient, pid, line).items()
+                if rows
             }
         except _Refused as refused:
             raise PatientDataError(
@@ -399,7 +402,7 @@ class TablesWriter:
         self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}
         self._buffered = 0
 
-    def _rows_of(self, patient: Patient, pid: int) -> dict[str, list[tuple[Any, ...]]]:
+    def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
         observations = []
         for seq, o in enumerate(patient.observations):
             num, text, flag = _split(o.value, "observations", seq)
@@ -473,6 +476,7 @@ class TablesWriter:
                     patient.sex,
                     patient.demographics_source,
                     _printable_path(patient.file),
+                    line,
                 )
             ],
             "observations": observations,

@@ -31,6 +31,7 @@ class TableError:
     pid: int
     patient_id: str
     file: str
+    line: int | None
     field: str
     message: str
 
@@ -43,6 +44,7 @@ class TableChunk:
     pids: list[int]
     patient_ids: list[str]
     files: list[str]
+    lines: list[int | None]
     codes: dict[str, Any]
     errors: tuple[TableError, ...]
     next_pid: int  # the first pid after this chunk
@@ -199,17 +201,18 @@ class VectorizedScreener:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
             codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
             named = self.con.execute(
-                f"SELECT o.pid, x.patient_id, x.file FROM outcomes o JOIN {sources.patients} x "
+                f"SELECT o.pid, x.patient_id, x.file, x.line FROM outcomes o JOIN {sources.patients} x "
                 "ON x.pid = o.pid ORDER BY o.pid"
             ).fetchall()
             errors = self.con.execute(
-                f"SELECT e.pid, x.patient_id, x.file, e.field, e.message FROM errors e "
+                f"SELECT e.pid, x.patient_id, x.file, x.line, e.field, e.message FROM errors e "
                 f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
             ).fetchall()
             yield TableChunk(
                 [n[0] for n in named],
                 [n[1] for n in named],
                 [n[2] for n in named],
+                [n[3] for n in named],
                 {c: codes[c] for c in self.query.criteria},
                 tuple(TableError(*e) for e in errors),
                 last + 1,

@@ -64,7 +64,7 @@ def test_rows_agree_with_the_engine_batch(tmp_path: Path, registry: tuple[Path, 
     assert fast.funnel.rows() == slow.funnel.rows()
     (error,) = read_jsonl(tmp_path / "fast.jsonl.errors.jsonl")
     assert (error["patient_id"], error["field"]) == ("p0007", "hiv")
-    assert "got 3" in error["message"] and error["source"].endswith("registry.jsonl")
+    assert "got 3" in error["message"] and error["source"].endswith("registry.jsonl") and error["line"] == 8
 
 
 def test_cli_writes_csv_with_an_outcome_column_per_criterion(

@@ -113,11 +113,12 @@ def _write(directory: Path, patients: list[Patient], chunk_size: int = 50_000, *
 
 def test_round_trip_values(tmp_path: Path) -> None:
     out = tmp_path / "reg"
-    assert _write(out, [FULL, BARE]) == [0, 1]
+    with TablesWriter(out) as writer:
+        assert [writer.add(FULL, 12), writer.add(BARE)] == [0, 1]
     con = _con()
     assert _rows(con, out, "patients") == [
-        (0, "hand-full", date(1990, 5, 5), "female", "admission", "hand/full.yaml"),
-        (1, "hand-bare", None, None, None, "<memory>"),
+        (0, "hand-full", date(1990, 5, 5), "female", "admission", "hand/full.yaml", 12),
+        (1, "hand-bare", None, None, None, "<memory>", None),
     ]
     assert _rows(con, out, "observations") == [
         (0, 0, "creatinine", D1, 0.9, None, None, "mg/dL", 1.1, 0.5, None, None, None, "lab 1"),

@@ -204,7 +204,8 @@ def run_tables(args: argparse.Namespace) -> int:
             else:
                 assert record.data is not None
                 try:
-                    writer.add(patient_from_data(record.data, record.lines or LineMap(record.source, {})))
+                    patient = patient_from_data(record.data, record.lines or LineMap(record.source, {}))
+                    writer.add(patient, record.line)
                 except InputError as error:
                     issue = _issue(record, error.message, error.location)
                 except ScreenerError as error:
