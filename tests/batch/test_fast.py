@@ -175,3 +175,10 @@ def test_explain_open_gives_the_engine_rows_to_patients_who_fail_nothing(
     closed = [r for r in rows if r["decision"] == "ineligible"]
     assert closed and not any(r["explained"] for r in closed)
     assert all(u["missing"] is None for r in closed for u in r["unknown"])
+
+
+def test_explain_needs_the_vectorized_engine(tmp_path: Path, registry: tuple[Path, Path], capsys) -> None:
+    jsonl, _ = registry
+    code = main(["batch", str(jsonl), "--explain", "open", "--out", str(tmp_path / "o.csv"), "--no-progress"])
+    assert code == 2 and "--explain is for --engine vectorized" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()

@@ -131,6 +131,12 @@ def _audit(args: argparse.Namespace, report: BatchReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.explain != "none" and args.engine != "vectorized":
+        print(
+            "screener: --explain is for --engine vectorized (the durable engine explains every row)",
+            file=sys.stderr,
+        )
+        return exit_codes.INPUT_ERROR
     fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".ndjson") else "csv")
     options = BatchOptions(
         inputs=tuple(args.inputs),
