@@ -170,9 +170,21 @@ def _check_drug_keys(*tables: Mapping[str, float]) -> None:
 _check_drug_keys(PREDNISONE_FACTORS, MYCOPHENOLATE_FACTORS)
 
 
+def python_lower(text: str) -> str:
+    """SQL of ``str.lower()`` for every result that can be ASCII (A-Z, and the Kelvin sign
+    to "k"); DuckDB's ``lower()`` would also turn U+0130 into a plain "i"."""
+    return f"translate({text}, {_text(_LOWER_FROM)}, {_text(_LOWER_TO)})"
+
+
+def without_python_whitespace(text: str) -> str:
+    """SQL of ``"".join(text.split())``: every character ``str.isspace()`` knows removed."""
+    pattern = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _PY_WHITESPACE) + "]+"
+    return f"regexp_replace({text}, {_text(pattern)}, '', 'g')"
+
+
 def _drug_key(drug: str) -> str:
     """SQL of ``dosing._drug_key(drug)`` (exact for the strings that can match an ASCII key)."""
-    lowered = f"translate({drug}, {_text(_LOWER_FROM)}, {_text(_LOWER_TO)})"
+    lowered = python_lower(drug)
     return f"trim(regexp_replace({lowered}, {_text(_SEPARATORS_RE)}, ' ', 'g'), ' ')"
 
 

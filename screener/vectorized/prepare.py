@@ -32,7 +32,7 @@ from datetime import date
 from screener import units
 from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
-from screener.clinical.sql import sql_call
+from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
 from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
@@ -80,11 +80,10 @@ def _value_column(definition: FactDef) -> str:
 
 
 def _fold_sql(expr: str) -> str:
-    """``units._fold`` in SQL: no whitespace, micro signs as u, ^ as *, lower case."""
-    return (
-        f"lower(replace(replace(replace(regexp_replace({expr}, '\\s', '', 'g'), "
-        "'\u00b5', 'u'), '\u03bc', 'u'), '^', '*'))"
-    )
+    """``units._fold`` in SQL: no whitespace, micro signs as u, ^ as *, lower case (exact for
+    the ASCII spellings it is compared with)."""
+    micro = f"replace(replace({without_python_whitespace(expr)}, '\u00b5', 'u'), '\u03bc', 'u')"
+    return python_lower(f"replace({micro}, '^', '*')")
 
 
 @dataclass(frozen=True)
@@ -309,7 +308,12 @@ class TablePreparation:
             return f"CASE WHEN {same} THEN {raw} END", f"NOT {same}"
         factors: dict[str, float] = {}
         for spelling in units.accepted_units(quantity):
-            factors[units._fold(spelling)] = units.normalize(quantity, 1.0, spelling)
+            key = units._fold(spelling)
+            if not key.isascii():
+                raise PreparationError(
+                    f"unit spelling {spelling!r} of {quantity}: SQL folding is exact for ASCII"
+                )
+            factors[key] = units.normalize(quantity, 1.0, spelling)
         cases = " ".join(f"WHEN {literal(k)} THEN {raw} * CAST({v!r} AS DOUBLE)" for k, v in factors.items())
         folded = _fold_sql(unit)
         value = f"CASE WHEN {same} THEN {raw} ELSE CASE {folded} {cases} END END"

@@ -140,3 +140,17 @@ def test_skip_resumes_after_the_pids_already_done(tmp_path: Path) -> None:
     directory = write(tmp_path / "reg", group)
     ids = [i for chunk in FAST.iter_tables(directory, AS_OF, chunk_size=2, skip=3) for i in chunk.patient_ids]
     assert ids == ["p0003", "p0004"]
+
+
+def test_unit_spellings_fold_in_sql_as_in_python() -> None:
+    from screener import units
+    from screener.vectorized.prepare import _fold_sql
+
+    spellings = [u for q in units.CANONICAL for u in units.accepted_units(q)]
+    variants = [v for u in spellings for v in (u, u.upper(), f" {u}\u00a0", u.replace("u", "\u00b5"))]
+    keys = {units._fold(u) for u in spellings}
+    assert all(k.isascii() for k in keys)
+    for v in variants:
+        got, want = FAST.con.execute(f"SELECT {_fold_sql('$1')}", [v]).fetchone()[0], units._fold(v)
+        # exact wherever Python's folding can match a spelling (ASCII); elsewhere neither matches
+        assert got == want if want.isascii() else got not in keys, (v, got, want)
