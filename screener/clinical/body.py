@@ -15,7 +15,13 @@ __all__ = [
 
 # formulas[ideal_body_weight_devine]: height[in] = height[cm] / 2.54 (unit_conversions[in_cm],
 # ucum-essence.xml: [in_i] = 2.54 cm)
-_CM_PER_INCH = 2.54
+CM_PER_INCH = 2.54
+# The formulas' constants, each from the paper its function cites.
+MOSTELLER_DIVISOR = 3600.0  # BSA = sqrt(height x weight / 3600)
+DUBOIS_FACTOR, DUBOIS_WEIGHT_POWER, DUBOIS_HEIGHT_POWER = 0.007184, 0.425, 0.725
+DEVINE_BASE_MALE, DEVINE_BASE_FEMALE = 50.0, 45.5  # kg at 60 inches
+DEVINE_PER_INCH, DEVINE_FROM_INCHES = 2.3, 60.0
+ADJBW_FACTOR = 0.4  # AdjBW = IBW + 0.4 x (actual - IBW)
 
 
 def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
@@ -33,7 +39,7 @@ def bsa_mosteller(height_cm: float, weight_kg: float) -> float:
     """
     height = positive("height_cm", height_cm)
     weight = positive("weight_kg", weight_kg)
-    return math.sqrt(height * weight / 3600.0)
+    return math.sqrt(height * weight / MOSTELLER_DIVISOR)
 
 
 def bsa_dubois(height_cm: float, weight_kg: float) -> float:
@@ -50,7 +56,7 @@ def bsa_dubois(height_cm: float, weight_kg: float) -> float:
     """
     height = positive("height_cm", height_cm)
     weight = positive("weight_kg", weight_kg)
-    return 0.007184 * weight**0.425 * height**0.725
+    return DUBOIS_FACTOR * weight**DUBOIS_WEIGHT_POWER * height**DUBOIS_HEIGHT_POWER
 
 
 def ideal_body_weight_devine(height_cm: float, sex: str) -> float:
@@ -74,8 +80,8 @@ def ideal_body_weight_devine(height_cm: float, sex: str) -> float:
     if sex not in ("female", "male"):
         raise ValueError(f"sex must be 'female' or 'male', got {sex!r}")
     height = positive("height_cm", height_cm)
-    base = 50.0 if sex == "male" else 45.5
-    ibw = base + 2.3 * (height / _CM_PER_INCH - 60.0)
+    base = DEVINE_BASE_MALE if sex == "male" else DEVINE_BASE_FEMALE
+    ibw = base + DEVINE_PER_INCH * (height / CM_PER_INCH - DEVINE_FROM_INCHES)
     if ibw <= 0:
         raise ValueError(f"Devine ideal body weight is not defined for height {height_cm!r} cm")
     return ibw
@@ -100,4 +106,4 @@ def adjusted_body_weight(weight_kg: float, ideal_weight_kg: float) -> float:
     """
     weight = positive("weight_kg", weight_kg)
     ideal = positive("ideal_weight_kg", ideal_weight_kg)
-    return ideal + 0.4 * (weight - ideal)
+    return ideal + ADJBW_FACTOR * (weight - ideal)

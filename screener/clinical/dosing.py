@@ -166,7 +166,7 @@ def dose_per_m2(dose_mg: float, bsa_m2: float) -> float:
 # Mean month of 365.25 / 12 = 30.4375 days: UCUM "mo" = mo_j (mean Julian month) = a_j / 12,
 # a_j = 365.25 d (ucum-org/ucum ucum-essence.xml, UCUM 2.2). UCUM wk = 7 d.
 DAYS_PER_MONTH = 365.25 / 12
-_DAYS_PER_WEEK = 7.0
+DAYS_PER_WEEK = 7.0
 
 # Administrations per day. bid/tid/qid = twice/three/four times a day (bis/ter/quater in die).
 # "once" is a single administration, not a schedule: its entry (1.0) is the number of
@@ -179,9 +179,9 @@ FREQUENCIES: dict[str, float] = {
     "bid": 2.0,
     "tid": 3.0,
     "qid": 4.0,
-    "weekly": 1.0 / _DAYS_PER_WEEK,
-    "every_2_weeks": 1.0 / (2 * _DAYS_PER_WEEK),
-    "every_4_weeks": 1.0 / (4 * _DAYS_PER_WEEK),
+    "weekly": 1.0 / DAYS_PER_WEEK,
+    "every_2_weeks": 1.0 / (2 * DAYS_PER_WEEK),
+    "every_4_weeks": 1.0 / (4 * DAYS_PER_WEEK),
     "monthly": 1.0 / DAYS_PER_MONTH,
 }
 
@@ -232,7 +232,7 @@ def weekly_dose_mg(dose_mg: float, frequency: str) -> float:
     Raises:
         ValueError: unknown frequency (the message lists them); dose < 0 or not finite.
     """
-    return _dose_in_period(dose_mg, frequency, _DAYS_PER_WEEK)
+    return _dose_in_period(dose_mg, frequency, DAYS_PER_WEEK)
 
 
 def monthly_dose_mg(dose_mg: float, frequency: str) -> float:

@@ -7,6 +7,12 @@ from screener.clinical.checks import number
 __all__ = ["cockcroft_gault"]
 
 
+# Cockcroft & Gault 1976 (see cockcroft_gault): CrCl = (140 - age) x weight / (72 x SCr), x 0.85 female.
+CG_AGE_FROM = 140.0
+CG_DIVISOR = 72.0
+CG_FEMALE = 0.85
+
+
 def cockcroft_gault(age_years: float, weight_kg: float, creatinine_mg_dl: float, sex: str) -> float:
     """Creatinine clearance estimated by Cockcroft-Gault. Unit: ``mL/min`` (not per 1.73 m2).
 
@@ -46,9 +52,9 @@ def cockcroft_gault(age_years: float, weight_kg: float, creatinine_mg_dl: float,
         raise ValueError(f"creatinine_mg_dl must be > 0, got {creatinine_mg_dl!r}")
     if weight <= 0:
         raise ValueError(f"weight_kg must be > 0, got {weight_kg!r}")
-    if not 0 <= age < 140:
+    if not 0 <= age < CG_AGE_FROM:
         raise ValueError(f"age_years must be in [0, 140), got {age_years!r}")
-    clearance = (140.0 - age) * weight / (72.0 * scr)
+    clearance = (CG_AGE_FROM - age) * weight / (CG_DIVISOR * scr)
     if sex == "female":
-        clearance *= 0.85
+        clearance *= CG_FEMALE
     return clearance

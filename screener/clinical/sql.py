@@ -35,10 +35,11 @@ import difflib
 import inspect
 from collections.abc import Callable, Mapping
 
-from screener.clinical.body import _CM_PER_INCH
+from screener.clinical import body, renal
+from screener.clinical.body import CM_PER_INCH
 from screener.clinical.dosing import (
-    _DAYS_PER_WEEK,
     DAYS_PER_MONTH,
+    DAYS_PER_WEEK,
     FREQUENCIES,
     MYCOPHENOLATE_FACTORS,
     PREDNISONE_FACTORS,
@@ -228,9 +229,12 @@ def cockcroft_gault(*, age_years: str, weight_kg: str, creatinine_mg_dl: str, se
     > 0 and age is finite with 0 <= age < 140.
     """
     age, weight, scr = f"({age_years})", f"({weight_kg})", f"({creatinine_mg_dl})"
-    clearance = f"(({_num(140.0)} - {age}) * {weight} / ({_num(72.0)} * {scr}))"
-    valid = f"{_positive(scr)} AND {_positive(weight)} AND {_finite(age)} AND {age} >= 0 AND {age} < 140"
-    by_sex = _sex_base(f"({sex})", f"{clearance} * {_num(0.85)}", clearance)
+    clearance = f"(({_num(renal.CG_AGE_FROM)} - {age}) * {weight} / ({_num(renal.CG_DIVISOR)} * {scr}))"
+    valid = (
+        f"{_positive(scr)} AND {_positive(weight)} AND {_finite(age)} "
+        f"AND {age} >= 0 AND {age} < {_num(renal.CG_AGE_FROM)}"
+    )
+    by_sex = _sex_base(f"({sex})", f"{clearance} * {_num(renal.CG_FEMALE)}", clearance)
     return f"(CASE WHEN {valid} THEN {by_sex} ELSE NULL END)"
 
 
@@ -247,7 +251,8 @@ def bsa_mosteller(*, height_cm: str, weight_kg: str) -> str:
     """
     h, w = f"({height_cm})", f"({weight_kg})"
     return (
-        f"(CASE WHEN {_positive(h)} AND {_positive(w)} THEN sqrt({h} * {w} / {_num(3600.0)}) ELSE NULL END)"
+        f"(CASE WHEN {_positive(h)} AND {_positive(w)} "
+        f"THEN sqrt({h} * {w} / {_num(body.MOSTELLER_DIVISOR)}) ELSE NULL END)"
     )
 
 
@@ -258,7 +263,10 @@ def bsa_dubois(*, height_cm: str, weight_kg: str) -> str:
     NULL unless height and weight are finite and > 0 (body.bsa_dubois).
     """
     h, w = f"({height_cm})", f"({weight_kg})"
-    bsa = f"{_num(0.007184)} * pow({w}, {_num(0.425)}) * pow({h}, {_num(0.725)})"
+    bsa = (
+        f"{_num(body.DUBOIS_FACTOR)} * pow({w}, {_num(body.DUBOIS_WEIGHT_POWER)}) "
+        f"* pow({h}, {_num(body.DUBOIS_HEIGHT_POWER)})"
+    )
     return f"(CASE WHEN {_positive(h)} AND {_positive(w)} THEN {bsa} ELSE NULL END)"
 
 
@@ -268,11 +276,12 @@ def ideal_body_weight_devine(*, height_cm: str, sex: str) -> str:
 
     base = 50.0 if sex is exactly "male", 45.5 if exactly "female"; NULL for another sex, a
     height not finite and > 0, or a result <= 0 (body.ideal_body_weight_devine). 2.54 is
-    ``body._CM_PER_INCH``.
+    ``body.CM_PER_INCH``.
     """
     h = f"({height_cm})"
-    base = _sex_base(f"({sex})", _num(45.5), _num(50.0))
-    ibw = f"({base} + {_num(2.3)} * ({h} / {_num(_CM_PER_INCH)} - {_num(60.0)}))"
+    base = _sex_base(f"({sex})", _num(body.DEVINE_BASE_FEMALE), _num(body.DEVINE_BASE_MALE))
+    inches = f"({h} / {_num(CM_PER_INCH)} - {_num(body.DEVINE_FROM_INCHES)})"
+    ibw = f"({base} + {_num(body.DEVINE_PER_INCH)} * {inches})"
     return f"(CASE WHEN {_positive(h)} AND {ibw} > 0 THEN {ibw} ELSE NULL END)"
 
 
@@ -285,7 +294,7 @@ def adjusted_body_weight(*, weight_kg: str, ideal_weight_kg: str) -> str:
     w, ideal = f"({weight_kg})", f"({ideal_weight_kg})"
     return (
         f"(CASE WHEN {_positive(w)} AND {_positive(ideal)} "
-        f"THEN {ideal} + {_num(0.4)} * ({w} - {ideal}) ELSE NULL END)"
+        f"THEN {ideal} + {_num(body.ADJBW_FACTOR)} * ({w} - {ideal}) ELSE NULL END)"
     )
 
 
@@ -359,8 +368,8 @@ def daily_dose_mg(*, dose_mg: str, frequency: str) -> str:
 
 @_register("weekly_dose_mg")
 def weekly_dose_mg(*, dose_mg: str, frequency: str) -> str:
-    """Dose per 7-day week (mg/wk, DOUBLE): dosing.weekly_dose_mg (``dosing._DAYS_PER_WEEK``)."""
-    return _dose_in_period(dose_mg, frequency, _DAYS_PER_WEEK)
+    """Dose per 7-day week (mg/wk, DOUBLE): dosing.weekly_dose_mg (``dosing.DAYS_PER_WEEK``)."""
+    return _dose_in_period(dose_mg, frequency, DAYS_PER_WEEK)
 
 
 @_register("monthly_dose_mg")
