@@ -73,7 +73,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
 def _explain(
     screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
 ) -> list[dict[str, Any]]:
-    """Screen the chunk's patients that fail no criterion with the engine; fill ``explained``.
+    """Screen with the engine the chunk's patients who fail nothing, or only criteria they
+    may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
 
     Returns error records for any patient on which the engine and the fast path disagree
     (the differential tests say they never do; a disagreement is reported, not hidden).
@@ -83,7 +84,8 @@ def _explain(
 
     con = screener.con
     con.execute(_EXPLAINED)
-    failing = " OR ".join(f"{ident(c)} = 1" for c in screener.query.criteria)
+    settled = [c for c in screener.query.criteria if c not in engine.time_dependent]
+    failing = " OR ".join(f"{ident(c)} = 1" for c in settled) or "FALSE"
     pids = [
         pid
         for (pid,) in con.execute(f"SELECT pid FROM outcomes WHERE NOT ({failing}) ORDER BY pid").fetchall()
@@ -94,8 +96,9 @@ def _explain(
     for pid, patient in zip(pids, read_patients(con, relations, pids), strict=True):
         i = index[pid]
         row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
+        fast_failing = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 1]
         fast_unknown = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 2]
-        if row["failing"] or [u["id"] for u in row["unknown"]] != fast_unknown:
+        if row["failing"] != fast_failing or [u["id"] for u in row["unknown"]] != fast_unknown:
             problems.append(
                 {
                     "source": patient.file,
@@ -105,7 +108,7 @@ def _explain(
                     "field": None,
                     "message": "internal error: the engine and the vectorized query disagree on this patient "
                     f"(engine failing {row['failing']}, unknown {[u['id'] for u in row['unknown']]}; "
-                    f"query unknown {fast_unknown}); please report it",
+                    f"query failing {fast_failing}, unknown {fast_unknown}); please report it",
                 }
             )
             continue
@@ -152,9 +155,10 @@ def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
 def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     """Screen one columnar registry (``opts.inputs``) with the vectorized query.
 
-    ``explain="open"``: the patients who fail no criterion (eligible or incomplete) are
-    also screened by the engine, so their rows carry the missing facts of unknown
-    criteria, eligible-from dates and near misses, as the engine's rows do.
+    ``explain="open"``: the patients who fail no criterion (eligible or incomplete), or
+    fail only criteria they may pass later (a washout, an age limit), are also screened
+    by the engine, so their rows carry the missing facts of unknown criteria,
+    eligible-from dates and near misses, as the engine's rows do.
     """
     import numpy as np
 

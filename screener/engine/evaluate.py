@@ -54,9 +54,7 @@ class Fired:
     tests: dict[str, dict[str | None, tuple[bool, dict[str, Any]]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
-    candidates: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
+    candidates: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     derive_errors: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # record id -> its label, made once
     missing: dict[str, tuple[str, ...]] = field(default_factory=dict)  # fact -> what it lacks
@@ -147,6 +145,14 @@ class Engine:
             self._lower_bounds[c.id] = [
                 n for n in tests if isinstance(n, FactTest) and n.comparison.op in ("gte", "gt")
             ]
+        # criteria a failing patient may still pass later: a date window, or a lower bound on
+        # a value that grows with the screening date (age); eligible_from looks for that date
+        grows = {d.name for d in ruleset.derived if any(i.ref == "context.as_of" for i in d.inputs)}
+        self.time_dependent: frozenset[str] = frozenset(
+            c.id
+            for c in ruleset.criteria
+            if self._windows[c.id] or any(n.fact in grows for n in self._lower_bounds[c.id])
+        )
 
     def close(self) -> None:
         self._durable.close()
@@ -268,9 +274,7 @@ class Engine:
         citation = None
         if fact.get("function"):
             inputs = tuple(
-                self._fact_use(fired.facts[i], fired)
-                for i in fact.get("input_facts", ())
-                if i in fired.facts
+                self._fact_use(fired.facts[i], fired) for i in fact.get("input_facts", ()) if i in fired.facts
             )
             function = FUNCTIONS.get(fact["function"])
             citation = function.citation if function else None
@@ -280,11 +284,7 @@ class Engine:
                 note += f"; default used for {', '.join(fact['defaulted'])}"
         elif fact.get("original"):
             note = f"converted from {fact['original']}"
-        label = (
-            self.ruleset.facts[fact["name"]].label
-            if fact.get("name") in self.ruleset.facts
-            else None
-        )
+        label = self.ruleset.facts[fact["name"]].label if fact.get("name") in self.ruleset.facts else None
         return FactUse(
             name=fact.get("name", fact.get("drug", "?")),
             value=fact.get("value"),
@@ -317,9 +317,7 @@ class Engine:
         if isinstance(node, FactTest):
             subject = node.fact if node.field is None else f"{node.fact}.{node.field}"
         else:
-            subject = (
-                node.field if record is None else f"{self._record_label(record)}: {node.field}"
-            )
+            subject = node.field if record is None else f"{self._record_label(record)}: {node.field}"
         return f"{subject} {node.comparison.describe()}{unit}"
 
     def _missing_fact(self, name: str, fired: Fired, prepared: PreparedFacts) -> tuple[str, ...]:
@@ -381,9 +379,7 @@ class Engine:
                 if key in fired.derive_errors:
                     return Verdict(
                         None,
-                        missing=(
-                            f"{description} (could not be computed: {fired.derive_errors[key]})",
-                        ),
+                        missing=(f"{description} (could not be computed: {fired.derive_errors[key]})",),
                     )
                 missing = [
                     f"{label}: {i.field}"
@@ -404,9 +400,7 @@ class Engine:
             e = fired.facts[matched["e"]["rec"]]  # the full record behind the member fact
             field_name = node.field if isinstance(node, FieldTest) else None
             if "v" in matched:
-                uses.append(
-                    self._fact_use(fired.facts.get(matched["v"]["id"], matched["v"]), fired, label)
-                )
+                uses.append(self._fact_use(fired.facts.get(matched["v"]["id"], matched["v"]), fired, label))
             elif field_name:
                 uses.append(
                     FactUse(
@@ -421,18 +415,14 @@ class Engine:
         if "v" in matched:
             compared = matched["v"].get("value")
         elif "f" in matched:
-            compared = (
-                matched["f"].get(node.field or "value") if isinstance(node, FactTest) else None
-            )
+            compared = matched["f"].get(node.field or "value") if isinstance(node, FactTest) else None
         elif "e" in matched and isinstance(node, FieldTest):
             compared = matched["e"].get(node.field)
         evidence = Evidence(
             test=description,
             outcome=truth,
             facts=tuple(uses),
-            value=compared
-            if isinstance(compared, int | float) and not isinstance(compared, bool)
-            else None,
+            value=compared if isinstance(compared, int | float) and not isinstance(compared, bool) else None,
             threshold=info.threshold,
             op=info.op,
             unit=info.unit,
@@ -466,9 +456,7 @@ class Engine:
     ) -> Verdict:
         if isinstance(node, FieldTest):
             return self._test(node, fired, prepared, record)
-        return self._combine(
-            node.op, [self._where(c, fired, prepared, record) for c in node.children]
-        )
+        return self._combine(node.op, [self._where(c, fired, prepared, record) for c in node.children])
 
     def _quantifier(self, node: Quantifier, fired: Fired, prepared: PreparedFacts) -> Verdict:
         qid = self.compiled.quantifier_of_node[id(node)]
@@ -478,9 +466,7 @@ class Engine:
                 return _KNOWN[False]
             if node.absent == "false":
                 what = ", ".join(f"{k} in {list(v)}" for k, v in node.match)
-                return Verdict(
-                    False, (Evidence(test=f"no {node.record} record with {what}", outcome=False),)
-                )
+                return Verdict(False, (Evidence(test=f"no {node.record} record with {what}", outcome=False),))
             label = (
                 node.missing
                 or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
@@ -732,7 +718,6 @@ class Engine:
             if self.outcome(criterion, patient, when) == "pass":
                 return when
         return None
-
 
     def _anniversaries(self, criterion: Criterion, as_of: date, fired: Fired) -> Iterator[date]:
         """Coming anniversaries of the date behind a failing ``>=``/``>`` test on an age-like value.

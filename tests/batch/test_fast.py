@@ -154,9 +154,11 @@ def test_funnel_from_code_arrays_counts_as_patient_by_patient(codes: list[list[i
     assert many.to_state() == one.to_state()
 
 
-def test_explain_open_gives_the_engine_rows_to_patients_who_fail_nothing(
+def test_explain_open_gives_the_engine_rows_to_patients_still_in_reach(
     tmp_path: Path, registry: tuple[Path, Path]
 ) -> None:
+    """Explained: patients who fail nothing, or only criteria they may pass later (E10's
+    rituximab washout here); not: patients failing a criterion time cannot change (E2)."""
     jsonl, tables = registry
     run_batch(options([jsonl], tmp_path / "slow.jsonl", fmt="jsonl", chunk_size=200))
     want = {r["patient_id"]: r for r in read_jsonl(tmp_path / "slow.jsonl")}
@@ -165,15 +167,17 @@ def test_explain_open_gives_the_engine_rows_to_patients_who_fail_nothing(
     )
     assert report.complete and report.errors == 1  # p0007 only: no disagreement was reported
     rows = read_jsonl(tmp_path / "fast.jsonl")
-    open_rows = [r for r in rows if r["decision"] != "ineligible"]
-    assert open_rows and all(r["explained"] for r in open_rows)
-    for row in open_rows:
+    explained = [r for r in rows if r["explained"]]
+    assert {r["decision"] for r in explained} == {"eligible", "incomplete", "ineligible"}
+    for row in explained:
         w = want[row["patient_id"]]
         assert row["unknown"] == w["unknown"] and row["eligible_from"] == w["eligible_from"]
         assert row["near_misses"] == w["near_misses"]
-    assert any(u["missing"] for r in open_rows for u in r["unknown"])  # incomplete ones name what is missing
-    closed = [r for r in rows if r["decision"] == "ineligible"]
-    assert closed and not any(r["explained"] for r in closed)
+    assert any(u["missing"] for r in explained for u in r["unknown"])  # incomplete ones name what is missing
+    waiting = [r for r in explained if r["decision"] == "ineligible"]
+    assert waiting and all(r["failing"] == ["E10"] and r["eligible_from"] for r in waiting)
+    closed = [r for r in rows if not r["explained"]]
+    assert closed and all("E2" in r["failing"] or "I3" in r["failing"] for r in closed)
     assert all(u["missing"] is None for r in closed for u in r["unknown"])
 
 

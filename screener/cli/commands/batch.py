@@ -68,8 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=("none", "open"),
         default="none",
         help=(
-            "vectorized engine: 'open' also screens the patients who fail no criterion with the rule "
-            "engine, so their rows get missing facts, eligible-from dates and near misses"
+            "vectorized engine: 'open' also screens with the rule engine the patients who fail no "
+            "criterion, or only criteria they may pass later (a washout, an age limit), so their rows "
+            "get missing facts, eligible-from dates and near misses"
         ),
     )
     parser.add_argument(
