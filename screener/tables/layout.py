@@ -18,7 +18,7 @@ per written chunk) and ``DIR/manifest.json`` (format, counts, sources).
 
 from __future__ import annotations
 
-FORMAT = "screener-tables/1"
+FORMAT = "screener-tables/2"  # 2: patients.line
 
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "patients": (
