@@ -4,8 +4,9 @@ The registry (:mod:`screener.tables`, made by ``screener convert --to tables``) 
 screened by :meth:`VectorizedScreener.iter_tables` in chunks of pids; rows are
 written by DuckDB straight from the outcome codes (no Python step per patient), the
 attrition funnel is counted with numpy. Each row has the decision, the failing and
-the unknown criteria and every criterion's outcome; missing facts, eligible-from
-dates and near-miss margins need the engine (the default ``--engine durable``).
+the unknown criteria and every criterion's outcome. Missing facts, eligible-from
+dates and near-miss margins come from the engine: with ``explain="open"`` it screens
+the patients still in reach (failing nothing, or only a washout or an age limit).
 
 As in :mod:`screener.batch.runner`: rows go to ``OUT.partial``, renamed when the
 registry is done; a checkpoint after every chunk lets ``--resume`` continue an
@@ -27,6 +28,7 @@ from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
+from screener.model.patient import Patient
 from screener.model.rules import find_rule_file, parse_ruleset
 from screener.vectorized import VectorizedScreener
 from screener.vectorized.screen import TableChunk
@@ -70,14 +72,26 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
 
 
+def _problem(patient: Patient, pid: int, line: int | None, message: str) -> dict[str, Any]:
+    return {
+        "source": patient.file,
+        "line": line,
+        "index": pid,
+        "patient_id": patient.patient_id,
+        "field": None,
+        "message": message,
+    }
+
+
 def _explain(
     screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
 ) -> list[dict[str, Any]]:
     """Screen with the engine the chunk's patients who fail nothing, or only criteria they
     may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
 
-    Returns error records for any patient on which the engine and the fast path disagree
-    (the differential tests say they never do; a disagreement is reported, not hidden).
+    Returns error records for any patient the engine could not explain (its row keeps the
+    fast path's outcomes) or on which the engine and the fast path disagree (the
+    differential tests say they never do; a disagreement is reported, not hidden).
     """
     from screener.tables.layout import TABLES
     from screener.tables.read import read_patients
@@ -95,21 +109,24 @@ def _explain(
     values, problems = [], []
     for pid, patient in zip(pids, read_patients(con, relations, pids), strict=True):
         i = index[pid]
-        row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
+        try:
+            row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
+        except Exception as error:  # one patient the engine cannot explain must not stop the batch
+            message = f"not explained: {type(error).__name__}: {error}"
+            problems.append(_problem(patient, pid, chunk.lines[i], message))
+            continue
         fast_failing = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 1]
         fast_unknown = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 2]
         if row["failing"] != fast_failing or [u["id"] for u in row["unknown"]] != fast_unknown:
             problems.append(
-                {
-                    "source": patient.file,
-                    "line": chunk.lines[i],
-                    "index": pid,
-                    "patient_id": patient.patient_id,
-                    "field": None,
-                    "message": "internal error: the engine and the vectorized query disagree on this patient "
+                _problem(
+                    patient,
+                    pid,
+                    chunk.lines[i],
+                    "internal error: the engine and the vectorized query disagree on this patient "
                     f"(engine failing {row['failing']}, unknown {[u['id'] for u in row['unknown']]}; "
                     f"query failing {fast_failing}, unknown {fast_unknown}); please report it",
-                }
+                )
             )
             continue
         values.append(

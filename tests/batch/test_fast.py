@@ -186,3 +186,26 @@ def test_explain_needs_the_vectorized_engine(tmp_path: Path, registry: tuple[Pat
     code = main(["batch", str(jsonl), "--explain", "open", "--out", str(tmp_path / "o.csv"), "--no-progress"])
     assert code == 2 and "--explain is for --engine vectorized" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_patient_the_engine_cannot_explain_is_reported_and_the_batch_goes_on(
+    tmp_path: Path, registry: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screener.batch import fast
+
+    _, tables = registry
+    real = fast.screen_row
+
+    def flaky(engine, patient, as_of, source, line):  # type: ignore[no-untyped-def]
+        if patient.patient_id == "p0000":
+            raise RuntimeError("engine fault")
+        return real(engine, patient, as_of, source, line)
+
+    monkeypatch.setattr(fast, "screen_row", flaky)
+    report = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl"), explain="open")
+    assert report.complete and report.rows == 22 and report.errors == 2
+    rows = {r["patient_id"]: r for r in read_jsonl(tmp_path / "fast.jsonl")}
+    assert not rows["p0000"]["explained"] and rows["p0000"]["decision"] == "eligible"
+    assert rows["p0005"]["explained"]
+    messages = [e["message"] for e in read_jsonl(tmp_path / "fast.jsonl.errors.jsonl")]
+    assert any("not explained: RuntimeError: engine fault" in m for m in messages)
