@@ -38,7 +38,8 @@ from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
 
-_OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle", "unit")
+# observation fields a rule may test besides the value (its unit is the rule set's, not a test)
+_OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle")
 
 
 # Row order key: days since 1900 x _SEQ_SPAN + seq (seq < _SEQ_SPAN records per patient and
@@ -163,7 +164,7 @@ class TablePreparation:
         if definition.person_only:
             out.append(pick("coalesce(confirmed_by, '') <> ''" if kind == "status" else "FALSE", "confirmed"))
         for field in sorted(self.keys[name]):
-            if field in _OBSERVATION_FIELDS and field != "unit" and kind == "observation":
+            if field in _OBSERVATION_FIELDS and kind == "observation":
                 out.append(pick(field, field))
         return out
 
@@ -294,7 +295,7 @@ class TablePreparation:
             return f"date_diff('day', {sql_date(window_start(as_of, window))}, {source})"
         if key == "date":
             return _iso(dated)
-        if key in _OBSERVATION_FIELDS and key != "unit" and definition.kind == "observation":
+        if key in _OBSERVATION_FIELDS and definition.kind == "observation":
             return ident(f"{name}.__{key}")
         raise PreparationError(f"{name}.{key}: the SQL preparation does not provide this field")
 

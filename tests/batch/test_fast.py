@@ -16,10 +16,11 @@ pytest.importorskip("numpy")
 
 from screener.batch import outputs
 from screener.batch.fast import run_fast_batch
-from screener.batch.runner import BatchOptions, run_batch
+from screener.batch.runner import CSV_COLUMNS, BatchOptions, run_batch
 from screener.batch.summary import Funnel
 from screener.cli.main import main
 from screener.errors import InputError
+from screener.model.rules import load_ruleset
 
 from .conftest import AS_OF, RULES, variant, write_jsonl
 
@@ -90,15 +91,8 @@ def test_cli_writes_csv_with_an_outcome_column_per_criterion(
     assert code == 1  # one patient could not be screened
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 22 and list(rows[0])[:7] == [
-        "patient_id",
-        "decision",
-        "failing",
-        "unknown",
-        "eligible_from",
-        "near_misses",
-        "source",
-    ]
+    criteria = [c.id for c in load_ruleset(RULES).criteria]
+    assert len(rows) == 22 and list(rows[0]) == [*CSV_COLUMNS, *criteria]  # the engine batch's columns first
     eligible = [r for r in rows if r["decision"] == "eligible"]
     assert eligible and all(r["failing"] == "" and r["unknown"] == "" for r in eligible)
     assert all(r["I1"] == "pass" for r in eligible)
