@@ -17,6 +17,7 @@ SCR008      redundant tests in one ``all`` group (one implies the other)
 SCR009      derived value never used
 SCR010      person-only criterion reading facts that are not person-only
 SCR011      criterion not marked person-only reading person-only facts
+SCR012      draft criterion (``screener rules new``): reading and test still to write
 ==========  ===============================================================
 """
 
@@ -55,6 +56,7 @@ CODES: dict[str, str] = {
     "SCR009": "unused-derived",
     "SCR010": "person-only-mismatch",
     "SCR011": "person-only-fact-in-automatic-criterion",
+    "SCR012": "draft-criterion",
 }
 
 PLACEHOLDERS = {"", "todo", "tbd", "tba", "xxx", "...", "-", "?", "n/a", "na", "none", "fixme"}
@@ -439,7 +441,15 @@ def lint(ruleset: RuleSet, catalogue: list[str] | None = None) -> list[Finding]:
                     rs.locate((*c.path, "protocol", "quote")),
                 )
             )
-        if _blank(c.reading):
+        if c.draft:
+            out.append(
+                Finding(
+                    "SCR012",
+                    f"{c.id} is a draft: write its reading and test from the quote, then remove `draft`",
+                    rs.locate((*c.path, "draft")),
+                )
+            )
+        elif _blank(c.reading):
             out.append(Finding("SCR005", f"{c.id} has no stated reading", rs.locate((*c.path, "reading"))))
         tree = canonical(c.test)
         if tree in first_with_tree:

@@ -226,6 +226,7 @@ class Criterion:
     path: NodePath
     person_only: bool = False
     sources: tuple[str, ...] = ()
+    draft: bool = False  # drafted from the registry, reading and test still to write
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,7 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = Tru
             path=("criteria", i),
             person_only=c.get("person_only", False),
             sources=tuple(c.get("sources", ())),
+            draft=c.get("draft", False),
         )
         for i, c in enumerate(data["criteria"])
     )

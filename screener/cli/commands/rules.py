@@ -5,6 +5,9 @@
   linter has findings (``file:line: field: SCR00N message``), 0 when clean.
 - ``report DIR --format md|html [--out FILE]``: a readable document of the rule set.
 - ``diff OLD NEW [--format text|json]``: criterion-level changes.
+- ``new --from FILE [--out DIR]``: draft a rule set from a ClinicalTrials.gov record
+  (API v2 study JSON or registry page text); exit 2 when the record cannot be read
+  or the rule set exists (``--overwrite`` replaces it).
 """
 
 from __future__ import annotations
@@ -58,9 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     show = rules_sub.add_parser("show", help="one criterion: where it is, its quote, reading and logic")
     show.add_argument("criterion", help="criterion id, e.g. E2")
-    show.add_argument(
-        "--rules", type=Path, default=default_rules(), help="rule set directory or rules.yaml"
-    )
+    show.add_argument("--rules", type=Path, default=default_rules(), help="rule set directory or rules.yaml")
     show.set_defaults(run=run_show)
 
     diff = rules_sub.add_parser("diff", help="criterion-level changes between two rule sets")
@@ -69,6 +70,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     diff.add_argument("--format", choices=("text", "json"), default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes")
     diff.set_defaults(run=run_diff)
+
+    new = rules_sub.add_parser(
+        "new",
+        help="draft rules/<nct id>/ from a ClinicalTrials.gov record (API v2 JSON or registry text)",
+        description=(
+            "Split the record's criteria into I1.. and E1.. with their exact quotes, encode the "
+            "structured fields (age limits, sex), and mark every other criterion as a person-only "
+            "draft whose reading and test are still to write; `rules check` lists the drafts."
+        ),
+    )
+    new.add_argument(
+        "--from", dest="source", type=Path, required=True, metavar="FILE", help="registry record"
+    )
+    new.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="rule set directory (default: rules/<nct id>)"
+    )
+    new.add_argument("--overwrite", action="store_true", help="replace an existing rules.yaml in DIR")
+    new.set_defaults(run=run_new)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -235,4 +254,47 @@ def run_diff(args: argparse.Namespace) -> int:
         sys.stdout.write(render_diff(diff))
     if args.exit_code and diff.changes:
         return exit_codes.FINDINGS
+    return exit_codes.OK
+
+
+# --------------------------------------------------------------------------- new
+
+
+def run_new(args: argparse.Namespace) -> int:
+    """Draft a rule set from a registry record and check that the draft loads."""
+    import os
+    import tempfile
+    from datetime import date
+
+    from screener.drafting.draft import draft_ruleset, render_yaml
+    from screener.drafting.registry import read_record
+
+    record = read_record(args.source)
+    today = date.today()
+    try:
+        doc = draft_ruleset(record, today)
+    except ValueError as error:
+        raise InputError(str(error), Location(str(args.source), field="eligibility criteria")) from None
+    folder: Path = args.out if args.out is not None else Path("rules") / record.nct_id.lower()
+    target = folder / "rules.yaml"
+    if target.exists() and not args.overwrite:
+        raise InputError("a rule set is already there (--overwrite replaces it)", Location(str(target)))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".rules.", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(render_yaml(doc, record, today))
+        load_ruleset(Path(temporary))  # a draft that does not load is a bug: never leave one behind
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    criteria = doc["criteria"]
+    drafts = sum(1 for c in criteria if c.get("draft"))
+    kinds = {kind: sum(1 for c in criteria if c["type"] == kind) for kind in ("inclusion", "exclusion")}
+    print(
+        f"drafted {target}: {kinds['inclusion']} inclusion and {kinds['exclusion']} exclusion criteria, "
+        f"{drafts} still to write (screener rules check {folder})",
+        file=sys.stderr,
+    )
     return exit_codes.OK
