@@ -245,6 +245,13 @@ def _signatures(
                     f"entry seq {entry['seq']} is not signed but sits between signed entries",
                 )
             )
+    ranges: dict[str, list[int]] = {}
+    for number, entry in entries:
+        if number in valid:
+            seqs = ranges.setdefault(str(entry["key_id"]), [entry["seq"], entry["seq"]])
+            seqs[1] = entry["seq"]
+    for key_id, (first, last) in ranges.items():
+        notes.append(f"key {key_id} signed seq {first} to {last}")
     if legacy:
         notes.append(
             f"{legacy} entr{'y' if legacy == 1 else 'ies'} written before signing started: "

@@ -346,3 +346,19 @@ def test_keygen_refuses_to_overwrite(keys: tuple[Path, Path], capsys: pytest.Cap
     before = keys[0].read_bytes()
     assert main(["audit", "keygen", str(keys[0]), str(keys[1])]) == 2
     assert keys[0].read_bytes() == before and oct(keys[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_rotated_keys_verify_together_and_each_signed_range_is_told(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    generate(old / "k", old / "k.pub")
+    generate(new / "k", new / "k.pub")
+    log = tmp_path / "audit.jsonl"
+    fields = {"operator": "a", "action": "screen", "ruleset_sha256": "r" * 64, "input_sha256": "i" * 64}
+    for private in (old / "k", old / "k", new / "k"):
+        append_entry(log, key=load_signing_key(private), **fields)
+    both = verify_log(log, keys=load_public_keys([old / "k.pub", new / "k.pub"]))
+    assert both.problems == [] and both.signed == 3
+    old_id, new_id = load_signing_key(old / "k").key_id, load_signing_key(new / "k").key_id
+    assert f"key {old_id} signed seq 1 to 2" in both.notes and f"key {new_id} signed seq 3 to 3" in both.notes
+    only_new = verify_log(log, keys=load_public_keys([new / "k.pub"]))
+    assert [(p.line, p.kind) for p in only_new.problems] == [(1, "unknown-key"), (2, "unknown-key")]
