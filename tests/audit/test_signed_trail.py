@@ -362,3 +362,27 @@ def test_rotated_keys_verify_together_and_each_signed_range_is_told(tmp_path: Pa
     assert f"key {old_id} signed seq 1 to 2" in both.notes and f"key {new_id} signed seq 3 to 3" in both.notes
     only_new = verify_log(log, keys=load_public_keys([new / "k.pub"]))
     assert [(p.line, p.kind) for p in only_new.problems] == [(1, "unknown-key"), (2, "unknown-key")]
+
+
+def test_screen_and_batch_with_an_unreadable_key_fail_and_write_no_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "patients"
+    log, out = tmp_path / "audit.jsonl", tmp_path / "rows.csv"
+    monkeypatch.setenv("SCREENER_AUDIT_KEY", str(tmp_path / "gone.key"))
+    patient = fixtures / "eligible_refractory_lupus.yaml"
+    assert main(["screen", str(patient), "--as-of", "2026-11-25", "--audit-log", str(log)]) == 2
+    assert "gone.key" in capsys.readouterr().err and not log.exists()
+    args = [
+        "batch",
+        str(fixtures),
+        "--out",
+        str(out),
+        "--audit-log",
+        str(log),
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
+    assert main(args) == 2
+    assert "gone.key" in capsys.readouterr().err and not log.exists() and not out.exists()  # checked first
