@@ -131,6 +131,6 @@ def write_exports(args: argparse.Namespace, out: Path, fmt: str, as_of: date) ->
     if args.fhir_subjects is not None:
         from screener.outputs.fhir_out import write_subjects
 
-        write_subjects(args.fhir_subjects, read_rows(out, fmt), provenance, source, args.overwrite)
+        write_subjects(args.fhir_subjects, lambda: read_rows(out, fmt), provenance, source, args.overwrite)
         written.append(("fhir-subjects", args.fhir_subjects, True))
     return written

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -171,28 +171,32 @@ def write_group(
 
 
 def write_subjects(
-    directory: Path, rows: Iterable[Row], p: Provenance, source: str, overwrite: bool = False
+    directory: Path, rows: Callable[[], Iterable[Row]], p: Provenance, source: str, overwrite: bool = False
 ) -> list[Path]:
     """``ResearchStudy-<id>.json`` and one ``ResearchSubject-<id>.json`` per row in ``directory``.
 
-    An existing resource file is refused (before anything is written) unless ``overwrite``.
+    ``rows`` is called twice (the rows are streamed, never all held): a first pass checks every
+    target (an existing file is refused unless ``overwrite``, a patient twice is an error)
+    before anything is written.
     """
-    resources = [research_study(p)]
+    study = research_study(p)
+    paths = [directory / f"ResearchStudy-{study['id']}.json"]
     seen: dict[str, int] = {}
-    for row in rows:
+    for row in rows():
         if row.decision not in STATUS:
             raise InputError(f"unknown decision {row.decision!r}", Location(source, row.line, "decision"))
-        subject = research_subject(row, p)
-        if subject["id"] in seen:
+        rid = _safe_id(f"{study_id(p)}-{row.patient_id}")
+        if rid in seen:
             raise InputError(
-                f"patient {row.patient_id!r} appears twice (also line {seen[subject['id']]})",
+                f"patient {row.patient_id!r} appears twice (also line {seen[rid]})",
                 Location(source, row.line, "patient_id"),
             )
-        seen[subject["id"]] = row.line
-        resources.append(subject)
-    paths = [directory / f"{r['resourceType']}-{r['id']}.json" for r in resources]
+        seen[rid] = row.line
+        paths.append(directory / f"ResearchSubject-{rid}.json")
     for path in paths:
         refuse_existing(path, overwrite)
-    for path, resource in zip(paths, resources, strict=True):
-        write_new(path, _json(resource), overwrite)
+    write_new(paths[0], _json(study), overwrite)
+    for row in rows():
+        subject = research_subject(row, p)
+        write_new(directory / f"ResearchSubject-{subject['id']}.json", _json(subject), overwrite)
     return paths
