@@ -14,7 +14,8 @@ from typing import Any, Literal
 Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
-JSON_SCHEMA_VERSION = "1"
+# 2: adds screener_version (provenance: which program produced the document).
+JSON_SCHEMA_VERSION = "2"
 
 
 # The decision from the criteria's outcomes, first match wins: any fail is ineligible,
@@ -114,7 +115,8 @@ class ScreeningResult:
         return max(c.eligible_from for c in failing if c.eligible_from is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``screener screen --format json`` (schema_version 1)."""
+        """The JSON document of ``screener screen --format json`` (schema_version 2)."""
+        from screener.outputs.provenance import screener_version
 
         def clean(value: Any) -> Any:
             if isinstance(value, dict):
@@ -145,6 +147,7 @@ class ScreeningResult:
                 "sha256": self.ruleset_sha256,
             },
             "as_of": self.as_of.isoformat(),
+            "screener_version": screener_version(),
             "decision": self.decision,
             "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
             "criteria": criteria,

@@ -26,5 +26,8 @@ def engine(ruleset: RuleSet) -> Iterator[Engine]:
 
 @pytest.fixture(autouse=True)
 def _no_user_audit_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own SCREENER_AUDIT_LOG must not receive test screenings."""
+    """A developer's own SCREENER_AUDIT_LOG must not receive test screenings, nor their
+    signing keys sign them."""
     monkeypatch.delenv("SCREENER_AUDIT_LOG", raising=False)
+    monkeypatch.delenv("SCREENER_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("SCREENER_AUDIT_PUBLIC_KEY", raising=False)

@@ -8,12 +8,21 @@ Each line is one entry::
 
 ``hash`` is the sha256 of the entry's canonical JSON without ``hash`` (sorted
 keys, no spaces, UTF-8), and ``prev_hash`` is the previous entry's ``hash``
-(64 zeros for the first). Editing, removing, reordering or cutting entries
-breaks the chain; :func:`verify` says where. Appends take an exclusive
-``fcntl`` lock on the file, so concurrent writers stay ordered, and are
-fsynced before the call returns. Removing whole entries from the *end* of the
-log leaves a valid chain: keep the last hash elsewhere and pass it as ``head``
-to detect that.
+(64 zeros for the first). Each line must be exactly the canonical JSON of its
+entry: a line with a duplicated key, or any other spelling, is refused.
+
+Signed entries (log format 2): when a signing key is configured
+(``SCREENER_AUDIT_KEY``, :mod:`screener.audit.keys`), every entry also carries
+``key_id`` and ``sig``, an Ed25519 signature of :func:`signed_message`: the
+entry's sequence number and the sha256 of its content (every field but
+``seq``, ``prev_hash``, ``hash`` and ``sig``). ``hash`` covers ``sig``. Without
+the private key nobody can edit, insert, renumber or append an entry that
+verifies; cutting entries from the end is found against a noted head
+(``SEQ:HASH``, :func:`head_of`). A log that holds signed entries is never
+appended to unsigned. Verification: :mod:`screener.audit.verify`.
+
+Appends take an exclusive ``fcntl`` lock on the file, so concurrent writers
+stay ordered, and are fsynced before the call returns.
 """
 
 from __future__ import annotations
@@ -31,18 +40,30 @@ from screener.errors import InputError, Location
 
 GENESIS = "0" * 64
 ACTIONS = ("screen", "tui-save", "batch")
+SIGNATURE_DOMAIN = b"screener-audit-v2\0"
+_POSITION = ("seq", "prev_hash", "hash", "sig")
 REQUIRED = ("seq", "time", "operator", "action", "ruleset_sha256", "input_sha256", "prev_hash", "hash")
-_RESERVED = ("seq", "prev_hash", "hash")
+_RESERVED = ("seq", "prev_hash", "hash", "sig", "key_id")
 
 
 class AuditLogError(InputError):
     """The audit log cannot be read or appended to."""
 
 
+class _Unset:
+    pass
+
+
+_FROM_ENV: Any = _Unset()
+
+
 @dataclass(frozen=True)
 class Problem:
     line: int
-    kind: str  # "edited" | "removed" | "reordered" | "truncated" | "malformed" | "missing-field"
+    # edited | removed | reordered | inserted | truncated | appended | unsigned | unknown-key |
+    # malformed | missing-field | record-missing | record-changed | record-unlogged |
+    # output-missing | output-changed
+    kind: str
     message: str
 
     def __str__(self) -> str:
@@ -60,6 +81,56 @@ def entry_hash(entry: dict[str, Any]) -> str:
     """sha256 of the entry's canonical JSON without its ``hash`` field."""
     body = {k: v for k, v in entry.items() if k != "hash"}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def content_digest(entry: dict[str, Any]) -> str:
+    """sha256 of what an entry says, apart from its place in the chain and its signature."""
+    body = {k: v for k, v in entry.items() if k not in _POSITION}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def signed_message(seq: int, digest: str) -> bytes:
+    """The bytes an entry's ``sig`` signs: its sequence number and :func:`content_digest`."""
+    return SIGNATURE_DOMAIN + canonical_json({"content": digest, "seq": seq}).encode("utf-8")
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicated key {key!r}")
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def parse_entry(text: str) -> dict[str, Any]:
+    """One line, strictly: JSON object, no duplicated key, exactly its canonical spelling.
+
+    Raises :class:`ValueError` (:class:`DuplicateKeyError` for a repeated key) otherwise.
+    """
+    entry = json.loads(text, object_pairs_hook=_no_duplicates)
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    if canonical_json(entry) != text:
+        raise ValueError("not in canonical form (sorted keys, no spaces): rewritten by hand?")
+    return entry
+
+
+def tree_sha256(path: str | Path) -> str:
+    """sha256 of a file, or of a directory's files (relative name and sha256, in name order)."""
+    p = Path(path)
+    if not p.is_dir():
+        return sha256_file(p)
+    digest = hashlib.sha256()
+    for file in sorted(f for f in p.rglob("*") if f.is_file()):
+        digest.update(f"{file.relative_to(p).as_posix()}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
 
 
 def sha256_file(path: str | Path) -> str:
@@ -102,13 +173,16 @@ def _line_count(fd: int) -> int:
     return count
 
 
-def append_entry(log_path: str | Path, **fields: Any) -> dict[str, Any]:
-    """Append one entry and return it (with seq, time, prev_hash and hash filled in).
+def append_entry(log_path: str | Path, *, key: Any = _FROM_ENV, **fields: Any) -> dict[str, Any]:
+    """Append one entry and return it (with seq, time, prev_hash, hash and signature filled in).
 
     ``fields``: operator, action (one of :data:`ACTIONS`), ruleset_sha256,
     input_sha256, and patient_id + decision (one screening) or count + summary
-    (a batch). ``time`` defaults to now (UTC). Refuses to chain onto a damaged
-    last line.
+    (a batch). ``time`` defaults to now (UTC). ``key``: a
+    :class:`screener.audit.keys.SigningKey`, None for an unsigned entry; by
+    default the key named by ``SCREENER_AUDIT_KEY`` (an unreadable key is an
+    error, before anything is written). Refuses to chain onto a damaged last
+    line, and to append an unsigned entry to a signed log.
     """
     bad = [k for k in _RESERVED if k in fields]
     if bad:
@@ -119,6 +193,10 @@ def append_entry(log_path: str | Path, **fields: Any) -> dict[str, Any]:
     missing = [k for k in ("operator", "ruleset_sha256", "input_sha256") if not fields.get(k)]
     if missing:
         raise ValueError(f"audit entry needs {', '.join(missing)}")
+    if isinstance(key, _Unset):
+        from screener.audit.keys import signing_key_from_env
+
+        key = signing_key_from_env()
     path = Path(log_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -130,17 +208,26 @@ def append_entry(log_path: str | Path, **fields: Any) -> dict[str, Any]:
         last = _last_line(fd)
         if last.strip():
             try:
-                previous = json.loads(last)
+                previous = parse_entry(last.decode("utf-8"))
                 prev_seq, prev_hash = int(previous["seq"]), str(previous["hash"])
             except (ValueError, KeyError, TypeError):
                 raise AuditLogError(
                     "last entry is damaged; run 'screener audit verify' before appending",
                     Location(str(path), _line_count(fd)),
                 ) from None
+            if key is None and "sig" in previous:
+                raise AuditLogError(
+                    f"this audit log is signed (key {previous.get('key_id')}); set SCREENER_AUDIT_KEY "
+                    "to its private key file to append: an unsigned entry would not be provable",
+                    Location(str(path)),
+                )
         else:
             prev_seq, prev_hash = 0, GENESIS
         entry: dict[str, Any] = {"seq": prev_seq + 1, "time": fields.pop("time", None) or utc_now()}
         entry.update(fields)
+        if key is not None:
+            entry["key_id"] = key.key_id
+            entry["sig"] = key.sign(signed_message(entry["seq"], content_digest(entry)))
         entry["prev_hash"] = prev_hash
         entry["hash"] = entry_hash(entry)
         data = (canonical_json(entry) + "\n").encode("utf-8")
@@ -154,7 +241,8 @@ def append_entry(log_path: str | Path, **fields: Any) -> dict[str, Any]:
     return entry
 
 
-def _read_lines(path: Path) -> tuple[list[str], bool]:
+def read_lines(path: Path) -> tuple[list[str], bool]:
+    """The log's lines (without line ends) and whether the file ends with one."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -171,106 +259,25 @@ def _read_lines(path: Path) -> tuple[list[str], bool]:
     return lines, ends_cleanly
 
 
-def verify(log_path: str | Path, head: str | None = None) -> list[Problem]:
-    """Problems of the chain, in line order; an empty list means intact.
+def verify(log_path: str | Path, head: str | None = None, **options: Any) -> list[Problem]:
+    """Problems of the log, in line order; an empty list means intact.
 
-    ``head``: the hash the last entry is known to have (kept elsewhere), to
-    detect entries cut from the end. Raises :class:`AuditLogError` when the
-    file cannot be read at all.
+    See :func:`screener.audit.verify.verify_log` (keys, records, outputs).
     """
-    path = Path(log_path)
-    lines, ends_cleanly = _read_lines(path)
-    problems: list[Problem] = []
-    entries: list[tuple[int, dict[str, Any]]] = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            problems.append(Problem(number, "malformed", "empty line"))
-            continue
-        last = number == len(lines)
-        try:
-            entry = json.loads(text)
-        except ValueError:
-            if last and not ends_cleanly:
-                problems.append(Problem(number, "truncated", "last entry is cut short"))
-            else:
-                problems.append(Problem(number, "malformed", "not a JSON entry"))
-            continue
-        if not isinstance(entry, dict):
-            problems.append(Problem(number, "malformed", "not a JSON object"))
-            continue
-        if last and not ends_cleanly:
-            problems.append(Problem(number, "truncated", "last entry has no line end (cut short?)"))
-        absent = [k for k in REQUIRED if k not in entry]
-        if absent:
-            problems.append(Problem(number, "missing-field", f"missing {', '.join(absent)}"))
-            continue
-        entries.append((number, entry))
+    from screener.audit.verify import verify_log
 
-    where_hash = {str(e["hash"]): n for n, e in entries}
-    seq_line: dict[int, int] = {}
-    top_seq, top_hash, top_line = 0, GENESIS, 0
-    for number, entry in entries:
-        seq = entry["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            problems.append(Problem(number, "malformed", f"seq is not an integer: {seq!r}"))
-            continue
-        if entry_hash(entry) != entry["hash"]:
-            problems.append(
-                Problem(number, "edited", f"entry seq {seq} was changed: its hash does not match its content")
-            )
-        elif seq == top_seq + 1 and entry["prev_hash"] != top_hash and entry["prev_hash"] not in where_hash:
-            # Self-consistent entry whose link breaks: the one before it was edited and re-hashed,
-            # or it was removed and replaced.
-            problems.append(
-                Problem(
-                    top_line or number,
-                    "edited",
-                    f"entry seq {top_seq} was changed and re-hashed: entry seq {seq} (line {number}) "
-                    "does not link to it"
-                    if top_line
-                    else f"first entry seq {seq} does not link to the start of the chain",
-                )
-            )
-        elif seq <= top_seq:
-            earlier = seq_line.get(seq)
-            again = f" (already at line {earlier})" if earlier else ""
-            problems.append(
-                Problem(number, "reordered", f"entry seq {seq} comes after entry seq {top_seq}{again}")
-            )
-            seq_line.setdefault(seq, number)
-            continue
-        elif seq > top_seq + 1:
-            linked = where_hash.get(str(entry["prev_hash"]))
-            if linked is not None and linked > number:
-                problems.append(
-                    Problem(
-                        number,
-                        "reordered",
-                        f"entry seq {seq} comes before entry seq {seq - 1} (line {linked})",
-                    )
-                )
-            else:
-                gap = f"seq {top_seq + 1}" if seq == top_seq + 2 else f"seq {top_seq + 1} to {seq - 1}"
-                problems.append(Problem(number, "removed", f"entries missing before this one ({gap})"))
-        elif entry["prev_hash"] != top_hash:
-            problems.append(
-                Problem(number, "removed", f"entry seq {seq} does not link to the entry before it")
-            )
-        seq_line.setdefault(seq, number)
-        top_seq, top_hash, top_line = seq, str(entry["hash"]), number
-
-    if head is not None and entries:
-        if head not in where_hash:
-            problems.append(
-                Problem(len(lines), "truncated", f"expected last entry {head[:12]}... is not in the log")
-            )
-    elif head is not None and head != GENESIS:
-        problems.append(Problem(1, "truncated", "the log has no entries but a last hash was expected"))
-    problems.sort(key=lambda p: p.line)
-    return problems
+    return verify_log(log_path, head=head, **options).problems
 
 
 def read_entries(log_path: str | Path) -> list[dict[str, Any]]:
-    """Entries of an intact log (for tools that show the trail)."""
-    lines, _ = _read_lines(Path(log_path))
-    return [json.loads(line) for line in lines if line.strip()]
+    """Entries of an intact log (for tools that show the trail), parsed strictly."""
+    lines, _ = read_lines(Path(log_path))
+    return [parse_entry(line) for line in lines if line.strip()]
+
+
+def head_of(log_path: str | Path) -> str:
+    """``SEQ:HASH`` of the log's last entry, to note outside the log (``audit verify --head``)."""
+    entries = read_entries(log_path)
+    if not entries:
+        return f"0:{GENESIS}"
+    return f"{entries[-1]['seq']}:{entries[-1]['hash']}"

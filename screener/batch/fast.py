@@ -30,6 +30,7 @@ from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
 from screener.model.patient import Patient
 from screener.model.rules import find_rule_file, parse_ruleset
+from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
 from screener.vectorized import VectorizedScreener
 from screener.vectorized.screen import TableChunk
 from screener.vectorized.sql import ident, outcome_lists
@@ -43,10 +44,16 @@ _EXPLAINED = (
 )
 
 
-def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) -> str:
     """SELECT of the current chunk's rows: ``outcomes`` joined to ``registry_patients`` and to
-    ``explained`` (the engine's missing facts, eligible-from date and near misses, if any)."""
+    ``explained`` (the engine's missing facts, eligible-from date and near misses, if any),
+    with the run's provenance columns (:mod:`screener.outputs.provenance`) on every row."""
     parts = outcome_lists(criteria)
+    stamp = ", ".join(f"{_literal(provenance[c])} AS {ident(c)}" for c in PROVENANCE_COLUMNS)
     if fmt == "jsonl":
         outcomes = ", ".join(f"{ident(c)}: {parts[c]}" for c in criteria)
         plain = f"list_transform({parts['unknown']}, lambda i: {{'id': i, 'missing': NULL::VARCHAR[]}})"
@@ -54,7 +61,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
             f"x.patient_id AS patient_id, {parts['decision']} AS decision, "
             f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
             "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
-            f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, ex.pid IS NOT NULL AS explained"
+            f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
+            "ex.pid IS NOT NULL AS explained"
         )
     else:
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
@@ -63,7 +71,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str) -> str:
             f"nullif(array_to_string({parts['failing']}, ';'), '') AS failing, "
             f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')) AS unknown, "
             "ex.eligible_from, nullif(array_to_string(ex.near_misses, '; '), '') AS near_misses, "
-            f"x.file AS source, x.line, {per}"
+            f"x.file AS source, x.line, {stamp}, {per}"
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
@@ -226,7 +234,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
     screener.con.execute(_EXPLAINED)
     engine = Engine(ruleset) if explain == "open" else None
-    select = _row_sql(criteria, opts.fmt)
+    select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
     complete = False

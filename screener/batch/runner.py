@@ -40,6 +40,7 @@ from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
 from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, find_rule_file, parse_ruleset
+from screener.outputs.provenance import PROVENANCE_COLUMNS, result_columns
 from screener.results import ScreeningResult
 from screener.yamlio import LineMap
 
@@ -52,6 +53,7 @@ CSV_COLUMNS = (
     "near_misses",
     "source",
     "line",
+    *PROVENANCE_COLUMNS,  # which rule set, date and program made the row (row format 2)
 )
 
 Outcome = tuple[str, dict[str, Any]]  # ("row", row) or ("error", error record)
@@ -143,6 +145,7 @@ def make_row(result: ScreeningResult, source: str, line: int | None) -> dict[str
         "near_misses": near_misses(result),
         "source": source,
         "line": line,
+        **result_columns(result),
     }
 
 
@@ -307,6 +310,7 @@ class RowWriter:
                     "; ".join(r["near_misses"]),
                     r["source"],
                     "" if r["line"] is None else r["line"],
+                    *(r[c] for c in PROVENANCE_COLUMNS),
                 ]
                 for r in rows
             ]

@@ -12,6 +12,7 @@ No textual here: the TUI and tests both use this module.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from screener.errors import InputError, Location
+from screener.outputs.provenance import result_columns
 from screener.results import ScreeningResult
 
 RECORD_FORMAT = "screener.screening-record"
-RECORD_VERSION = "1"
+# 2: adds the provenance block (screener_version, result_schema) and facts_sha256.
+RECORD_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
 DEFAULT_RECORDS_DIR = Path("screenings")
 
 
@@ -74,6 +78,7 @@ def record_document(
 ) -> dict[str, Any]:
     """The JSON document of one screening record."""
     when = (saved_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    provenance = result_columns(result)
     return {
         "format": RECORD_FORMAT,
         "record_version": RECORD_VERSION,
@@ -88,6 +93,9 @@ def record_document(
             "sha256": result.ruleset_sha256,
         },
         "as_of": result.as_of.isoformat(),
+        "result_schema": provenance["result_schema"],
+        "screener_version": provenance["screener_version"],
+        "facts_sha256": facts_sha256(patient_raw),
         "decision": result.decision,
         "eligible_from": result.eligible_from.isoformat() if result.eligible_from else None,
         "outcomes": [
@@ -103,6 +111,14 @@ def record_document(
         "patient": patient_raw,
         "screening": result.to_dict(),
     }
+
+
+def facts_sha256(patient_raw: dict[str, Any]) -> str:
+    """sha256 of the patient's raw facts as canonical JSON: the audit trail's ``input_sha256``
+    of a TUI save, so ``screener audit verify --records`` can tell edited facts."""
+    from screener.audit.trail import canonical_json
+
+    return hashlib.sha256(canonical_json(patient_raw).encode("utf-8")).hexdigest()
 
 
 def _file_stem(patient_id: str, as_of: date, saved_at: datetime) -> str:
@@ -173,9 +189,10 @@ def load_record(path: str | Path) -> ScreeningRecord:
         raise InputError(f"not valid JSON: {error.msg}", Location(file, error.lineno)) from None
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         raise InputError(f"not a screening record (format is not {RECORD_FORMAT})", Location(file))
-    if data.get("record_version") != RECORD_VERSION:
+    if data.get("record_version") not in READABLE_VERSIONS:
         raise InputError(
-            f"record version {data.get('record_version')!r} is not supported (expected {RECORD_VERSION})",
+            f"record version {data.get('record_version')!r} is not supported "
+            f"(expected one of {', '.join(READABLE_VERSIONS)})",
             Location(file, None, "record_version"),
         )
     ruleset = _field(data, "ruleset", dict, file)

@@ -15,6 +15,7 @@ from screener.batch.runner import BatchOptions, BatchReport, run_batch
 from screener.batch.summary import render_table
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument, positive_int
+from screener.outputs import export as exports
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -88,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--operator", default=None, help="who runs the batch, for the audit log (default: $USER)"
     )
+    exports.add_arguments(parser)
     # Stop resumably after N records: lets tests and operators rehearse an interruption.
     parser.add_argument("--stop-after", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
@@ -106,7 +108,26 @@ def _inputs_sha256(inputs: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _audit(args: argparse.Namespace, report: BatchReport) -> None:
+def _outputs(
+    report: BatchReport, summary: Path | None, written: list[tuple[str, Path, bool]]
+) -> list[dict[str, str]]:
+    """Every output file of the batch with its sha256, for the audit entry (verify re-hashes them).
+    A database the cohort was inserted into is named without a hash: others write to it too."""
+    from screener.audit.trail import tree_sha256
+
+    files: list[tuple[str, Path, bool]] = [("rows", report.out, True)]
+    if report.errors_path is not None:
+        files.append(("errors", report.errors_path, True))
+    if summary is not None:
+        files.append(("summary", summary, True))
+    out = []
+    for role, path, hashable in [*files, *written]:
+        if hashable:
+            out.append({"role": role, "path": str(path.resolve()), "sha256": tree_sha256(path)})
+    return out
+
+
+def _audit(args: argparse.Namespace, report: BatchReport, written: list[tuple[str, Path, bool]]) -> None:
     from screener.audit.trail import append_entry
     from screener.model.rules import load_ruleset
 
@@ -128,6 +149,8 @@ def _audit(args: argparse.Namespace, report: BatchReport) -> None:
         },
         as_of=(args.as_of or date.today()).isoformat(),
         out=str(report.out),
+        outputs=_outputs(report, args.summary, written),
+        databases=[str(p.resolve()) for _, p, hashable in written if not hashable],
     )
 
 
@@ -139,6 +162,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return exit_codes.INPUT_ERROR
     fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    exports.check_targets(args)  # before screening: an export that cannot be written fails now
+    if args.audit_log:
+        from screener.audit.keys import signing_key_from_env
+
+        signing_key_from_env()  # an unreadable signing key fails now, not after the batch
     options = BatchOptions(
         inputs=tuple(args.inputs),
         rules=args.rules,
@@ -179,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.INTERRUPTED
     sys.stdout.write(render_table(report.funnel))
     print(f"{report.rows} rows written to {report.out}", file=sys.stderr)
+    written = exports.write_exports(args, report.out, fmt, options.as_of) if exports.wanted(args) else []
+    for role, path, _ in written:
+        print(f"{role} written to {path}", file=sys.stderr)
     if args.audit_log:
-        _audit(args, report)
+        _audit(args, report, written)
     if report.errors:
         print(f"{report.errors} records could not be screened: see {report.errors_path}", file=sys.stderr)
         return exit_codes.FINDINGS
