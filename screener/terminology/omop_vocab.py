@@ -1,0 +1,139 @@
+"""OMOP vocabulary tables: CONCEPT, CONCEPT_RELATIONSHIP, CONCEPT_ANCESTOR, DRUG_STRENGTH.
+
+OMOP CDM 5.3/5.4 vocabulary tables (OHDSI CDM documentation, "Standardized Vocabularies"):
+
+- ``CONCEPT_RELATIONSHIP`` rows ``concept_id_1 relationship_id concept_id_2 ... invalid_reason``;
+  ``Maps to`` leads from a source (non-standard) concept to its standard concept;
+- ``CONCEPT_ANCESTOR`` rows ``ancestor_concept_id descendant_concept_id
+  min_levels_of_separation max_levels_of_separation`` (the transitive closure of the
+  hierarchy, each concept its own ancestor at level 0);
+- ``DRUG_STRENGTH`` rows ``drug_concept_id ingredient_concept_id amount_value
+  amount_unit_concept_id numerator_value numerator_unit_concept_id denominator_value
+  denominator_unit_concept_id box_size ...``: the amount per unit for solid forms, or a
+  numerator/denominator concentration.
+
+Athena vocabulary downloads are tab-separated in files named ``.csv``; CDM extracts are
+usually comma-separated: the delimiter is read from the header line. Every reader streams its
+file once and keeps only the rows asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# OMOP standard UCUM unit concepts for mass (used when the CONCEPT table lacks the unit row)
+MASS_UNIT_CONCEPTS = {"8576": 1.0, "9655": 0.001, "8504": 1000.0}  # milligram, microgram, gram
+MASS_UNIT_CODES = {"mg": 1.0, "ug": 0.001, "g": 1000.0}
+
+
+def rows(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a vocabulary table as dicts of lower-case column names (comma or tab separated)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = handle.readline()
+        delimiter = "\t" if "\t" in header else ","
+        names = [h.strip().lower() for h in next(csv.reader([header], delimiter=delimiter))]
+        for row in csv.reader(
+            handle, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+        ):
+            if row:
+                yield dict(zip(names, (v.strip() for v in row), strict=False))
+
+
+def maps_to(path: Path, ids: set[str]) -> dict[str, list[str]]:
+    """Standard concepts that each of ``ids`` maps to (valid ``Maps to`` rows)."""
+    out: dict[str, list[str]] = {}
+    for row in rows(path):
+        if (
+            row.get("relationship_id") == "Maps to"
+            and row.get("concept_id_1") in ids
+            and not row.get("invalid_reason")
+        ):
+            target = row.get("concept_id_2", "")
+            if target and target != row["concept_id_1"]:
+                out.setdefault(row["concept_id_1"], []).append(target)
+    return out
+
+
+def ancestors_of(path: Path, descendants: set[str]) -> dict[str, list[tuple[str, int]]]:
+    """Ancestors of each of ``descendants`` with their level, nearest first."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for row in rows(path):
+        d = row.get("descendant_concept_id", "")
+        if d in descendants:
+            out.setdefault(d, []).append(
+                (row.get("ancestor_concept_id", ""), _int(row.get("min_levels_of_separation")))
+            )
+    for v in out.values():
+        v.sort(key=lambda a: a[1])
+    return out
+
+
+def descendants_of(path: Path, ancestors: set[str]) -> dict[str, list[tuple[str, int]]]:
+    """For every descendant of one of ``ancestors``: (ancestor, level), nearest first."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for row in rows(path):
+        a = row.get("ancestor_concept_id", "")
+        if a in ancestors:
+            out.setdefault(row.get("descendant_concept_id", ""), []).append(
+                (a, _int(row.get("min_levels_of_separation")))
+            )
+    for v in out.values():
+        v.sort(key=lambda x: x[1])
+    return out
+
+
+@dataclass(frozen=True)
+class Strength:
+    ingredient: str  # ingredient concept id
+    amount_mg: float | None  # per unit (tablet, capsule ...); None for a concentration
+    box_size: str = ""
+
+
+def drug_strengths(
+    path: Path, drugs: set[str], units: dict[str, str] | None = None
+) -> dict[str, list[Strength]]:
+    """Ingredient and amount per unit of each of ``drugs`` (``units``: unit concept id -> UCUM code)."""
+    out: dict[str, list[Strength]] = {}
+    for row in rows(path):
+        drug = row.get("drug_concept_id", "")
+        if drug not in drugs or row.get("invalid_reason"):
+            continue
+        amount = None
+        if row.get("amount_value"):
+            factor = mass_factor(row.get("amount_unit_concept_id", ""), units or {})
+            if factor is not None:
+                try:
+                    amount = round(float(row["amount_value"]) * factor, 6)
+                except ValueError:
+                    amount = None
+        out.setdefault(drug, []).append(
+            Strength(row.get("ingredient_concept_id", ""), amount, row.get("box_size", ""))
+        )
+    return out
+
+
+def mass_factor(unit_concept: str, units: dict[str, str]) -> float | None:
+    """mg per unit of a unit concept (None if it is not a mass unit)."""
+    code = units.get(unit_concept)
+    if code is not None:
+        return MASS_UNIT_CODES.get(code.strip().lower().replace("µ", "u"))
+    return MASS_UNIT_CONCEPTS.get(unit_concept)
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
+def find_table(directory: Path, name: str) -> Path | None:
+    """``name``.csv / .tsv in ``directory`` (case-insensitive), if present."""
+    for path in sorted(directory.iterdir()) if directory.is_dir() else ():
+        low = path.name.lower()
+        if low in (f"{name}.csv", f"{name}.tsv"):
+            return path
+    return None
