@@ -94,6 +94,7 @@ class ImportReport:
     unmapped: tuple[UnmappedCode, ...]
     skipped: dict[str, int]
     issues: tuple[ImportIssue, ...]
+    answered: dict[str, int] = field(default_factory=dict)  # "kind: terminology" -> records
 
     @property
     def errors(self) -> tuple[ImportIssue, ...]:
@@ -112,6 +113,7 @@ class ImportReport:
             "records": self.records,
             "facts": dict(self.facts),
             "skipped": dict(self.skipped),
+            "answered_by": dict(self.answered),
             "unmapped": [u.to_dict() for u in self.unmapped],
             "issues": [i.to_dict() for i in self.issues],
         }
@@ -122,6 +124,9 @@ class ImportReport:
             f"{self.records} record(s) read",
             "facts: " + (", ".join(f"{k} {v}" for k, v in sorted(self.facts.items())) or "none"),
         ]
+        if self.answered:
+            answered = sorted(self.answered.items())
+            out.append("codes answered by: " + ", ".join(f"{k} {v}" for k, v in answered))
         if self.skipped:
             out.append("not used: " + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
         if self.unmapped:
@@ -150,6 +155,7 @@ class ImportLog:
         self.records = 0
         self.facts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
         self._unmapped: Counter[tuple[str, str, str]] = Counter()
         self._display: dict[tuple[str, str, str], str] = {}
         self.issues: list[ImportIssue] = []
@@ -166,6 +172,10 @@ class ImportLog:
     def skip(self, kind: str) -> None:
         self.skipped[kind] += 1
 
+    def answer(self, kind: str, via: str) -> None:
+        """Count which terminology answered a record's code (bundled map, ICD-10 range ...)."""
+        self.answered[f"{kind}: {via.split(' (')[0]}"] += 1
+
     def report(self) -> ImportReport:
         unmapped = tuple(
             UnmappedCode(k[0], k[1], k[2], self._display.get(k, ""), n)
@@ -181,6 +191,7 @@ class ImportLog:
             unmapped=unmapped,
             skipped=dict(self.skipped),
             issues=tuple(self.issues),
+            answered=dict(self.answered),
         )
 
 

@@ -199,6 +199,26 @@ class Mapping:
             return self.local.condition(self, key[0], key[1])
         return None
 
+    def classify_condition(
+        self, codings: Iterable[tuple[str | None, Any, str | None]], text: str | None = None
+    ) -> ConditionTarget | NotCriterion | None:
+        """What a condition record is, from its (system, code, display) codings and its text.
+
+        A coding the mapping classifies answers first (a criterion's condition, else a
+        classified code that names none); with none, the text safety net looks at the text and
+        the displays (:meth:`suspicious_condition`); None when nothing classifies the record.
+        """
+        codings = list(codings)
+        ignored = None
+        for system, code, _display in codings:
+            target = self.condition(system, code)
+            if target is not None:
+                return target
+            ignored = ignored or self.not_criterion(system, code)
+        if ignored is not None:
+            return ignored
+        return self.suspicious_condition(text, *(d for _s, _c, d in codings))
+
     def not_criterion(self, system: str | None, code: Any) -> NotCriterion | None:
         """Why a classified code names no criterion's condition (None if it is not one of those)."""
         key = self._key(system, code)
