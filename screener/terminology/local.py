@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screener.errors import InputError, Location
 from screener.terminology import omop_vocab, rxnorm, snomed
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 SNOMED_URI = "http://snomed.info/sct"
 
 
-class TerminologyError(ValueError):
-    """The terminology directory cannot be used."""
+class TerminologyError(InputError):
+    """The terminology directory cannot be used (reported like any bad input, never a traceback)."""
 
 
 class LocalTerminology:
@@ -120,11 +121,14 @@ class LocalTerminology:
 def terminology_from(directory: Path) -> LocalTerminology:
     """The terminology in ``directory``; an error naming it if it holds none screener can read."""
     if not directory.is_dir():
-        raise TerminologyError(f"terminology directory {directory} does not exist or is not a directory")
+        raise TerminologyError(
+            "terminology directory does not exist or is not a directory", Location(str(directory))
+        )
     local = LocalTerminology(directory)
     if not local.sources():
         raise TerminologyError(
-            f"{directory}: no terminology found (expected RXNCONSO.RRF + RXNREL.RRF, an RF2 "
-            "sct2_Relationship_Snapshot*.txt, or OMOP CONCEPT.csv + CONCEPT_ANCESTOR.csv)"
+            "no terminology found (expected RXNCONSO.RRF + RXNREL.RRF, an RF2 "
+            "sct2_Relationship_Snapshot*.txt, or OMOP CONCEPT.csv + CONCEPT_ANCESTOR.csv)",
+            Location(str(directory)),
         )
     return local

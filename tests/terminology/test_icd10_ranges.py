@@ -79,7 +79,9 @@ def _what(system: str, code: str) -> tuple[str | None, str | None]:
         (CM, "M32.0", (None, None)),  # drug-induced lupus deliberately left out
     ],
 )
-def test_code_inside_and_outside_each_range(system: str, code: str, expected: tuple[str | None, str | None]) -> None:
+def test_code_inside_and_outside_each_range(
+    system: str, code: str, expected: tuple[str | None, str | None]
+) -> None:
     assert _what(system, code) == expected
 
 
@@ -124,7 +126,8 @@ def test_a_range_in_the_mapping_file_names_file_line_and_field(tmp_path) -> None
 
     bad = tmp_path / "m.yaml"
     bad.write_text(
-        "condition_ranges:\n  - name: neoplasia\n    codes:\n      - {system: 'http://hl7.org/fhir/sid/icd-10', range: C99-C00, source: x}\n",
+        "condition_ranges:\n  - name: neoplasia\n    codes:\n"
+        "      - {system: 'http://hl7.org/fhir/sid/icd-10', range: C99-C00, source: x}\n",
         encoding="utf-8",
     )
     with pytest.raises(MappingError) as info:
