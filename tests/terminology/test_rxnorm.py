@@ -16,7 +16,7 @@ RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 
 def _shared_rxnorm() -> list[tuple[str, str, str]]:
-    """(where, code, display) of every RxNorm coding in the shared FHIR bundles, OMOP CONCEPT, lupus module."""
+    """(where, code, display) of each RxNorm coding in the shared FHIR bundles, OMOP CONCEPT, lupus module."""
     out: list[tuple[str, str, str]] = []
     for path in sorted(shared_path("data", "smart-r4-synthea-sample").glob("*.json")):
         for entry in json.loads(path.read_text(encoding="utf-8"))["entry"]:
@@ -180,8 +180,18 @@ def test_snomed_descendants_through_rf2_and_omop_vocabulary(tmp_path: Path) -> N
     rf2.mkdir(parents=True)
     header = (
         "\t".join(
-            "id effectiveTime active moduleId sourceId destinationId relationshipGroup typeId "
-            "characteristicTypeId modifierId".split()
+            [
+                "id",
+                "effectiveTime",
+                "active",
+                "moduleId",
+                "sourceId",
+                "destinationId",
+                "relationshipGroup",
+                "typeId",
+                "characteristicTypeId",
+                "modifierId",
+            ]
         )
         + "\n"
     )
