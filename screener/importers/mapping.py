@@ -200,13 +200,18 @@ class Mapping:
         return None
 
     def classify_condition(
-        self, codings: Iterable[tuple[str | None, Any, str | None]], text: str | None = None
+        self,
+        codings: Iterable[tuple[str | None, Any, str | None]],
+        text: str | None = None,
+        ancestors: Iterable[tuple[str, str, str]] = (),
     ) -> ConditionTarget | NotCriterion | None:
         """What a condition record is, from its (system, code, display) codings and its text.
 
         A coding the mapping classifies answers first (a criterion's condition, else a
-        classified code that names none); with none, the text safety net looks at the text and
-        the displays (:meth:`suspicious_condition`); None when nothing classifies the record.
+        classified code that names none); then ``ancestors`` of the record's concept, nearest
+        first, as (system, code, how they were found), e.g. from an OMOP CONCEPT_ANCESTOR table;
+        with none, the text safety net looks at the text and the displays
+        (:meth:`suspicious_condition`); None when nothing classifies the record.
         """
         codings = list(codings)
         ignored = None
@@ -217,6 +222,10 @@ class Mapping:
             ignored = ignored or self.not_criterion(system, code)
         if ignored is not None:
             return ignored
+        for system, code, how in ancestors:
+            target = self.conditions.get(self._key(system, code))
+            if target is not None:
+                return replace(target, via=how)
         return self.suspicious_condition(text, *(d for _s, _c, d in codings))
 
     def not_criterion(self, system: str | None, code: Any) -> NotCriterion | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ from screener.importers.core import (
     parse_number,
 )
 from screener.importers.fhir import route_of
-from screener.importers.mapping import Mapping, load_mapping
+from screener.importers.mapping import DrugTarget, Mapping, NotCriterion, load_mapping
+from screener.terminology import omop_vocab, rxnorm
 
 # OMOP vocabulary_id -> FHIR code system URI (the URIs of terminology.yaml meta.fhir_code_systems).
 VOCABULARIES = {
@@ -60,6 +62,8 @@ DEFAULT_SOURCE_VOCABULARIES = {
 }
 
 _TABLES = ("person", "condition_occurrence", "drug_exposure", "measurement", "observation", "concept")
+# vocabulary tables a CDM extract often ships (read when present: see _OmopVocabulary)
+_VOCABULARY_TABLES = ("concept_relationship", "concept_ancestor", "drug_strength")
 _KEEP = {
     "condition_occurrence": (
         "condition_occurrence_id",
@@ -141,7 +145,7 @@ def find_tables(paths: Iterable[str | Path]) -> dict[str, Path]:
     for f in files:
         stem = f.name.lower()
         for ext in (".csv", ".tsv"):
-            if stem.endswith(ext) and stem[: -len(ext)] in _TABLES:
+            if stem.endswith(ext) and stem[: -len(ext)] in _TABLES + _VOCABULARY_TABLES:
                 tables[stem[: -len(ext)]] = f
     return tables
 
@@ -228,6 +232,7 @@ def iter_omop(
                 for col in _CONCEPT_COLUMNS[table]:
                     if compact.get(col) not in ("", "0"):
                         needed.add(compact[col])
+        vocabulary = _OmopVocabulary.read(tables, rows, needed)
         concepts: dict[str, Concept] = {}
         if "concept" in tables:
             for _line, row in _rows(tables["concept"], log):
@@ -249,7 +254,7 @@ def iter_omop(
                     level="warning",
                 )
             )
-        converter = _OmopConverter(mapping, log, tables, concepts, vocabularies)
+        converter = _OmopConverter(mapping, log, tables, concepts, vocabularies, vocabulary)
         for pid, (line, person) in persons.items():
             record = converter.convert(pid, line, person, rows.pop(pid))
             if record is not None:
@@ -266,18 +271,20 @@ class _OmopConverter:
         tables: dict[str, Path],
         concepts: dict[str, Concept],
         vocabularies: dict[str, str],
+        vocabulary: _OmopVocabulary | None = None,
     ) -> None:
         self.mapping = mapping
         self.log = log
         self.tables = tables
         self.concepts = concepts
         self.vocabularies = vocabularies
+        self.vocabulary = vocabulary or _OmopVocabulary()
 
     def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
         """(system, code, display) candidates for a row's concept, standard first."""
         out = []
-        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
-            concept = self.concepts.get(row.get(col, ""))
+        for cid in self.vocabulary.concept_ids(row, prefix):
+            concept = self.concepts.get(cid)
             if concept and concept[0] in VOCABULARIES:
                 out.append((VOCABULARIES[concept[0]], concept[1], concept[2]))
             elif concept:
@@ -328,17 +335,27 @@ class _OmopConverter:
     def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
         self.log.records += 1
         cands = self._candidates("condition_occurrence", row, "condition")
-        target = next((t for s, c, _ in cands if (t := self.mapping.condition(s, c))), None)
+        found = self.mapping.classify_condition(
+            cands, row.get("condition_source_value"), self._ancestors(row, "condition")
+        )
+        if isinstance(found, NotCriterion):
+            self.log.skip(f"condition_occurrence ({found.reason})")
+            return
+        target = found
         if target is None:
             self._unmapped("condition_occurrence", cands, row.get("condition_source_value"))
             return
+        self.log.answer("condition_occurrence", target.via)
         origin = self._origin("condition_occurrence", line, "condition_start_date")
         item: dict[str, Any] = {
             "name": target.name,
             "type": target.type,
-            "status": "active",
+            "status": target.status or "active",
             "source": f"condition_occurrence/{row['condition_occurrence_id']}",
         }
+        if target.verification == "unconfirmed":
+            item["verification"] = "unconfirmed"
+            b.problem(origin, f"{target.name} to confirm: {target.source} (no code classifies it)", "warning")
         try:
             if row["condition_start_date"]:
                 item["onset"] = parse_date(row["condition_start_date"]).isoformat()
@@ -351,10 +368,11 @@ class _OmopConverter:
     def _drug(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
         self.log.records += 1
         cands = self._candidates("drug_exposure", row, "drug")
-        target = next((t for s, c, _ in cands if (t := self.mapping.drug(s, c))), None)
+        target = self._drug_target(row, cands)
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
             return
+        self.log.answer("drug_exposure", target.via)
         origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
         try:
             start = parse_date(row["drug_exposure_start_date"])
@@ -515,9 +533,122 @@ class _OmopConverter:
             item, self._origin(table, line, "unit_source_value" if not unit else "value_as_number")
         )
 
+    # ------------------------------------------------------------------ vocabulary tables
+
+    def _code(self, cid: str) -> tuple[str, str, str] | None:
+        concept = self.concepts.get(cid)
+        return (VOCABULARIES.get(concept[0], concept[0]), concept[1], concept[2]) if concept else None
+
+    def _ancestors(self, row: dict[str, str], prefix: str) -> Iterator[tuple[str, str, str]]:
+        """(system, code, how) of the ancestors of a row's concepts, nearest first (CONCEPT_ANCESTOR)."""
+        for cid in self.vocabulary.concept_ids(row, prefix):
+            for ancestor, level in self.vocabulary.ancestors.get(cid, ()):
+                code = self._code(ancestor)
+                if code is not None and level > 0:
+                    yield (
+                        code[0],
+                        code[1],
+                        f"OMOP CONCEPT_ANCESTOR ({code[1]} {code[2]}, {level} level(s) up)",
+                    )
+
+    def _drug_target(self, row: dict[str, str], cands: list[tuple[str, str, str]]) -> DrugTarget | None:
+        """The trial drug of a drug_exposure row.
+
+        In order: the mapping's own codes; DRUG_STRENGTH (ingredient and amount per unit); the
+        product's ancestors in CONCEPT_ANCESTOR (its ingredient; no strength); then the RxNorm
+        normalised name of the concept (CONCEPT.concept_name).
+        """
+        for s, c, _ in cands:
+            found = self.mapping.drugs.get(self.mapping._key(s, c))
+            if found is not None:
+                return found
+        units = {cid: c[1] for cid, c in self.concepts.items() if c[0] == "UCUM"}
+        for cid in self.vocabulary.concept_ids(row, "drug"):
+            for strength in self.vocabulary.strengths.get(cid, ()):
+                code = self._code(strength.ingredient)
+                target = self.mapping.drug(code[0], code[1]) if code else None
+                if target is not None:
+                    name = self.concepts.get(cid, ("", "", ""))[2]
+                    return DrugTarget(
+                        target.drug,
+                        f"DRUG_STRENGTH {cid} {name} -> ingredient {code[1] if code else ''}",
+                        strength.mg(units),
+                        rxnorm.parse_name(name).route if rxnorm.parse_name(name) else None,
+                        "OMOP DRUG_STRENGTH",
+                    )
+        for s, c, how in self._ancestors(row, "drug"):
+            target = self.mapping.drug(s, c)
+            if target is not None:
+                return replace(target, strength_mg=None, source=f"{how} -> {target.source}", via=how)
+        for s, c, display in cands:
+            target = self.mapping.drug(s, c, display)
+            if target is not None:
+                return target
+        return None
+
     def _unmapped(self, table: str, cands: list[tuple[str, str, str]], source_value: str | None) -> None:
         if cands:
             system, code, display = cands[0]
             self.log.unmapped(table, system, code, display)
         else:
             self.log.unmapped(table, "", source_value or "(no concept)", "")
+
+
+@dataclass
+class _OmopVocabulary:
+    """What the extract's vocabulary tables say about the concepts its rows use.
+
+    ``maps_to``: source concept -> standard concepts (CONCEPT_RELATIONSHIP "Maps to");
+    ``ancestors``: concept -> (ancestor, level) nearest first (CONCEPT_ANCESTOR), so a
+    descendant of a mapped concept counts as it; ``strengths``: drug concept -> DRUG_STRENGTH
+    rows (ingredient, amount per unit). Empty when the tables are absent.
+    """
+
+    maps_to: dict[str, list[str]] = field(default_factory=dict)
+    ancestors: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    strengths: dict[str, list[omop_vocab.Strength]] = field(default_factory=dict)
+
+    def concept_ids(self, row: dict[str, str], prefix: str) -> list[str]:
+        """The row's concept, its source concept, and the standard concepts the source maps to."""
+        out = []
+        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
+            cid = row.get(col, "")
+            if cid not in ("", "0") and cid not in out:
+                out.append(cid)
+        for target in self.maps_to.get(row.get(f"{prefix}_source_concept_id", ""), ()):
+            if target not in out:
+                out.append(target)
+        return out
+
+    @classmethod
+    def read(
+        cls, tables: dict[str, Path], rows: dict[str, dict[str, list[Row]]], needed: set[str]
+    ) -> _OmopVocabulary:
+        """Stream each vocabulary table once for the concepts ``rows`` use; grows ``needed``."""
+        vocab = cls()
+        sources: set[str] = set()
+        for tables_rows in rows.values():
+            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
+                for _line, row in tables_rows.get(table, ()):
+                    sources.add(row.get(f"{prefix}_source_concept_id", ""))
+        sources -= {"", "0"}
+        if "concept_relationship" in tables and sources:
+            vocab.maps_to = omop_vocab.maps_to(tables["concept_relationship"], sources)
+            needed.update(t for ts in vocab.maps_to.values() for t in ts)
+        used: set[str] = set()
+        drugs: set[str] = set()
+        for tables_rows in rows.values():
+            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
+                for _line, row in tables_rows.get(table, ()):
+                    ids = vocab.concept_ids(row, prefix)
+                    used.update(ids)
+                    if table == "drug_exposure":
+                        drugs.update(ids)
+        if "concept_ancestor" in tables and used:
+            vocab.ancestors = omop_vocab.ancestors_of(tables["concept_ancestor"], used)
+            needed.update(a for ancestors in vocab.ancestors.values() for a, _ in ancestors)
+        if "drug_strength" in tables and drugs:
+            vocab.strengths = omop_vocab.drug_strengths(tables["drug_strength"], drugs)
+            needed.update(s.ingredient for ss in vocab.strengths.values() for s in ss)
+            needed.update(s.unit for ss in vocab.strengths.values() for s in ss)
+        return vocab

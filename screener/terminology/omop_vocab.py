@@ -87,30 +87,33 @@ def descendants_of(path: Path, ancestors: set[str]) -> dict[str, list[tuple[str,
 
 @dataclass(frozen=True)
 class Strength:
+    """One DRUG_STRENGTH row: an ingredient and its amount per unit (solid forms)."""
+
     ingredient: str  # ingredient concept id
-    amount_mg: float | None  # per unit (tablet, capsule ...); None for a concentration
-    box_size: str = ""
+    amount: float | None  # amount_value; None for a concentration (numerator/denominator)
+    unit: str  # amount_unit_concept_id
+
+    def mg(self, units: dict[str, str]) -> float | None:
+        """The amount in mg per unit (None: no amount, or not a mass unit)."""
+        if self.amount is None:
+            return None
+        factor = mass_factor(self.unit, units)
+        return round(self.amount * factor, 6) if factor is not None else None
 
 
-def drug_strengths(
-    path: Path, drugs: set[str], units: dict[str, str] | None = None
-) -> dict[str, list[Strength]]:
-    """Ingredient and amount per unit of each of ``drugs`` (``units``: unit concept id -> UCUM code)."""
+def drug_strengths(path: Path, drugs: set[str]) -> dict[str, list[Strength]]:
+    """The DRUG_STRENGTH rows of each of ``drugs`` (valid rows only)."""
     out: dict[str, list[Strength]] = {}
     for row in rows(path):
         drug = row.get("drug_concept_id", "")
         if drug not in drugs or row.get("invalid_reason"):
             continue
-        amount = None
-        if row.get("amount_value"):
-            factor = mass_factor(row.get("amount_unit_concept_id", ""), units or {})
-            if factor is not None:
-                try:
-                    amount = round(float(row["amount_value"]) * factor, 6)
-                except ValueError:
-                    amount = None
+        try:
+            amount = float(row["amount_value"]) if row.get("amount_value") else None
+        except ValueError:
+            amount = None
         out.setdefault(drug, []).append(
-            Strength(row.get("ingredient_concept_id", ""), amount, row.get("box_size", ""))
+            Strength(row.get("ingredient_concept_id", ""), amount, row.get("amount_unit_concept_id", ""))
         )
     return out
 
