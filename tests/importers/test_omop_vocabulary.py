@@ -192,3 +192,8 @@ def test_shared_eunomia_extract_reads_its_empty_vocabulary_tables() -> None:
         "drug_exposure: RxNorm name parse",
     }
     assert run.report.answered["drug_exposure: bundled map"] > 0
+    # README: "drug misuse" - SNOMED 361055000 "Misuses drugs" is in no value set; the safety net
+    # keeps it as an unconfirmed substance abuse (E11 unknown with a to-do), not a silent pass
+    assert run.report.answered["condition_occurrence: text safety net"] == 1
+    (misuse,) = [c for r in records for c in r.data.get("conditions", []) if c.get("verification")]
+    assert (misuse["name"], misuse["verification"]) == ("substance_abuse", "unconfirmed")

@@ -535,6 +535,7 @@ SUSPICIOUS_TEXT: list[dict[str, Any]] = [
             "substance use disorder",
             "drug abuse",
             "drug misuse",
+            "misuse*",
             "drug dependence",
             "alcohol abuse",
             "alcoholism",
