@@ -556,6 +556,7 @@ SUSPICIOUS_TEXT: list[dict[str, Any]] = [
 # Synthea's breast, colorectal, lung and prostate modules; exact-string code search,
 # repository not identified) and cross-checked where named.
 SYNTHEA_CANCER = "Synthea cancer-module code list (code search; repository not identified)"
+SYNTHEA_LUNG = "synthetichealth/synthea@00300bf src/main/resources/modules/lung_cancer.json (ConditionOnset)"
 SNOMED_NEOPLASIA: list[tuple[str, str, str | None, str]] = [
     (
         "363346000",
@@ -583,9 +584,9 @@ SNOMED_NEOPLASIA: list[tuple[str, str, str | None, str]] = [
         "254637007",
         "Non-small cell lung cancer (disorder)",
         "malignant_neoplasm",
-        SYNTHEA_CANCER + "; mCODE IG example mCODEPrimaryCancerConditionExample01",
+        SYNTHEA_LUNG + "; " + SYNTHEA_CANCER,
     ),
-    ("254632001", "Small cell carcinoma of lung (disorder)", "malignant_neoplasm", SYNTHEA_CANCER),
+    ("254632001", "Small cell carcinoma of lung (disorder)", "malignant_neoplasm", SYNTHEA_LUNG),
     (
         "424132000",
         "Non-small cell carcinoma of lung, TNM stage 1 (disorder)",
