@@ -39,7 +39,6 @@ reference. Codes are matched on system plus code, never on display.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,7 +48,9 @@ import yaml
 
 from screener.errors import InputError, Location
 from screener.terminology import icd10, rxnorm
+from screener.terminology import text as text_net
 from screener.terminology.local import LocalTerminology, terminology_from
+from screener.terminology.text import SuspiciousWord
 from screener.yamlio import LineMap, load_file, yaml_error_location, yaml_error_message
 
 DEFAULT_MAPPING = Path(__file__).with_name("mappings") / "nct03562065.yaml"
@@ -123,16 +124,6 @@ class NotCriterion:
     reason: str
     source: str
     via: str
-
-
-@dataclass(frozen=True)
-class SuspiciousWord:
-    """A word in a condition's text that names a criterion's condition (safety net)."""
-
-    pattern: re.Pattern[str]
-    condition: str
-    label: str
-    unless: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -242,20 +233,17 @@ class Mapping:
         The answer is that condition with ``verification: unconfirmed``; the importer keeps the
         record (its criterion becomes ``unknown`` with a to-do to confirm it).
         """
-        for text in texts:
-            if not text:
-                continue
-            low = " ".join(str(text).lower().split())
-            for word in self.suspicious:
-                if word.pattern.search(low) and not (word.unless and word.unless.search(low)):
-                    return ConditionTarget(
-                        word.condition,
-                        None,
-                        f"text {text!r} names {word.label}",
-                        via="text safety net",
-                        verification="unconfirmed",
-                    )
-        return None
+        found = text_net.first_named(self.suspicious, *texts)
+        if found is None:
+            return None
+        word, text = found
+        return ConditionTarget(
+            word.condition,
+            None,
+            f"text {text!r} names {word.label}",
+            via="text safety net",
+            verification="unconfirmed",
+        )
 
     def drug(self, system: str | None, code: Any, display: str | None = None) -> DrugTarget | None:
         """The trial drug a medication code gives: exact code, local RxNorm, then the RxNorm name.
@@ -392,19 +380,12 @@ def _suspicious(data: Any, lines: LineMap) -> tuple[SuspiciousWord, ...]:
     for i, entry in enumerate(data or []):
         if not isinstance(entry, dict) or not {"condition", "words"} <= entry.keys():
             raise _fail("a suspicious_text entry needs `condition` and `words`", lines, "suspicious_text", i)
-        words = [str(w).lower() for w in entry["words"]]
-        unless = [str(w).lower() for w in entry.get("unless") or []]
-
-        def alternation(ws: list[str]) -> str:
-            # "*" at either end of a word: any letters there ("*carcinoma" = adenocarcinoma)
-            return "|".join(re.escape(w).replace(r"\*", r"\w*") for w in ws)
-
         out.append(
-            SuspiciousWord(
-                re.compile(rf"(?<!\w)(?:{alternation(words)})(?!\w)"),
+            text_net.compile_words(
                 str(entry["condition"]),
                 str(entry.get("label", entry["condition"])),
-                re.compile(rf"(?<!\w)(?:{alternation(unless)})(?!\w)") if unless else None,
+                [str(w) for w in entry["words"]],
+                [str(w) for w in entry.get("unless") or []],
             )
         )
     return tuple(out)

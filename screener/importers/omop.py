@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,8 @@ from screener.importers.core import (
 )
 from screener.importers.fhir import route_of
 from screener.importers.mapping import DrugTarget, Mapping, NotCriterion, load_mapping
-from screener.terminology import omop_vocab, rxnorm
+from screener.terminology import rxnorm
+from screener.terminology.omop_vocab import ExtractVocabulary
 
 # OMOP vocabulary_id -> FHIR code system URI (the URIs of terminology.yaml meta.fhir_code_systems).
 VOCABULARIES = {
@@ -62,7 +63,7 @@ DEFAULT_SOURCE_VOCABULARIES = {
 }
 
 _TABLES = ("person", "condition_occurrence", "drug_exposure", "measurement", "observation", "concept")
-# vocabulary tables a CDM extract often ships (read when present: see _OmopVocabulary)
+# vocabulary tables a CDM extract often ships (read when present: see ExtractVocabulary)
 _VOCABULARY_TABLES = ("concept_relationship", "concept_ancestor", "drug_strength")
 _KEEP = {
     "condition_occurrence": (
@@ -232,7 +233,7 @@ def iter_omop(
                 for col in _CONCEPT_COLUMNS[table]:
                     if compact.get(col) not in ("", "0"):
                         needed.add(compact[col])
-        vocabulary = _OmopVocabulary.read(tables, rows, needed)
+        vocabulary = ExtractVocabulary.read(tables, rows, needed)
         concepts: dict[str, Concept] = {}
         if "concept" in tables:
             for _line, row in _rows(tables["concept"], log):
@@ -271,14 +272,14 @@ class _OmopConverter:
         tables: dict[str, Path],
         concepts: dict[str, Concept],
         vocabularies: dict[str, str],
-        vocabulary: _OmopVocabulary | None = None,
+        vocabulary: ExtractVocabulary | None = None,
     ) -> None:
         self.mapping = mapping
         self.log = log
         self.tables = tables
         self.concepts = concepts
         self.vocabularies = vocabularies
-        self.vocabulary = vocabulary or _OmopVocabulary()
+        self.vocabulary = vocabulary or ExtractVocabulary()
 
     def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
         """(system, code, display) candidates for a row's concept, standard first."""
@@ -592,63 +593,3 @@ class _OmopConverter:
             self.log.unmapped(table, system, code, display)
         else:
             self.log.unmapped(table, "", source_value or "(no concept)", "")
-
-
-@dataclass
-class _OmopVocabulary:
-    """What the extract's vocabulary tables say about the concepts its rows use.
-
-    ``maps_to``: source concept -> standard concepts (CONCEPT_RELATIONSHIP "Maps to");
-    ``ancestors``: concept -> (ancestor, level) nearest first (CONCEPT_ANCESTOR), so a
-    descendant of a mapped concept counts as it; ``strengths``: drug concept -> DRUG_STRENGTH
-    rows (ingredient, amount per unit). Empty when the tables are absent.
-    """
-
-    maps_to: dict[str, list[str]] = field(default_factory=dict)
-    ancestors: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    strengths: dict[str, list[omop_vocab.Strength]] = field(default_factory=dict)
-
-    def concept_ids(self, row: dict[str, str], prefix: str) -> list[str]:
-        """The row's concept, its source concept, and the standard concepts the source maps to."""
-        out = []
-        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
-            cid = row.get(col, "")
-            if cid not in ("", "0") and cid not in out:
-                out.append(cid)
-        for target in self.maps_to.get(row.get(f"{prefix}_source_concept_id", ""), ()):
-            if target not in out:
-                out.append(target)
-        return out
-
-    @classmethod
-    def read(
-        cls, tables: dict[str, Path], rows: dict[str, dict[str, list[Row]]], needed: set[str]
-    ) -> _OmopVocabulary:
-        """Stream each vocabulary table once for the concepts ``rows`` use; grows ``needed``."""
-        vocab = cls()
-        sources: set[str] = set()
-        for tables_rows in rows.values():
-            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
-                for _line, row in tables_rows.get(table, ()):
-                    sources.add(row.get(f"{prefix}_source_concept_id", ""))
-        sources -= {"", "0"}
-        if "concept_relationship" in tables and sources:
-            vocab.maps_to = omop_vocab.maps_to(tables["concept_relationship"], sources)
-            needed.update(t for ts in vocab.maps_to.values() for t in ts)
-        used: set[str] = set()
-        drugs: set[str] = set()
-        for tables_rows in rows.values():
-            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
-                for _line, row in tables_rows.get(table, ()):
-                    ids = vocab.concept_ids(row, prefix)
-                    used.update(ids)
-                    if table == "drug_exposure":
-                        drugs.update(ids)
-        if "concept_ancestor" in tables and used:
-            vocab.ancestors = omop_vocab.ancestors_of(tables["concept_ancestor"], used)
-            needed.update(a for ancestors in vocab.ancestors.values() for a, _ in ancestors)
-        if "drug_strength" in tables and drugs:
-            vocab.strengths = omop_vocab.drug_strengths(tables["drug_strength"], drugs)
-            needed.update(s.ingredient for ss in vocab.strengths.values() for s in ss)
-            needed.update(s.unit for ss in vocab.strengths.values() for s in ss)
-        return vocab

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # OMOP standard UCUM unit concepts for mass (used when the CONCEPT table lacks the unit row)
@@ -140,3 +140,72 @@ def find_table(directory: Path, name: str) -> Path | None:
         if low in (f"{name}.csv", f"{name}.tsv"):
             return path
     return None
+
+
+@dataclass
+class ExtractVocabulary:
+    """What the extract's vocabulary tables say about the concepts its rows use.
+
+    ``maps_to``: source concept -> standard concepts (CONCEPT_RELATIONSHIP "Maps to");
+    ``ancestors``: concept -> (ancestor, level) nearest first (CONCEPT_ANCESTOR), so a
+    descendant of a mapped concept counts as it; ``strengths``: drug concept -> DRUG_STRENGTH
+    rows (ingredient, amount per unit). Empty when the tables are absent.
+    """
+
+    maps_to: dict[str, list[str]] = field(default_factory=dict)
+    ancestors: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    strengths: dict[str, list[Strength]] = field(default_factory=dict)
+
+    def concept_ids(self, row: dict[str, str], prefix: str) -> list[str]:
+        """The row's concept, its source concept, and the standard concepts the source maps to."""
+        out = []
+        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
+            cid = row.get(col, "")
+            if cid not in ("", "0") and cid not in out:
+                out.append(cid)
+        for target in self.maps_to.get(row.get(f"{prefix}_source_concept_id", ""), ()):
+            if target not in out:
+                out.append(target)
+        return out
+
+    @classmethod
+    def read(
+        cls,
+        tables: dict[str, Path],
+        rows: dict[str, dict[str, list[tuple[int, dict[str, str]]]]],
+        needed: set[str],
+    ) -> ExtractVocabulary:
+        """Stream each vocabulary table once for the concepts ``rows`` use; grows ``needed``.
+
+        ``tables``: table name -> file (``concept_relationship``, ``concept_ancestor``,
+        ``drug_strength`` when present); ``rows``: person -> table -> (line, row) of the
+        clinical rows read; ``needed``: the concept ids to read from CONCEPT, grown with the
+        standard concepts, ancestors, ingredients and units found here.
+        """
+        vocab = cls()
+        sources: set[str] = set()
+        for tables_rows in rows.values():
+            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
+                for _line, row in tables_rows.get(table, ()):
+                    sources.add(row.get(f"{prefix}_source_concept_id", ""))
+        sources -= {"", "0"}
+        if "concept_relationship" in tables and sources:
+            vocab.maps_to = maps_to(tables["concept_relationship"], sources)
+            needed.update(t for ts in vocab.maps_to.values() for t in ts)
+        used: set[str] = set()
+        drugs: set[str] = set()
+        for tables_rows in rows.values():
+            for table, prefix in (("condition_occurrence", "condition"), ("drug_exposure", "drug")):
+                for _line, row in tables_rows.get(table, ()):
+                    ids = vocab.concept_ids(row, prefix)
+                    used.update(ids)
+                    if table == "drug_exposure":
+                        drugs.update(ids)
+        if "concept_ancestor" in tables and used:
+            vocab.ancestors = ancestors_of(tables["concept_ancestor"], used)
+            needed.update(a for ancestors in vocab.ancestors.values() for a, _ in ancestors)
+        if "drug_strength" in tables and drugs:
+            vocab.strengths = drug_strengths(tables["drug_strength"], drugs)
+            needed.update(s.ingredient for ss in vocab.strengths.values() for s in ss)
+            needed.update(s.unit for ss in vocab.strengths.values() for s in ss)
+        return vocab
