@@ -451,7 +451,7 @@ class FhirConverter:
             for c in codings[:1]:
                 self.log.unmapped("Condition", c.get("system"), c.get("code"), c.get("display"))
             return
-        self.log.answer("Condition", target.via)
+        self.log.answer("Condition", target.via, target.matched)
         clinical = [c.get("code") for c in _codings(res.get("clinicalStatus"))]
         status = "resolved" if clinical and clinical[0] in ("inactive", "remission", "resolved") else "active"
         item: dict[str, Any] = {
@@ -518,7 +518,7 @@ class FhirConverter:
         for c in codings:
             target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
             if target:
-                self.log.answer(str(res.get("resourceType")), target.via)
+                self.log.answer(str(res.get("resourceType")), target.via, target.matched)
                 return target
         for c in codings[:1]:
             self.log.unmapped(str(res.get("resourceType")), c.get("system"), c.get("code"), c.get("display"))

@@ -106,6 +106,7 @@ class ConditionTarget:
     via: str = "bundled map"  # which terminology answered (shown in the import report)
     status: str | None = None  # e.g. resolved for an "in remission" code
     verification: str | None = None  # unconfirmed: the criterion stays unknown until confirmed
+    matched: str | None = None  # what answered: "system|code" or "text '...'" (import report)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class DrugTarget:
     strength_mg: float | None = None
     route: str | None = None
     via: str = "bundled map"
+    matched: str | None = None  # what answered: "system|code" (import report)
 
 
 @dataclass(frozen=True)
@@ -209,15 +211,17 @@ class Mapping:
         for system, code, _display in codings:
             target = self.condition(system, code)
             if target is not None:
-                return target
+                return replace(target, matched=f"{self.system(system)}|{code}")
             ignored = ignored or self.not_criterion(system, code)
         if ignored is not None:
             return ignored
+        first = f"{self.system(codings[0][0])}|{codings[0][1]}" if codings else None
         for system, code, how in ancestors:
             target = self.conditions.get(self._key(system, code))
             if target is not None:
-                return replace(target, via=how)
-        return self.suspicious_condition(text, *(d for _s, _c, d in codings))
+                return replace(target, via=how, matched=first)
+        found = self.suspicious_condition(text, *(d for _s, _c, d in codings))
+        return replace(found, matched=first or f"text {text!r}") if found is not None else None
 
     def not_criterion(self, system: str | None, code: Any) -> NotCriterion | None:
         """Why a classified code names no criterion's condition (None if it is not one of those)."""
@@ -253,19 +257,19 @@ class Mapping:
         """
         key = self._key(system, code)
         found = self.drugs.get(key)
-        if found is not None:
-            return found
-        if key[0] != RXNORM:
-            return None
-        if self.local is not None:
+        if found is None and key[0] == RXNORM and self.local is not None:
             product = self.local.rxnorm_product(key[1])
             if product is not None:
-                return self.drug_from_product(product, f"RxNorm {key[1]}", "RxNorm RRF")
-        if display:
+                found = self.drug_from_product(product, f"RxNorm {key[1]}", "RxNorm RRF")
+        if found is None and key[0] == RXNORM and display:
             parsed = rxnorm.parse_name(display)
             if parsed is not None:
-                return self.drug_from_product(parsed, f"RxNorm {key[1]} {display!r}", "RxNorm name parse")
-        return None
+                found = self.drug_from_product(parsed, f"RxNorm {key[1]} {display!r}", "RxNorm name parse")
+        return replace(found, matched=f"{key[0]}|{key[1]}") if found is not None else None
+
+    def listed_drug(self, system: str | None, code: Any) -> DrugTarget | None:
+        """The drug of a code the mapping itself lists (no hierarchy, no name)."""
+        return self.drugs.get(self._key(system, code))
 
     def drug_from_product(self, product: rxnorm.Product, what: str, via: str) -> DrugTarget | None:
         """The trial drug among a product's ingredients (None when none is a trial drug)."""

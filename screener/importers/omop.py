@@ -280,6 +280,7 @@ class _OmopConverter:
         self.concepts = concepts
         self.vocabularies = vocabularies
         self.vocabulary = vocabulary or ExtractVocabulary()
+        self._unit_codes: dict[str, str] | None = None
 
     def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
         """(system, code, display) candidates for a row's concept, standard first."""
@@ -346,7 +347,7 @@ class _OmopConverter:
         if target is None:
             self._unmapped("condition_occurrence", cands, row.get("condition_source_value"))
             return
-        self.log.answer("condition_occurrence", target.via)
+        self.log.answer("condition_occurrence", target.via, target.matched)
         origin = self._origin("condition_occurrence", line, "condition_start_date")
         item: dict[str, Any] = {
             "name": target.name,
@@ -373,7 +374,7 @@ class _OmopConverter:
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
             return
-        self.log.answer("drug_exposure", target.via)
+        self.log.answer("drug_exposure", target.via, target.matched)
         origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
         try:
             start = parse_date(row["drug_exposure_start_date"])
@@ -536,6 +537,12 @@ class _OmopConverter:
 
     # ------------------------------------------------------------------ vocabulary tables
 
+    def _units(self) -> dict[str, str]:
+        """Unit concept id -> UCUM code, from the concepts read (built once)."""
+        if self._unit_codes is None:
+            self._unit_codes = {cid: c[1] for cid, c in self.concepts.items() if c[0] == "UCUM"}
+        return self._unit_codes
+
     def _code(self, cid: str) -> tuple[str, str, str] | None:
         concept = self.concepts.get(cid)
         return (VOCABULARIES.get(concept[0], concept[0]), concept[1], concept[2]) if concept else None
@@ -560,27 +567,31 @@ class _OmopConverter:
         normalised name of the concept (CONCEPT.concept_name).
         """
         for s, c, _ in cands:
-            found = self.mapping.drugs.get(self.mapping._key(s, c))
+            found = self.mapping.listed_drug(s, c)
             if found is not None:
                 return found
-        units = {cid: c[1] for cid, c in self.concepts.items() if c[0] == "UCUM"}
+        first = f"{cands[0][0]}|{cands[0][1]}" if cands else None
         for cid in self.vocabulary.concept_ids(row, "drug"):
             for strength in self.vocabulary.strengths.get(cid, ()):
                 code = self._code(strength.ingredient)
                 target = self.mapping.drug(code[0], code[1]) if code else None
-                if target is not None:
+                if target is not None and code is not None:
                     name = self.concepts.get(cid, ("", "", ""))[2]
+                    parsed = rxnorm.parse_name(name)
                     return DrugTarget(
                         target.drug,
-                        f"DRUG_STRENGTH {cid} {name} -> ingredient {code[1] if code else ''}",
-                        strength.mg(units),
-                        rxnorm.parse_name(name).route if rxnorm.parse_name(name) else None,
+                        f"DRUG_STRENGTH {cid} {name} -> ingredient {code[1]}",
+                        strength.mg(self._units()),
+                        parsed.route if parsed else None,
                         "OMOP DRUG_STRENGTH",
+                        matched=first,
                     )
         for s, c, how in self._ancestors(row, "drug"):
             target = self.mapping.drug(s, c)
             if target is not None:
-                return replace(target, strength_mg=None, source=f"{how} -> {target.source}", via=how)
+                return replace(
+                    target, strength_mg=None, source=f"{how} -> {target.source}", via=how, matched=first
+                )
         for s, c, display in cands:
             target = self.mapping.drug(s, c, display)
             if target is not None:

@@ -80,7 +80,49 @@ def test_report_says_which_terminology_answered(tmp_path: Path) -> None:
     )
     assert report.answered == {"Condition: ICD-10-CM C00-C96 range": 1, "Condition: bundled map": 2}
     assert report.to_dict()["answered_by"] == report.answered
-    assert "codes answered by: Condition: ICD-10-CM C00-C96 range 1" in report.render_text()
+    text = report.render_text()
+    assert "codes answered by: Condition: ICD-10-CM C00-C96 range 1" in text
+    # each code answered outside the bundled map is listed with who answered it
+    assert [a.to_dict() for a in report.answered_codes] == [
+        {"kind": "Condition", "via": "ICD-10-CM C00-C96 range", "code": f"{ICD10CM}|C50.9", "count": 1}
+    ]
+    assert f"Condition  {ICD10CM}|C50.9  by ICD-10-CM C00-C96 range" in text
+
+
+def test_rxnorm_312615_from_fhir_is_a_daily_dose_of_prednisone_in_mg(tmp_path: Path, engine: Engine) -> None:
+    from tests.importers.fhir_builders import RXNORM
+
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2026-10-01",
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": "312615", "display": "predniSONE 20 MG Oral Tablet"}]
+        },
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "TAB"}}],
+            }
+        ],
+    }
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(patient(), request)), encoding="utf-8")
+    run = iter_patients([path], format="fhir")
+    (record,) = list(run)
+    (med,) = record.data["medications"]
+    assert (med["drug"], med["dose"], med["unit"], med["route"], med["frequency"]) == (
+        "prednisone",
+        20.0,
+        "mg",
+        "oral",
+        "daily",
+    )
+    assert run.report.answered == {"MedicationRequest: RxNorm name parse": 1}
+    assert record.patient().medications[0].dose_mg == 20.0
 
 
 @pytest.mark.parametrize(
@@ -103,6 +145,8 @@ def test_unclassified_condition_naming_a_criterion_is_kept_unconfirmed(
     warnings = [i for i in record.issues if "to confirm" in i.message]
     assert len(warnings) == 1 and text in warnings[0].message
     assert report.answered == {"Condition: text safety net": 1}
+    (answered,) = report.answered_codes
+    assert answered.via == "text safety net" and (text in answered.code or code in answered.code)
     assert record.patient().conditions[0].verification == "unconfirmed"
 
 
