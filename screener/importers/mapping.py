@@ -33,7 +33,10 @@ RxNorm normalised name of a product, then the text safety net.
 and terminology directory), so a batch of many files pays for it once.
 
 Every entry keeps its ``source`` so an auditor can trace a fact back to the terminology
-reference. Codes are matched on system plus code, never on display.
+reference. Codes are matched on system plus code. A display is read only for an RxNorm
+product no code list answers (its normalised name; the import report lists each such
+product under ``answered_codes``) and by the text safety net, which can only make a criterion
+``unknown``, never let it pass.
 """
 
 from __future__ import annotations
