@@ -8,8 +8,12 @@ Two sources, in this order:
    through ``contains`` / ``contained_in``, a clinical drug to its components (SCDC) through
    ``consists_of`` / ``constitutes`` and a component to its ingredient (IN) through
    ``has_ingredient`` / ``ingredient_of``; the strength is read from the component's normalised
-   name. Relationships are followed by the term type (TTY) of the neighbour, so the direction in
-   which a release writes a relationship does not matter.
+   name. Columns as in the RxNorm Technical Documentation (NLM): RXNCONSO ``RXCUI|LAT|TS|LUI|
+   STT|SUI|ISPREF|RXAUI|SAUI|SCUI|SDUI|SAB|TTY|CODE|STR|...``; RXNREL follows the UMLS MRREL
+   layout ``RXCUI1|RXAUI1|STYPE1|REL|RXCUI2|RXAUI2|STYPE2|RELA|RUI|SRUI|SAB|...``, where the
+   relationship is the one RXCUI2 has to RXCUI1 and asymmetrical ones appear in both
+   directions. Relationships are followed by the term type (TTY) of the neighbour, so the
+   direction does not matter here.
 2. otherwise, RxNorm's normalised names (RxNorm technical documentation, "RxNorm Normal Form"
    and the SCD naming convention ``<ingredient> <strength> <unit> <dose form>``), for example
    ``prednisone 20 MG Oral Tablet``, ``24 HR metoprolol succinate 100 MG Extended Release Oral
