@@ -82,6 +82,19 @@ class UnmappedCode:
 
 
 @dataclass(frozen=True)
+class AnsweredCode:
+    """A code answered by a terminology other than the mapping's own list (range, name, net ...)."""
+
+    kind: str
+    via: str
+    code: str  # "system|code", or "text '...'" for the text safety net
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "via": self.via, "code": self.code, "count": self.count}
+
+
+@dataclass(frozen=True)
 class ImportReport:
     """Summary of one import run (frozen; see :class:`ImportLog` for the running tally)."""
 
@@ -94,6 +107,8 @@ class ImportReport:
     unmapped: tuple[UnmappedCode, ...]
     skipped: dict[str, int]
     issues: tuple[ImportIssue, ...]
+    answered: dict[str, int] = field(default_factory=dict)  # "kind: terminology" -> records
+    answered_codes: tuple[AnsweredCode, ...] = ()  # codes not answered by the bundled map
 
     @property
     def errors(self) -> tuple[ImportIssue, ...]:
@@ -112,6 +127,8 @@ class ImportReport:
             "records": self.records,
             "facts": dict(self.facts),
             "skipped": dict(self.skipped),
+            "answered_by": dict(self.answered),
+            "answered_codes": [a.to_dict() for a in self.answered_codes],
             "unmapped": [u.to_dict() for u in self.unmapped],
             "issues": [i.to_dict() for i in self.issues],
         }
@@ -122,6 +139,13 @@ class ImportReport:
             f"{self.records} record(s) read",
             "facts: " + (", ".join(f"{k} {v}" for k, v in sorted(self.facts.items())) or "none"),
         ]
+        if self.answered:
+            answered = sorted(self.answered.items())
+            out.append("codes answered by: " + ", ".join(f"{k} {v}" for k, v in answered))
+        if self.answered_codes:
+            out.append("answered outside the bundled map; most frequent:")
+            for a in self.answered_codes[:top]:
+                out.append(f"  {a.count:6d}  {a.kind}  {a.code}  by {a.via}")
         if self.skipped:
             out.append("not used: " + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
         if self.unmapped:
@@ -150,6 +174,8 @@ class ImportLog:
         self.records = 0
         self.facts: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        self._answered_codes: Counter[tuple[str, str, str]] = Counter()
         self._unmapped: Counter[tuple[str, str, str]] = Counter()
         self._display: dict[tuple[str, str, str], str] = {}
         self.issues: list[ImportIssue] = []
@@ -166,6 +192,12 @@ class ImportLog:
     def skip(self, kind: str) -> None:
         self.skipped[kind] += 1
 
+    def answer(self, kind: str, via: str, code: str | None = None) -> None:
+        """Count which terminology answered a record's code (bundled map, ICD-10 range ...)."""
+        self.answered[f"{kind}: {via.split(' (')[0]}"] += 1
+        if via != "bundled map" and code:
+            self._answered_codes[(kind, via, code)] += 1
+
     def report(self) -> ImportReport:
         unmapped = tuple(
             UnmappedCode(k[0], k[1], k[2], self._display.get(k, ""), n)
@@ -181,6 +213,11 @@ class ImportLog:
             unmapped=unmapped,
             skipped=dict(self.skipped),
             issues=tuple(self.issues),
+            answered=dict(self.answered),
+            answered_codes=tuple(
+                AnsweredCode(k[0], k[1], k[2], n)
+                for k, n in sorted(self._answered_codes.items(), key=lambda kv: (-kv[1], kv[0]))
+            ),
         )
 
 

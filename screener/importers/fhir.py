@@ -52,7 +52,7 @@ from screener.importers.core import (
     parse_date,
     parse_number,
 )
-from screener.importers.mapping import DrugTarget, Mapping, load_mapping, norm_system
+from screener.importers.mapping import DrugTarget, Mapping, NotCriterion, load_mapping, norm_system
 
 UCUM = "http://unitsofmeasure.org"
 BIRTHSEX_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
@@ -440,23 +440,29 @@ class FhirConverter:
             self.log.skip(f"Condition ({verification[0]})")
             return
         codings = _codings(res.get("code"))
-        target = None
-        for c in codings:
-            target = self.mapping.condition(c.get("system"), c["code"])
-            if target:
-                break
+        found = self.mapping.classify_condition(
+            ((c.get("system"), c["code"], c.get("display")) for c in codings), _text(res.get("code"))
+        )
+        if isinstance(found, NotCriterion):
+            self.log.skip(f"Condition ({found.reason})")
+            return
+        target = found
         if target is None:
             for c in codings[:1]:
                 self.log.unmapped("Condition", c.get("system"), c.get("code"), c.get("display"))
             return
+        self.log.answer("Condition", target.via, target.matched)
         clinical = [c.get("code") for c in _codings(res.get("clinicalStatus"))]
         status = "resolved" if clinical and clinical[0] in ("inactive", "remission", "resolved") else "active"
         item: dict[str, Any] = {
             "name": target.name,
             "type": target.type,
-            "status": status,
+            "status": target.status or status,
             "source": f"Condition/{res.get('id')}",
         }
+        if target.verification == "unconfirmed":
+            item["verification"] = "unconfirmed"
+            b.problem(origin, f"{target.name} to confirm: {target.source} (no code classifies it)", "warning")
         for key, out in (
             ("onsetDateTime", "onset"),
             ("onsetPeriod", "onset"),
@@ -510,8 +516,9 @@ class FhirConverter:
             for ing in med.get("ingredient") or []:
                 codings += _codings(ing.get("itemCodeableConcept"))
         for c in codings:
-            target = self.mapping.drug(c.get("system"), c["code"])
+            target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
             if target:
+                self.log.answer(str(res.get("resourceType")), target.via, target.matched)
                 return target
         for c in codings[:1]:
             self.log.unmapped(str(res.get("resourceType")), c.get("system"), c.get("code"), c.get("display"))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,9 @@ from screener.importers.core import (
     parse_number,
 )
 from screener.importers.fhir import route_of
-from screener.importers.mapping import Mapping, load_mapping
+from screener.importers.mapping import DrugTarget, Mapping, NotCriterion, load_mapping
+from screener.terminology import rxnorm
+from screener.terminology.omop_vocab import ExtractVocabulary
 
 # OMOP vocabulary_id -> FHIR code system URI (the URIs of terminology.yaml meta.fhir_code_systems).
 VOCABULARIES = {
@@ -60,6 +63,8 @@ DEFAULT_SOURCE_VOCABULARIES = {
 }
 
 _TABLES = ("person", "condition_occurrence", "drug_exposure", "measurement", "observation", "concept")
+# vocabulary tables a CDM extract often ships (read when present: see ExtractVocabulary)
+_VOCABULARY_TABLES = ("concept_relationship", "concept_ancestor", "drug_strength")
 _KEEP = {
     "condition_occurrence": (
         "condition_occurrence_id",
@@ -141,7 +146,7 @@ def find_tables(paths: Iterable[str | Path]) -> dict[str, Path]:
     for f in files:
         stem = f.name.lower()
         for ext in (".csv", ".tsv"):
-            if stem.endswith(ext) and stem[: -len(ext)] in _TABLES:
+            if stem.endswith(ext) and stem[: -len(ext)] in _TABLES + _VOCABULARY_TABLES:
                 tables[stem[: -len(ext)]] = f
     return tables
 
@@ -228,6 +233,7 @@ def iter_omop(
                 for col in _CONCEPT_COLUMNS[table]:
                     if compact.get(col) not in ("", "0"):
                         needed.add(compact[col])
+        vocabulary = ExtractVocabulary.read(tables, rows, needed)
         concepts: dict[str, Concept] = {}
         if "concept" in tables:
             for _line, row in _rows(tables["concept"], log):
@@ -249,7 +255,7 @@ def iter_omop(
                     level="warning",
                 )
             )
-        converter = _OmopConverter(mapping, log, tables, concepts, vocabularies)
+        converter = _OmopConverter(mapping, log, tables, concepts, vocabularies, vocabulary)
         for pid, (line, person) in persons.items():
             record = converter.convert(pid, line, person, rows.pop(pid))
             if record is not None:
@@ -266,18 +272,21 @@ class _OmopConverter:
         tables: dict[str, Path],
         concepts: dict[str, Concept],
         vocabularies: dict[str, str],
+        vocabulary: ExtractVocabulary | None = None,
     ) -> None:
         self.mapping = mapping
         self.log = log
         self.tables = tables
         self.concepts = concepts
         self.vocabularies = vocabularies
+        self.vocabulary = vocabulary or ExtractVocabulary()
+        self._unit_codes: dict[str, str] | None = None
 
     def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
         """(system, code, display) candidates for a row's concept, standard first."""
         out = []
-        for col in (f"{prefix}_concept_id", f"{prefix}_source_concept_id"):
-            concept = self.concepts.get(row.get(col, ""))
+        for cid in self.vocabulary.concept_ids(row, prefix):
+            concept = self.concepts.get(cid)
             if concept and concept[0] in VOCABULARIES:
                 out.append((VOCABULARIES[concept[0]], concept[1], concept[2]))
             elif concept:
@@ -328,17 +337,27 @@ class _OmopConverter:
     def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
         self.log.records += 1
         cands = self._candidates("condition_occurrence", row, "condition")
-        target = next((t for s, c, _ in cands if (t := self.mapping.condition(s, c))), None)
+        found = self.mapping.classify_condition(
+            cands, row.get("condition_source_value"), self._ancestors(row, "condition")
+        )
+        if isinstance(found, NotCriterion):
+            self.log.skip(f"condition_occurrence ({found.reason})")
+            return
+        target = found
         if target is None:
             self._unmapped("condition_occurrence", cands, row.get("condition_source_value"))
             return
+        self.log.answer("condition_occurrence", target.via, target.matched)
         origin = self._origin("condition_occurrence", line, "condition_start_date")
         item: dict[str, Any] = {
             "name": target.name,
             "type": target.type,
-            "status": "active",
+            "status": target.status or "active",
             "source": f"condition_occurrence/{row['condition_occurrence_id']}",
         }
+        if target.verification == "unconfirmed":
+            item["verification"] = "unconfirmed"
+            b.problem(origin, f"{target.name} to confirm: {target.source} (no code classifies it)", "warning")
         try:
             if row["condition_start_date"]:
                 item["onset"] = parse_date(row["condition_start_date"]).isoformat()
@@ -351,10 +370,11 @@ class _OmopConverter:
     def _drug(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
         self.log.records += 1
         cands = self._candidates("drug_exposure", row, "drug")
-        target = next((t for s, c, _ in cands if (t := self.mapping.drug(s, c))), None)
+        target = self._drug_target(row, cands)
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
             return
+        self.log.answer("drug_exposure", target.via, target.matched)
         origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
         try:
             start = parse_date(row["drug_exposure_start_date"])
@@ -514,6 +534,69 @@ class _OmopConverter:
         b.add_observation(
             item, self._origin(table, line, "unit_source_value" if not unit else "value_as_number")
         )
+
+    # ------------------------------------------------------------------ vocabulary tables
+
+    def _units(self) -> dict[str, str]:
+        """Unit concept id -> UCUM code, from the concepts read (built once)."""
+        if self._unit_codes is None:
+            self._unit_codes = {cid: c[1] for cid, c in self.concepts.items() if c[0] == "UCUM"}
+        return self._unit_codes
+
+    def _code(self, cid: str) -> tuple[str, str, str] | None:
+        concept = self.concepts.get(cid)
+        return (VOCABULARIES.get(concept[0], concept[0]), concept[1], concept[2]) if concept else None
+
+    def _ancestors(self, row: dict[str, str], prefix: str) -> Iterator[tuple[str, str, str]]:
+        """(system, code, how) of the ancestors of a row's concepts, nearest first (CONCEPT_ANCESTOR)."""
+        for cid in self.vocabulary.concept_ids(row, prefix):
+            for ancestor, level in self.vocabulary.ancestors.get(cid, ()):
+                code = self._code(ancestor)
+                if code is not None and level > 0:
+                    yield (
+                        code[0],
+                        code[1],
+                        f"OMOP CONCEPT_ANCESTOR ({code[1]} {code[2]}, {level} level(s) up)",
+                    )
+
+    def _drug_target(self, row: dict[str, str], cands: list[tuple[str, str, str]]) -> DrugTarget | None:
+        """The trial drug of a drug_exposure row.
+
+        In order: the mapping's own codes; DRUG_STRENGTH (ingredient and amount per unit); the
+        product's ancestors in CONCEPT_ANCESTOR (its ingredient; no strength); then the RxNorm
+        normalised name of the concept (CONCEPT.concept_name).
+        """
+        for s, c, _ in cands:
+            found = self.mapping.listed_drug(s, c)
+            if found is not None:
+                return found
+        first = f"{cands[0][0]}|{cands[0][1]}" if cands else None
+        for cid in self.vocabulary.concept_ids(row, "drug"):
+            for strength in self.vocabulary.strengths.get(cid, ()):
+                code = self._code(strength.ingredient)
+                target = self.mapping.drug(code[0], code[1]) if code else None
+                if target is not None and code is not None:
+                    name = self.concepts.get(cid, ("", "", ""))[2]
+                    parsed = rxnorm.parse_name(name)
+                    return DrugTarget(
+                        target.drug,
+                        f"DRUG_STRENGTH {cid} {name} -> ingredient {code[1]}",
+                        strength.mg(self._units()),
+                        parsed.route if parsed else None,
+                        "OMOP DRUG_STRENGTH",
+                        matched=first,
+                    )
+        for s, c, how in self._ancestors(row, "drug"):
+            target = self.mapping.drug(s, c)
+            if target is not None:
+                return replace(
+                    target, strength_mg=None, source=f"{how} -> {target.source}", via=how, matched=first
+                )
+        for s, c, display in cands:
+            target = self.mapping.drug(s, c, display)
+            if target is not None:
+                return target
+        return None
 
     def _unmapped(self, table: str, cands: list[tuple[str, str, str]], source_value: str | None) -> None:
         if cands:

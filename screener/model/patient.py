@@ -68,6 +68,7 @@ class Condition:
     criteria_met: int | None = None
     controlled: bool | None = None
     source: str | None = None
+    verification: str = "confirmed"  # or "unconfirmed": see screener.engine.uncertain
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
                 criteria_met=c.get("criteria_met"),
                 controlled=c.get("controlled"),
                 source=c.get("source"),
+                verification=c.get("verification", "confirmed"),
             )
             for c in data.get("conditions", [])
         ),

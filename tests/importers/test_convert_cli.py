@@ -69,3 +69,35 @@ def test_convert_without_registry_mapping_is_an_input_error(
         == 2
     )
     assert "column mapping" in capsys.readouterr().err
+
+
+def test_convert_with_a_terminology_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--terminology DIR: an RxNorm release answers a product code that has no display."""
+    from tests.importers.fhir_builders import RXNORM, bundle, patient
+    from tests.terminology.test_rxnorm import _rrf
+
+    (tmp_path / "rxnorm").mkdir()
+    rrf = _rrf(tmp_path / "rxnorm")
+    request = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "authoredOn": "2026-10-01",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "999001"}]},
+    }
+    source = tmp_path / "b.json"
+    source.write_text(json.dumps(bundle(patient(), request)), encoding="utf-8")
+    report = tmp_path / "report.json"
+    args = ["convert", str(source), "--to-native", str(tmp_path / "out"), "--report", str(report)]
+    assert main([*args, "--terminology", str(rrf)]) == 0
+    native = json.loads((tmp_path / "out" / "p1.json").read_text(encoding="utf-8"))
+    assert native["medications"][0]["drug"] == "prednisone"
+    assert json.loads(report.read_text(encoding="utf-8"))["answered_by"] == {
+        "MedicationRequest: RxNorm RRF": 1
+    }
+    capsys.readouterr()
+    assert main([*args, "--terminology", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "terminology directory" in err and "Traceback" not in err

