@@ -41,3 +41,26 @@ def test_lints_clean_against_its_own_catalogue(rules_dir: Path) -> None:
     ids = parse_catalogue(catalogue.read_text(encoding="utf-8"))
     assert sorted(ids) == sorted(c.id for c in ruleset.criteria), catalogue
     assert [str(f) for f in lint(ruleset, ids)] == []
+
+
+PROTOCOLS = ROOT.parent / "shared" / "protocol"
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("rules_dir", RULE_SET_DIRS, ids=lambda p: p.name)
+def test_every_quote_is_word_for_word_in_the_registry_text(rules_dir: Path) -> None:
+    ruleset = load_ruleset(rules_dir)
+    source = PROTOCOLS / f"{ruleset.trial}.txt"
+    if not source.is_file():
+        pytest.skip(f"{source} not available")
+    text = _folded(source.read_text(encoding="utf-8"))
+    bullets_removed = _folded(text.replace("- ", " "))  # a quote may span a bullet and its paragraphs
+    missing = [
+        c.id
+        for c in ruleset.criteria
+        if _folded(c.quote) not in text and _folded(c.quote) not in bullets_removed
+    ]
+    assert missing == []
