@@ -1,4 +1,4 @@
-"""Unit normalisation for the clinical quantities used by the NCT03562065 screener.
+"""Unit normalisation for the clinical quantities used by the screener's rule sets.
 
 Every quantity has one canonical unit (:data:`CANONICAL`, UCUM codes). :func:`normalize`
 converts a value given in any accepted unit into that canonical unit, and raises
@@ -88,6 +88,11 @@ CANONICAL: dict[str, str] = {
     "dose": "mg",
     "hcg": "[IU]/L",
     "age": "a",
+    # Urine (renal lupus trials): protein/creatinine ratio and sediment counts per high-power
+    # field (LOINC 2890-2, 13945-1, 5821-4; rules/nct03917797/CODES.md).
+    "upcr": "mg/mg",
+    "urine_rbc": "/[HPF]",
+    "urine_wbc": "/[HPF]",
 }
 
 # --------------------------------------------------------------------------------------------
@@ -277,6 +282,32 @@ _AGE: dict[str, float] = {
     "years": 1.0,
 }
 
+# Urine protein/creatinine ratio: mass ratio, canonical mg/mg (= g/g). LOINC 2890-2
+# "Protein/Creatinine [Mass Ratio] in Urine" is reported in mg/mg, g/g or mg/g (public FHIR
+# examples and the OHDSI plausible-unit check, rules/nct03917797/CODES.md). mg/mmol (UK labs) is a
+# mass per amount of creatinine: 1 mmol creatinine = 113.12 mg (molar mass 113.12 g/mol,
+# terminology.yaml unit_conversions[creatinine_umolL_mgdL]), so 1 mg/mmol = 1/113.12 mg/mg.
+_CREATININE_MG_PER_MMOL = 113.12
+
+_UPCR: dict[str, float] = {
+    "mg/mg": 1.0,
+    "g/g": 1.0,  # same ratio
+    "mg/g": 1e-3,  # UCUM prefix m = 1e-3 (ucum-essence.xml)
+    "g/mmol": 1000.0 / _CREATININE_MG_PER_MMOL,
+    "mg/mmol": 1.0 / _CREATININE_MG_PER_MMOL,
+}
+
+# Urine sediment counts by microscopy, cells per high-power field (UCUM [HPF]; LOINC 13945-1
+# erythrocytes, 5821-4 leukocytes). A count per volume (/uL, automated counters, LOINC 46419-8,
+# 46702-7) is a different quantity: no fixed factor links the two (it depends on centrifugation
+# and the microscope), so it is refused.
+_PER_HPF: dict[str, float] = {
+    "/[HPF]": 1.0,
+    "{cells}/[HPF]": 1.0,
+    "/HPF": 1.0,
+    "cells/HPF": 1.0,
+}
+
 _CONVERSIONS: dict[str, dict[str, float]] = {
     "creatinine": _CREATININE,
     "hemoglobin": _HEMOGLOBIN,
@@ -301,6 +332,9 @@ _CONVERSIONS: dict[str, dict[str, float]] = {
     "dose": _DOSE,
     "hcg": _HCG,
     "age": _AGE,
+    "upcr": _UPCR,
+    "urine_rbc": _PER_HPF,
+    "urine_wbc": _PER_HPF,
 }
 
 # Units deliberately REJECTED, with the reason given in the UnitError message.
@@ -318,6 +352,18 @@ _REJECTED: dict[str, dict[str, str]] = {
     "alt": {
         "ukat/L": "no verified ukat/L -> U/L factor in terminology.yaml",
         "µkat/L": "no verified ukat/L -> U/L factor in terminology.yaml",
+    },
+    "urine_rbc": {
+        "/uL": "a count per volume (automated counter) is not a count per high-power field",
+        "10*6/L": "a count per volume (automated counter) is not a count per high-power field",
+    },
+    "urine_wbc": {
+        "/uL": "a count per volume (automated counter) is not a count per high-power field",
+        "10*6/L": "a count per volume (automated counter) is not a count per high-power field",
+    },
+    "upcr": {
+        "mg/(24.h)": "a 24-hour protein excretion is not a protein/creatinine ratio",
+        "g/(24.h)": "a 24-hour protein excretion is not a protein/creatinine ratio",
     },
 }
 
@@ -433,6 +479,9 @@ _PLAUSIBLE: dict[str, tuple[float, float] | None] = {
     "dose": (0.0, 1_000_000.0),  # mg per administration (1 kg); catches unit slips only
     "hcg": (0.0, 10_000_000.0),  # [IU]/L
     "age": (0.0, 130.0),  # a
+    "upcr": (0.0, 50.0),  # mg/mg; nephrotic range starts near 3.5, 50 g/g is not a real urine
+    "urine_rbc": (0.0, 1000.0),  # /[HPF]; "too numerous to count" must be entered as text
+    "urine_wbc": (0.0, 1000.0),  # /[HPF]
 }
 if set(_PLAUSIBLE) != set(CANONICAL):  # pragma: no cover - import-time guard
     raise RuntimeError("every canonical quantity needs a plausibility entry (None allowed)")

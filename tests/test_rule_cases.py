@@ -28,6 +28,10 @@ UNREACHABLE: dict[tuple[str, str, str], str] = {
         "no biologic recorded counts as none, and every recorded period has a last dose "
         "(its administrations, its end, or the screening date while ongoing)"
     ),
+    ("nct04184258", "E1", "unknown"): (
+        "the nephrologist's statement, else the record, always decides: an end-stage renal "
+        "disease or dialysis dependence is active or not, and none recorded counts as none"
+    ),
 }
 
 

@@ -60,9 +60,11 @@ _CG = (
     "Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum creatinine. "
     "Nephron 1976;16(1):31-41. doi:10.1159/000180580"
 )
-_MOSTELLER = (
-    "Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317(17):1098"
+_CKD_EPI_2021 = (
+    "Inker LA, Eneanya ND, Coresh J, et al. New creatinine- and cystatin C-based equations to "
+    "estimate GFR without race. N Engl J Med 2021;385(19):1737-1749. doi:10.1056/NEJMoa2102953"
 )
+_MOSTELLER = "Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317(17):1098"
 _DUBOIS = (
     "Du Bois D, Du Bois EF. A formula to estimate the approximate surface area if height and "
     "weight be known. Arch Intern Med 1916;17:863-871"
@@ -105,6 +107,14 @@ _ENTRIES: tuple[ClinicalFunction, ...] = (
         "mL/min",
         _CG,
         "Creatinine clearance (Cockcroft-Gault, actual body weight by default, x0.85 female).",
+    ),
+    ClinicalFunction(
+        "egfr_ckd_epi_2021",
+        renal.egfr_ckd_epi_2021,
+        ("age_years", "creatinine_mg_dl", "sex"),
+        "mL/min/{1.73_m2}",
+        _CKD_EPI_2021,
+        "eGFR by the CKD-EPI 2021 creatinine equation (race-free), per 1.73 m2; adults only.",
     ),
     ClinicalFunction(
         "bsa_mosteller",
@@ -220,7 +230,5 @@ def call(name: str, **kwargs: Any) -> float | int | str | bool | None:
     if entry is None:
         close = difflib.get_close_matches(str(name), FUNCTIONS, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise KeyError(
-            f"unknown clinical function {name!r}{hint} (known: {', '.join(sorted(FUNCTIONS))})"
-        )
+        raise KeyError(f"unknown clinical function {name!r}{hint} (known: {', '.join(sorted(FUNCTIONS))})")
     return entry(**kwargs)

@@ -19,7 +19,7 @@ as Python's ``==``, even if the connection sets a ``default_collation`` such as 
 Arguments are substituted in parentheses, and may appear more than once in the result.
 
 Covered: every entry of :data:`~screener.clinical.FUNCTIONS` (age_in_years, cockcroft_gault,
-bsa_mosteller, bsa_dubois, ideal_body_weight_devine, adjusted_body_weight,
+egfr_ckd_epi_2021, bsa_mosteller, bsa_dubois, ideal_body_weight_devine, adjusted_body_weight,
 prednisone_equivalent_mg, mmf_equivalent_mg, dose_per_kg, dose_per_m2, daily_dose_mg,
 weekly_dose_mg, monthly_dose_mg, times_upper_limit). None is left out. (``add_months`` and
 ``days_between`` of :mod:`screener.clinical.dates` are not registered functions, so they have
@@ -235,6 +235,33 @@ def cockcroft_gault(*, age_years: str, weight_kg: str, creatinine_mg_dl: str, se
         f"AND {age} >= 0 AND {age} < {_num(renal.CG_AGE_FROM)}"
     )
     by_sex = _sex_base(f"({sex})", f"{clearance} * {_num(renal.CG_FEMALE)}", clearance)
+    return f"(CASE WHEN {valid} THEN {by_sex} ELSE NULL END)"
+
+
+@_register("egfr_ckd_epi_2021")
+def egfr_ckd_epi_2021(*, age_years: str, creatinine_mg_dl: str, sex: str) -> str:
+    """eGFR, CKD-EPI 2021 race-free (mL/min/{1.73_m2}, DOUBLE).
+
+    renal.egfr_ckd_epi_2021: ``142.0 * least(r, 1.0) ** a * greatest(r, 1.0) ** -1.2 *
+    0.9938 ** age``, then ``* 1.012`` if sex is exactly "female", where ``r = scr / k``; ``k`` and
+    ``a`` by sex (``renal.CKD_EPI_2021_KAPPA``, ``renal.CKD_EPI_2021_ALPHA``). NULL unless sex is
+    exactly "female"/"male", scr is finite and > 0 and age is finite with 18 <= age <= 130.
+    Python's ``min``/``max`` and ``**`` are DuckDB's ``least``/``greatest`` and ``pow``.
+    """
+    age, scr, s = f"({age_years})", f"({creatinine_mg_dl})", f"({sex})"
+    kappa = _sex_base(s, _num(renal.CKD_EPI_2021_KAPPA["female"]), _num(renal.CKD_EPI_2021_KAPPA["male"]))
+    alpha = _sex_base(s, _num(renal.CKD_EPI_2021_ALPHA["female"]), _num(renal.CKD_EPI_2021_ALPHA["male"]))
+    ratio = f"({scr} / {kappa})"
+    egfr = (
+        f"({_num(renal.CKD_EPI_2021_BASE)} * pow(least({ratio}, {_num(1.0)}), {alpha}) "
+        f"* pow(greatest({ratio}, {_num(1.0)}), {_num(renal.CKD_EPI_2021_ABOVE_KAPPA)}) "
+        f"* pow({_num(renal.CKD_EPI_2021_AGE_BASE)}, {age}))"
+    )
+    valid = (
+        f"{_positive(scr)} AND {_finite(age)} AND {age} >= {_num(renal.CKD_EPI_2021_MIN_AGE)} "
+        f"AND {age} <= {_num(renal.CKD_EPI_2021_MAX_AGE)}"
+    )
+    by_sex = _sex_base(s, f"{egfr} * {_num(renal.CKD_EPI_2021_FEMALE)}", egfr)
     return f"(CASE WHEN {valid} THEN {by_sex} ELSE NULL END)"
 
 

@@ -37,6 +37,9 @@ def test_canonical_units_are_the_agreed_ones() -> None:
         "dose": "mg",
         "hcg": "[IU]/L",
         "age": "a",
+        "upcr": "mg/mg",
+        "urine_rbc": "/[HPF]",
+        "urine_wbc": "/[HPF]",
     }
 
 
@@ -302,3 +305,42 @@ def test_typical_values_inside(quantity: str, typical: float) -> None:
 def test_plausible_range_unknown_quantity() -> None:
     with pytest.raises(UnitError):
         plausible_range("weigth")
+
+
+# --- urine: protein/creatinine ratio and sediment counts --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"), [(1.0, "g/g", 1.0), (1000, "mg/g", 1.0), (999, "mg/g", 0.999)]
+)
+def test_upcr_mass_ratios(value: float, unit: str, expected: float) -> None:
+    assert normalize("upcr", value, unit) == pytest.approx(expected)
+
+
+def test_upcr_mg_per_mmol() -> None:
+    # 113.12 mg/mmol = 1 mg/mg (1 mmol creatinine = 113.12 mg); 100 mg/mmol = 0.884 mg/mg
+    assert normalize("upcr", 113.12, "mg/mmol") == pytest.approx(1.0)
+    assert normalize("upcr", 100, "mg/mmol") == pytest.approx(0.88402, rel=1e-4)
+    assert normalize("upcr", 0.11312, "g/mmol") == pytest.approx(1.0)
+
+
+def test_upcr_refuses_a_24_hour_excretion() -> None:
+    with pytest.raises(UnitError, match="24-hour"):
+        normalize("upcr", 1.2, "g/(24.h)")
+
+
+@pytest.mark.parametrize("quantity", ["urine_rbc", "urine_wbc"])
+@pytest.mark.parametrize("unit", ["/[HPF]", "/hpf", "cells/HPF", "{cells}/[HPF]"])
+def test_sediment_counts_per_hpf(quantity: str, unit: str) -> None:
+    assert normalize(quantity, 6, unit) == 6.0
+
+
+@pytest.mark.parametrize("quantity", ["urine_rbc", "urine_wbc"])
+def test_sediment_count_per_volume_is_refused(quantity: str) -> None:
+    with pytest.raises(UnitError, match="per high-power field"):
+        normalize(quantity, 25, "/uL")
+
+
+def test_urine_plausibility() -> None:
+    assert plausible_range("upcr") == (0.0, 50.0)
+    assert plausible_range("urine_rbc") == (0.0, 1000.0)

@@ -13,6 +13,7 @@ from screener.clinical.registry import call
 EXPECTED_NAMES = {
     "age_in_years",
     "cockcroft_gault",
+    "egfr_ckd_epi_2021",
     "bsa_mosteller",
     "bsa_dubois",
     "ideal_body_weight_devine",

@@ -30,6 +30,7 @@ from screener.clinical.sql import SQL_FORMS, sql_call  # noqa: E402
 REQUIRED = {
     "age_in_years",
     "cockcroft_gault",
+    "egfr_ckd_epi_2021",
     "bsa_mosteller",
     "times_upper_limit",
     "prednisone_equivalent_mg",
@@ -229,6 +230,11 @@ ARGUMENTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         creatinine_mg_dl=numbers(0.0, 15.0),
         sex=SEXES,
     ),
+    "egfr_ckd_epi_2021": _args(
+        age_years=numbers(0.0, 150.0, 18.0, 17.999999999999996, 130.0, 130.00000000000003),
+        creatinine_mg_dl=numbers(0.0, 15.0, 0.7, 0.9, 0.6999999999999998, 0.9000000000000001),
+        sex=SEXES,
+    ),
     "bsa_mosteller": _args(height_cm=numbers(0.0, 250.0), weight_kg=numbers(0.0, 300.0)),
     "bsa_dubois": _args(height_cm=numbers(0.0, 250.0), weight_kg=numbers(0.0, 300.0)),
     "ideal_body_weight_devine": _args(height_cm=numbers(0.0, 250.0, *DEVINE_ZERO_HEIGHTS), sex=SEXES),
@@ -269,6 +275,20 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("cockcroft_gault", {"age_years": math.nan, "weight_kg": 72.0, "creatinine_mg_dl": 1.0, "sex": "male"}),
     # overflow: inf / inf = nan in both
     ("cockcroft_gault", {"age_years": 0.0, "weight_kg": 1e308, "creatinine_mg_dl": 1e308, "sex": "male"}),
+    ("egfr_ckd_epi_2021", {"age_years": 55.0, "creatinine_mg_dl": 1.2, "sex": "male"}),
+    ("egfr_ckd_epi_2021", {"age_years": 27.0, "creatinine_mg_dl": 1.78, "sex": "female"}),
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 0.7, "sex": "female"}),  # at k
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 0.5, "sex": "female"}),  # below k
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 0.9, "sex": "male"}),  # at k
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 0.6, "sex": "male"}),  # below k
+    ("egfr_ckd_epi_2021", {"age_years": 18.0, "creatinine_mg_dl": 1.0, "sex": "male"}),
+    ("egfr_ckd_epi_2021", {"age_years": 17.0, "creatinine_mg_dl": 1.0, "sex": "male"}),  # child
+    ("egfr_ckd_epi_2021", {"age_years": 130.0, "creatinine_mg_dl": 1.0, "sex": "female"}),
+    ("egfr_ckd_epi_2021", {"age_years": 131.0, "creatinine_mg_dl": 1.0, "sex": "female"}),
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 0.0, "sex": "male"}),
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 1.0, "sex": "Male"}),
+    ("egfr_ckd_epi_2021", {"age_years": 40.0, "creatinine_mg_dl": 1e-300, "sex": "female"}),  # overflow
+    ("egfr_ckd_epi_2021", {"age_years": math.nan, "creatinine_mg_dl": 1.0, "sex": "male"}),
     ("bsa_mosteller", {"height_cm": 170.0, "weight_kg": 70.0}),
     ("bsa_mosteller", {"height_cm": 0.0, "weight_kg": 70.0}),
     ("bsa_mosteller", {"height_cm": 170.0, "weight_kg": -70.0}),
@@ -409,6 +429,7 @@ def test_agrees_with_python_on_table_columns(con: Any, name: str, data: st.DataO
 VALID: dict[str, dict[str, Any]] = {
     "age_in_years": {"birth_date": D(1980, 6, 15), "on": D(2026, 6, 15)},
     "cockcroft_gault": {"age_years": 60.0, "weight_kg": 72.0, "creatinine_mg_dl": 1.0, "sex": "female"},
+    "egfr_ckd_epi_2021": {"age_years": 60.0, "creatinine_mg_dl": 1.0, "sex": "female"},
     "bsa_mosteller": {"height_cm": 170.0, "weight_kg": 70.0},
     "bsa_dubois": {"height_cm": 170.0, "weight_kg": 70.0},
     "ideal_body_weight_devine": {"height_cm": 170.0, "sex": "male"},
