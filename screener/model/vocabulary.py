@@ -1,0 +1,206 @@
+"""Which names a native patient file may use: the known vocabulary.
+
+A name in a patient file that nothing defines would otherwise be dropped without a
+word: ``drug: methotrexat`` is no methotrexate exposure, ``name: neoplasm`` is no
+neoplasia, ``name: wieght`` is no weight. So every observation, status, assessment,
+condition and drug name of a native patient file must be *known*; an unknown name is
+a :class:`PatientDataError` at its line with "did you mean".
+
+A name is known when one of these defines it (a known name the trial at hand does not
+use is fine: a record may hold more than one trial needs):
+
+- a rule set: every rule set under the ``rules/`` folder of this checkout and of the
+  working directory, and every rule set loaded in this process (``--rules`` elsewhere):
+  its facts by kind, the condition names and drug names its tests and derived values
+  match on (``match:`` and ``where: {field: name|drug, in/eq: ...}``);
+- the code mapping shipped with screener (``importers/mappings/nct03562065.yaml``):
+  the names an EHR import can produce;
+- the named clinical functions' drug tables (glucocorticoid and mycophenolate
+  equivalences, :mod:`screener.clinical.dosing`).
+
+Names must also sit in the right list: a status given as an observation is an error
+that says where it belongs. Condition ``type`` (a subtype such as
+``breast_carcinoma``) is free text and not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from screener.errors import PatientDataError
+
+if TYPE_CHECKING:
+    from screener.model.patient import Patient
+    from screener.model.rules import RuleSet
+    from screener.yamlio import LineMap
+
+KINDS = ("observation", "status", "assessment", "condition", "drug")
+_SECTIONS = {
+    "observation": "observations",
+    "status": "statuses",
+    "assessment": "assessments",
+    "condition": "conditions",
+    "drug": "medications",
+}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Known names by kind (``observation``, ``status``, ``assessment``, ``condition``, ``drug``)."""
+
+    names: tuple[tuple[str, frozenset[str]], ...]
+
+    @staticmethod
+    def of(**by_kind: Iterable[str]) -> Vocabulary:
+        return Vocabulary(tuple((k, frozenset(by_kind.get(k, ()))) for k in KINDS))
+
+    def get(self, kind: str) -> frozenset[str]:
+        return dict(self.names)[kind]
+
+    def __or__(self, other: Vocabulary) -> Vocabulary:
+        return Vocabulary.of(**{k: self.get(k) | other.get(k) for k in KINDS})
+
+
+def ruleset_vocabulary(rs: RuleSet) -> Vocabulary:
+    """The names a rule set defines or matches on."""
+    from screener.model.rules import FieldTest, Quantifier, walk
+
+    by_kind: dict[str, set[str]] = {k: set() for k in KINDS}
+    for name, fact in rs.facts.items():
+        if fact.kind in by_kind:
+            by_kind[fact.kind].add(name)
+    record_kind = {"condition": ("condition", "name"), "exposure": ("drug", "drug")}
+    for d in rs.derived:
+        for key, values in d.match:
+            if key == "drug":
+                by_kind["drug"].update(str(v) for v in values)
+    for c in rs.criteria:
+        for node in walk(c.test):
+            if not isinstance(node, Quantifier) or node.record not in record_kind:
+                continue
+            kind, field = record_kind[node.record]
+            for key, values in node.match:
+                if key == field:
+                    by_kind[kind].update(str(v) for v in values)
+            if node.where is None:
+                continue
+            for inner in walk(node.where):
+                if isinstance(inner, FieldTest) and inner.field == field:
+                    value = inner.comparison.value
+                    by_kind[kind].update(str(v) for v in (value if isinstance(value, list) else [value]))
+    return Vocabulary.of(**by_kind)
+
+
+def mapping_vocabulary() -> Vocabulary:
+    """The names the shipped code mapping produces, and the clinical functions' drug tables."""
+    from screener.clinical.dosing import MYCOPHENOLATE_FACTORS, PREDNISONE_FACTORS
+    from screener.importers.mapping import load_mapping
+
+    mapping = load_mapping()
+    drugs = {t.drug for t in mapping.drugs.values()}
+    drugs |= {k.replace(" ", "_") for k in (*PREDNISONE_FACTORS, *MYCOPHENOLATE_FACTORS)}
+    return Vocabulary.of(
+        observation={t.name for t in mapping.observations.values()},
+        status={t.name for t in mapping.statuses.values()},
+        assessment={t.name for t in mapping.assessments.values()},
+        condition={t.name for t in mapping.conditions.values()}
+        | {t.name for _, _, t in mapping.condition_prefixes},
+        drug=drugs,
+    )
+
+
+def rule_folders() -> list[Path]:
+    """The ``rules/`` folders whose rule sets define known names."""
+    here = Path(__file__).resolve().parents[2] / "rules"
+    folders = [here]
+    cwd = Path("rules").resolve()
+    if cwd != here:
+        folders.append(cwd)
+    return [f for f in folders if f.is_dir()]
+
+
+@cache
+def shipped_vocabulary() -> Vocabulary:
+    """Names of the shipped mapping and of every rule set under the ``rules/`` folders.
+
+    A rule set that does not load contributes nothing (its names then stay unknown,
+    which errs on the side of an error, never of a silent drop).
+    """
+    from screener.errors import ScreenerError
+    from screener.model.rules import load_ruleset
+
+    vocabulary = mapping_vocabulary()
+    for folder in rule_folders():
+        for rule_file in sorted(folder.glob("*/rules.yaml")):
+            try:
+                vocabulary = vocabulary | ruleset_vocabulary(load_ruleset(rule_file))
+            except (ScreenerError, OSError):
+                continue
+    return vocabulary
+
+
+_loaded: dict[str, Vocabulary] = {}
+
+
+def register_ruleset(rs: RuleSet) -> None:
+    """Make a loaded rule set's names known in this process (called by the rule loader)."""
+    if rs.sha256 not in _loaded:
+        _loaded[rs.sha256] = ruleset_vocabulary(rs)
+
+
+def known_vocabulary() -> Vocabulary:
+    vocabulary = shipped_vocabulary()
+    for extra in _loaded.values():
+        vocabulary = vocabulary | extra
+    return vocabulary
+
+
+def _names(patient: Patient) -> Iterable[tuple[str, int, str, str]]:
+    """(kind, index, field, name) of every name in the patient record."""
+    for i, o in enumerate(patient.observations):
+        yield "observation", i, "name", o.name
+    for i, s in enumerate(patient.statuses):
+        yield "status", i, "name", s.name
+    for i, a in enumerate(patient.assessments):
+        yield "assessment", i, "name", a.name
+    for i, c in enumerate(patient.conditions):
+        yield "condition", i, "name", c.name
+    for i, m in enumerate(patient.medications):
+        yield "drug", i, "drug", m.drug
+
+
+def unknown_names(
+    patient: Patient, lines: LineMap, vocabulary: Vocabulary | None = None
+) -> list[PatientDataError]:
+    """An error for each name of ``patient`` that ``vocabulary`` (default: all known) lacks."""
+    from screener.model.rules import suggest
+
+    vocabulary = vocabulary or known_vocabulary()
+    errors: list[PatientDataError] = []
+    for kind, index, field, name in _names(patient):
+        known = vocabulary.get(kind)
+        if name in known:
+            continue
+        where = lines.locate((_SECTIONS[kind], index, field))
+        elsewhere = [k for k in KINDS if k != kind and name in vocabulary.get(k)]
+        if elsewhere and elsewhere[0] != "drug" and kind != "drug":
+            errors.append(
+                PatientDataError(
+                    f"'{name}' is known as a {elsewhere[0]}, not a {kind}; "
+                    f"list it under {_SECTIONS[elsewhere[0]]}",
+                    where,
+                )
+            )
+            continue
+        errors.append(
+            PatientDataError(
+                f"unknown {kind} name '{name}': no rule set or code mapping defines it, so it "
+                f"would be ignored{suggest(name, known)}",
+                where,
+            )
+        )
+    return errors
