@@ -19,6 +19,7 @@ already catches malformed JSON reports them the same way (``lineno`` is the line
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -155,6 +156,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -194,7 +202,9 @@ def loads_json(raw: bytes | str, depth_limit: int = MAX_DEPTH) -> Any:
     else:
         text = raw
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as error:
         raise JsonInputError(
             f"{error.msg} (line {error.lineno}, column {error.colno})", error.lineno

@@ -22,6 +22,7 @@ import yaml
 
 from screener.clinical import FUNCTIONS
 from screener.errors import Location, RuleSpecError
+from screener.fileio import FileFormatError, read_text
 from screener.spec.validate import schema_errors
 from screener.yamlio import LineMap, load_text, yaml_error_location, yaml_error_message
 
@@ -614,7 +615,9 @@ def find_rule_file(path: str | Path) -> Path:
 def load_ruleset(path: str | Path) -> RuleSet:
     p = find_rule_file(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as error:
         raise RuleSpecError(f"cannot read rule file: {error.strerror}", Location(str(p))) from None
+    except FileFormatError as error:
+        raise RuleSpecError(error.message, Location(str(p), error.line)) from None
     return parse_ruleset(text, str(p))
