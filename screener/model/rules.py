@@ -389,7 +389,7 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = Tru
         raw=data,
     )
     if strict:
-        problems = semantic_errors(ruleset)
+        problems = all_load_errors(ruleset)
         if problems:
             raise problems[0]
         from screener.model.vocabulary import register_ruleset
@@ -599,7 +599,20 @@ def ruleset_errors(text: str, file: str = "<memory>") -> list[RuleSpecError]:
     if errors:
         return errors
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return semantic_errors(ruleset_from_data(data, lines, sha, strict=False))
+    return all_load_errors(ruleset_from_data(data, lines, sha, strict=False))
+
+
+def all_load_errors(rs: RuleSet) -> list[RuleSpecError]:
+    """Load-time checks (cycles, units, enumerated values, names) then semantic errors, once each."""
+    from screener.model.rule_checks import load_time_errors
+
+    out: list[RuleSpecError] = []
+    seen: set[str] = set()
+    for error in load_time_errors(rs) + semantic_errors(rs):
+        if str(error) not in seen:
+            seen.add(str(error))
+            out.append(error)
+    return out
 
 
 def find_rule_file(path: str | Path) -> Path:

@@ -16,7 +16,14 @@ use is fine: a record may hold more than one trial needs):
 - the code mapping shipped with screener (``importers/mappings/nct03562065.yaml``):
   the names an EHR import can produce;
 - the named clinical functions' drug tables (glucocorticoid and mycophenolate
-  equivalences, :mod:`screener.clinical.dosing`).
+  equivalences, :mod:`screener.clinical.dosing`);
+- ``vocabulary.yaml`` beside the rule sets (``rules/vocabulary.yaml``): names a record
+  may hold or a rule set may match on that no mapping produces (co-medications,
+  comorbidities no criterion reads, drugs without a verified code), each with its source.
+
+A rule set's ``match:`` lists must name known names too, but the rule set itself
+does not count there (see :mod:`screener.model.rule_checks`): a typo in a ``match:``
+list would otherwise define the misspelt name.
 
 Names must also sit in the right list: a status given as an observation is an error
 that says where it belongs. Condition ``type`` (a subtype such as
@@ -25,19 +32,21 @@ that says where it belongs. Condition ``type`` (a subtype such as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from screener.errors import PatientDataError
+from screener.errors import Location, PatientDataError
 
 if TYPE_CHECKING:
     from screener.model.patient import Patient
     from screener.model.rules import RuleSet
     from screener.yamlio import LineMap
 
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 KINDS = ("observation", "status", "assessment", "condition", "drug")
 _SECTIONS = {
     "observation": "observations",
@@ -95,6 +104,7 @@ def ruleset_vocabulary(rs: RuleSet) -> Vocabulary:
     return Vocabulary.of(**by_kind)
 
 
+@cache
 def mapping_vocabulary() -> Vocabulary:
     """The names the shipped code mapping produces, and the clinical functions' drug tables."""
     from screener.clinical.dosing import MYCOPHENOLATE_FACTORS, PREDNISONE_FACTORS
@@ -113,8 +123,45 @@ def mapping_vocabulary() -> Vocabulary:
     )
 
 
+VOCABULARY_FILE = "vocabulary.yaml"
+_FILE_KINDS = {v: k for k, v in _SECTIONS.items()} | {"drugs": "drug"}
+
+
+@cache
+def vocabulary_file(path: Path) -> Vocabulary:
+    """Names listed in a ``vocabulary.yaml`` (each with a ``source``); RuleSpecError if malformed."""
+    import yaml
+
+    from screener.errors import RuleSpecError
+    from screener.yamlio import load_file, yaml_error_location, yaml_error_message
+
+    try:
+        data, lines = load_file(path)
+    except OSError as error:
+        raise RuleSpecError(f"cannot read vocabulary file: {error.strerror}", Location(str(path))) from None
+    except yaml.YAMLError as error:
+        raise RuleSpecError(yaml_error_message(error), yaml_error_location(error, str(path))) from None
+    if not isinstance(data, dict):
+        raise RuleSpecError("a vocabulary file is a mapping of lists", lines.locate(()))
+    by_kind: dict[str, set[str]] = {k: set() for k in KINDS}
+    for section, entries in data.items():
+        if section == "schema_version":
+            continue
+        if section not in _FILE_KINDS:
+            known = ", ".join(sorted(s for s in _FILE_KINDS if s != "medications"))
+            raise RuleSpecError(f"unknown section '{section}' (expected {known})", lines.locate((section,)))
+        for i, entry in enumerate(entries if isinstance(entries, list) else [None]):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not _NAME.match(name) or not entry.get("source"):
+                raise RuleSpecError(
+                    "each entry needs a lower_snake_case `name` and a `source`", lines.locate((section, i))
+                )
+            by_kind[_FILE_KINDS[section]].add(name)
+    return Vocabulary.of(**by_kind)
+
+
 def rule_folders() -> list[Path]:
-    """The ``rules/`` folders whose rule sets define known names."""
+    """The ``rules/`` folders whose rule sets and vocabulary files define known names."""
     here = Path(__file__).resolve().parents[2] / "rules"
     folders = [here]
     cwd = Path("rules").resolve()
@@ -124,8 +171,22 @@ def rule_folders() -> list[Path]:
 
 
 @cache
+def reference_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
+    """Names defined outside any rule set: the code mapping, the clinical functions, and the
+    ``vocabulary.yaml`` files of the ``rules/`` folders and of ``extra_folders``."""
+    vocabulary = mapping_vocabulary()
+    seen: set[Path] = set()
+    for folder in (*rule_folders(), *extra_folders):
+        path = (folder / VOCABULARY_FILE).resolve()
+        if path not in seen and path.is_file():
+            seen.add(path)
+            vocabulary = vocabulary | vocabulary_file(path)
+    return vocabulary
+
+
+@cache
 def shipped_vocabulary() -> Vocabulary:
-    """Names of the shipped mapping and of every rule set under the ``rules/`` folders.
+    """The reference vocabulary and the names of every rule set under the ``rules/`` folders.
 
     A rule set that does not load contributes nothing (its names then stay unknown,
     which errs on the side of an error, never of a silent drop).
@@ -133,7 +194,7 @@ def shipped_vocabulary() -> Vocabulary:
     from screener.errors import ScreenerError
     from screener.model.rules import load_ruleset
 
-    vocabulary = mapping_vocabulary()
+    vocabulary = reference_vocabulary()
     for folder in rule_folders():
         for rule_file in sorted(folder.glob("*/rules.yaml")):
             try:
@@ -198,8 +259,8 @@ def unknown_names(
             continue
         errors.append(
             PatientDataError(
-                f"unknown {kind} name '{name}': no rule set or code mapping defines it, so it "
-                f"would be ignored{suggest(name, known)}",
+                f"unknown {kind} name '{name}': no rule set, code mapping or rules/vocabulary.yaml "
+                f"defines it, so it would be ignored{suggest(name, known)}",
                 where,
             )
         )
