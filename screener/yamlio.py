@@ -190,9 +190,9 @@ def _build(events: Any, lines: dict[PathKey, int]) -> Any:
                 raise InputFormatError("merge keys (<<) are not supported; write the values out", line)
             if key in top.container:
                 first = lines.get((*top.path, key))
-                where = f" (first given at line {first})" if first else ""
+                where = f" (first at line {first})" if first else ""
                 raise InputFormatError(
-                    f"duplicate key '{key}'{where}: one value would be silently lost", line
+                    f"key '{key}' is given twice{where}; one value would be silently lost", line
                 )
             top.key, top.key_line = key, line
             top.container[key] = None  # reserves the key for duplicate detection
