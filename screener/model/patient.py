@@ -99,6 +99,10 @@ class Patient:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+#: Words YAML 1.1 read as booleans; in a status they mean true/false, so they must be written so.
+_YES_NO_WORDS = frozenset(("yes", "no", "y", "n", "on", "off"))
+
+
 def parse_date(value: Any, here: Location) -> date:
     """An ISO date from the file, or a located error (``0000-01-01`` passes the schema's format)."""
     try:
@@ -140,9 +144,11 @@ def _canonical(name: str, value: Any, unit: str, here: Location) -> float:
 def _reference_range(item: dict[str, Any], here: Location) -> tuple[float | None, float | None]:
     """(low, high) of an observation's reference range, in the value's canonical unit.
 
-    A bound must be finite and (for a known quantity) plausible; low must not exceed high.
-    A reference range is what a lab calls normal: an inverted or impossible one is a
-    transcription error that would silently change an "x ULN" criterion.
+    A bound must be a finite number and not negative, and low must not exceed high: a
+    reference range is what a lab calls normal, and an inverted or negative one is a
+    transcription error that would silently change an "x ULN" criterion. (Bounds are
+    not held to the value's plausibility guard: ranges are often copied from another
+    unit, and only the ULN of AST/ALT is read by a criterion.)
     """
     name = item["name"]
     ref = item.get("reference_range") or {}
@@ -152,18 +158,16 @@ def _reference_range(item: dict[str, Any], here: Location) -> tuple[float | None
         if key not in ref:
             continue
         what = f"{name} reference range {key}"
+        bound = _number(what, ref[key], here)
+        if bound < 0:
+            raise PatientDataError(f"{what} {ref[key]} is negative", here)
         if name in units.CANONICAL and ref_unit:
             try:
-                bound = units.normalize(name, _number(what, ref[key], here), ref_unit)
+                bound = units.normalize(name, bound, ref_unit)
             except units.UnitError as error:
                 raise PatientDataError(str(error), here) from None
-            problem = units.plausibility_problem(name, bound)
-            if problem:
-                raise PatientDataError(f"impossible {what} {ref[key]} {ref_unit}: {problem}", here)
-        else:
-            bound = _number(what, ref[key], here)
-            if bound < 0:
-                raise PatientDataError(f"{what} {ref[key]} is negative", here)
+            if not math.isfinite(bound):
+                raise PatientDataError(f"{what} {ref[key]} {ref_unit} is not a finite number", here)
         bounds[key] = bound
     if "low" in bounds and "high" in bounds and bounds["low"] > bounds["high"]:
         raise PatientDataError(
@@ -243,8 +247,6 @@ def _condition(item: dict[str, Any], here: Location) -> Condition:
             f"{item['name']}: {met} criteria met, but {classification} has only {limit}", here
         )
     onset, end = _date(item.get("onset"), here), _date(item.get("end"), here)
-    if onset is not None and end is not None and end < onset:
-        raise PatientDataError(f"{item['name']} ends ({end}) before its onset ({onset})", here)
     return Condition(
         name=item["name"],
         status=item.get("status", "active"),
@@ -310,6 +312,11 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
         value = s["value"]
         if isinstance(value, int | float) and not isinstance(value, bool):
             _number(s["name"], value, at("statuses", i, "value"))
+        if isinstance(value, str) and value.lower() in _YES_NO_WORDS:
+            # YAML 1.1 read these as booleans; screener reads YAML 1.2, where they are text
+            raise PatientDataError(
+                f"{s['name']} is the text {value!r}; write true or false", at("statuses", i, "value")
+            )
         statuses.append(
             Status(
                 name=s["name"],

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from screener.yamlio import LineMap
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_A = {"observation": "an", "status": "a", "assessment": "an", "condition": "a", "drug": "a"}
 KINDS = ("observation", "status", "assessment", "condition", "drug")
 _SECTIONS = {
     "observation": "observations",
@@ -251,7 +252,7 @@ def unknown_names(
         if elsewhere and elsewhere[0] != "drug" and kind != "drug":
             errors.append(
                 PatientDataError(
-                    f"'{name}' is known as a {elsewhere[0]}, not a {kind}; "
+                    f"'{name}' is known as a {elsewhere[0]}, not as {_A[kind]} {kind}; "
                     f"list it under {_SECTIONS[elsewhere[0]]}",
                     where,
                 )
