@@ -314,14 +314,27 @@ def load_text(text: str, file: str) -> tuple[Any, LineMap]:
     if has_lone_surrogate(text):
         raise InputFormatError("text holds a lone surrogate (an invalid \\ud800-\\udfff character)")
     lines: dict[PathKey, int] = {}
-    parser = _Parser(text)
+    try:
+        parser = _Parser(text)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text) from None
     try:
         data = _build(parser, lines)
+    except yaml.reader.ReaderError as error:
+        raise _reader_error(error, text) from None
     except RecursionError:  # pragma: no cover - the depth cap comes first
         raise InputFormatError(f"nested deeper than {MAX_DEPTH} levels") from None
     finally:
         parser.dispose()
     return data, LineMap(file, lines)
+
+
+def _reader_error(error: yaml.reader.ReaderError, text: str) -> InputFormatError:
+    """A character YAML does not allow (NUL, ESC...), with its line."""
+    position = error.position if isinstance(error.position, int) else 0
+    line = text.count("\n", 0, position) + 1
+    code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "?")
+    return InputFormatError(f"the file holds control character #x{code:04x}, which YAML does not allow", line)
 
 
 def load_file(path: str | Path) -> tuple[Any, LineMap]:
@@ -348,4 +361,5 @@ def yaml_error_message(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None)
     context = getattr(error, "context", None)
     parts = [p for p in (context, problem) if p]
-    return "malformed YAML: " + ("; ".join(parts) if parts else str(error))
+    text = "; ".join(parts) if parts else str(error)
+    return "malformed YAML: " + " ".join(text.split())  # one line, whatever the parser wrote
