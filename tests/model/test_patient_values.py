@@ -43,10 +43,8 @@ def test_a_dose_in_g_that_overflows_is_refused() -> None:
 
 
 def obs(ref: str, name: str = "ast", value: object = 31, unit: str = "U/L") -> str:
-    return (
-        HEAD
-        + f"observations:\n  - {{name: {name}, value: {value}, unit: {unit}, date: 2026-01-01, reference_range: {ref}}}\n"
-    )
+    row = f"{{name: {name}, value: {value}, unit: {unit}, date: 2026-01-01, reference_range: {ref}}}"
+    return HEAD + f"observations:\n  - {row}\n"
 
 
 def test_reference_range_low_equal_to_high_loads_inverted_is_refused() -> None:
