@@ -343,11 +343,19 @@ def load_file(path: str | Path) -> tuple[Any, LineMap]:
     Raises OSError when the file cannot be opened, ``yaml.YAMLError`` otherwise.
     """
     p = Path(path)
+    return load_text(read_source(p), str(p))
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a YAML/JSON file, size-capped and strict UTF-8.
+
+    Raises OSError when the file cannot be opened, :class:`InputFormatError` (a
+    ``yaml.YAMLError``) when it is too large or not UTF-8.
+    """
     try:
-        text = read_text(p)
+        return read_text(path)
     except FileFormatError as error:
         raise InputFormatError(error.message, error.line) from None
-    return load_text(text, str(p))
 
 
 def yaml_error_location(error: yaml.YAMLError, file: str) -> Location:

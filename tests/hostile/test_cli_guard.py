@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from screener.cli.commands import screen
 
-from .conftest import CORPUS, ELIGIBLE, run_cli
+from .conftest import CORPUS, ELIGIBLE, ROOT, run_cli
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,16 @@ def test_the_installed_entry_point_prints_no_traceback() -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"screener: error: {bad}:6: aliases expand")
+
+
+def test_a_case_file_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    rules = tmp_path / "trial"
+    (rules / "tests").mkdir(parents=True)
+    (rules / "rules.yaml").write_bytes((ROOT / "rules" / "nct03562065" / "rules.yaml").read_bytes())
+    (rules / "tests" / "bad.yaml").write_bytes("cases:\n  - note: caf\u00e9\n".encode("latin-1"))
+    run = run_cli("test", str(rules))
+    assert run.code == 2 and "Traceback" not in run.err and "unexpected" not in run.err
+    assert run.errors == [
+        f"screener: error: {rules / 'tests' / 'bad.yaml'}:2: file is not UTF-8 text: "
+        "byte 0xe9 cannot be decoded (Latin-1 or another encoding?)"
+    ]
