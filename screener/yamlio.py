@@ -116,6 +116,8 @@ def _plain(text: str, line: int) -> Any:
 
 def _scalar(event: Any, line: int) -> Any:
     text = event.value
+    if event.tag is None and text.isascii():
+        return _plain(text, line) if event.implicit[0] else text
     if has_lone_surrogate(text):
         raise InputFormatError("text holds a lone surrogate (an invalid \\ud800-\\udfff escape)", line)
     tag = event.tag
@@ -138,10 +140,11 @@ def _scalar(event: Any, line: int) -> Any:
 
 
 class _Frame:
-    __slots__ = ("anchor", "container", "key", "key_line", "line", "path", "size")
+    __slots__ = ("anchor", "container", "is_map", "key", "key_line", "line", "path", "size")
 
     def __init__(self, container: Any, path: PathKey, anchor: str | None, line: int) -> None:
         self.container = container
+        self.is_map = isinstance(container, dict)
         self.path = path
         self.anchor = anchor
         self.line = line
@@ -202,9 +205,34 @@ def _build(events: Any, lines: dict[PathKey, int]) -> Any:
         lines[(*top.path, top.key)] = top.key_line
         top.key = _NO_KEY
 
+    get_event = events.get_event
+    scalar_event = yaml.ScalarEvent
     while not done:
-        ev = events.get_event()
+        ev = get_event()
         line = ev.start_mark.line + 1
+        if ev.__class__ is scalar_event and stack and ev.anchor is None and ev.tag is None:
+            # fast path for the most common event: an untagged key or value in a container
+            top = stack[-1]
+            container = top.container
+            if not top.is_map:
+                lines[(*top.path, len(container))] = line
+                container.append(_scalar(ev, line))
+                top.size += 1
+                continue
+            key = top.key
+            if key is not _NO_KEY:
+                container[key] = _scalar(ev, line)
+                lines[(*top.path, key)] = top.key_line
+                top.key = _NO_KEY
+                top.size += 1
+                continue
+            key = ev.value
+            if key != "<<" and key not in container and key.isascii():
+                top.key, top.key_line = key, line
+                container[key] = None  # reserves the key for duplicate detection
+                lines[(*top.path, key)] = line
+                top.size += 1
+                continue
         if isinstance(ev, yaml.ScalarEvent):
             if wants_key() and ev.tag in (None, "!", _TAG + "str"):
                 # keys are text as written: ``on``, ``no`` and ``1`` stay text

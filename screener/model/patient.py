@@ -121,7 +121,9 @@ def _number(what: str, value: Any, here: Location) -> float:
     try:
         number = float(value)
     except (OverflowError, ValueError, TypeError):
-        raise PatientDataError(f"{what} {str(value)[:20]}... is not a usable number", here) from None
+        digits = value.bit_length() * 0.30103 if isinstance(value, int) else None
+        shown = f"(a number of about {digits:.0f} digits)" if digits else repr(value)[:20]
+        raise PatientDataError(f"{what} {shown} is not a usable number", here) from None
     if not math.isfinite(number):
         raise PatientDataError(f"{what} value {value} is not a finite number", here)
     return number
