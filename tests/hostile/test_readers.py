@@ -162,16 +162,22 @@ def test_file_size_cap_on_both_sides(tmp_path: Path, monkeypatch: pytest.MonkeyP
         load_file(path)
 
 
-def test_dev_zero_is_refused_not_read_forever() -> None:
+@pytest.fixture()
+def cap_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--max-input-mb`` changes the cap for the whole process (and its workers): undo it."""
+    monkeypatch.setattr(fileio, "max_input_bytes", fileio.max_input_bytes)
+    monkeypatch.setenv("SCREENER_MAX_INPUT_MB", "0")  # recorded, so the test's value is undone
+    monkeypatch.delenv("SCREENER_MAX_INPUT_MB")
+
+
+def test_dev_zero_is_refused_not_read_forever(cap_restored: None) -> None:
     run = run_cli("--max-input-mb", "1", "screen", "/dev/zero")
     assert run.code == 2
     assert run.errors == [run.err.strip()]
     assert run.err.startswith("screener: error: /dev/zero: file is larger than 1 MB")
 
 
-def test_max_input_mb_raises_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fileio, "max_input_bytes", fileio.max_input_bytes)  # restored afterwards
-    monkeypatch.delenv("SCREENER_MAX_INPUT_MB", raising=False)
+def test_max_input_mb_raises_the_cap(tmp_path: Path, cap_restored: None) -> None:
     text = ELIGIBLE.read_text(encoding="utf-8")
     big = tmp_path / "big.yaml"
     big.write_text(text + "#" + "x" * 1_100_000 + "\n", encoding="utf-8")  # a 1.1 MB comment
@@ -179,6 +185,11 @@ def test_max_input_mb_raises_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert refused_run.code == 2 and "larger than 1 MB" in refused_run.err
     accepted = run_cli("--max-input-mb", "2", "screen", str(big), "--as-of", "2026-11-25")
     assert accepted.code == 0, accepted.err
+
+
+def test_the_cap_set_by_a_test_does_not_leak() -> None:
+    """Runs after the tests above (file order): the process cap is the default again."""
+    assert fileio.max_input_bytes == fileio._env_max_bytes() >= 256 * 2**20
 
 
 # ------------------------------------------------------------------------------------ JSON
