@@ -38,7 +38,15 @@ from screener.errors import InputError, Location, ScreenerError
 from screener.model.patient import Patient, load_patient, patient_from_data
 from screener.model.rules import RuleSet, find_rule_file, load_ruleset
 from screener.results import CriterionResult, ScreeningResult
-from screener.yamlio import LineMap, PathKey, json_path, load_text, yaml_error_location, yaml_error_message
+from screener.yamlio import (
+    LineMap,
+    PathKey,
+    json_path,
+    load_text,
+    read_source,
+    yaml_error_location,
+    yaml_error_message,
+)
 
 __all__ = [
     "TODO_PREFIX",
@@ -282,7 +290,7 @@ def _duplicate_key(node: yaml.Node | None, path: PathKey = ()) -> tuple[str, Pat
 
 def _read(path: Path) -> _File:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_source(path)  # size-capped, strict UTF-8 (a located error otherwise)
         data, lines = load_text(text, str(path))
         duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
     except OSError as error:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-__all__ = ["CANONICAL", "UnitError", "accepted_units", "normalize", "plausible_range"]
+__all__ = ["CANONICAL", "UnitError", "accepted_units", "normalize", "plausibility_problem", "plausible_range"]
 
 
 class UnitError(ValueError):
@@ -370,13 +370,7 @@ _REJECTED: dict[str, dict[str, str]] = {
 
 def _fold(unit: str) -> str:
     """Fold a unit spelling for tolerant matching (see module docstring)."""
-    return (
-        "".join(unit.split())
-        .replace("\u00b5", "u")
-        .replace("\u03bc", "u")
-        .replace("^", "*")
-        .lower()
-    )
+    return "".join(unit.split()).replace("\u00b5", "u").replace("\u03bc", "u").replace("^", "*").lower()
 
 
 def _build_lookup() -> dict[str, dict[str, float]]:
@@ -499,3 +493,17 @@ def plausible_range(quantity: str) -> tuple[float, float] | None:
     if quantity not in CANONICAL:
         raise UnitError(quantity, "")
     return _PLAUSIBLE[quantity]
+
+
+def plausibility_problem(quantity: str, value: float) -> str | None:
+    """Why ``value`` (canonical unit) cannot be a real ``quantity``, or None when it can.
+
+    Non-finite values (an overflowed ``1e308 g`` dose) and values outside
+    :func:`plausible_range` are impossible; a quantity without a guard only needs to be finite.
+    """
+    if not math.isfinite(value):
+        return f"not a finite number in {CANONICAL.get(quantity, '?')}"
+    bounds = plausible_range(quantity)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        return f"expected {bounds[0]:g}..{bounds[1]:g} {CANONICAL[quantity]}"
+    return None

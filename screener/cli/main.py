@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
-from screener import __version__
+from screener import __version__, fileio
 from screener.cli import exit_codes
 from screener.errors import ScreenerError
 
@@ -25,6 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explainable eligibility screening for clinical trials.",
     )
     parser.add_argument("--version", action="version", version=f"screener {__version__}")
+    parser.add_argument(
+        "--max-input-mb",
+        type=_megabytes,
+        default=None,
+        metavar="N",
+        help=f"largest input file read whole, in MB (default: {fileio.max_input_bytes // 2**20}, "
+        "or $SCREENER_MAX_INPUT_MB); a cap against runaway inputs such as /dev/zero",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from screener.cli import commands
 
@@ -34,12 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of megabytes: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes: {text!r}")
+    return value
+
+
+def _input_named(args: argparse.Namespace) -> str:
+    """The input file(s) a command was given, to name in an unexpected error."""
+    for attr in ("patient", "path", "paths", "inputs", "dir", "log", "rules"):
+        value = getattr(args, attr, None)
+        if value:
+            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return "input"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return exit_codes.INPUT_ERROR
+    if args.max_input_mb is not None:
+        fileio.set_max_input_mb(args.max_input_mb)
+        os.environ["SCREENER_MAX_INPUT_MB"] = str(args.max_input_mb)  # for worker processes
     try:
         return int(args.run(args))
     except ScreenerError as error:
@@ -48,6 +79,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("screener: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:
+        raise  # output closed early (| head): handled where output is written
+    # The last line of defence: whatever input reaches here, the user gets one line
+    # naming the input and exit 2, never a traceback.
+    except RecursionError:
+        print(f"screener: error: {_input_named(args)}: input nested too deeply to process", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    except MemoryError:
+        print(
+            f"screener: error: {_input_named(args)}: input too large for the memory available",
+            file=sys.stderr,
+        )
+        return exit_codes.INPUT_ERROR
+    except OSError as error:
+        where = error.filename or _input_named(args)
+        print(f"screener: error: {where}: {error.strerror or error}", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    except Exception as error:
+        print(
+            f"screener: error: {_input_named(args)}: unexpected {type(error).__name__}: "
+            f"{' '.join(str(error).split())[:300]} "
+            "(a screener bug: please report it with this input)",
+            file=sys.stderr,
+        )
+        return exit_codes.INPUT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,6 +41,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from screener.fileio import loads_json, read_json
 from screener.importers.core import (
     ImportIssue,
     ImportLog,
@@ -727,7 +728,7 @@ def _bundle_records(path: Path, mapping: Mapping, log: ImportLog) -> Iterator[Pa
     file = str(path)
     try:
         with path.open("rb") as fh:
-            bundle = json.load(fh)
+            bundle = read_json(fh)  # size-capped, strict: no duplicate keys, NaN, lone surrogates
     except OSError as error:
         log.issue(ImportIssue(file, None, None, f"cannot read file: {error.strerror}"))
         return
@@ -847,7 +848,7 @@ def iter_ndjson(paths: Iterable[str | Path], mapping: Mapping | None = None) -> 
                     if not raw.strip():
                         continue
                     try:
-                        res = json.loads(raw)
+                        res = loads_json(raw)  # strict: duplicate keys, NaN, depth, surrogates
                     except (json.JSONDecodeError, UnicodeDecodeError) as error:
                         log.issue(ImportIssue(str(path), line_no, None, f"malformed JSON line: {error}"))
                         continue

@@ -18,6 +18,7 @@ import yaml
 
 from screener import units
 from screener.errors import Location, PatientDataError
+from screener.model.vocabulary import unknown_names
 from screener.spec.validate import schema_errors
 from screener.yamlio import LineMap, load_file, load_text, yaml_error_location, yaml_error_message
 
@@ -99,8 +100,83 @@ class Patient:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+#: Words YAML 1.1 read as booleans; in a status they mean true/false, so they must be written so.
+_YES_NO_WORDS = frozenset(("yes", "no", "y", "n", "on", "off"))
+
+
+def parse_date(value: Any, here: Location) -> date:
+    """An ISO date from the file, or a located error (``0000-01-01`` passes the schema's format)."""
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        message = f"{value!r} is not a calendar date (YYYY-MM-DD, year 1 or later)"
+        raise PatientDataError(message, here) from None
+
+
+def _date(value: str | None, here: Location) -> date | None:
+    return parse_date(value, here) if value else None
+
+
+def _number(what: str, value: Any, here: Location) -> float:
+    """``value`` as a finite float (integers of 400 digits overflow to an error, not inf)."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        digits = value.bit_length() * 0.30103 if isinstance(value, int) else None
+        shown = f"(a number of about {digits:.0f} digits)" if digits else repr(value)[:20]
+        raise PatientDataError(f"{what} {shown} is not a usable number", here) from None
+    if not math.isfinite(number):
+        raise PatientDataError(f"{what} value {value} is not a finite number", here)
+    return number
+
+
+def _canonical(name: str, value: Any, unit: str, here: Location) -> float:
+    """``value`` in ``unit`` converted to ``name``'s canonical unit and checked for plausibility."""
+    number = _number(name, value, here)
+    try:
+        converted = units.normalize(name, number, unit)
+    except units.UnitError as error:
+        raise PatientDataError(str(error), here) from None
+    problem = units.plausibility_problem(name, converted)
+    if problem:
+        shown = f"{value} {unit}" if unit != units.CANONICAL[name] else f"{converted} {unit}"
+        raise PatientDataError(f"impossible {name} value {shown}: {problem}", here)
+    return converted
+
+
+def _reference_range(item: dict[str, Any], here: Location) -> tuple[float | None, float | None]:
+    """(low, high) of an observation's reference range, in the value's canonical unit.
+
+    A bound must be a finite number and not negative, and low must not exceed high: a
+    reference range is what a lab calls normal, and an inverted or negative one is a
+    transcription error that would silently change an "x ULN" criterion. (Bounds are
+    not held to the value's plausibility guard: ranges are often copied from another
+    unit, and only the ULN of AST/ALT is read by a criterion.)
+    """
+    name = item["name"]
+    ref = item.get("reference_range") or {}
+    ref_unit = ref.get("unit", item.get("unit"))
+    bounds: dict[str, float] = {}
+    for key in ("low", "high"):
+        if key not in ref:
+            continue
+        what = f"{name} reference range {key}"
+        bound = _number(what, ref[key], here)
+        if bound < 0:
+            raise PatientDataError(f"{what} {ref[key]} is negative", here)
+        if name in units.CANONICAL and ref_unit:
+            try:
+                bound = units.normalize(name, bound, ref_unit)
+            except units.UnitError as error:
+                raise PatientDataError(str(error), here) from None
+            if not math.isfinite(bound):
+                raise PatientDataError(f"{what} {ref[key]} {ref_unit} is not a finite number", here)
+        bounds[key] = bound
+    if "low" in bounds and "high" in bounds and bounds["low"] > bounds["high"]:
+        raise PatientDataError(
+            f"{name} reference range is inverted: low {ref['low']} is above high {ref['high']}", here
+        )
+    return bounds.get("low"), bounds.get("high")
 
 
 def _observation(item: dict[str, Any], here: Location) -> Observation:
@@ -109,8 +185,7 @@ def _observation(item: dict[str, Any], here: Location) -> Observation:
     if name in units.CANONICAL and not (isinstance(value, int | float) and not isinstance(value, bool)):
         raise PatientDataError(f"{name} must be a number, got {value!r}", here)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise PatientDataError(f"{name} value {value} is not a finite number", here)
+        _number(name, value, here)  # finite, and not a 400-digit integer
         if name in units.CANONICAL:
             if unit is None:
                 raise PatientDataError(
@@ -118,40 +193,16 @@ def _observation(item: dict[str, Any], here: Location) -> Observation:
                     f"e.g. {units.CANONICAL[name]}",
                     here,
                 )
-            try:
-                converted = units.normalize(name, float(value), unit)
-            except units.UnitError as error:
-                raise PatientDataError(str(error), here) from None
+            converted = _canonical(name, value, unit, here)
             if unit != units.CANONICAL[name]:
                 original = f"{value} {unit}"
             value, unit = converted, units.CANONICAL[name]
-            bounds = units.plausible_range(name)
-            if bounds is not None and not bounds[0] <= value <= bounds[1]:
-                raise PatientDataError(
-                    f"impossible {name} value {original or f'{value} {unit}'}: "
-                    f"expected {bounds[0]}..{bounds[1]} {unit}",
-                    here,
-                )
-    high = low = None
-    ref = item.get("reference_range") or {}
-    for key in ("high", "low"):
-        if key in ref:
-            bound = ref[key]
-            ref_unit = ref.get("unit", item.get("unit"))
-            if name in units.CANONICAL and ref_unit:
-                try:
-                    bound = units.normalize(name, float(bound), ref_unit)
-                except units.UnitError as error:
-                    raise PatientDataError(str(error), here) from None
-            if key == "high":
-                high = bound
-            else:
-                low = bound
+    low, high = _reference_range(item, here)
     return Observation(
         name=name,
         value=value,
         unit=unit,
-        date=date.fromisoformat(item["date"]),
+        date=parse_date(item["date"], here),
         reference_high=high,
         reference_low=low,
         method=item.get("method"),
@@ -168,12 +219,9 @@ def _medication(item: dict[str, Any], here: Location) -> Medication:
         unit = item.get("unit")
         if unit is None:
             raise PatientDataError(f"{item['drug']} dose has no unit (mg, g or ug)", here)
-        try:
-            dose_mg = units.normalize("dose", float(item["dose"]), unit)
-        except units.UnitError as error:
-            raise PatientDataError(str(error), here) from None
-    start = date.fromisoformat(item["start"])
-    end = _date(item.get("end"))
+        dose_mg = _canonical("dose", item["dose"], unit, here)
+    start = parse_date(item["start"], here)
+    end = _date(item.get("end"), here)
     if end is not None and end < start:
         raise PatientDataError(f"{item['drug']} ends ({end}) before it starts ({start})", here)
     return Medication(
@@ -183,12 +231,57 @@ def _medication(item: dict[str, Any], here: Location) -> Medication:
         route=item.get("route"),
         frequency=item.get("frequency"),
         end=end,
-        administrations=tuple(
-            sorted(date.fromisoformat(d) for d in item.get("administrations", ()))
-        ),
+        administrations=tuple(sorted(parse_date(d, here) for d in item.get("administrations", ()))),
         outcome=item.get("outcome"),
         source=item.get("source"),
     )
+
+
+#: Classification criteria sets and how many criteria each has. ACR 1982/1997: 11
+#: criteria (Tan 1982, Hochberg 1997; shared/protocol/criteria.md I2).
+CLASSIFICATION_CRITERIA: dict[str, int] = {"acr_1982": 11, "acr_1997": 11}
+
+
+def _condition(item: dict[str, Any], here: Location) -> Condition:
+    met, classification = item.get("criteria_met"), item.get("classification")
+    limit = CLASSIFICATION_CRITERIA.get(classification or "")
+    if met is not None and limit is not None and met > limit:
+        raise PatientDataError(
+            f"{item['name']}: {met} criteria met, but {classification} has only {limit}", here
+        )
+    onset, end = _date(item.get("onset"), here), _date(item.get("end"), here)
+    return Condition(
+        name=item["name"],
+        status=item.get("status", "active"),
+        type=item.get("type"),
+        onset=onset,
+        end=end,
+        severity=item.get("severity"),
+        classification=classification,
+        criteria_met=met,
+        controlled=item.get("controlled"),
+        source=item.get("source"),
+        verification=item.get("verification", "confirmed"),
+    )
+
+
+def _before_birth(patient: Patient, lines: LineMap) -> PatientDataError | None:
+    """A dated record earlier than the birth date: a typo that would silently change a window."""
+    birth = patient.birth_date
+    if birth is None:
+        return None
+    dated: list[tuple[str, date | None, tuple[str | int, ...]]] = []
+    dated += [(o.name, o.date, ("observations", i, "date")) for i, o in enumerate(patient.observations)]
+    dated += [(m.drug, m.start, ("medications", i, "start")) for i, m in enumerate(patient.medications)]
+    for i, m in enumerate(patient.medications):
+        path = ("medications", i, "administrations")
+        dated += [(f"{m.drug} administration", d, path) for d in m.administrations]
+    dated += [(a.name, a.date, ("assessments", i, "date")) for i, a in enumerate(patient.assessments)]
+    dated += [(s.name, s.date, ("statuses", i, "date")) for i, s in enumerate(patient.statuses)]
+    for name, when, path in dated:
+        if when is not None and when < birth:
+            return PatientDataError(f"{name} is dated {when}, before birth ({birth})", lines.locate(path))
+    return None
 
 
 def patient_from_data(data: Any, lines: LineMap) -> Patient:
@@ -201,76 +294,71 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
     def at(*path: str | int) -> Location:
         return lines.locate(path)
 
-    birth = _date(demo.get("birth_date"))
+    birth = _date(demo.get("birth_date"), at("demographics", "birth_date"))
     observations = tuple(
-        _observation(item, at("observations", i))
-        for i, item in enumerate(data.get("observations", []))
+        _observation(item, at("observations", i)) for i, item in enumerate(data.get("observations", []))
     )
     medications = tuple(
-        _medication(item, at("medications", i))
-        for i, item in enumerate(data.get("medications", []))
+        _medication(item, at("medications", i)) for i, item in enumerate(data.get("medications", []))
     )
+    assessments = []
     for i, item in enumerate(data.get("assessments", [])):
-        if item["name"] == "selena_sledai" and not 0 <= item["score"] <= 105:
+        score = _number(item["name"], item["score"], at("assessments", i, "score"))
+        if item["name"] == "selena_sledai" and not 0 <= score <= 105:
             raise PatientDataError(
                 f"impossible SELENA-SLEDAI score {item['score']}: the scale runs 0..105",
                 at("assessments", i, "score"),
             )
-    for i, item in enumerate(data.get("observations", [])):
-        if birth is not None and date.fromisoformat(item["date"]) < birth:
+        when = parse_date(item["date"], at("assessments", i, "date"))
+        assessments.append(Assessment(item["name"], score, when, item.get("source")))
+    statuses = []
+    for i, s in enumerate(data.get("statuses", [])):
+        value = s["value"]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            _number(s["name"], value, at("statuses", i, "value"))
+        if isinstance(value, str) and value.lower() in _YES_NO_WORDS:
+            # YAML 1.1 read these as booleans; screener reads YAML 1.2, where they are text
             raise PatientDataError(
-                f"{item['name']} is dated {item['date']}, before birth ({birth})",
-                at("observations", i, "date"),
+                f"{s['name']} is the text {value!r}; write true or false", at("statuses", i, "value")
             )
-    return Patient(
+        statuses.append(
+            Status(
+                name=s["name"],
+                value=value,
+                date=_date(s.get("date"), at("statuses", i, "date")),
+                confirmed_by=s.get("confirmed_by"),
+                source=s.get("source"),
+            )
+        )
+    patient = Patient(
         patient_id=data["patient_id"],
         birth_date=birth,
         sex=demo.get("sex"),
         observations=observations,
-        statuses=tuple(
-            Status(
-                name=s["name"],
-                value=s["value"],
-                date=_date(s.get("date")),
-                confirmed_by=s.get("confirmed_by"),
-                source=s.get("source"),
-            )
-            for s in data.get("statuses", [])
-        ),
-        assessments=tuple(
-            Assessment(a["name"], float(a["score"]), date.fromisoformat(a["date"]), a.get("source"))
-            for a in data.get("assessments", [])
-        ),
+        statuses=tuple(statuses),
+        assessments=tuple(assessments),
         conditions=tuple(
-            Condition(
-                name=c["name"],
-                status=c.get("status", "active"),
-                type=c.get("type"),
-                onset=_date(c.get("onset")),
-                end=_date(c.get("end")),
-                severity=c.get("severity"),
-                classification=c.get("classification"),
-                criteria_met=c.get("criteria_met"),
-                controlled=c.get("controlled"),
-                source=c.get("source"),
-                verification=c.get("verification", "confirmed"),
-            )
-            for c in data.get("conditions", [])
+            _condition(c, at("conditions", i)) for i, c in enumerate(data.get("conditions", []))
         ),
         medications=medications,
         demographics_source=demo.get("source"),
         file=lines.file,
         raw=data,
     )
+    problem = _before_birth(patient, lines)
+    if problem:
+        raise problem
+    unknown = unknown_names(patient, lines)
+    if unknown:
+        raise unknown[0]
+    return patient
 
 
 def parse_patient(text: str, file: str = "<memory>") -> Patient:
     try:
         data, lines = load_text(text, file)
     except yaml.YAMLError as error:
-        raise PatientDataError(
-            yaml_error_message(error), yaml_error_location(error, file)
-        ) from None
+        raise PatientDataError(yaml_error_message(error), yaml_error_location(error, file)) from None
     return patient_from_data(data, lines)
 
 
@@ -280,11 +368,7 @@ def load_patient(path: str | Path) -> Patient:
     try:
         data, lines = load_file(p)
     except OSError as error:
-        raise PatientDataError(
-            f"cannot read patient file: {error.strerror}", Location(str(p))
-        ) from None
+        raise PatientDataError(f"cannot read patient file: {error.strerror}", Location(str(p))) from None
     except yaml.YAMLError as error:
-        raise PatientDataError(
-            yaml_error_message(error), yaml_error_location(error, str(p))
-        ) from None
+        raise PatientDataError(yaml_error_message(error), yaml_error_location(error, str(p))) from None
     return patient_from_data(data, lines)

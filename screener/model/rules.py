@@ -22,6 +22,7 @@ import yaml
 
 from screener.clinical import FUNCTIONS
 from screener.errors import Location, RuleSpecError
+from screener.fileio import FileFormatError, read_text
 from screener.spec.validate import schema_errors
 from screener.yamlio import LineMap, load_text, yaml_error_location, yaml_error_message
 
@@ -390,9 +391,12 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = Tru
         raw=data,
     )
     if strict:
-        problems = semantic_errors(ruleset)
+        problems = all_load_errors(ruleset)
         if problems:
             raise problems[0]
+        from screener.model.vocabulary import register_ruleset
+
+        register_ruleset(ruleset)  # its names are known vocabulary for patient files
     return ruleset
 
 
@@ -468,9 +472,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
                 continue
             elif i.source not in fact_types:
                 errors.append(
-                    RuleSpecError(
-                        f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where
-                    )
+                    RuleSpecError(f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where)
                 )
             elif i.field is not None and i.field not in FACT_FIELDS:
                 errors.append(
@@ -500,9 +502,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
     for d in rs.derived:
         loop = cyclic(d.name, (d.name,))
         if loop:
-            errors.append(
-                RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path))
-            )
+            errors.append(RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path)))
             break
 
     # Tests: known facts and fields, type-correct comparisons, thresholds in the fact's unit.
@@ -601,7 +601,20 @@ def ruleset_errors(text: str, file: str = "<memory>") -> list[RuleSpecError]:
     if errors:
         return errors
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return semantic_errors(ruleset_from_data(data, lines, sha, strict=False))
+    return all_load_errors(ruleset_from_data(data, lines, sha, strict=False))
+
+
+def all_load_errors(rs: RuleSet) -> list[RuleSpecError]:
+    """Load-time checks (cycles, units, enumerated values, names) then semantic errors, once each."""
+    from screener.model.rule_checks import load_time_errors
+
+    out: list[RuleSpecError] = []
+    seen: set[str] = set()
+    for error in load_time_errors(rs) + semantic_errors(rs):
+        if str(error) not in seen:
+            seen.add(str(error))
+            out.append(error)
+    return out
 
 
 def find_rule_file(path: str | Path) -> Path:
@@ -610,16 +623,16 @@ def find_rule_file(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "rules.yaml"
     if not p.exists():
-        raise RuleSpecError(
-            "no rule file here (expected a directory with rules.yaml)", Location(str(p))
-        )
+        raise RuleSpecError("no rule file here (expected a directory with rules.yaml)", Location(str(p)))
     return p
 
 
 def load_ruleset(path: str | Path) -> RuleSet:
     p = find_rule_file(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as error:
         raise RuleSpecError(f"cannot read rule file: {error.strerror}", Location(str(p))) from None
+    except FileFormatError as error:
+        raise RuleSpecError(error.message, Location(str(p), error.line)) from None
     return parse_ruleset(text, str(p))

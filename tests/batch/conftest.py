@@ -32,6 +32,8 @@ def variant(i: int) -> dict[str, Any]:
         for o in p["observations"]:
             if o["name"] == "creatinine":
                 o["value"], o["unit"] = 2.9, "mg/dL"
+                # the reference range stays in the unit it was written in
+                o["reference_range"] = {**o.get("reference_range", {}), "unit": "umol/L"}
     elif kind == 2:
         p["assessments"][0]["score"] = 4
     elif kind == 3:

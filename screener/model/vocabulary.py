@@ -1,0 +1,268 @@
+"""Which names a native patient file may use: the known vocabulary.
+
+A name in a patient file that nothing defines would otherwise be dropped without a
+word: ``drug: methotrexat`` is no methotrexate exposure, ``name: neoplasm`` is no
+neoplasia, ``name: wieght`` is no weight. So every observation, status, assessment,
+condition and drug name of a native patient file must be *known*; an unknown name is
+a :class:`PatientDataError` at its line with "did you mean".
+
+A name is known when one of these defines it (a known name the trial at hand does not
+use is fine: a record may hold more than one trial needs):
+
+- a rule set: every rule set under the ``rules/`` folder of this checkout and of the
+  working directory, and every rule set loaded in this process (``--rules`` elsewhere):
+  its facts by kind, the condition names and drug names its tests and derived values
+  match on (``match:`` and ``where: {field: name|drug, in/eq: ...}``);
+- the code mapping shipped with screener (``importers/mappings/nct03562065.yaml``):
+  the names an EHR import can produce;
+- the named clinical functions' drug tables (glucocorticoid and mycophenolate
+  equivalences, :mod:`screener.clinical.dosing`);
+- ``vocabulary.yaml`` beside the rule sets (``rules/vocabulary.yaml``): names a record
+  may hold or a rule set may match on that no mapping produces (co-medications,
+  comorbidities no criterion reads, drugs without a verified code), each with its source.
+
+A rule set's ``match:`` lists must name known names too, but the rule set itself
+does not count there (see :mod:`screener.model.rule_checks`): a typo in a ``match:``
+list would otherwise define the misspelt name.
+
+Names must also sit in the right list: a status given as an observation is an error
+that says where it belongs. Condition ``type`` (a subtype such as
+``breast_carcinoma``) is free text and not checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from screener.errors import Location, PatientDataError
+
+if TYPE_CHECKING:
+    from screener.model.patient import Patient
+    from screener.model.rules import RuleSet
+    from screener.yamlio import LineMap
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_A = {"observation": "an", "status": "a", "assessment": "an", "condition": "a", "drug": "a"}
+KINDS = ("observation", "status", "assessment", "condition", "drug")
+_SECTIONS = {
+    "observation": "observations",
+    "status": "statuses",
+    "assessment": "assessments",
+    "condition": "conditions",
+    "drug": "medications",
+}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Known names by kind (``observation``, ``status``, ``assessment``, ``condition``, ``drug``)."""
+
+    names: tuple[tuple[str, frozenset[str]], ...]
+
+    @staticmethod
+    def of(**by_kind: Iterable[str]) -> Vocabulary:
+        return Vocabulary(tuple((k, frozenset(by_kind.get(k, ()))) for k in KINDS))
+
+    def get(self, kind: str) -> frozenset[str]:
+        return dict(self.names)[kind]
+
+    def __or__(self, other: Vocabulary) -> Vocabulary:
+        return Vocabulary.of(**{k: self.get(k) | other.get(k) for k in KINDS})
+
+
+def ruleset_vocabulary(rs: RuleSet) -> Vocabulary:
+    """The names a rule set defines or matches on."""
+    from screener.model.rules import FieldTest, Quantifier, walk
+
+    by_kind: dict[str, set[str]] = {k: set() for k in KINDS}
+    for name, fact in rs.facts.items():
+        if fact.kind in by_kind:
+            by_kind[fact.kind].add(name)
+    record_kind = {"condition": ("condition", "name"), "exposure": ("drug", "drug")}
+    for d in rs.derived:
+        for key, values in d.match:
+            if key == "drug":
+                by_kind["drug"].update(str(v) for v in values)
+    for c in rs.criteria:
+        for node in walk(c.test):
+            if not isinstance(node, Quantifier) or node.record not in record_kind:
+                continue
+            kind, field = record_kind[node.record]
+            for key, values in node.match:
+                if key == field:
+                    by_kind[kind].update(str(v) for v in values)
+            if node.where is None:
+                continue
+            for inner in walk(node.where):
+                if isinstance(inner, FieldTest) and inner.field == field:
+                    value = inner.comparison.value
+                    by_kind[kind].update(str(v) for v in (value if isinstance(value, list) else [value]))
+    return Vocabulary.of(**by_kind)
+
+
+@cache
+def mapping_vocabulary() -> Vocabulary:
+    """The names the shipped code mapping produces, and the clinical functions' drug tables."""
+    from screener.clinical.dosing import MYCOPHENOLATE_FACTORS, PREDNISONE_FACTORS
+    from screener.importers.mapping import load_mapping
+
+    mapping = load_mapping()
+    drugs = {t.drug for t in mapping.drugs.values()}
+    drugs |= {k.replace(" ", "_") for k in (*PREDNISONE_FACTORS, *MYCOPHENOLATE_FACTORS)}
+    return Vocabulary.of(
+        observation={t.name for t in mapping.observations.values()},
+        status={t.name for t in mapping.statuses.values()},
+        assessment={t.name for t in mapping.assessments.values()},
+        condition={t.name for t in mapping.conditions.values()}
+        | {t.name for _, _, t in mapping.condition_prefixes},
+        drug=drugs,
+    )
+
+
+VOCABULARY_FILE = "vocabulary.yaml"
+_FILE_KINDS = {v: k for k, v in _SECTIONS.items()} | {"drugs": "drug"}
+
+
+@cache
+def vocabulary_file(path: Path) -> Vocabulary:
+    """Names listed in a ``vocabulary.yaml`` (each with a ``source``); RuleSpecError if malformed."""
+    import yaml
+
+    from screener.errors import RuleSpecError
+    from screener.yamlio import load_file, yaml_error_location, yaml_error_message
+
+    try:
+        data, lines = load_file(path)
+    except OSError as error:
+        raise RuleSpecError(f"cannot read vocabulary file: {error.strerror}", Location(str(path))) from None
+    except yaml.YAMLError as error:
+        raise RuleSpecError(yaml_error_message(error), yaml_error_location(error, str(path))) from None
+    if not isinstance(data, dict):
+        raise RuleSpecError("a vocabulary file is a mapping of lists", lines.locate(()))
+    by_kind: dict[str, set[str]] = {k: set() for k in KINDS}
+    for section, entries in data.items():
+        if section == "schema_version":
+            continue
+        if section not in _FILE_KINDS:
+            known = ", ".join(sorted(s for s in _FILE_KINDS if s != "medications"))
+            raise RuleSpecError(f"unknown section '{section}' (expected {known})", lines.locate((section,)))
+        for i, entry in enumerate(entries if isinstance(entries, list) else [None]):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not _NAME.match(name) or not entry.get("source"):
+                raise RuleSpecError(
+                    "each entry needs a lower_snake_case `name` and a `source`", lines.locate((section, i))
+                )
+            by_kind[_FILE_KINDS[section]].add(name)
+    return Vocabulary.of(**by_kind)
+
+
+def rule_folders() -> list[Path]:
+    """The ``rules/`` folders whose rule sets and vocabulary files define known names."""
+    here = Path(__file__).resolve().parents[2] / "rules"
+    folders = [here]
+    cwd = Path("rules").resolve()
+    if cwd != here:
+        folders.append(cwd)
+    return [f for f in folders if f.is_dir()]
+
+
+@cache
+def reference_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
+    """Names defined outside any rule set: the code mapping, the clinical functions, and the
+    ``vocabulary.yaml`` files of the ``rules/`` folders and of ``extra_folders``."""
+    vocabulary = mapping_vocabulary()
+    seen: set[Path] = set()
+    for folder in (*rule_folders(), *extra_folders):
+        path = (folder / VOCABULARY_FILE).resolve()
+        if path not in seen and path.is_file():
+            seen.add(path)
+            vocabulary = vocabulary | vocabulary_file(path)
+    return vocabulary
+
+
+@cache
+def shipped_vocabulary() -> Vocabulary:
+    """The reference vocabulary and the names of every rule set under the ``rules/`` folders.
+
+    A rule set that does not load contributes nothing (its names then stay unknown,
+    which errs on the side of an error, never of a silent drop).
+    """
+    from screener.errors import ScreenerError
+    from screener.model.rules import load_ruleset
+
+    vocabulary = reference_vocabulary()
+    for folder in rule_folders():
+        for rule_file in sorted(folder.glob("*/rules.yaml")):
+            try:
+                vocabulary = vocabulary | ruleset_vocabulary(load_ruleset(rule_file))
+            except (ScreenerError, OSError):
+                continue
+    return vocabulary
+
+
+_loaded: dict[str, Vocabulary] = {}
+
+
+def register_ruleset(rs: RuleSet) -> None:
+    """Make a loaded rule set's names known in this process (called by the rule loader)."""
+    if rs.sha256 not in _loaded:
+        _loaded[rs.sha256] = ruleset_vocabulary(rs)
+
+
+def known_vocabulary() -> Vocabulary:
+    vocabulary = shipped_vocabulary()
+    for extra in _loaded.values():
+        vocabulary = vocabulary | extra
+    return vocabulary
+
+
+def _names(patient: Patient) -> Iterable[tuple[str, int, str, str]]:
+    """(kind, index, field, name) of every name in the patient record."""
+    for i, o in enumerate(patient.observations):
+        yield "observation", i, "name", o.name
+    for i, s in enumerate(patient.statuses):
+        yield "status", i, "name", s.name
+    for i, a in enumerate(patient.assessments):
+        yield "assessment", i, "name", a.name
+    for i, c in enumerate(patient.conditions):
+        yield "condition", i, "name", c.name
+    for i, m in enumerate(patient.medications):
+        yield "drug", i, "drug", m.drug
+
+
+def unknown_names(
+    patient: Patient, lines: LineMap, vocabulary: Vocabulary | None = None
+) -> list[PatientDataError]:
+    """An error for each name of ``patient`` that ``vocabulary`` (default: all known) lacks."""
+    from screener.model.rules import suggest
+
+    vocabulary = vocabulary or known_vocabulary()
+    errors: list[PatientDataError] = []
+    for kind, index, field, name in _names(patient):
+        known = vocabulary.get(kind)
+        if name in known:
+            continue
+        where = lines.locate((_SECTIONS[kind], index, field))
+        elsewhere = [k for k in KINDS if k != kind and name in vocabulary.get(k)]
+        if elsewhere and elsewhere[0] != "drug" and kind != "drug":
+            errors.append(
+                PatientDataError(
+                    f"'{name}' is known as a {elsewhere[0]}, not as {_A[kind]} {kind}; "
+                    f"list it under {_SECTIONS[elsewhere[0]]}",
+                    where,
+                )
+            )
+            continue
+        errors.append(
+            PatientDataError(
+                f"unknown {kind} name '{name}': no rule set, code mapping or rules/vocabulary.yaml "
+                f"defines it, so it would be ignored{suggest(name, known)}",
+                where,
+            )
+        )
+    return errors
