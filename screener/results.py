@@ -14,7 +14,7 @@ from typing import Any, Literal
 Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
-JSON_SCHEMA_VERSION = "1"
+JSON_SCHEMA_VERSION = "2"  # 2: decision_reason (a decision the criteria alone do not give)
 
 
 # The decision from the criteria's outcomes, first match wins: any fail is ineligible,
@@ -90,6 +90,8 @@ class ScreeningResult:
     as_of: date
     decision: Decision
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+    # Why the decision is not the criteria's (e.g. the patient died before the screening date)
+    decision_reason: str | None = None
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         for c in self.criteria:
@@ -114,7 +116,7 @@ class ScreeningResult:
         return max(c.eligible_from for c in failing if c.eligible_from is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``screener screen --format json`` (schema_version 1)."""
+        """The JSON document of ``screener screen --format json`` (schema_version 2)."""
 
         def clean(value: Any) -> Any:
             if isinstance(value, dict):
@@ -146,6 +148,7 @@ class ScreeningResult:
             },
             "as_of": self.as_of.isoformat(),
             "decision": self.decision,
+            "decision_reason": self.decision_reason,
             "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
             "criteria": criteria,
         }

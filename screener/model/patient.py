@@ -68,6 +68,7 @@ class Condition:
     criteria_met: int | None = None
     controlled: bool | None = None
     source: str | None = None
+    verification: str = "confirmed"  # or "unconfirmed": see screener.engine.uncertain
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class Patient:
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     demographics_source: str | None = None
+    deceased: date | bool | None = None  # date of death, or True when the date is unknown
+    observed: tuple[tuple[date, date | None], ...] = ()  # periods the source records everything
     file: str = "<memory>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -190,6 +193,32 @@ def _medication(item: dict[str, Any], here: Location) -> Medication:
     )
 
 
+def _deceased(value: Any, here: Location) -> date | bool | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PatientDataError(
+            f"deceased must be a date (YYYY-MM-DD) or true, got {value!r}", here
+        ) from None
+
+
+def _observed(periods: list[dict[str, str]], at: Any) -> tuple[tuple[date, date | None], ...]:
+    out = []
+    for i, period in enumerate(periods):
+        start, end = date.fromisoformat(period["start"]), _date(period.get("end"))
+        if end is not None and end < start:
+            raise PatientDataError(
+                f"observed period ends ({end}) before it starts ({start})",
+                at("demographics", "observed", i, "end"),
+            )
+        out.append((start, end))
+    return tuple(out)
+
+
 def patient_from_data(data: Any, lines: LineMap) -> Patient:
     """Build a :class:`Patient` from already-parsed data; raise on the first problem."""
     errors = schema_errors(data, "patient.schema.json", lines, PatientDataError)
@@ -252,11 +281,14 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
                 criteria_met=c.get("criteria_met"),
                 controlled=c.get("controlled"),
                 source=c.get("source"),
+                verification=c.get("verification", "confirmed"),
             )
             for c in data.get("conditions", [])
         ),
         medications=medications,
         demographics_source=demo.get("source"),
+        deceased=_deceased(demo.get("deceased"), at("demographics", "deceased")),
+        observed=_observed(demo.get("observed", []), at),
         file=lines.file,
         raw=data,
     )

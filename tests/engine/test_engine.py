@@ -138,7 +138,7 @@ def test_person_only_criteria_stay_to_do_without_confirmation(engine: Engine) ->
 
 def test_json_document_has_schema_version_and_per_criterion_fields(engine: Engine) -> None:
     doc = engine.screen(load_patient(EXAMPLE_PATIENT), AS_OF).to_dict()
-    assert doc["schema_version"] == "1" and doc["decision"] == "eligible"
+    assert doc["schema_version"] == "2" and doc["decision"] == "eligible"
     assert len(doc["criteria"]) == 26
     for item in doc["criteria"]:
         assert {"id", "outcome", "missing", "evidence", "eligible_from"} <= set(item)
