@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, parse_date
-from screener.importers.fhir.common import at, codings
-from screener.importers.fhir.status import condition_set_aside, condition_status
+from screener.importers.fhir.common import at, codings, text
+from screener.importers.fhir.status import condition_set_aside, condition_status, condition_verification
 
 if TYPE_CHECKING:
     from screener.importers.fhir.converter import FhirConverter
@@ -20,6 +21,16 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
         conv.log.skip(reason)
         return
     found = codings(res.get("code"))
+    if not found:
+        words = text(res.get("code"))
+        b.problem(
+            at(origin, "code"),
+            "Condition has no coded code"
+            + (f" (text {words!r})" if words else "")
+            + "; not imported: a person must read it",
+            "warning",
+        )
+        return
     target = None
     for c in found:
         target = conv.mapping.condition(c.get("system"), c["code"])
@@ -35,6 +46,9 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
         "status": condition_status(res),
         "source": f"Condition/{res.get('id')}",
     }
+    if condition_verification(res) == "unconfirmed":
+        # screener.engine.uncertain: every criterion that depends on it becomes unknown
+        item["verification"] = "unconfirmed"
     for key, out in (
         ("onsetDateTime", "onset"),
         ("onsetPeriod", "onset"),
@@ -44,6 +58,9 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
         value = res.get(key)
         if isinstance(value, dict):
             value = value.get("start")
+        if value is not None and not value:
+            b.problem(at(origin, key), f"{key} is empty; date left out", "warning")
+            continue
         if value and out not in item:
             try:
                 item[out] = parse_date(value).isoformat()
@@ -52,6 +69,14 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
     if "onset" not in item and res.get("recordedDate"):
         with contextlib.suppress(ValueError):
             item["onset"] = parse_date(res["recordedDate"]).isoformat()
+    today = date.today().isoformat()
+    if item.get("onset") and item["onset"] > today:
+        b.problem(
+            at(origin, "onsetDateTime"),
+            f"{target.name}: onset {item['onset']} is in the future (today is {today}); kept, it counts "
+            "only from that date: check the record",
+            "warning",
+        )
     if item.get("onset") and item.get("end") and item["end"] < item["onset"]:
         b.problem(
             origin,

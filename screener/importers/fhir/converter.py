@@ -37,9 +37,12 @@ USED = {
 class FhirConverter:
     """Turns one patient's FHIR resources into a :class:`PatientRecord`."""
 
-    def __init__(self, mapping: Mapping, log: ImportLog) -> None:
+    def __init__(
+        self, mapping: Mapping, log: ImportLog, organizations: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.mapping = mapping
         self.log = log
+        self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
 
     def convert(
         self,

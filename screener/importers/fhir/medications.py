@@ -88,6 +88,16 @@ def drug_of(
 ) -> DrugTarget | None:
     found = list(codings(res.get("medicationCodeableConcept")))
     ref = res.get("medicationReference")
+    if not found and ref is None:
+        words = text(res.get("medicationCodeableConcept"))
+        b.problem(
+            at(origin, "medicationCodeableConcept"),
+            f"{res.get('resourceType')} names no coded medication"
+            + (f" (text {words!r})" if words else "")
+            + "; not imported",
+            "warning",
+        )
+        return None
     if ref is not None:
         rid = ref_id(ref)
         med = None

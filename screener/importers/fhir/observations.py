@@ -26,7 +26,13 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
             parts.append((comp, f"{source}#component[{i}]", f"component[{i}]."))
     day: date | None = None
     for part, part_source, prefix in parts:
-        found = codings(part.get("code"))
+        code = part.get("code")
+        if isinstance(code, dict) and "coding" in code and not isinstance(code["coding"], list):
+            b.problem(
+                at(origin, prefix + "code.coding"), "code.coding is not a list; not imported", "warning"
+            )
+            continue
+        found = codings(code)
         target = status = assessment = None
         for c in found:
             target = conv.mapping.observation(c.get("system"), c["code"])

@@ -9,6 +9,8 @@ index and one patient at a time; each line is parsed twice.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,78 +24,153 @@ from screener.importers.mapping import Mapping, load_mapping
 # ------------------------------------------------------------------------------------------ bundles
 
 
-def _bundle_records(path: Path, mapping: Mapping, log: ImportLog) -> Iterator[PatientRecord]:
+class _Pool:
+    """Resources waiting to be grouped by patient: one Bundle's, or every loose file's."""
+
+    def __init__(self) -> None:
+        self.by_full_url: dict[str, str] = {}
+        self.patients: dict[str, tuple[dict[str, Any], Origin]] = {}
+        self.duplicates: set[str] = set()
+        self.medications: dict[str, dict[str, Any]] = {}
+        self.organizations: dict[str, dict[str, Any]] = {}
+        self.others: list[tuple[dict[str, Any], Origin]] = []
+
+    def add(self, res: dict[str, Any], origin: Origin, full_url: Any, log: ImportLog) -> None:
+        if isinstance(full_url, str) and res.get("id"):
+            self.by_full_url[ref_id(full_url) or ""] = str(res["id"])
+        kind = res["resourceType"]
+        if kind == "Patient":
+            pid = str(res.get("id"))
+            if pid in self.patients:
+                first, first_origin = self.patients[pid]
+                if first != res:
+                    self.duplicates.add(pid)
+                    log.issue(
+                        ImportIssue(
+                            origin.file,
+                            origin.line,
+                            _field(origin, "id"),
+                            f"a second, different Patient/{pid} (the first is at {_where(first_origin)}); "
+                            "which one is right cannot be told: the patient is not imported",
+                            pid,
+                        )
+                    )
+                return
+            self.patients[pid] = (res, origin)
+        elif kind == "Medication":
+            self.medications[str(res.get("id"))] = res
+        elif kind == "Organization":
+            self.organizations[str(res.get("id"))] = res
+        elif kind in USED:
+            self.others.append((res, origin))
+        else:
+            log.skip(kind)
+
+    def records(self, mapping: Mapping, log: ImportLog, scope: str) -> Iterator[PatientRecord]:
+        grouped: dict[str, list[tuple[dict[str, Any], Origin]]] = {pid: [] for pid in self.patients}
+        for res, origin in self.others:
+            ref = patient_ref(res)
+            pid = self.by_full_url.get(ref or "", ref)
+            if pid in grouped:
+                grouped[pid].append((res, origin))
+            else:
+                log.issue(
+                    ImportIssue(
+                        origin.file,
+                        origin.line,
+                        _field(origin, "subject"),
+                        f"{res['resourceType']}/{res.get('id')} refers to patient {ref!r}, "
+                        f"which is not in {scope}; not imported",
+                    )
+                )
+        for shared in (self.medications, self.organizations):
+            for rid in list(shared):
+                for full, target in self.by_full_url.items():
+                    if target == rid:
+                        shared[full] = shared[rid]
+        converter = FhirConverter(mapping, log, self.organizations)
+        for pid, (res, origin) in self.patients.items():
+            if pid in self.duplicates:
+                log.patients_failed += 1
+                continue
+            record = converter.convert(res, origin, grouped[pid], self.medications)
+            if record is not None:
+                yield record
+
+
+def _field(origin: Origin, name: str) -> str:
+    return f"{origin.field}.{name}" if origin.field else name
+
+
+def _where(origin: Origin) -> str:
+    return origin.file + (f": {origin.field}" if origin.field else "")
+
+
+def _load_json(path: Path, log: ImportLog) -> dict[str, Any] | None:
     file = str(path)
     try:
         with path.open("rb") as fh:
-            bundle = json.load(fh)
+            doc = json.load(fh)
     except OSError as error:
         log.issue(ImportIssue(file, None, None, f"cannot read file: {error.strerror}"))
-        return
+        return None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         line = getattr(error, "lineno", None)
         log.issue(ImportIssue(file, line, None, f"malformed JSON: {error}"))
-        return
-    if not isinstance(bundle, dict):
+        return None
+    except RecursionError:
+        log.issue(ImportIssue(file, None, None, "JSON nested too deeply to be a FHIR resource"))
+        return None
+    if not isinstance(doc, dict):
         log.issue(ImportIssue(file, None, None, "not a FHIR resource (expected a JSON object)"))
+        return None
+    if not isinstance(doc.get("resourceType"), str):
+        log.issue(ImportIssue(file, None, "resourceType", "not a FHIR resource (no resourceType)"))
+        return None
+    return doc
+
+
+def _bundle_records(
+    path: Path, bundle: dict[str, Any], mapping: Mapping, log: ImportLog
+) -> Iterator[PatientRecord]:
+    file = str(path)
+    pool = _Pool()
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        log.issue(ImportIssue(file, None, "entry", "Bundle.entry is not a list; nothing imported"))
         return
-    entries = bundle.get("entry") or [] if bundle.get("resourceType") == "Bundle" else [{"resource": bundle}]
-    by_full_url: dict[str, str] = {}
-    patients: dict[str, tuple[dict[str, Any], Origin]] = {}
-    medications: dict[str, dict[str, Any]] = {}
-    others: list[tuple[dict[str, Any], Origin]] = []
     for i, entry in enumerate(entries):
         origin = Origin(file, None, f"entry[{i}].resource")
         res = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(res, dict) or "resourceType" not in res:
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
             log.issue(ImportIssue(file, None, f"entry[{i}]", "entry without a resource"))
             continue
-        if isinstance(entry.get("fullUrl"), str) and res.get("id"):
-            by_full_url[ref_id(entry["fullUrl"]) or ""] = str(res["id"])
-        kind = res["resourceType"]
-        if kind == "Patient":
-            patients[str(res.get("id"))] = (res, origin)
-        elif kind == "Medication":
-            medications[str(res.get("id"))] = res
-        elif kind in USED:
-            others.append((res, origin))
-        else:
-            log.skip(kind)
-    grouped: dict[str, list[tuple[dict[str, Any], Origin]]] = {pid: [] for pid in patients}
-    for res, origin in others:
-        ref = patient_ref(res)
-        pid = by_full_url.get(ref or "", ref)
-        if pid in grouped:
-            grouped[pid].append((res, origin))
-        else:
-            log.issue(
-                ImportIssue(
-                    file,
-                    None,
-                    origin.field,
-                    f"{res['resourceType']}/{res.get('id')} refers to patient {ref!r}, "
-                    "which is not in this bundle; not imported",
-                )
-            )
-    for med_id in list(medications):
-        for full, rid in by_full_url.items():
-            if rid == med_id:
-                medications[full] = medications[med_id]
-    converter = FhirConverter(mapping, log)
-    for pid, (res, origin) in patients.items():
-        record = converter.convert(res, origin, grouped[pid], medications)
-        if record is not None:
-            yield record
+        pool.add(res, origin, entry.get("fullUrl"), log)
+    yield from pool.records(mapping, log, "this bundle")
 
 
 def iter_bundles(paths: Iterable[str | Path], mapping: Mapping | None = None) -> ImportRun:
-    """Patients from FHIR Bundle JSON files (a directory means its ``*.json`` files)."""
+    """Patients from FHIR JSON files (a directory means its ``*.json`` files).
+
+    A Bundle file stands alone: its resources are joined to its patients. Loose
+    single-resource files (``Patient.json``, ``Observation-1.json``... as a server or an
+    example set gives them) are pooled across all the files given and joined to their
+    patient by subject reference once every file is read.
+    """
     mapping = mapping or load_mapping()
     log = ImportLog("fhir-bundle", mapping.file)
 
     def gen() -> Iterator[PatientRecord]:
+        loose = _Pool()
         for path in _expand(paths, ("*.json",)):
-            yield from _bundle_records(path, mapping, log)
+            doc = _load_json(path, log)
+            if doc is None:
+                continue
+            if doc["resourceType"] == "Bundle":
+                yield from _bundle_records(path, doc, mapping, log)
+            else:
+                loose.add(doc, Origin(str(path), None, None), None, log)
+        yield from loose.records(mapping, log, "the files read")
 
     return ImportRun(gen(), log)
 
@@ -114,6 +191,75 @@ def _expand(paths: Iterable[str | Path], patterns: tuple[str, ...]) -> list[Path
     return out
 
 
+NDJSON_PATTERNS = ("*.ndjson", "*.ndjson.gz", "*.ndjson.txt")
+# The Bulk Data reference client's own log, written beside the resources: not a FHIR file.
+CLIENT_LOGS = {"log.ndjson", "log.ndjson.gz"}
+
+
+def bulk_files(paths: Iterable[str | Path], log: ImportLog | None = None) -> list[Path]:
+    """The NDJSON files of ``paths``: files as given; for a directory, the files its Bulk Data
+    ``manifest.json`` lists (``output[].url``, by file name) when it has one, else its
+    ``*.ndjson``, ``*.ndjson.gz`` and ``*.ndjson.txt`` files. The client's ``log.ndjson`` is
+    skipped (and counted as not used)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        listed = _manifest_files(p, log)
+        found = listed if listed is not None else sorted({f for pat in NDJSON_PATTERNS for f in p.glob(pat)})
+        for f in found:
+            if f.name.lower() in CLIENT_LOGS:
+                if log is not None:
+                    log.skip("log.ndjson (Bulk Data client log)")
+                continue
+            out.append(f)
+    return out
+
+
+def _manifest_files(folder: Path, log: ImportLog | None) -> list[Path] | None:
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        outputs = doc["output"]
+        names = [str(o["url"]).rstrip("/").rsplit("/", 1)[-1] for o in outputs]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        if log is not None:
+            log.issue(
+                ImportIssue(
+                    str(manifest),
+                    None,
+                    "output",
+                    f"not a Bulk Data manifest ({error!r}); the folder's *.ndjson files are read instead",
+                    level="warning",
+                )
+            )
+        return None
+    files = []
+    for name in names:
+        f = folder / name
+        if not f.is_file():
+            if log is not None:
+                log.issue(
+                    ImportIssue(str(manifest), None, "output", f"{name} is listed but not in the folder")
+                )
+            continue
+        files.append(f)
+    return files
+
+
+def _digest(res: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps(res, sort_keys=True).encode()).digest()
+
+
+def _open(path: Path) -> BinaryIO:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
 def _read_line(handle: BinaryIO, offset: int) -> bytes:
     handle.seek(offset)
     return handle.readline()
@@ -126,15 +272,18 @@ def iter_ndjson(paths: Iterable[str | Path], mapping: Mapping | None = None) -> 
     """
     mapping = mapping or load_mapping()
     log = ImportLog("fhir-ndjson", mapping.file)
-    files = _expand(paths, ("*.ndjson", "*.ndjson.txt"))
+    files = bulk_files(paths, log)
 
     def gen() -> Iterator[PatientRecord]:
         index: dict[str, list[tuple[int, int, int]]] = {}
         patients: dict[str, tuple[int, int, int]] = {}
+        first_patient: dict[str, bytes] = {}  # a digest per Patient, to tell duplicates apart
+        duplicates: set[str] = set()
         medications: dict[str, dict[str, Any]] = {}
+        organizations: dict[str, dict[str, Any]] = {}
         for fi, path in enumerate(files):
             try:
-                handle = path.open("rb")
+                handle = _open(path)
             except OSError as error:
                 log.issue(ImportIssue(str(path), None, None, f"cannot read file: {error.strerror}"))
                 continue
@@ -157,18 +306,26 @@ def iter_ndjson(paths: Iterable[str | Path], mapping: Mapping | None = None) -> 
                     if kind == "Patient":
                         pid = str(res.get("id"))
                         if pid in patients:
-                            log.issue(
-                                ImportIssue(
-                                    str(path),
-                                    line_no,
-                                    "id",
-                                    f"duplicate Patient {pid}; the first one is used",
+                            if first_patient[pid] != _digest(res):
+                                duplicates.add(pid)
+                                log.issue(
+                                    ImportIssue(
+                                        str(path),
+                                        line_no,
+                                        "id",
+                                        f"a second, different Patient/{pid} (the first is at "
+                                        f"{files[patients[pid][0]]}:{patients[pid][2]}); which one is right "
+                                        "cannot be told: the patient is not imported",
+                                        pid,
+                                    )
                                 )
-                            )
                             continue
                         patients[pid] = (fi, here, line_no)
+                        first_patient[pid] = _digest(res)
                     elif kind == "Medication":
                         medications[str(res.get("id"))] = res
+                    elif kind == "Organization":
+                        organizations[str(res.get("id"))] = res
                     elif kind in USED:
                         pid = patient_ref(res)
                         if pid is None:
@@ -197,13 +354,16 @@ def iter_ndjson(paths: Iterable[str | Path], mapping: Mapping | None = None) -> 
                     )
                 )
         handles: dict[int, BinaryIO] = {}
-        converter = FhirConverter(mapping, log)
+        converter = FhirConverter(mapping, log, organizations)
         try:
             for pid, (fi, off, line_no) in patients.items():
+                if pid in duplicates:
+                    log.patients_failed += 1
+                    continue
 
                 def read(fi: int, off: int) -> dict[str, Any]:
                     if fi not in handles:
-                        handles[fi] = files[fi].open("rb")
+                        handles[fi] = _open(files[fi])
                     return json.loads(_read_line(handles[fi], off))
 
                 patient = read(fi, off)

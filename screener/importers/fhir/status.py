@@ -14,16 +14,16 @@ from typing import Any
 from screener.importers.fhir.common import codings
 
 # Observation.status: only results that were made count.
-OBS_NOT_RESULT = {"cancelled", "entered-in-error"}
+OBS_NOT_RESULT = {"preliminary", "registered", "cancelled", "entered-in-error", "unknown"}
 # Medication periods stopped or completed (the period ended).
 MED_ENDED = {"stopped", "completed"}
 # MedicationRequest.status that never was an exposure; .intent that is not an order.
-REQUEST_NOT_EXPOSURE = {"cancelled", "entered-in-error", "draft", "not-taken", "unknown"}
-REQUEST_NOT_ORDER: set[str] = set()
+REQUEST_NOT_EXPOSURE = {"cancelled", "entered-in-error", "draft", "unknown"}
+REQUEST_NOT_ORDER = {"proposal", "plan"}
 # MedicationStatement.status: intended or not taken is not exposure.
-STATEMENT_NOT_EXPOSURE = REQUEST_NOT_EXPOSURE
+STATEMENT_NOT_EXPOSURE = {"intended", "not-taken", "entered-in-error", "unknown"}
 # MedicationAdministration.status: only what was (being) given.
-ADMINISTRATION_NOT_GIVEN = REQUEST_NOT_EXPOSURE
+ADMINISTRATION_NOT_GIVEN = {"not-done", "entered-in-error", "unknown"}
 # Condition.clinicalStatus that says the condition is over.
 CONDITION_OVER = {"inactive", "remission", "resolved"}
 # Condition.verificationStatus.
@@ -60,6 +60,8 @@ def medication_set_aside(res: dict[str, Any]) -> str | None:
             return f"MedicationRequest (intent {intent})"
         if status in REQUEST_NOT_EXPOSURE:
             return f"MedicationRequest ({status})"
+        if res.get("doNotPerform") is True:
+            return "MedicationRequest (doNotPerform)"
         return None
     if kind == "MedicationStatement":
         if status in STATEMENT_NOT_EXPOSURE:
