@@ -207,13 +207,15 @@ def bulk_files(paths: Iterable[str | Path], log: ImportLog | None = None) -> lis
             out.append(p)
             continue
         listed = _manifest_files(p, log)
-        found = listed if listed is not None else sorted({f for pat in NDJSON_PATTERNS for f in p.glob(pat)})
-        for f in found:
-            if f.name.lower() in CLIENT_LOGS:
-                if log is not None:
-                    log.skip("log.ndjson (Bulk Data client log)")
-                continue
-            out.append(f)
+        present = sorted({f for pat in NDJSON_PATTERNS for f in p.glob(pat)})
+        for f in present if listed is None else listed:
+            if f.name.lower() not in CLIENT_LOGS:
+                out.append(f)
+        for f in present:
+            if log is not None and f.name.lower() in CLIENT_LOGS:
+                log.skip("log.ndjson (Bulk Data client log)")
+            elif log is not None and listed is not None and f not in listed:
+                log.skip("NDJSON file not listed in manifest.json")
     return out
 
 
