@@ -448,3 +448,50 @@ def test_loose_resource_files_are_joined_by_subject(tmp_path: Path) -> None:
     assert [r.data["patient_id"] for r in records if r.data] == ["p1"]
     assert any(r.error and "nobody" in r.error.message for r in records)
     assert load_patient_file(folder / "Patient-p1.json").patient_id == "p1"
+
+
+# ------------------------------------------------------------------ §5 blood-gas oxygen state
+
+LOINC_URI = "http://loinc.org"
+
+
+def o2(code: str, value: float, unit: str) -> dict[str, Any]:
+    return {
+        "code": {"coding": [{"system": LOINC_URI, "code": code}]},
+        "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": unit},
+    }
+
+
+@pytest.mark.parametrize(
+    ("components", "state"),
+    [
+        ([o2("3151-8", 2, "L/min")], True),
+        ([o2("3151-8", 0, "L/min")], False),
+        ([o2("3150-0", 21, "%")], False),
+        ([o2("3150-0", 28, "%")], True),
+        ([o2("3150-0", 0.4, "1")], True),
+        ([o2("3150-0", 12, "%")], None),  # below room air: not a FiO2 that can be read
+        ([], None),
+    ],
+)
+def test_blood_gas_oxygen_state_from_components(
+    tmp_path: Path, components: list[dict[str, Any]], state: bool | None
+) -> None:
+    gas = quantity_obs("g", "2703-7", 9.0, "kPa", component=components)
+    record, _ = _one(tmp_path, patient(), gas)
+    (item,) = record.data["observations"]
+    assert item.get("on_oxygen") == state
+
+
+@pytest.mark.parametrize(("same_time", "state"), [(True, True), (False, None)])
+def test_blood_gas_oxygen_state_from_a_linked_observation(
+    tmp_path: Path, same_time: bool, state: bool | None
+) -> None:
+    gas = quantity_obs("g", "2703-7", 9.0, "kPa")
+    flow = {**quantity_obs("f", "3151-8", 3, "L/min"), "effectiveDateTime": gas["effectiveDateTime"]}
+    if not same_time:
+        flow["effectiveDateTime"] = "2026-11-10T09:30:00+01:00"
+    record, report = _one(tmp_path, patient(), flow, gas)
+    (item,) = record.data["observations"]
+    assert item.get("on_oxygen") == state
+    assert report.unmapped_count(LOINC_URI, "3151-8") == 0  # read, not unmapped

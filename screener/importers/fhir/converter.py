@@ -16,6 +16,7 @@ from screener.importers.fhir.medications import (
     read_medication,
 )
 from screener.importers.fhir.observations import read_observation
+from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.mapping import Mapping
 
@@ -43,6 +44,7 @@ class FhirConverter:
         self.mapping = mapping
         self.log = log
         self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
+        self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
 
     def convert(
         self,
@@ -55,6 +57,7 @@ class FhirConverter:
         b = NativeBuilder(pid, patient_origin.file)
         read_patient(b, patient, patient_origin)
         admins: dict[tuple[Any, ...], Administrations] = {}
+        self.oxygen = OxygenContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
             try:
@@ -80,4 +83,5 @@ class FhirConverter:
             except (KeyError, TypeError, AttributeError, ValueError) as error:
                 b.problem(origin, f"malformed {kind}: {error!r}; not imported")
         add_administrations(b, admins)
+        self.oxygen.settle()
         return b.finish(self.log)

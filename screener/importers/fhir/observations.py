@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, parse_number
 from screener.importers.fhir.common import at, codings, has_value, text, unit, when
+from screener.importers.fhir.oxygen import BLOOD_GASES, component_state
 from screener.importers.fhir.status import observation_set_aside
 
 if TYPE_CHECKING:
@@ -19,7 +20,10 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
     if reason is not None:
         conv.log.skip(reason)
         return
+    if conv.oxygen.note(res):
+        return  # an inhaled-oxygen observation: it tells a blood gas's oxygen state
     source = f"Observation/{res.get('id')}"
+    oxygen = component_state(res)
     parts: list[tuple[dict[str, Any], str, str]] = [(res, source, "")]
     for i, comp in enumerate(res.get("component") or []):
         if isinstance(comp, dict):
@@ -72,9 +76,13 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
             except (ValueError, TypeError):
                 b.problem(where, f"{assessment.name}: score {score!r} is not a number; not imported")
         elif target is not None:
-            observation_value(
+            item = observation_value(
                 conv, b, part, target.name, target.coded, target.method, day, part_source, where
             )
+            if item is not None and target.name in BLOOD_GASES:
+                if oxygen is not None:
+                    item["on_oxygen"] = oxygen
+                conv.oxygen.blood_gas(item, res)
 
 
 def observation_value(
@@ -87,16 +95,16 @@ def observation_value(
     day: date,
     source: str,
     where: Origin,
-) -> None:
+) -> dict[str, Any] | None:
+    """Add the observation ``part`` holds; return the item added (None when refused)."""
     item: dict[str, Any] = {"name": name, "date": day.isoformat(), "source": source, "method": method}
     if coded:
         found = answer(conv, part)
         if found is None:
             unrecognised_answer(conv, b, part, name, where)
-            return
+            return None
         item["value"] = found
-        b.add_observation(item, where)
-        return
+        return item if b.add_observation(item, where) else None
     q = part.get("valueQuantity")
     if not isinstance(q, dict) or q.get("value") is None:
         if part.get("dataAbsentReason"):
@@ -104,17 +112,17 @@ def observation_value(
             b.problem(where, f"{name}: no value ({reason}); not imported", "warning")
         else:
             b.problem(where, f"{name}: no valueQuantity; not imported")
-        return
+        return None
     if q.get("comparator"):
         # A censored result (<0.5) is not the value 0.5: comparing it with a threshold could
         # decide a criterion the wrong way, so it is left to a person.
         b.problem(where, f"{name}: censored value {q['comparator']}{q['value']} not imported", "warning")
-        return
+        return None
     try:
         item["value"] = parse_number(q["value"])
     except ValueError as error:
         b.problem(where, f"{name}: {error}; not imported")
-        return
+        return None
     item["unit"] = unit(q)
     ranges = part.get("referenceRange") or []
     if ranges and isinstance(ranges, list) and isinstance(ranges[0], dict):
@@ -127,7 +135,7 @@ def observation_value(
                     rr["unit"] = unit(bound)
         if rr:
             item["reference_range"] = rr
-    b.add_observation(item, where)
+    return item if b.add_observation(item, where) else None
 
 
 def answer(conv: FhirConverter, part: dict[str, Any]) -> str | None:
