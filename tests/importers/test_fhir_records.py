@@ -290,6 +290,7 @@ def test_social_security_only_from_what_identifies_it(
         ({"start": "2019-01-01"}, "fail"),  # began long ago, no end: current
         ({"start": "2019-01-01", "end": "2026-11-20"}, "fail"),  # ended 5 days ago
         ({"start": "2019-01-01", "end": "2026-09-01"}, "unknown"),  # ended long ago: stale
+        ({"start": "2019-01-01", "end": "2099-01-01"}, "fail"),  # ends in the future: current
     ],
 )
 def test_ongoing_participation_is_current(

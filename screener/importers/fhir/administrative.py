@@ -9,6 +9,7 @@ its study is this trial (``fhir.own_study_identifiers``).
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, parse_date
@@ -34,9 +35,10 @@ def own_study(conv: FhirConverter, study: Any) -> bool:
 def read_research_subject(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], origin: Origin) -> None:
     """``in_other_study``: an on-study ResearchSubject of another trial.
 
-    A participation with no end (``period.end`` absent) is current: the fact is left undated,
-    so it counts on any screening date instead of being judged by its enrolment start. One
-    with an end is dated by its end (the last day it was true).
+    A participation with no end (``period.end`` absent), or one ending today or later, is
+    current: the fact is left undated, so it counts on any screening date instead of being
+    judged by its enrolment start. One that has ended is dated by its end (the last day it
+    was true).
     """
     if own_study(conv, res.get("study")):
         conv.log.skip("ResearchSubject (this trial)")
@@ -47,7 +49,11 @@ def read_research_subject(conv: FhirConverter, b: NativeBuilder, res: dict[str, 
         return
     period = res.get("period") if isinstance(res.get("period"), dict) else {}
     end = period.get("end")
-    flag(conv, b, res, origin, "in_other_study", True, "period.end" if end else None)
+    try:
+        ended = bool(end) and parse_date(end) < date.today()
+    except ValueError:
+        ended = True  # flag() reports the unreadable end date
+    flag(conv, b, res, origin, "in_other_study", True, "period.end" if ended else None)
 
 
 def read_coverage(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], origin: Origin) -> None:
