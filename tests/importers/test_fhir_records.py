@@ -496,3 +496,37 @@ def test_blood_gas_oxygen_state_from_a_linked_observation(
     (item,) = record.data["observations"]
     assert item.get("on_oxygen") == state
     assert report.unmapped_count(LOINC_URI, "3151-8") == 0  # read, not unmapped
+
+
+# ------------------------------------------------------------------------- §5 SLEDAI by text
+
+
+@pytest.mark.parametrize(
+    ("words", "score"),
+    [
+        ("SELENA-SLEDAI score", 8.0),
+        ("SLEDAI-2K total", 8.0),
+        ("SLEDAI descriptor: arthritis", None),
+        ("Pain score", None),
+    ],
+)
+def test_sledai_read_from_the_code_text_with_a_warning(
+    tmp_path: Path, words: str, score: float | None
+) -> None:
+    obs = {
+        "resourceType": "Observation",
+        "id": "s",
+        "status": "final",
+        "code": {"text": words},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-11-18",
+        "valueInteger": 8,
+    }
+    record, report = _one(tmp_path, patient(), obs)
+    assessments = [a["score"] for a in record.data.get("assessments", [])]
+    assert assessments == ([score] if score is not None else [])
+    messages = [i.message for i in report.issues if i.level == "warning"]
+    if score is not None:
+        assert any("SELENA-SLEDAI score read from the code's words" in m for m in messages)
+    else:
+        assert any("no coded code" in m and words in m for m in messages)

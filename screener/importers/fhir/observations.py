@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,20 @@ from screener.importers.core import NativeBuilder, Origin, parse_number
 from screener.importers.fhir.common import at, codings, has_value, text, unit, when
 from screener.importers.fhir.oxygen import BLOOD_GASES, component_state
 from screener.importers.fhir.status import observation_set_aside
+from screener.importers.mapping import AssessmentTarget
+
+# SELENA-SLEDAI has no LOINC or SNOMED code (shared/reference terminology.yaml#sledai_score):
+# beside a local code in the mapping, an Observation whose code's text or display names the
+# SLEDAI total is read as the score (never a descriptor or item of it), with a warning.
+_SLEDAI = re.compile(r"\b(selena[- ]?)?sledai(-?2k)?\b", re.IGNORECASE)
+_NOT_TOTAL = re.compile(r"descriptor|item|component|criteri|domain", re.IGNORECASE)
+SLEDAI_BY_TEXT = AssessmentTarget("selena_sledai", "code text (terminology.yaml#sledai_score)")
+
+
+def sledai_named(code: Any) -> bool:
+    words = text(code) or ""
+    return bool(_SLEDAI.search(words)) and not _NOT_TOTAL.search(words)
+
 
 if TYPE_CHECKING:
     from screener.importers.fhir.converter import FhirConverter
@@ -44,7 +59,24 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
             assessment = conv.mapping.assessment(c.get("system"), c["code"])
             if target or status or assessment:
                 break
+        if not (target or status or assessment) and part is res and sledai_named(code):
+            assessment = SLEDAI_BY_TEXT
+            b.problem(
+                at(origin, "code"),
+                f"SELENA-SLEDAI score read from the code's words ({text(code)!r}): no standard code "
+                "exists (terminology.yaml#sledai_score); check it is the total score",
+                "warning",
+            )
         if not (target or status or assessment):
+            if not found and part is res and not parts[1:]:
+                words = text(code)
+                b.problem(
+                    at(origin, "code"),
+                    "Observation has no coded code"
+                    + (f" (text {words!r})" if words else "")
+                    + "; not imported",
+                    "warning",
+                )
             if found and not (part is res and parts[1:] and not has_value(res)):
                 c = found[0]
                 conv.log.unmapped("Observation", c.get("system"), c.get("code"), c.get("display"))
