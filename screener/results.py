@@ -14,7 +14,8 @@ from typing import Any, Literal
 Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
-# 2: adds screener_version (provenance: which program produced the document).
+# 2: adds screener_version (provenance: which program produced the document) and
+# decision_reason (a decision the criteria alone do not give, e.g. death).
 JSON_SCHEMA_VERSION = "2"
 
 
@@ -91,6 +92,8 @@ class ScreeningResult:
     as_of: date
     decision: Decision
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+    # Why the decision is not the criteria's (e.g. the patient died before the screening date)
+    decision_reason: str | None = None
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         for c in self.criteria:
@@ -149,6 +152,7 @@ class ScreeningResult:
             "as_of": self.as_of.isoformat(),
             "screener_version": screener_version(),
             "decision": self.decision,
+            "decision_reason": self.decision_reason,
             "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
             "criteria": criteria,
         }

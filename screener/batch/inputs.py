@@ -7,8 +7,10 @@ read, so inputs of any size stream.
 
 Native inputs: ``.jsonl`` (one patient per line) and ``.yaml``/``.yml``/``.json``
 files, alone or in directories (read recursively, sorted). Other formats go
-through :func:`screener.importers.iter_patients`, chosen by extension: ``.ndjson``
-(FHIR Bulk Data), a ``.json`` holding a FHIR Bundle (sniffed), a directory with
+through :func:`screener.importers.iter_patients`, chosen by extension: ``.ndjson`` /
+``.ndjson.gz`` and Bulk Data folders (FHIR Bulk Data, ``manifest.json`` read when present), a
+``.json`` holding a FHIR Bundle or a single FHIR resource (sniffed; a folder of loose resource
+files is one input, joined by subject reference), a directory with
 ``person.csv`` (OMOP CDM), ``NAME.csv`` with ``NAME.mapping.yaml`` beside it (flat
 registry); the importer's error issues become error records in stream order.
 More readers plug in with :func:`register_reader`: a reader is ``fn(path) ->
@@ -165,10 +167,29 @@ def _importer(fmt: str, **options: Any) -> Reader:
     return read
 
 
-def _is_fhir_bundle(path: Path) -> bool:
-    from screener.importers import is_fhir_bundle
+def _fhir_kind(path: Path) -> str | None:
+    from screener.importers import fhir_json_kind
 
-    return is_fhir_bundle(path)
+    return fhir_json_kind(path)
+
+
+def _is_bulk_folder(path: Path) -> bool:
+    """A Bulk Data export folder: NDJSON files (plain or gzipped), or a Bulk Data manifest."""
+    if any(path.glob("*.ndjson")) or any(path.glob("*.ndjson.gz")):
+        return True
+    manifest = path / "manifest.json"
+    if manifest.is_file():
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and isinstance(doc.get("output"), list) and "transactionTime" in doc
+    return False
+
+
+def _holds_fhir_resources(path: Path) -> bool:
+    """A folder whose JSON files (not recursive) include single FHIR resources (not Bundles)."""
+    return any(_fhir_kind(child) == "resource" for child in sorted(path.glob("*.json")))
 
 
 def _registry_mapping(path: Path) -> Path | None:
@@ -203,14 +224,16 @@ def reader_for(path: Path) -> Reader | None:
             return None
         if any(child.name.lower() in ("person.csv", "person.tsv") for child in path.iterdir()):
             return _importer("omop")
-        if any(path.glob("*.ndjson")):  # a Bulk Data export: the files make the patients together
+        if _is_bulk_folder(path):  # a Bulk Data export: the files make the patients together
             return _importer("ndjson")
+        if _holds_fhir_resources(path):  # loose FHIR resource files, joined by subject reference
+            return _importer("fhir")
         return None
     name = path.name.lower()
     if _importers_available():
-        if name.endswith(".ndjson"):
+        if name.endswith((".ndjson", ".ndjson.gz")):
             return _importer("ndjson")
-        if name.endswith(".json") and _is_fhir_bundle(path):
+        if name.endswith(".json") and _fhir_kind(path) is not None:
             return _importer("fhir")
         if name.endswith(".csv"):
             return _csv

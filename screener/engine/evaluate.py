@@ -22,6 +22,8 @@ from screener.clinical import FUNCTIONS
 from screener.clinical.dates import add_months
 from screener.engine.compile import Compiled, compile_ruleset
 from screener.engine.durable import Action, DurableRuleset
+from screener.engine.screening import uncertain_outcomes, uncertain_screen
+from screener.engine.uncertain import open_world
 from screener.errors import EngineError
 from screener.facts import PreparedFacts, from_day_number, prepare, window_end
 from screener.model.patient import Patient
@@ -98,6 +100,7 @@ class Engine:
         self._durable = DurableRuleset(ruleset.id, self.compiled.rules)
         self._criterion_rulesets: dict[str, DurableRuleset] = {}  # for re-screening, made on demand
         self._lock = threading.Lock()
+        self._open_world: Engine | None = None
         # Everything below depends on the rule set only: built once, read for every patient.
         self._dispatch: dict[str, tuple[int, str, bool]] = {}
         for rule in self.compiled.rules:
@@ -156,6 +159,8 @@ class Engine:
 
     def close(self) -> None:
         self._durable.close()
+        if self._open_world is not None:
+            self._open_world.close()
         for durable in self._criterion_rulesets.values():
             durable.close()
 
@@ -606,7 +611,29 @@ class Engine:
     def screen(
         self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
     ) -> ScreeningResult:
-        """Screen ``patient`` on ``as_of``.
+        """Screen ``patient`` on ``as_of``, with what the record leaves uncertain
+        (unconfirmed conditions, unobserved time, death: :mod:`screener.engine.uncertain`)."""
+        return uncertain_screen(self, patient, as_of, explain=explain, evidence=evidence)
+
+    def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
+        """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.
+
+        The same session and logic as :meth:`screen`, without explanations or
+        eligible-from dates.
+        """
+        return uncertain_outcomes(self, patient, as_of)
+
+    def open_world(self) -> Engine:
+        """This rule set with every "absent means none" reading made unknown (made once)."""
+        with self._lock:
+            if self._open_world is None:
+                self._open_world = Engine(open_world(self.ruleset))
+            return self._open_world
+
+    def screen_as_recorded(
+        self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
+    ) -> ScreeningResult:
+        """Screen ``patient`` on ``as_of``, taking its records at face value.
 
         ``explain=False`` (batch) leaves out the facts used by each test; outcomes,
         missing facts, eligible-from dates and the compared values for margins stay.
@@ -654,12 +681,8 @@ class Engine:
             criteria=tuple(final),
         )
 
-    def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
-        """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.
-
-        The same session and logic as :meth:`screen`, without explanations or
-        eligible-from dates.
-        """
+    def outcomes_as_recorded(self, patient: Patient, as_of: date) -> dict[str, str]:
+        """:meth:`outcomes` taking the records at face value."""
         prepared = prepare(patient, self.ruleset, as_of)
         fired = self.fire(prepared)
         return {c.id: self._outcome(c, fired, prepared) for c in self.ruleset.criteria}

@@ -49,6 +49,8 @@ def render_text(result: ScreeningResult, verbose: bool = True) -> str:
         f"Trial {result.trial}, rule set {result.ruleset_id} v{result.ruleset_version} "
         f"(sha256 {result.ruleset_sha256[:12]}), screening date {result.as_of.isoformat()}",
     ]
+    if result.decision_reason:
+        lines.append(f"{result.decision.capitalize()} whatever the criteria say: {result.decision_reason}")
     if result.eligible_from:
         lines.append(f"Only waiting periods stand in the way: eligible from {result.eligible_from}")
     counts = {

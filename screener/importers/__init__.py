@@ -40,28 +40,102 @@ __all__ = [
     "PatientRecord",
     "UnmappedCode",
     "detect_format",
+    "fhir_json_kind",
     "iter_patients",
     "load_mapping",
     "load_patient_file",
 ]
 
 
-def is_fhir_bundle(path: str | Path) -> bool:
-    """Whether a JSON file holds a FHIR Bundle (sniffed from its first 64 KiB)."""
+_RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"([A-Za-z]+)"')
+_SCHEMA_VERSION = re.compile(rb'"schema_version"\s*:')
+_CHUNK = 65536
+
+
+def fhir_json_kind(path: str | Path) -> str | None:
+    """``"bundle"`` for a FHIR Bundle, ``"resource"`` for another single FHIR resource, None for
+    anything else (a native patient file, not JSON).
+
+    The first 64 KiB usually tell; when they name neither a resourceType nor a native
+    ``schema_version`` (a Bundle whose ``resourceType`` comes after a long ``meta`` or
+    ``entry``), the file is read on in 64 KiB steps until one of them appears. The top-level
+    resourceType is the one that comes at the outermost nesting level, so a Bundle whose
+    entries come first is still a Bundle.
+    """
     try:
         with Path(path).open("rb") as handle:
-            head = handle.read(65536)
+            head = handle.read(_CHUNK)
+            if _SCHEMA_VERSION.search(head) and not _RESOURCE_TYPE.search(head):
+                return None
+            data = head
+            while not _RESOURCE_TYPE.search(data):
+                more = handle.read(_CHUNK)
+                if not more:
+                    return None
+                data = data[-64:] + more
+                if _SCHEMA_VERSION.search(data):
+                    return None
     except OSError:
-        return False
-    return re.search(rb'"resourceType"\s*:\s*"Bundle"', head) is not None
+        return None
+    first = _RESOURCE_TYPE.search(head)
+    if first is not None:
+        before = head[: first.start()]
+        if before.count(b"{") == 1 and b"[" not in before and b'"' not in before:
+            return "bundle" if first.group(1) == b"Bundle" else "resource"  # the usual first key
+    return _top_level_kind(path)
+
+
+def _top_level_kind(path: str | Path) -> str | None:
+    """The top-level resourceType, found by tracking nesting depth (strings skipped)."""
+    depth = 0
+    in_string = escaped = False
+    token = bytearray()
+    key_at_top: bytes | None = None
+    try:
+        with Path(path).open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                for byte in chunk:
+                    ch = chr(byte)
+                    if in_string:
+                        if escaped:
+                            escaped = False
+                        elif ch == "\\":
+                            escaped = True
+                        elif ch == '"':
+                            in_string = False
+                            if depth == 1:
+                                if key_at_top == b"resourceType":
+                                    return "bundle" if bytes(token) == b"Bundle" else "resource"
+                                key_at_top = bytes(token)
+                        else:
+                            token.append(byte)
+                        continue
+                    if ch == '"':
+                        in_string = True
+                        token = bytearray()
+                    elif ch in "{[":
+                        depth += 1
+                    elif ch in "}]":
+                        depth -= 1
+                    elif ch == "," and depth == 1:
+                        key_at_top = None
+    except OSError:
+        return None
+    return None
+
+
+def is_fhir_bundle(path: str | Path) -> bool:
+    """Whether a JSON file holds a FHIR Bundle (see :func:`fhir_json_kind`)."""
+    return fhir_json_kind(path) == "bundle"
 
 
 def load_patient_file(path: str | Path, on_issue: Callable[[ImportIssue], None] | None = None) -> Patient:
-    """A native patient file (YAML/JSON), or a FHIR R4 Bundle holding exactly one patient.
+    """A native patient file (YAML/JSON), or FHIR R4 JSON (a Bundle, or a lone Patient
+    resource) holding exactly one patient.
 
     Import issues (dropped values, warnings) of a bundle go to ``on_issue``.
     """
-    if Path(path).suffix.lower() != ".json" or not is_fhir_bundle(path):
+    if Path(path).suffix.lower() != ".json" or fhir_json_kind(path) is None:
         return load_patient(path)
     run = iter_patients([path], format="fhir")
     records = list(run)
@@ -70,7 +144,7 @@ def load_patient_file(path: str | Path, on_issue: Callable[[ImportIssue], None] 
             on_issue(issue)
     if len(records) != 1:
         raise InputError(
-            f"the bundle holds {len(records)} patients; one patient is screened at a time "
+            f"the file holds {len(records)} patients; one patient is screened at a time "
             "(use screener convert or screener batch)",
             Location(str(path)),
         )
@@ -84,7 +158,7 @@ def detect_format(paths: Iterable[str | Path]) -> str:
         names.extend(f.name.lower() for f in p.iterdir()) if p.is_dir() else names.append(p.name.lower())
     if any(n in ("person.csv", "person.tsv") for n in names):
         return "omop"
-    if any(n.endswith(".ndjson") for n in names):
+    if any(n.endswith((".ndjson", ".ndjson.gz")) for n in names):
         return "ndjson"
     if any(n.endswith(".json") for n in names):
         return "fhir"

@@ -1,5 +1,11 @@
-"""OMOP CDM 5.4 importer: CSV tables ``person``, ``condition_occurrence``, ``drug_exposure``,
-``measurement`` and ``observation`` (file names matched case-insensitively, ``.csv`` or ``.tsv``).
+"""OMOP CDM 5.3 / 5.4 importer: CSV tables ``person``, ``condition_occurrence``, ``drug_exposure``,
+``measurement`` and ``observation``, plus ``death``, ``observation_period`` and ``cdm_source``
+(file names matched case-insensitively, ``.csv`` or ``.tsv``). The CDM version comes from
+CDM_SOURCE.cdm_version and names the report's format (``omop-cdm-5.3.1``); an extract with no
+clinical table says so. A DEATH row gives ``demographics.deceased``; OBSERVATION_PERIOD rows
+give ``demographics.observed`` (outside them, absent records are not evidence of absence).
+Every DRUG_EXPOSURE row is read as exposure, as the CDM defines the table (drug "ingested or
+otherwise introduced into the body"); ``drug_type_concept_id`` only tells its provenance.
 
 Codes: each ``*_concept_id`` is resolved through ``CONCEPT.csv`` (when present) to
 (vocabulary_id, concept_code), then to a FHIR system URI (:data:`VOCABULARIES`) and looked up in
@@ -62,7 +68,18 @@ DEFAULT_SOURCE_VOCABULARIES = {
     "observation": "LOINC",
 }
 
-_TABLES = ("person", "condition_occurrence", "drug_exposure", "measurement", "observation", "concept")
+_TABLES = (
+    "person",
+    "condition_occurrence",
+    "drug_exposure",
+    "measurement",
+    "observation",
+    "concept",
+    "death",
+    "observation_period",
+    "cdm_source",
+)
+_CLINICAL = ("condition_occurrence", "drug_exposure", "measurement", "observation")
 # vocabulary tables a CDM extract often ships (read when present: see ExtractVocabulary)
 _VOCABULARY_TABLES = ("concept_relationship", "concept_ancestor", "drug_strength")
 _KEEP = {
@@ -193,7 +210,7 @@ def iter_omop(
 ) -> ImportRun:
     """Patients from an OMOP CDM 5.4 CSV export (see the module docstring)."""
     mapping = mapping or load_mapping()
-    log = ImportLog("omop-cdm-5.4", mapping.file)
+    log = ImportLog("omop-cdm", mapping.file)  # the version is read from CDM_SOURCE
     vocabularies = {**DEFAULT_SOURCE_VOCABULARIES, **(source_value_vocabularies or {})}
 
     def gen() -> Iterator[PatientRecord]:
@@ -203,6 +220,19 @@ def iter_omop(
                 ImportIssue(", ".join(map(str, paths)), None, None, "no PERSON table (person.csv) found")
             )
             return
+        log.format = cdm_format(tables, log)
+        missing = [t for t in _CLINICAL if t not in tables]
+        if len(missing) == len(_CLINICAL):
+            log.issue(
+                ImportIssue(
+                    str(tables["person"].parent),
+                    None,
+                    None,
+                    "the extract has no clinical table (" + ", ".join(_CLINICAL) + "): persons are "
+                    "read with demographics only; every clinical fact will be unknown",
+                    level="warning",
+                )
+            )
         wanted = {str(p) for p in person_ids} if person_ids is not None else None
         persons: dict[str, Row] = {}
         for line, row in _rows(tables["person"], log):
@@ -256,6 +286,7 @@ def iter_omop(
                 )
             )
         converter = _OmopConverter(mapping, log, tables, concepts, vocabularies, vocabulary)
+        converter.deaths, converter.periods = read_observed_time(tables, persons, log)
         for pid, (line, person) in persons.items():
             record = converter.convert(pid, line, person, rows.pop(pid))
             if record is not None:
@@ -281,6 +312,8 @@ class _OmopConverter:
         self.vocabularies = vocabularies
         self.vocabulary = vocabulary or ExtractVocabulary()
         self._unit_codes: dict[str, str] | None = None
+        self.deaths: dict[str, tuple[int, str]] = {}
+        self.periods: dict[str, list[dict[str, str]]] = {}
 
     def _candidates(self, table: str, row: dict[str, str], prefix: str) -> list[tuple[str, str, str]]:
         """(system, code, display) candidates for a row's concept, standard first."""
@@ -325,6 +358,7 @@ class _OmopConverter:
                 (person.get("gender_source_value") or "").strip().lower(), ""
             )
         b.demographics["sex"] = gender or None
+        self._observed_time(b, pid)
         for ln, row in rows["condition_occurrence"]:
             self._condition(b, ln, row)
         for ln, row in rows["drug_exposure"]:
@@ -333,6 +367,22 @@ class _OmopConverter:
             for ln, row in rows[table]:
                 self._measurement(b, table, ln, row)
         return b.finish(self.log)
+
+    def _observed_time(self, b: NativeBuilder, pid: str) -> None:
+        """DEATH -> ``demographics.deceased``; OBSERVATION_PERIOD -> ``demographics.observed``."""
+        if pid in self.deaths:
+            line, when = self.deaths[pid]
+            try:
+                b.demographics["deceased"] = parse_date(when).isoformat()
+            except ValueError as error:
+                b.demographics["deceased"] = True
+                b.problem(
+                    self._origin("death", line, "death_date"),
+                    f"{error}; the person is read as deceased on an unknown date",
+                    "warning",
+                )
+        if self.periods.get(pid):
+            b.demographics["observed"] = self.periods[pid]
 
     def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
         self.log.records += 1
@@ -604,3 +654,84 @@ class _OmopConverter:
             self.log.unmapped(table, system, code, display)
         else:
             self.log.unmapped(table, "", source_value or "(no concept)", "")
+
+
+# ------------------------------------------------------------------ CDM version, death, observed time
+
+CDM_VERSIONS = ("5.3", "5.4")  # the columns read here are the same in both
+
+
+def cdm_format(tables: dict[str, Path], log: ImportLog) -> str:
+    """``omop-cdm-<version>`` from CDM_SOURCE.cdm_version (5.3, 5.3.1, 5.4 ...); a version
+    other than 5.3 or 5.4, or none, is read the same way with a warning."""
+    path = tables.get("cdm_source")
+    version = ""
+    if path is not None:
+        for _line, row in _rows(path, log):
+            version = (row.get("cdm_version") or "").strip().lower().removeprefix("v")
+            break
+    if not version:
+        log.issue(
+            ImportIssue(
+                str(path or tables["person"].parent),
+                None,
+                "cdm_version",
+                "CDM version not stated (no CDM_SOURCE.cdm_version); read as OMOP CDM 5.4",
+                level="warning",
+            )
+        )
+        return "omop-cdm"
+    if not version.startswith(CDM_VERSIONS):
+        log.issue(
+            ImportIssue(
+                str(path),
+                None,
+                "cdm_version",
+                f"OMOP CDM {version} is neither 5.3 nor 5.4; read with the 5.4 columns, check the result",
+                level="warning",
+            )
+        )
+    return f"omop-cdm-{version}"
+
+
+def read_observed_time(
+    tables: dict[str, Path], persons: dict[str, Row], log: ImportLog
+) -> tuple[dict[str, tuple[int, str]], dict[str, list[dict[str, str]]]]:
+    """The selected persons' DEATH dates and OBSERVATION_PERIODs (dates as written)."""
+    deaths: dict[str, tuple[int, str]] = {}
+    if "death" in tables:
+        for line, row in _rows(tables["death"], log):
+            pid = (row.get("person_id") or "").strip()
+            if pid in persons:
+                deaths[pid] = (line, (row.get("death_date") or row.get("death_datetime") or "").strip())
+    periods: dict[str, list[dict[str, str]]] = {}
+    if "observation_period" in tables:
+        path = tables["observation_period"]
+        for line, row in _rows(path, log):
+            pid = (row.get("person_id") or "").strip()
+            if pid not in persons:
+                continue
+            try:
+                start = parse_date(row.get("observation_period_start_date") or "").isoformat()
+                raw_end = (row.get("observation_period_end_date") or "").strip()
+                end = parse_date(raw_end).isoformat() if raw_end else None
+            except ValueError as error:
+                log.issue(
+                    ImportIssue(
+                        str(path), line, "observation_period_start_date", f"{error}; period left out", pid
+                    )
+                )
+                continue
+            if end is not None and end < start:
+                log.issue(
+                    ImportIssue(
+                        str(path),
+                        line,
+                        "observation_period_end_date",
+                        "period ends before it starts; left out",
+                        pid,
+                    )
+                )
+                continue
+            periods.setdefault(pid, []).append({"start": start, **({"end": end} if end else {})})
+    return deaths, periods

@@ -96,6 +96,8 @@ class Patient:
     conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     demographics_source: str | None = None
+    deceased: date | bool | None = None  # date of death, or True when the date is unknown
+    observed: tuple[tuple[date, date | None], ...] = ()  # periods the source records everything
     file: str = "<memory>"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -284,6 +286,33 @@ def _before_birth(patient: Patient, lines: LineMap) -> PatientDataError | None:
     return None
 
 
+def _deceased(value: Any, here: Location) -> date | bool | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PatientDataError(
+            f"deceased must be a date (YYYY-MM-DD, year 1 or later) or true, got {value!r}", here
+        ) from None
+
+
+def _observed(periods: list[dict[str, str]], at: Any) -> tuple[tuple[date, date | None], ...]:
+    out = []
+    for i, period in enumerate(periods):
+        here = at("demographics", "observed", i)
+        start, end = parse_date(period["start"], here), _date(period.get("end"), here)
+        if end is not None and end < start:
+            raise PatientDataError(
+                f"observed period ends ({end}) before it starts ({start})",
+                at("demographics", "observed", i, "end"),
+            )
+        out.append((start, end))
+    return tuple(out)
+
+
 def patient_from_data(data: Any, lines: LineMap) -> Patient:
     """Build a :class:`Patient` from already-parsed data; raise on the first problem."""
     errors = schema_errors(data, "patient.schema.json", lines, PatientDataError)
@@ -342,6 +371,8 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
         ),
         medications=medications,
         demographics_source=demo.get("source"),
+        deceased=_deceased(demo.get("deceased"), at("demographics", "deceased")),
+        observed=_observed(demo.get("observed", []), at),
         file=lines.file,
         raw=data,
     )

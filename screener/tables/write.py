@@ -69,6 +69,29 @@ class _Refused(Exception):
         self.message, self.table, self.seq, self.column = message, table, seq, column
 
 
+def _refuse_uncertain(patient: Patient) -> None:
+    """The columnar layout has no place yet for what makes a record uncertain
+    (:mod:`screener.engine.uncertain`): refuse such a patient rather than store it as certain."""
+    for seq, c in enumerate(patient.conditions):
+        if c.verification == "unconfirmed":
+            raise _Refused(
+                f"unconfirmed {c.name} diagnosis: the columnar registry cannot carry it yet; "
+                "screen this patient with the durable engine",
+                "conditions",
+                seq,
+                "verification",
+            )
+    for column, value in (("deceased", patient.deceased), ("observed", patient.observed)):
+        if value:
+            raise _Refused(
+                f"demographics.{column} is set: the columnar registry cannot carry it yet; "
+                "screen this patient with the durable engine",
+                "patients",
+                None,
+                f"demographics.{column}",
+            )
+
+
 def _split(value: Scalar, table: str, seq: int) -> tuple[float | None, str | None, bool | None]:
     """A scalar into (value_num, value_text, value_bool): exactly one is set."""
     if isinstance(value, bool):
@@ -403,6 +426,7 @@ class TablesWriter:
         self._buffered = 0
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
+        _refuse_uncertain(patient)
         observations = []
         for seq, o in enumerate(patient.observations):
             num, text, flag = _split(o.value, "observations", seq)

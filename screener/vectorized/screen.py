@@ -16,12 +16,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from screener.engine.uncertain import open_world
 from screener.facts import prepare
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet
 from screener.vectorized.flatten import SQL_TYPES, Column, Deriver, Layout, flatten, layout_of
 from screener.vectorized.prepare import Sources, TablePreparation
 from screener.vectorized.sql import OUTCOME_CODES, CompiledQuery, compile_sql
+from screener.vectorized.uncertain import screen_patients
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class VectorizedScreener:
         self.con = duckdb.connect()
         self.con.execute(f"SET threads TO {int(threads)}")
         self._preparation: TablePreparation | None = None
+        self._open_world: VectorizedScreener | None = None
 
     def tables(self) -> Tables:
         return Tables(self.layout)
@@ -152,10 +155,15 @@ class VectorizedScreener:
         ]
 
     def screen(self, patients: Iterable[Patient], as_of: date) -> list[dict[str, str]]:
-        tables = self.tables()
-        for patient in patients:
-            self.add(tables, patient, as_of)
-        return self.evaluate(tables)
+        """Per patient (in order), criterion id -> outcome, reading unconfirmed conditions and
+        unobserved time as the engine does (:mod:`screener.vectorized.uncertain`)."""
+        return screen_patients(self, list(patients), as_of)
+
+    def open_world(self) -> VectorizedScreener:
+        """A screener of this rule set with every "absent means none" reading made unknown."""
+        if self._open_world is None:
+            self._open_world = VectorizedScreener(open_world(self.ruleset))
+        return self._open_world
 
     def iter_codes(
         self, patients: Iterable[Patient], as_of: date, chunk_size: int = 20_000
@@ -220,6 +228,8 @@ class VectorizedScreener:
 
     def close(self) -> None:
         self.con.close()
+        if self._open_world is not None:
+            self._open_world.close()
 
 
 def _quoted(path: str) -> str:

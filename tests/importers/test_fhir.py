@@ -215,11 +215,13 @@ def test_consent_coverage_research_subject(tmp_path: Path, engine: Engine) -> No
     }
     record, report = _one(tmp_path, patient(), consent, privacy, coverage, on, off, ours)
     statuses = {(s["name"], s["value"], s.get("date"), s["source"]) for s in record.data["statuses"]}
+    # a coverage whose payor is not named is not read as French social security (I9);
+    # an on-study participation with no end is current: undated, so never judged stale (E14)
     assert statuses == {
         ("informed_consent", True, "2026-11-20", "Consent/c1"),
-        ("social_security", True, "2020-01-01", "Coverage/cov"),
-        ("in_other_study", True, "2026-11-01", "ResearchSubject/rs1"),
+        ("in_other_study", True, None, "ResearchSubject/rs1"),
     }
+    assert report.skipped["Coverage (payor not identified as French social security)"] == 1
     assert report.unmapped_count("", "patient-privacy") == 1
     assert report.skipped["ResearchSubject (this trial)"] == 1
     outcomes = {c.id: c.outcome for c in engine.screen(record.patient(), AS_OF).criteria}

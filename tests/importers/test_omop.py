@@ -1,4 +1,4 @@
-"""OMOP CDM 5.4 CSV importer on the Eunomia Synthea27Nj data and on hand-made tables."""
+"""OMOP CDM 5.3/5.4 CSV importer on the Eunomia Synthea27Nj data and on hand-made tables."""
 
 from __future__ import annotations
 
@@ -22,10 +22,21 @@ def test_eunomia_persons_convert_and_screen_ineligible(engine: Engine) -> None:
     assert report.format == "omop-cdm-5.4" and report.errors == () and report.patients_failed == 0
     decisions = set()
     for record in records:
+        # Observation periods end by 2022: on 2026-11-25 the record does not cover the screening
+        # date, so "no SLE recorded" is not "no SLE" (I2 unknown); at the end of the observed
+        # period it is (I2 fails).
+        observed = record.data["demographics"]["observed"]
+        last = max(date.fromisoformat(p["end"]) for p in observed)
+        assert last < AS_OF
         result = engine.screen(record.patient(), AS_OF)
         decisions.add(result.decision)
-        assert {c.id: c.outcome for c in result.criteria}["I2"] == "fail", record.patient_id
-    assert decisions == {"ineligible"}
+        assert {c.id: c.outcome for c in result.criteria}["I2"] == "unknown", record.patient_id
+        assert engine.outcomes(record.patient(), last)["I2"] == "fail", record.patient_id
+    assert "eligible" not in decisions and "incomplete" in decisions  # no SLE is unknown after 2022
+    # README: 3 deaths (DEATH.csv)
+    dead = [r for r in records if r.data["demographics"].get("deceased")]
+    assert len(dead) == 3
+    assert all(engine.screen(r.patient(), AS_OF).decision_reason for r in dead)
     with_hf = [r for r in records if any(c["name"] == "heart_failure" for c in r.data.get("conditions", []))]
     assert len(with_hf) >= 1
     assert all(
@@ -113,8 +124,10 @@ def test_censored_measurement_and_concepts(tmp_path: Path) -> None:
         "901,=,Meas Value Operator,Meas Value Operator,Meas Value Operator,S,4172703\n",
         encoding="utf-8",
     )
+    (tmp_path / "CDM_SOURCE.csv").write_text("cdm_source_name,cdm_version\nx,v5.3.1\n", encoding="utf-8")
     run = iter_omop([tmp_path])
     (record,) = list(run)
+    assert run.report.format == "omop-cdm-5.3.1"  # CDM 5.3 read, and labelled as such
     assert record.data["demographics"]["sex"] == "female"
     assert [(o["name"], o["value"]) for o in record.data["observations"]] == [
         ("neutrophils", 0.4),
@@ -122,3 +135,43 @@ def test_censored_measurement_and_concepts(tmp_path: Path) -> None:
     ]
     (issue,) = run.report.issues
     assert issue.line == 2 and issue.level == "warning" and "censored value <0.5" in issue.message
+
+
+PERSONS = "person_id,gender_source_value,birth_datetime\n1,F,1990-05-04\n2,M,1980-01-01\n3,F,1985-01-01\n"
+
+
+def test_death_observation_period_and_cdm_version(tmp_path: Path, engine: Engine) -> None:
+    (tmp_path / "person.csv").write_text(PERSONS, encoding="utf-8")
+    (tmp_path / "death.csv").write_text(
+        "person_id,death_date\n2,2025-02-03\n3,not a date\n", encoding="utf-8"
+    )
+    (tmp_path / "observation_period.csv").write_text(
+        "observation_period_id,person_id,observation_period_start_date,observation_period_end_date\n"
+        "1,1,2010-01-01,2020-12-31\n2,1,2024-01-01,\n3,2,2010-01-01,2026-11-24\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "condition_occurrence.csv").write_text(
+        "condition_occurrence_id,person_id,condition_concept_id,condition_start_date,condition_source_value\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "cdm_source.csv").write_text("cdm_source_name,cdm_version\nx,6.0\n", encoding="utf-8")
+    run = iter_omop([tmp_path])
+    records = {r.patient_id: r.data["demographics"] for r in run}
+    assert records["1"]["observed"] == [{"start": "2010-01-01", "end": "2020-12-31"}, {"start": "2024-01-01"}]
+    assert records["2"]["deceased"] == "2025-02-03" and "deceased" not in records["1"]
+    assert records["3"]["deceased"] is True  # an unreadable death date is still a death
+    assert run.report.format == "omop-cdm-6.0"
+    messages = [i.message for i in run.report.issues]
+    assert any("neither 5.3 nor 5.4" in m for m in messages)
+    assert any("deceased on an unknown date" in m for m in messages)
+    assert not any("no clinical table" in m for m in messages)
+
+
+def test_an_extract_without_clinical_tables_says_so(tmp_path: Path) -> None:
+    (tmp_path / "person.csv").write_text(PERSONS, encoding="utf-8")
+    run = iter_omop([tmp_path])
+    assert len(list(run)) == 3
+    assert run.report.format == "omop-cdm"
+    warnings = [i.message for i in run.report.issues if i.level == "warning"]
+    assert any("no clinical table" in m for m in warnings)
+    assert any("CDM version not stated" in m for m in warnings)

@@ -1,0 +1,87 @@
+"""One patient's FHIR resources -> a :class:`PatientRecord`: dispatch by resource type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
+from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
+from screener.importers.fhir.common import codings
+from screener.importers.fhir.conditions import read_condition
+from screener.importers.fhir.medications import (
+    Administrations,
+    add_administrations,
+    read_administration,
+    read_medication,
+)
+from screener.importers.fhir.observations import read_observation
+from screener.importers.fhir.oxygen import OxygenContext
+from screener.importers.fhir.patient import read_patient
+from screener.importers.mapping import Mapping
+
+# Resource types a patient's facts are read from (others are counted as "not used").
+USED = {
+    "Patient",
+    "Observation",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "MedicationAdministration",
+    "Procedure",
+    "Consent",
+    "Coverage",
+    "ResearchSubject",
+}
+
+
+class FhirConverter:
+    """Turns one patient's FHIR resources into a :class:`PatientRecord`."""
+
+    def __init__(
+        self, mapping: Mapping, log: ImportLog, organizations: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        self.mapping = mapping
+        self.log = log
+        self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
+        self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
+
+    def convert(
+        self,
+        patient: dict[str, Any],
+        patient_origin: Origin,
+        resources: Iterable[tuple[dict[str, Any], Origin]],
+        medications: dict[str, dict[str, Any]],
+    ) -> PatientRecord | None:
+        pid = str(patient.get("id") or patient_origin.field or "unknown")
+        b = NativeBuilder(pid, patient_origin.file)
+        read_patient(b, patient, patient_origin)
+        admins: dict[tuple[Any, ...], Administrations] = {}
+        self.oxygen = OxygenContext()
+        for resource, origin in resources:
+            kind = resource.get("resourceType")
+            try:
+                if kind == "Observation":
+                    read_observation(self, b, resource, origin)
+                elif kind == "Condition":
+                    read_condition(self, b, resource, origin)
+                elif kind in ("MedicationStatement", "MedicationRequest"):
+                    read_medication(self, b, resource, origin, medications)
+                elif kind == "MedicationAdministration":
+                    read_administration(self, b, resource, origin, medications, admins)
+                elif kind == "Procedure":
+                    for c in codings(resource.get("code"))[:1]:
+                        self.log.unmapped("Procedure", c.get("system"), c.get("code"), c.get("display"))
+                elif kind == "Consent":
+                    read_consent(self, b, resource, origin)
+                elif kind == "Coverage":
+                    read_coverage(self, b, resource, origin)
+                elif kind == "ResearchSubject":
+                    read_research_subject(self, b, resource, origin)
+                else:
+                    self.log.skip(str(kind))
+            except (KeyError, TypeError, AttributeError, ValueError) as error:
+                b.problem(origin, f"malformed {kind}: {error!r}; not imported")
+        add_administrations(b, admins)
+        self.oxygen.settle()
+        return b.finish(self.log)
