@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from screener import __version__
 from screener.cli import exit_codes
+from screener.cli.output import OutputClosed, quiet_stdout
 from screener.errors import ScreenerError
 
 
@@ -45,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScreenerError as error:
         print(f"screener: error: {error}", file=sys.stderr)
         return exit_codes.INPUT_ERROR
+    except OutputClosed:  # the reader of stdout stopped early (| head): nothing to say
+        return exit_codes.OK
+    except BrokenPipeError:
+        quiet_stdout()
+        return exit_codes.OK
     except KeyboardInterrupt:
         print("screener: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

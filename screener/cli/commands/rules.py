@@ -58,9 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     show = rules_sub.add_parser("show", help="one criterion: where it is, its quote, reading and logic")
     show.add_argument("criterion", help="criterion id, e.g. E2")
-    show.add_argument(
-        "--rules", type=Path, default=default_rules(), help="rule set directory or rules.yaml"
-    )
+    show.add_argument("--rules", type=Path, default=default_rules(), help="rule set directory or rules.yaml")
     show.set_defaults(run=run_show)
 
     diff = rules_sub.add_parser("diff", help="criterion-level changes between two rule sets")
