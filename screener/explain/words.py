@@ -197,7 +197,10 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def safe(text: str) -> str:
+def safe(text: str, newlines: bool = False) -> str:
     """``text`` with control characters written as escapes (``\\x1b``, ``\\n``), so that an id
-    holding an ANSI sequence or a newline cannot recolour a terminal or forge a line."""
+    holding an ANSI sequence or a newline cannot recolour a terminal or forge a line.
+    ``newlines``: keep line breaks (multi-line text of a rule file: quote, reading)."""
+    if newlines:
+        return "\n".join(_CONTROL.sub(_escape, line) for line in text.split("\n"))
     return _CONTROL.sub(_escape, text)

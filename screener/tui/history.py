@@ -138,3 +138,60 @@ def apply_history(raw: dict[str, Any], kind: str, record: dict[str, Any]) -> tup
     what = record.get("drug") or record.get("name")
     since = record.get("start") or record.get("onset")
     return data, f"added {kind} {what}" + (f" from {since}" if since else "")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def typed_from_record(fields: tuple[HistoryField, ...], record: dict[str, Any]) -> dict[str, str]:
+    """What the form shows for a recorded entry (to correct it in place)."""
+    return {f.name: _shown(record[f.name]) for f in fields if record.get(f.name) is not None}
+
+
+def record_title(kind: str, record: dict[str, Any]) -> str:
+    """``medication prednisone from 2026-03-01`` / ``condition sle from 2020-02-14``."""
+    what = record.get("drug") or record.get("name") or "?"
+    since = record.get("start") or record.get("onset")
+    return f"{kind} {what}" + (f" from {since}" if since else "")
+
+
+def replace_history(
+    raw: dict[str, Any], kind: str, index: int, record: dict[str, Any], fields: tuple[HistoryField, ...]
+) -> tuple[dict[str, Any], str]:
+    """A copy of ``raw`` with entry ``index`` of the section corrected: the form's fields are
+    replaced by what was typed (a field emptied is removed), keys the form does not show
+    (``code``, ``dose_unit_source``...) are kept. Returns the description of what changed."""
+    data = copy.deepcopy(raw)
+    items = data.get(SECTIONS[kind], [])
+    if not 0 <= index < len(items):
+        raise IndexError(f"{kind} {index} is not in the record")
+    old = items[index]
+    new = {k: v for k, v in old.items() if k not in {f.name for f in fields}}
+    new.update(record)
+    changes = []
+    for f in fields:
+        before, after = old.get(f.name), new.get(f.name)
+        if before != after:
+            changes.append(
+                f"{f.name} {_shown(before) if before is not None else '—'} -> "
+                f"{_shown(after) if after is not None else '—'}"
+            )
+    items[index] = new
+    if not changes:
+        return data, f"{record_title(kind, new)}: nothing changed"
+    return data, f"corrected {record_title(kind, old)}: {'; '.join(changes)}"
+
+
+def remove_history(raw: dict[str, Any], kind: str, index: int) -> tuple[dict[str, Any], str]:
+    """A copy of ``raw`` without entry ``index`` of the section, and the description."""
+    data = copy.deepcopy(raw)
+    items = data.get(SECTIONS[kind], [])
+    if not 0 <= index < len(items):
+        raise IndexError(f"{kind} {index} is not in the record")
+    old = items.pop(index)
+    return data, f"removed {record_title(kind, old)}"
