@@ -18,7 +18,7 @@ from screener.explain.words import (
     outcome_tag,
     record_words,
     safe,
-    test_words,
+    evidence_words,
     value_words,
 )
 from screener.model.rules import RuleSet
@@ -61,7 +61,7 @@ def _evidence_lines(evidence: tuple[Evidence, ...]) -> list[str]:
             continue
         seen.add((e.test, e.outcome))
         mark = "yes" if e.outcome else "no "
-        test = test_words(e.test, e.unit)
+        test = evidence_words(e.test, e.unit)
         lines.append(f"{INDENT}{mark}  {test}")
         for use in e.facts:
             lines.extend(_fact_line(use, INDENT + "      ", test, shown))
@@ -80,7 +80,7 @@ def reason(c: CriterionResult) -> str:
     decisive = [e for e in c.evidence if e.outcome == (c.type == "exclusion")] or list(c.evidence)
     parts: list[str] = []
     for e in decisive:
-        text = test_words(e.test, e.unit)
+        text = evidence_words(e.test, e.unit)
         if e.value is not None and e.facts:
             text += f" (found {value_words(e.value, e.unit)})"
         if text not in parts:

@@ -172,7 +172,7 @@ def record_words(text: str) -> str:
     return _RECORD_ID.sub("", text)
 
 
-def test_words(test: str, unit: str | None) -> str:
+def evidence_words(test: str, unit: str | None) -> str:
     """An evidence line's test with its trailing UCUM unit in human form, without record ids."""
     text = record_words(safe(test))
     if unit and text.endswith(f" {unit}"):

@@ -13,7 +13,7 @@ from screener.explain.words import (
     human_unit,
     record_words,
     safe,
-    test_words,
+    evidence_words,
     value_words,
 )
 from screener.results import CriterionResult, FactUse
@@ -86,7 +86,7 @@ def render_criterion(c: CriterionResult) -> Text:
         if (e.test, e.outcome) in seen:
             continue  # the same test in two branches of the criterion
         seen.add((e.test, e.outcome))
-        test = test_words(e.test, e.unit)
+        test = evidence_words(e.test, e.unit)
         text.append("  yes " if e.outcome else "  no  ", "bold green" if e.outcome else "bold red")
         text.append(f"{test}\n")
         for use in e.facts:
