@@ -14,11 +14,11 @@ from screener.explain.words import (
     criterion_eligible_from,
     criterion_outcome,
     eligible_from_words,
+    evidence_words,
     outcome_counts,
     outcome_tag,
     record_words,
     safe,
-    evidence_words,
     value_words,
 )
 from screener.model.rules import RuleSet

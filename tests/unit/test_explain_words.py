@@ -6,11 +6,11 @@ import pytest
 
 from screener.explain.words import (
     clinical_number,
+    evidence_words,
     human_unit,
     outcome_word,
     record_words,
     safe,
-    evidence_words,
     value_words,
 )
 

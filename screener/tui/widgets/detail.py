@@ -10,10 +10,10 @@ from textual.widgets import Static
 
 from screener.explain.words import (
     criterion_outcome,
+    evidence_words,
     human_unit,
     record_words,
     safe,
-    evidence_words,
     value_words,
 )
 from screener.results import CriterionResult, FactUse
