@@ -324,13 +324,7 @@ _REJECTED: dict[str, dict[str, str]] = {
 
 def _fold(unit: str) -> str:
     """Fold a unit spelling for tolerant matching (see module docstring)."""
-    return (
-        "".join(unit.split())
-        .replace("\u00b5", "u")
-        .replace("\u03bc", "u")
-        .replace("^", "*")
-        .lower()
-    )
+    return "".join(unit.split()).replace("\u00b5", "u").replace("\u03bc", "u").replace("^", "*").lower()
 
 
 def _build_lookup() -> dict[str, dict[str, float]]:

@@ -60,9 +60,7 @@ _CG = (
     "Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum creatinine. "
     "Nephron 1976;16(1):31-41. doi:10.1159/000180580"
 )
-_MOSTELLER = (
-    "Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317(17):1098"
-)
+_MOSTELLER = "Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317(17):1098"
 _DUBOIS = (
     "Du Bois D, Du Bois EF. A formula to estimate the approximate surface area if height and "
     "weight be known. Arch Intern Med 1916;17:863-871"
@@ -220,7 +218,5 @@ def call(name: str, **kwargs: Any) -> float | int | str | bool | None:
     if entry is None:
         close = difflib.get_close_matches(str(name), FUNCTIONS, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise KeyError(
-            f"unknown clinical function {name!r}{hint} (known: {', '.join(sorted(FUNCTIONS))})"
-        )
+        raise KeyError(f"unknown clinical function {name!r}{hint} (known: {', '.join(sorted(FUNCTIONS))})")
     return entry(**kwargs)

@@ -43,6 +43,14 @@ FIELD_WORDS = {
     "onset": "onset date",
 }
 
+#: engine fields of a medication period -> the patient record's field that feeds them
+RECORD_FIELDS = {
+    "dose_mg": "dose",
+    "daily_dose_mg": "dose",
+    "weekly_dose_mg": "dose",
+    "failed": "outcome",
+}
+
 
 @dataclass(frozen=True)
 class TodoItem:
@@ -55,6 +63,7 @@ class TodoItem:
     record: tuple[str, int] | None = None  # action "record": ("condition"|"medication", index)
     history: str | None = None  # action "history": the kind of record to add
     person_only: bool = False
+    fields: tuple[str, ...] = ()  # action "record": the fields of the patient record to fill
 
     @property
     def key(self) -> str:
@@ -185,7 +194,12 @@ def todo_items(
             kind = str(entry["kind"])
             label = str(entry["label"])
             text = f"Complete the {kind} {label.split(' (', 1)[0]}: {', '.join(fields)}"
-            items.append(TodoItem(safe(text), criteria, "record", record=entry["record"]))  # type: ignore[arg-type]
+            record_fields = tuple(
+                dict.fromkeys(RECORD_FIELDS.get(f, f) for f in entry["all_fields"])  # type: ignore[union-attr]
+            )
+            items.append(
+                TodoItem(safe(text), criteria, "record", record=entry["record"], fields=record_fields)  # type: ignore[arg-type]
+            )
         else:
             items.append(
                 TodoItem(

@@ -182,9 +182,7 @@ def _medication(item: dict[str, Any], here: Location) -> Medication:
         route=item.get("route"),
         frequency=item.get("frequency"),
         end=end,
-        administrations=tuple(
-            sorted(date.fromisoformat(d) for d in item.get("administrations", ()))
-        ),
+        administrations=tuple(sorted(date.fromisoformat(d) for d in item.get("administrations", ()))),
         outcome=item.get("outcome"),
         source=item.get("source"),
     )
@@ -202,12 +200,10 @@ def patient_from_data(data: Any, lines: LineMap) -> Patient:
 
     birth = _date(demo.get("birth_date"))
     observations = tuple(
-        _observation(item, at("observations", i))
-        for i, item in enumerate(data.get("observations", []))
+        _observation(item, at("observations", i)) for i, item in enumerate(data.get("observations", []))
     )
     medications = tuple(
-        _medication(item, at("medications", i))
-        for i, item in enumerate(data.get("medications", []))
+        _medication(item, at("medications", i)) for i, item in enumerate(data.get("medications", []))
     )
     for i, item in enumerate(data.get("assessments", [])):
         if item["name"] == "selena_sledai" and not 0 <= item["score"] <= 105:
@@ -266,9 +262,7 @@ def parse_patient(text: str, file: str = "<memory>") -> Patient:
     try:
         data, lines = load_text(text, file)
     except yaml.YAMLError as error:
-        raise PatientDataError(
-            yaml_error_message(error), yaml_error_location(error, file)
-        ) from None
+        raise PatientDataError(yaml_error_message(error), yaml_error_location(error, file)) from None
     return patient_from_data(data, lines)
 
 
@@ -278,11 +272,7 @@ def load_patient(path: str | Path) -> Patient:
     try:
         data, lines = load_file(p)
     except OSError as error:
-        raise PatientDataError(
-            f"cannot read patient file: {error.strerror}", Location(str(p))
-        ) from None
+        raise PatientDataError(f"cannot read patient file: {error.strerror}", Location(str(p))) from None
     except yaml.YAMLError as error:
-        raise PatientDataError(
-            yaml_error_message(error), yaml_error_location(error, str(p))
-        ) from None
+        raise PatientDataError(yaml_error_message(error), yaml_error_location(error, str(p))) from None
     return patient_from_data(data, lines)

@@ -466,9 +466,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
                 continue
             elif i.source not in fact_types:
                 errors.append(
-                    RuleSpecError(
-                        f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where
-                    )
+                    RuleSpecError(f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where)
                 )
             elif i.field is not None and i.field not in FACT_FIELDS:
                 errors.append(
@@ -498,9 +496,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
     for d in rs.derived:
         loop = cyclic(d.name, (d.name,))
         if loop:
-            errors.append(
-                RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path))
-            )
+            errors.append(RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path)))
             break
 
     # Tests: known facts and fields, type-correct comparisons, thresholds in the fact's unit.
@@ -608,9 +604,7 @@ def find_rule_file(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "rules.yaml"
     if not p.exists():
-        raise RuleSpecError(
-            "no rule file here (expected a directory with rules.yaml)", Location(str(p))
-        )
+        raise RuleSpecError("no rule file here (expected a directory with rules.yaml)", Location(str(p)))
     return p
 
 

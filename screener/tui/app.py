@@ -193,7 +193,7 @@ class ScreenerApp(App[None]):
             self._fact_edited,
         )
 
-    def action_edit_history(self, entry: str | None = None) -> None:
+    def action_edit_history(self, entry: str | None = None, focus: tuple[str, ...] = ()) -> None:
         """The history form: a new record, or ``entry`` (``"condition:0"``) to correct or remove."""
         if self.patient is None:
             self.notify("Open a patient file or a screening record first (o).", severity="warning")
@@ -205,6 +205,7 @@ class ScreenerApp(App[None]):
                 patient_file=self.patient.file,
                 as_of=self.as_of,
                 entry=entry,
+                focus=focus,
                 cursor_blink=self.cursor_blink,
             ),
             self._fact_edited,
@@ -217,7 +218,7 @@ class ScreenerApp(App[None]):
         self.action_edit_fact(message.fact)
 
     def on_edit_record(self, message: EditRecord) -> None:
-        self.action_edit_history(entry_key(message.kind, message.index))
+        self.action_edit_history(entry_key(message.kind, message.index), message.fields)
 
     def on_add_record(self, message: AddRecord) -> None:
         self.action_edit_history(entry_key(message.kind, None) if message.kind else None)

@@ -73,6 +73,9 @@ class FormSpec:
         return f"possible values {low} to {high}" + (f" {unit}" if unit else "")
 
 
+SYMBOLS = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
 def fact_thresholds(ruleset: RuleSet, name: str) -> tuple[str, ...]:
     """How the rule set's criteria compare ``name``: ``("E3: lvef < 40 %",)``."""
     found: list[str] = []
@@ -82,7 +85,8 @@ def fact_thresholds(ruleset: RuleSet, name: str) -> tuple[str, ...]:
                 value = node.comparison.value
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     unit = human_unit(node.unit)
-                    text = f"{c.id}: {name} {node.comparison.describe()} {clinical_number(value)}"
+                    symbol = SYMBOLS.get(node.comparison.op, node.comparison.op)
+                    text = f"{c.id}: {name} {symbol} {clinical_number(value)}"
                     text += f" {unit}" if unit else ""
                     if text not in found:
                         found.append(text)

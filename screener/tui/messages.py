@@ -20,10 +20,11 @@ class EnterFact(Message):
 class EditRecord(Message):
     """Open the history form on one record of the patient (``kind`` medication|condition)."""
 
-    def __init__(self, kind: str, index: int) -> None:
+    def __init__(self, kind: str, index: int, fields: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.kind = kind
         self.index = index
+        self.fields = fields  # the fields to fill first
 
 
 class AddRecord(Message):

@@ -38,6 +38,14 @@ def unit_options(codes: tuple[str, ...]) -> list[tuple[Text, str]]:
     return options
 
 
+def unit_option(codes: tuple[str, ...], recorded: object) -> str | None:
+    """The option of :func:`unit_options` that shows ``recorded`` (``mmHg`` -> ``mm[Hg]``)."""
+    if not isinstance(recorded, str) or recorded not in codes:
+        return None
+    label = (human_unit(recorded) or recorded).lower()
+    return next(code for _, code in unit_options(codes) if (human_unit(code) or code).lower() == label)
+
+
 @dataclass(frozen=True)
 class FactEditResult:
     """An accepted edit: the fact, the new raw record and the patient rebuilt from it."""
@@ -200,7 +208,7 @@ class FactForm(ModalScreen[FactEditResult | None]):
             unit_fixed.display = False
             unit.set_options(unit_options(spec.units))
             recorded = latest.get("unit") if latest else None
-            unit.value = recorded if recorded in spec.units else spec.units[0]
+            unit.value = unit_option(spec.units, recorded) or spec.units[0]
         elif spec.unit:
             unit_row.display = True
             unit.display = False
@@ -225,8 +233,9 @@ class FactForm(ModalScreen[FactEditResult | None]):
                 self.query_one("#value-choice", Select).value = shown
         else:
             self.query_one("#value", Input).value = _show_value(value)
-        if spec.units and latest.get("unit") in spec.units:
-            self.query_one("#unit", Select).value = latest["unit"]
+        chosen = unit_option(spec.units, latest.get("unit")) if spec.units else None
+        if chosen is not None:
+            self.query_one("#unit", Select).value = chosen
         if spec.has_date:
             self.query_one("#date", Input).value = latest.get("date") or ""
         self.query_one("#source", Input).value = latest.get("source") or ""

@@ -54,7 +54,8 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Save record"),
-        Binding("ctrl+d", "remove", "Remove record"),
+        # priority: inside an input ctrl+d would delete a character (the delete key still does)
+        Binding("ctrl+d", "remove", "Remove record", priority=True),
     ]
 
     def __init__(
@@ -65,6 +66,7 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
         patient_file: str,
         as_of: date,
         entry: str | None = None,
+        focus: tuple[str, ...] = (),
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
@@ -76,6 +78,7 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
         self.entries = self._entries()
         self.initial = entry if entry in dict(self.entries) else entry_key(KINDS[0], None)
         self._confirm_remove = False
+        self.focus_fields = focus  # the fields the to-do asks for, focused first
 
     def _entries(self) -> list[tuple[str, str]]:
         """(key, label) of the choices: new records first, then every recorded one."""
@@ -161,7 +164,13 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
             self._focus_first_empty()
 
     def _focus_first_empty(self) -> None:
-        """On a record to complete, the first field without a value (else the first field)."""
+        """On a record to complete, the first field the to-do asks for, else the first field
+        without a value, else the first field."""
+        names = {f.name for f in self.base_fields[self.kind]}
+        for name in self.focus_fields:
+            if name in names:
+                self.query_one(f"#{self.kind}-{name}").focus()
+                return
         first = None
         for f in self.base_fields[self.kind]:
             widget = self.query_one(f"#{self.kind}-{f.name}")

@@ -110,7 +110,7 @@ class MainScreen(Screen[None]):
         if item.action == "fact" and item.fact is not None:
             self.post_message(EnterFact(item.fact))
         elif item.action == "record" and item.record is not None:
-            self.post_message(EditRecord(*item.record))
+            self.post_message(EditRecord(*item.record, fields=item.fields))
         elif item.action == "history":
             self.post_message(AddRecord(item.history))
         else:
