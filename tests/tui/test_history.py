@@ -82,6 +82,7 @@ def _raw() -> dict:
     return {
         "schema_version": "1",
         "patient_id": "h",
+        "demographics": {"birth_date": "1980-01-01", "sex": "female"},
         "medications": [
             {"drug": "prednisone", "dose": 10, "unit": "mg", "start": "2026-01-01"},
             {"drug": "rituximab", "dose": 1000, "unit": "mg", "start": "2025-01-01"},
