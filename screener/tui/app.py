@@ -233,7 +233,7 @@ class ScreenerApp(App[None]):
             return
         self.patient = edit.patient
         self.dirty = True
-        self.notify(edit.description, title="Fact saved in this screening")
+        self.notify(safe(edit.description), title="Changed in this screening (s saves a record)")
         self.rescreen()
 
     def action_change_date(self) -> None:

@@ -10,11 +10,11 @@ mapping with :func:`apply_history`; :func:`patient_from_data` has the last word.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from screener.model.rules import Quantifier, RuleSet, walk
+from screener.model.rules import FieldTest, Quantifier, RuleSet, walk
 from screener.spec.validate import schema
 from screener.tui.editing import FactInputError, parse_date
 
@@ -55,7 +55,69 @@ def _matched(ruleset: RuleSet, record: str, key: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _field_tests(ruleset: RuleSet, record: str, key: str) -> list[tuple[str, FieldTest]]:
+    """(criterion id, test) of every test of ``key`` in the ``where`` of ``record`` quantifiers."""
+    found: list[tuple[str, FieldTest]] = []
+    for c in ruleset.criteria:
+        for node in walk(c.test):
+            if isinstance(node, Quantifier) and node.record == record and node.where is not None:
+                found.extend(
+                    (c.id, t) for t in walk(node.where) if isinstance(t, FieldTest) and t.field == key
+                )
+    return found
+
+
+def _field_readings(ruleset: RuleSet, record: str, key: str) -> str:
+    """How the criteria read ``key`` of ``record``s: ``I2: one of acr_1997, acr_1982``."""
+    symbols = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+    found: list[str] = []
+    for c in ruleset.criteria:
+        for node in walk(c.test):
+            if not (isinstance(node, Quantifier) and node.record == record and node.where is not None):
+                continue
+            for inner in walk(node.where):
+                if isinstance(inner, FieldTest) and inner.field == key:
+                    op, value = inner.comparison.op, inner.comparison.value
+                    if op in ("in", "not_in"):
+                        words = ("one of " if op == "in" else "none of ") + ", ".join(map(str, value))
+                    elif op in symbols:
+                        words = f"{symbols[op]} {value}"
+                    else:
+                        continue
+                    text = f"{c.id}: {words}"
+                    if text not in found:
+                        found.append(text)
+    return "; ".join(found)
+
+
+def _with_readings(
+    fields: tuple[HistoryField, ...], ruleset: RuleSet, record: str
+) -> tuple[HistoryField, ...]:
+    """Free-text and number fields hint at what the rule set reads in them; a text field the
+    rule set only ever reads as "one of" a list becomes a choice of that list (a typo such as
+    ``acr1997`` would otherwise read as another classification and fail the criterion)."""
+    out = []
+    for f in fields:
+        tests = _field_tests(ruleset, record, f.name)
+        if f.type == "text" and tests and all(t.comparison.op == "in" for _, t in tests):
+            values = dict.fromkeys(str(v) for _, t in tests for v in t.comparison.value)
+            out.append(replace(f, type="choice", choices=tuple(values)))
+            continue
+        if f.type in ("text", "integer", "number"):
+            readings = _field_readings(ruleset, record, f.name)
+            if readings:
+                f = replace(f, hint=f"rule set reads {readings}")
+        out.append(f)
+    return tuple(out)
+
+
 def history_fields(ruleset: RuleSet, kind: str) -> tuple[HistoryField, ...]:
+    return _with_readings(
+        _history_fields(ruleset, kind), ruleset, "exposure" if kind == "medication" else "condition"
+    )
+
+
+def _history_fields(ruleset: RuleSet, kind: str) -> tuple[HistoryField, ...]:
     if kind == "medication":
         return (
             HistoryField("drug", "Drug", "choice", _matched(ruleset, "exposure", "drug"), True),

@@ -71,8 +71,11 @@ async def test_todo_record_item_opens_that_record_and_completing_it_settles_i2(t
         assert "Correct or remove: condition sle" in str(form.query_one("#history-dialog").border_title)
         # the recorded values are in the form; the first empty field has the focus
         assert form.query_one("#condition-name", Select).value == "sle"
-        assert form.query_one("#condition-classification", Input).has_focus
-        form.query_one("#condition-classification", Input).value = "acr_1997"
+        classification = form.query_one("#condition-classification", Select)
+        assert classification.has_focus  # the field the to-do asks for
+        # a choice of the classifications the rule set reads: a typo cannot fail I2
+        assert [v for _, v in classification._options if v is not Select.NULL] == ["acr_1997", "acr_1982"]
+        classification.value = "acr_1997"
         form.query_one("#condition-criteria_met", Input).value = "5"
         await pilot.press("ctrl+s")
         await settle(pilot)

@@ -20,6 +20,12 @@ from screener.tui.editing import FactEntry, FactInputError, FormSpec, apply_fact
 from screener.yamlio import LineMap
 
 ERROR_FIELDS = ("fact", "value", "unit", "date", "form")
+SOURCE_HINTS = {
+    "observation": "e.g. lab report 26-88412",
+    "assessment": "e.g. consultation 2026-11-20",
+    "status": "e.g. consent form, clinic note 2026-11-20",
+    "demographic": "e.g. hospital admission record",
+}
 #: which error line an input's correction clears
 INPUT_ERRORS = {"value": "value", "value-choice": "value", "unit": "unit", "date": "date"}
 
@@ -173,10 +179,10 @@ class FactForm(ModalScreen[FactEditResult | None]):
             return
         help_text.append(f"{spec.label}\n", "bold")
         help_text.append(f"{spec.kind} · {spec.type}", "dim")
-        if human_unit(spec.unit):
-            help_text.append(f" · in {human_unit(spec.unit)}", "dim")
         if spec.range_words():
             help_text.append(f" · {spec.range_words()}", "dim")
+        elif human_unit(spec.unit):
+            help_text.append(f" · in {human_unit(spec.unit)}", "dim")
         if spec.person_only:
             help_text.append(" · to be confirmed by a person", "magenta")
         if spec.thresholds:
@@ -216,6 +222,7 @@ class FactForm(ModalScreen[FactEditResult | None]):
             unit_fixed.update(Text(human_unit(spec.unit) or spec.unit))
         else:
             unit_row.display = False
+        self.query_one("#source", Input).placeholder = SOURCE_HINTS.get(spec.kind, "where it comes from")
         self.query_one("#date-row").display = spec.has_date
         self.query_one("#confirmed-row").display = spec.kind == "status"
 

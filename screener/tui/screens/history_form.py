@@ -151,12 +151,14 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
                             yield self._widget(kind, f)
             yield Static(id="history-error", classes="error")
             with Horizontal(id="form-buttons"):
-                yield Button("Remove  ^d", id="remove", variant="error", compact=True)
                 yield Button("Save  ^s", id="save", variant="primary", compact=True)
                 yield Button("Cancel  esc", id="cancel", compact=True)
+                yield Button("Remove  ^d", id="remove", variant="error", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#history-dialog").border_subtitle = f"as of {self.as_of.isoformat()}"
+        self.query_one(
+            "#history-dialog"
+        ).border_subtitle = f"as of {self.as_of.isoformat()} · ⏎ next field · ^s save"
         self._show_entry()
         if self.index is None:
             self.query_one("#history-entry", Select).focus()
@@ -274,8 +276,10 @@ class HistoryForm(ModalScreen[HistoryEditResult | None]):
             self.dismiss(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter goes to the next field: a form of ten fields is saved with ctrl+s only, so
+        that a stray Enter never saves a half-typed record."""
         event.stop()
-        self.action_submit()
+        self.focus_next()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -15,7 +16,8 @@ from screener.results import CriterionResult, ScreeningResult
 ICONS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "unknown": ("?", "yellow")}
 
 
-def criterion_label(c: CriterionResult) -> Text:
+def criterion_text(c: CriterionResult) -> Text:
+    """One line of text: icon, id, outcome in words, title."""
     icon, style = ICONS[c.outcome]
     label = Text()
     label.append(f"{icon} ", f"bold {style}")
@@ -25,6 +27,19 @@ def criterion_label(c: CriterionResult) -> Text:
     if c.person_only:
         label.append(" · person", "dim")
     return label
+
+
+PREFIX_WIDTH = len("✔ E10  not excluded ")
+
+
+def criterion_label(c: CriterionResult) -> Table:
+    """The same as :func:`criterion_text`, with the title wrapping under itself."""
+    text = criterion_text(c)
+    grid = Table.grid(expand=True)
+    grid.add_column(width=PREFIX_WIDTH, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(text[:PREFIX_WIDTH], text[PREFIX_WIDTH:])
+    return grid
 
 
 class CriteriaList(OptionList):

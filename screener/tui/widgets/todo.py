@@ -6,6 +6,7 @@ list); each says which key does its job, and choosing it opens the form that col
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -43,12 +44,17 @@ class TodoList(OptionList):
             self.add_option(Option(Text("Nothing left to collect.", "dim"), disabled=True))
         for item in self._items:
             label = Text()
-            label.append("☐ ", "bold yellow" if not item.person_only else "bold magenta")
             label.append(item.text)
             label.append(f"  {', '.join(item.criteria)}", "dim")
             label.append(f"  [{KEY_WORDS[item.action]}]", "bold cyan")
-            self.add_option(Option(label))
+            grid = Table.grid(expand=True)
+            grid.add_column(width=2, no_wrap=True)
+            grid.add_column(ratio=1)
+            grid.add_row(Text("☐", "bold yellow" if not item.person_only else "bold magenta"), label)
+            self.add_option(Option(grid))
         self.border_subtitle = f"{len(self._items)} open · ⏎ collect" if self._items else ""
+        if self._items:
+            self.highlighted = 0  # enter on the list always does something
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
