@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for batch summaries
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return exit_codes.INPUT_ERROR
