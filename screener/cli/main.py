@@ -17,13 +17,16 @@ from collections.abc import Sequence
 from screener import __version__
 from screener.cli import exit_codes
 from screener.cli.output import OutputClosed, quiet_stdout
+from screener.cli.usage import ScreenerParser, add_exit_codes
 from screener.errors import ScreenerError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ScreenerParser(
         prog="screener",
         description="Explainable eligibility screening for clinical trials.",
+        epilog="exit codes: 0 ok; 1 findings (lint, failing cases, records not screened); "
+        "2 unusable input or bad usage; 130 interrupted. Each command's --help lists its own.",
     )
     parser.add_argument("--version", action="version", version=f"screener {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -32,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"screener.cli.commands.{info.name}")
         module.register(sub)
+    add_exit_codes(parser)
     return parser
 
 
