@@ -41,7 +41,8 @@ def test_table_lists_every_criterion_in_order() -> None:
     text = render_table(funnel())
     lines = text.splitlines()
     assert lines[0] == (
-        "5 patients screened: 1 eligible, 1 incomplete, 3 ineligible; 0 records could not be screened (errors)"
+        "5 patients screened: 1 eligible, 1 incomplete, 3 ineligible; "
+        "0 records could not be screened (errors)"
     )
     assert lines[1].split() == [
         "criterion",
