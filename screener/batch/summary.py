@@ -298,7 +298,9 @@ def _info_html(funnel: Funnel, info: RunInfo | None) -> str:
 
 def render_html(funnel: Funnel, info: RunInfo | None = None) -> str:
     rows = funnel.rows()
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("criterion", "title", *HEADERS[1:]))
+    # Outcomes said for eligibility, as in the screen text and the TUI (issue 14, point 4).
+    words = {"fail": "fail (not met / excluded)", "pass": "pass (met / not excluded)"}
+    head = "".join(f"<th>{html.escape(words.get(h, h))}</th>" for h in ("criterion", "title", *HEADERS[1:]))
     body = "".join(
         "<tr>"
         + "".join(

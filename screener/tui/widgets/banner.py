@@ -46,6 +46,8 @@ class DecisionBanner(Static):
                 line.append(f"  waiting periods end {when.isoformat()}", "bold")
             else:
                 line.append(f"  eligible from {when.isoformat()}", "bold")
+        if result is not None and result.unknown and not busy:
+            line.append("  → t: to-do list", "bold cyan")
         if busy:
             line.append("  screening…", "italic")
         if dirty:

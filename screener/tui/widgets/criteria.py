@@ -64,7 +64,7 @@ class CriteriaList(OptionList):
             open_ = sum(1 for c in items if c.outcome != "pass")
             heading = Text(f"{KIND_TITLES[kind]} ({len(items)})", "bold underline")
             if open_:
-                heading.append(f"  {open_} not settled in favour", "dim")
+                heading.append(f"  {open_} open", "dim")
             self.add_option(Option(heading, disabled=True))
             for c in items:
                 self.add_option(Option(criterion_label(c), id=c.id))
