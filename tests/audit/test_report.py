@@ -118,7 +118,9 @@ def test_traceability_matrix_lists_cases_with_expected_outcome(rules_dir: Path) 
     assert first.line == 9  # the "criteria: {I1: pass}" line
     assert first.as_of == "2026-11-25"
     text = render_markdown(report)
-    assert "| adult on the 18th birthday | 2026-11-25 | pass |" in text
+    # the expected outcome in the words of its kind (an inclusion is met / not met)
+    assert "| adult on the 18th birthday | 2026-11-25 | met |" in text
+    assert "| one day short of 18 | 2026-11-25 | not met |" in text
     assert "| I2 | inclusion | Signed consent | none |" in text
     assert "| I1 | inclusion | Adult under 70 | 2 |" in text
 
