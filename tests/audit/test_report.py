@@ -140,10 +140,14 @@ def test_no_tests_folder_means_no_cases(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
-    hostile = clean_text().replace(
-        "quote: Signed informed consent.}",
-        "quote: \"<script>alert('x')</script> & <b>consent</b>\"}",
-    ).replace("title: Clean test rule set", "title: A <i>rule</i> set & co")
+    hostile = (
+        clean_text()
+        .replace(
+            "quote: Signed informed consent.}",
+            "quote: \"<script>alert('x')</script> & <b>consent</b>\"}",
+        )
+        .replace("title: Clean test rule set", "title: A <i>rule</i> set & co")
+    )
     (tmp_path / "rules.yaml").write_text(hostile, encoding="utf-8")
     html_text = render_html(build_report(load_ruleset(tmp_path)))
     assert html_text.startswith("<!DOCTYPE html>")
