@@ -320,7 +320,8 @@ async def test_todo_key_focuses_the_list_and_items_name_their_key(tmp_path: Path
 async def test_notifications_are_plain_escaped_text(app: ScreenerApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.screen.notify("id [bold]x[/bold]\x1b[2J\n", title="t\x07")  # a screen's notify goes through the app
+        # a screen's notify goes through the app's
+        app.screen.notify("id [bold]x[/bold]\x1b[2J\n", title="t\x07")
         await pilot.pause()
         (note,) = [n for n in app._notifications if n.title.startswith("t")]
         assert note.message == "id [bold]x[/bold]\\x1b[2J\\n" and note.title == "t\\x07"
