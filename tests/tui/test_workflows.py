@@ -326,3 +326,23 @@ async def test_notifications_are_plain_escaped_text(app: ScreenerApp) -> None:
         (note,) = [n for n in app._notifications if n.title.startswith("t")]
         assert note.message == "id [bold]x[/bold]\\x1b[2J\\n" and note.title == "t\\x07"
         assert note.markup is False
+
+
+@run_async
+async def test_enter_on_an_open_criterion_collects_what_it_waits_for(app: ScreenerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        criteria = app.screen.query_one("#criteria", CriteriaList)
+        criteria.focus()
+        criteria.select_criterion("E2")
+        await pilot.press("enter")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, FactForm)
+        assert form.query_one("#fact-name", Select).value == "creatinine_clearance_measured"
+        await pilot.press("escape")
+        await pilot.pause()
+        criteria.select_criterion("I1")  # settled: enter shows its explanation, opens nothing
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)

@@ -15,7 +15,7 @@ from screener.tui.commands import COMMANDS
 
 OTHER_KEYS = (
     ("tab / shift+tab", "next / previous pane"),
-    ("↑ ↓  enter", "choose; on a to-do item: open the form that collects it"),
+    ("↑ ↓  enter", "choose; on a to-do item or an open criterion: open the form that collects it"),
     ("ctrl+p", "command palette (actions by name)"),
     ("ctrl+s", "in a form: save"),
     ("esc", "close a dialog without changing anything"),

@@ -97,6 +97,15 @@ class MainScreen(Screen[None]):
         if result is not None:
             self.query_one("#detail", CriterionDetail).show(result.criterion(event.criterion_id))
 
+    def on_criteria_list_chosen(self, event: CriteriaList.Chosen) -> None:
+        """Enter on an open criterion does the first to-do item it waits for."""
+        todo = self.query_one("#todo", TodoList)
+        item = next((i for i in todo.items if event.criterion_id in i.criteria), None)
+        if item is not None:
+            self.on_todo_list_picked(TodoList.Picked(item))
+        else:
+            self.query_one("#detail", CriterionDetail).focus()
+
     def focus_todo(self) -> None:
         todo = self.query_one("#todo", TodoList)
         todo.focus()

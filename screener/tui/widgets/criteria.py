@@ -88,5 +88,14 @@ class CriteriaList(OptionList):
         if event.option.id:
             self.post_message(self.Selected(event.option.id))
 
+    class Chosen(Message):
+        """Enter on a criterion: collect what it waits for."""
+
+        def __init__(self, criterion_id: str) -> None:
+            super().__init__()
+            self.criterion_id = criterion_id
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        if event.option.id:
+            self.post_message(self.Chosen(event.option.id))
