@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from screener import units
 from screener.model.rules import FieldTest, Quantifier, RuleSet, walk
 from screener.spec.validate import schema
 from screener.tui.editing import FactInputError, parse_date
@@ -186,6 +187,12 @@ def parse_history(fields: tuple[HistoryField, ...], typed: dict[str, str], as_of
             errors[f.name] = message if message and "could not convert" not in message else "not a number"
     if "dose" in record and "unit" not in record:
         errors["unit"] = "a dose needs its unit"
+    elif "dose" in record and "dose" not in errors:
+        # the plausibility guard of patient files (screener.units), typed values too
+        canonical = units.normalize("dose", float(record["dose"]), record["unit"])
+        bounds = units.plausible_range("dose")
+        if bounds is not None and not bounds[0] <= canonical <= bounds[1]:
+            errors["dose"] = f"impossible dose {record['dose']} {record['unit']}: more than {bounds[1]:g} mg"
     if "start" in record and "end" in record and record["end"] < record["start"]:
         errors["end"] = "ends before it starts"
     if errors:

@@ -123,3 +123,17 @@ def test_a_record_is_removed_and_a_wrong_index_is_refused() -> None:
     assert description == "removed medication rituximab from 2025-01-01"
     with pytest.raises(IndexError):
         remove_history(_raw(), "condition", 1)
+
+
+@pytest.mark.parametrize(
+    ("dose", "unit", "ok"), [("1000", "g", True), ("1001", "g", False), ("1e9", "mg", False)]
+)
+def test_a_dose_is_checked_against_the_plausibility_guard(dose: str, unit: str, ok: bool) -> None:
+    fields = history_fields(RULESET, "medication")
+    typed = {"drug": "prednisone", "dose": dose, "unit": unit, "start": "2026-01-01"}
+    if ok:
+        assert parse_history(fields, typed, AS_OF)["dose"] == float(dose)
+    else:
+        with pytest.raises(FactInputError) as problem:
+            parse_history(fields, typed, AS_OF)
+        assert set(problem.value.errors) == {"dose"} and "impossible dose" in problem.value.errors["dose"]
