@@ -283,9 +283,7 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             return False
         limit = vocabulary[name].max_age_days
         if limit is not None and days_between(when, as_of) > limit:
-            set_aside[name] = SetAside(
-                name, when, f"latest value dated {when} is older than {limit} days"
-            )
+            set_aside[name] = SetAside(name, when, f"latest value dated {when} is older than {limit} days")
             return False
         return True
 

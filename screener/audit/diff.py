@@ -107,8 +107,8 @@ def _leaf_change(cid: str, old: FactTest | FieldTest, new: FactTest | FieldTest)
     a, b = old.comparison, new.comparison
     if a == b and old.unit == new.unit:
         return None
-    subject = old.field if isinstance(old, FieldTest) else (
-        f"{old.fact}.{old.field}" if old.field else old.fact
+    subject = (
+        old.field if isinstance(old, FieldTest) else (f"{old.fact}.{old.field}" if old.field else old.fact)
     )
     windowed = isinstance(a.value, Window) or isinstance(b.value, Window)
     kind = "window" if windowed else "threshold"

@@ -17,6 +17,7 @@ import yaml
 
 from screener.audit.words import node_lines, node_words
 from screener.clinical import FUNCTIONS
+from screener.explain.words import outcome_word
 from screener.model.rules import Criterion, FactTest, FieldTest, RuleSet, walk
 from screener.yamlio import load_file, yaml_error_message
 
@@ -281,7 +282,8 @@ def render_markdown(report: RuleReport) -> str:
             out += ["| case | screening date | expected | where |", "|---|---|---|---|"]
             for case in c.cases:
                 where = f"{case.file}:{case.line}" if case.line else case.file
-                out.append(f"| {_md(case.note)} | {case.as_of} | {case.outcome} | `{where}` |")
+                expected = outcome_word(c.type, case.outcome)
+                out.append(f"| {_md(case.note)} | {case.as_of} | {expected} | `{where}` |")
         else:
             out.append("No fixture case exercises this criterion.")
     if r.case_problems:
@@ -371,7 +373,7 @@ def render_html(report: RuleReport) -> str:
                 where = f"{case.file}:{case.line}" if case.line else case.file
                 out.append(
                     f"<tr><td>{_h(case.note)}</td><td>{_h(case.as_of)}</td>"
-                    f'<td class="{_h(case.outcome)}">{_h(case.outcome)}</td>'
+                    f'<td class="{_h(case.outcome)}">{_h(outcome_word(c.type, case.outcome))}</td>'
                     f"<td><code>{_h(where)}</code></td></tr>"
                 )
             out.append("</table>")

@@ -136,9 +136,62 @@ class Funnel:
 HEADERS = ("criterion", "fail", "unknown", "pass", "failed here", "unknown here", "remaining", "clear")
 
 
-def render_table(funnel: Funnel) -> str:
-    """Plain-text table: independent counts, then the sequential funnel."""
-    lines = [f"{funnel.screened} patients screened"]
+@dataclass(frozen=True)
+class RunInfo:
+    """What a batch did, for the summary's reader: date, rule set, inputs, command."""
+
+    as_of: str
+    ruleset_id: str
+    ruleset_version: str
+    ruleset_sha256: str
+    inputs: tuple[str, ...]
+    command: str
+    errors: int = 0  # records that could not be screened
+    skipped: tuple[str, ...] = ()  # files of input directories that no reader reads
+
+
+def decision_totals(funnel: Funnel) -> dict[str, int]:
+    """Patients per decision, from the funnel's counts (the runner's rows decide, not this):
+    ineligible fail a criterion; eligible have no criterion that is not a pass."""
+    ineligible = sum(funnel.first_fail)
+    eligible = funnel.screened - sum(funnel.first_open)
+    return {
+        "eligible": eligible,
+        "incomplete": funnel.screened - eligible - ineligible,
+        "ineligible": ineligible,
+    }
+
+
+def totals_line(funnel: Funnel, errors: int = 0) -> str:
+    """``23 patients screened: 5 eligible, 10 incomplete, 8 ineligible; 1 error``"""
+    t = decision_totals(funnel)
+    text = (
+        f"{funnel.screened} patients screened: {t['eligible']} eligible, "
+        f"{t['incomplete']} incomplete, {t['ineligible']} ineligible"
+    )
+    return text + f"; {errors} record{'s' if errors != 1 else ''} could not be screened (errors)"
+
+
+def info_lines(info: RunInfo) -> list[str]:
+    lines = [
+        f"screening date {info.as_of}; rule set {info.ruleset_id} v{info.ruleset_version} "
+        f"(sha256 {info.ruleset_sha256})",
+        f"inputs: {', '.join(info.inputs)}",
+        f"command: {info.command}",
+    ]
+    if info.skipped:
+        shown = ", ".join(info.skipped[:10]) + (
+            f" and {len(info.skipped) - 10} more" if len(info.skipped) > 10 else ""
+        )
+        lines.append(f"skipped {len(info.skipped)} file(s) no reader reads: {shown}")
+    return lines
+
+
+def render_table(funnel: Funnel, info: RunInfo | None = None) -> str:
+    """Plain-text table: totals, what was run, independent counts, then the sequential funnel."""
+    lines = [totals_line(funnel, info.errors if info is not None else 0)]
+    if info is not None:
+        lines.extend(info_lines(info))
     cells = [
         [
             r["id"],
@@ -187,8 +240,8 @@ def render_svg(funnel: Funnel) -> str:
     for r in rows:
         known = r["remaining"] - r["unknown_here"]
         parts = (
-            (known, "#4c9a2a", "remaining"),
-            (r["unknown_here"], "#e0a526", "unknown"),
+            (known, "#4c9a2a", "remaining, nothing unknown here"),
+            (r["unknown_here"], "#e0a526", "unknown here"),
             (r["failed_here"], "#c0392b", "failed here"),
         )
         x = float(_LEFT)
@@ -221,9 +274,33 @@ def render_svg(funnel: Funnel) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_html(funnel: Funnel) -> str:
+def _info_html(funnel: Funnel, info: RunInfo | None) -> str:
+    totals = decision_totals(funnel)
+    cells = "".join(
+        f'<tr><th>{name}</th><td class="total" data-decision="{name}">{count}</td></tr>'
+        for name, count in (*totals.items(), ("errors", info.errors if info is not None else 0))
+    )
+    out = f'<table class="totals"><tbody>{cells}</tbody></table>\n'
+    if info is not None:
+        out += (
+            "<dl>"
+            f"<dt>screening date</dt><dd>{html.escape(info.as_of)}</dd>"
+            f"<dt>rule set</dt><dd>{html.escape(info.ruleset_id)} v{html.escape(info.ruleset_version)} "
+            f"(sha256 <code>{html.escape(info.ruleset_sha256)}</code>)</dd>"
+            f"<dt>inputs</dt><dd>{'<br>'.join(html.escape(i) for i in info.inputs)}</dd>"
+            f"<dt>command</dt><dd><code>{html.escape(info.command)}</code></dd>"
+        )
+        if info.skipped:
+            out += f"<dt>skipped files</dt><dd>{'<br>'.join(html.escape(f) for f in info.skipped)}</dd>"
+        out += "</dl>\n"
+    return out
+
+
+def render_html(funnel: Funnel, info: RunInfo | None = None) -> str:
     rows = funnel.rows()
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("criterion", "title", *HEADERS[1:]))
+    # Outcomes said for eligibility, as in the screen text and the TUI (issue 14, point 4).
+    words = {"fail": "fail (not met / excluded)", "pass": "pass (met / not excluded)"}
+    head = "".join(f"<th>{html.escape(words.get(h, h))}</th>" for h in ("criterion", "title", *HEADERS[1:]))
     body = "".join(
         "<tr>"
         + "".join(
@@ -248,7 +325,8 @@ def render_html(funnel: Funnel) -> str:
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
         "td:nth-child(-n+2){text-align:left}</style></head><body>\n"
-        f"<h1>Attrition funnel</h1>\n<p>{funnel.screened} patients screened. Independent counts "
+        f"<h1>Attrition funnel</h1>\n{_info_html(funnel, info)}"
+        f"<p>{funnel.screened} patients screened. Independent counts "
         "(fail, unknown, pass) take each criterion alone; the sequential columns take criteria in "
         "rule order: <em>failed here</em> counts patients this criterion is the first to fail, "
         "<em>unknown here</em> those not failed so far whose outcome is unknown, <em>remaining</em> "

@@ -17,13 +17,17 @@ from collections.abc import Sequence
 
 from screener import __version__, fileio
 from screener.cli import exit_codes
+from screener.cli.output import OutputClosed, quiet_stdout
+from screener.cli.usage import ScreenerParser, add_exit_codes
 from screener.errors import ScreenerError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ScreenerParser(
         prog="screener",
         description="Explainable eligibility screening for clinical trials.",
+        epilog="exit codes: 0 ok; 1 findings (lint, failing cases, records not screened); "
+        "2 unusable input or bad usage; 130 interrupted. Each command's --help lists its own.",
     )
     parser.add_argument("--version", action="version", version=f"screener {__version__}")
     parser.add_argument(
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"screener.cli.commands.{info.name}")
         module.register(sub)
+    add_exit_codes(parser)
     return parser
 
 
@@ -65,6 +70,7 @@ def _input_named(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for batch summaries
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return exit_codes.INPUT_ERROR
@@ -76,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScreenerError as error:
         print(f"screener: error: {error}", file=sys.stderr)
         return exit_codes.INPUT_ERROR
+    except OutputClosed:  # the reader of stdout stopped early (| head): nothing to say
+        return exit_codes.OK
+    except BrokenPipeError:
+        quiet_stdout()
+        return exit_codes.OK
     except KeyboardInterrupt:
         print("screener: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED

@@ -52,17 +52,13 @@ class DurableRuleset:
     """One registered ruleset; :meth:`run` evaluates one set of facts in a fresh session."""
 
     def __init__(self, name: str, rules: dict[str, dict[str, Any]]) -> None:
-        definition = {
-            rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()
-        }
+        definition = {rule: {k: v for k, v in body.items() if k != "run"} for rule, body in rules.items()}
         self.name = f"{name}_{next(_NAMES)}"
         with _LOCK:
             try:
                 self._handle = dre.create_ruleset(self.name, json.dumps(definition))
             except Exception as error:  # the core only says "error code N"
-                raise EngineError(
-                    f"durable_rules refused the compiled rule set: {error}"
-                ) from error
+                raise EngineError(f"durable_rules refused the compiled rule set: {error}") from error
         self._closed = False
 
     def _assert(self, text: str) -> int:

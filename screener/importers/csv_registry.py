@@ -163,12 +163,16 @@ def iter_registry(paths: Iterable[str | Path], mapping: RegistryMapping | str | 
                                     f"({len(header)}); not imported",
                                 )
                             )
+                            log.records += 1  # a refused row is read and counted as failed
+                            log.patients_failed += 1
                             continue
                         pid = (row.get(reg.patient_id) or "").strip()
                         if not pid:
                             log.issue(
                                 ImportIssue(str(path), line, reg.patient_id, "empty patient id; not imported")
                             )
+                            log.records += 1
+                            log.patients_failed += 1
                             continue
                         if pid in seen:
                             log.issue(
@@ -179,6 +183,8 @@ def iter_registry(paths: Iterable[str | Path], mapping: RegistryMapping | str | 
                                     f"patient {pid} appears twice; second row not imported",
                                 )
                             )
+                            log.records += 1
+                            log.patients_failed += 1
                             continue
                         seen.add(pid)
                         log.records += 1

@@ -15,24 +15,28 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from screener.audit.trail import append_entry, canonical_json
 from screener.engine.evaluate import Engine
 from screener.errors import ScreenerError
+from screener.explain.words import safe
 from screener.importers import load_patient_file
 from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, load_ruleset
 from screener.results import ScreeningResult
+from screener.tui.commands import COMMANDS
 from screener.tui.editing import FormSpec, editable_facts, form_spec
+from screener.tui.messages import AddRecord, EditRecord, EnterFact
 from screener.tui.records import DEFAULT_RECORDS_DIR, load_record, save_record
-from screener.tui.screens.dialogs import AsOfForm, SaveForm, UnsavedChanges
+from screener.tui.screens.dialogs import AsOfForm, Confirm, SaveForm, UnsavedChanges
 from screener.tui.screens.fact_form import FactEditResult, FactForm
 from screener.tui.screens.help import HelpScreen
-from screener.tui.screens.history_form import HistoryEditResult, HistoryForm
-from screener.tui.screens.main import MAIN_BINDINGS, MainScreen
-from screener.tui.screens.records import RecordsScreen
+from screener.tui.screens.history_form import HistoryEditResult, HistoryForm, entry_key
+from screener.tui.screens.main import MainScreen
+from screener.tui.screens.records import Opened, RecordsScreen
 from screener.yamlio import LineMap
 
 
@@ -59,8 +63,11 @@ class ScreenerApp(App[None]):
         records_dir: Path = DEFAULT_RECORDS_DIR,
         operator: str | None = None,
         cursor_blink: bool = True,
+        today: date | None = None,
     ) -> None:
         super().__init__()
+        #: the real date; a screening date other than this one is a what-if
+        self.today = today or date.today()
         self.ruleset = ruleset
         self.engine = Engine(ruleset)  # compiled once, reused for every screening, closed on exit
         self.patient = patient
@@ -75,7 +82,7 @@ class ScreenerApp(App[None]):
         self.dirty = False
         self.origin = f"file {Path(patient.file).name}" if patient is not None else ""
         self.last_record: Path | None = None
-        self.specs: list[FormSpec] = [form_spec(f) for f in editable_facts(ruleset)]
+        self.specs: list[FormSpec] = [form_spec(f, ruleset) for f in editable_facts(ruleset)]
         self._closed = False
         self._engine_lock = threading.Lock()  # a screening and closing the engine never overlap
 
@@ -170,7 +177,7 @@ class ScreenerApp(App[None]):
 
     def action_edit_fact(self, fact: str | None = None) -> None:
         if self.patient is None:
-            self.notify("Open a screening record first (o).", severity="warning")
+            self.notify("Open a patient file or a screening record first (o).", severity="warning")
             return
         if fact is None:
             main = self._main()
@@ -187,9 +194,10 @@ class ScreenerApp(App[None]):
             self._fact_edited,
         )
 
-    def action_add_history(self) -> None:
+    def action_edit_history(self, entry: str | None = None, focus: tuple[str, ...] = ()) -> None:
+        """The history form: a new record, or ``entry`` (``"condition:0"``) to correct or remove."""
         if self.patient is None:
-            self.notify("Open a screening record first (o).", severity="warning")
+            self.notify("Open a patient file or a screening record first (o).", severity="warning")
             return
         self.push_screen(
             HistoryForm(
@@ -197,17 +205,36 @@ class ScreenerApp(App[None]):
                 self.patient.raw,
                 patient_file=self.patient.file,
                 as_of=self.as_of,
+                entry=entry,
+                focus=focus,
                 cursor_blink=self.cursor_blink,
             ),
             self._fact_edited,
         )
+
+    def action_add_history(self) -> None:  # the name of earlier versions (keymaps, palette)
+        self.action_edit_history()
+
+    def on_enter_fact(self, message: EnterFact) -> None:
+        self.action_edit_fact(message.fact)
+
+    def on_edit_record(self, message: EditRecord) -> None:
+        self.action_edit_history(entry_key(message.kind, message.index), message.fields)
+
+    def on_add_record(self, message: AddRecord) -> None:
+        self.action_edit_history(entry_key(message.kind, None) if message.kind else None)
+
+    def action_focus_todo(self) -> None:
+        main = self._main()
+        if main is not None:
+            main.focus_todo()
 
     def _fact_edited(self, edit: FactEditResult | HistoryEditResult | None) -> None:
         if edit is None:
             return
         self.patient = edit.patient
         self.dirty = True
-        self.notify(edit.description, title="Fact saved in this screening")
+        self.notify(safe(edit.description), title="Changed in this screening (s saves a record)")
         self.rescreen()
 
     def action_change_date(self) -> None:
@@ -232,8 +259,28 @@ class ScreenerApp(App[None]):
             if self.save(operator) is not None and then is not None:
                 then()
 
+        def ask_operator() -> None:
+            self.push_screen(
+                SaveForm(self.operator, str(self.records_dir), cursor_blink=self.cursor_blink), saved
+            )
+
+        if self.as_of == self.today:
+            ask_operator()
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                ask_operator()
+
         self.push_screen(
-            SaveForm(self.operator, str(self.records_dir), cursor_blink=self.cursor_blink), saved
+            Confirm(
+                "Save a what-if screening?",
+                f"This screening is for {self.as_of.isoformat()}, not today ({self.today.isoformat()}).\n"
+                f"The record will say {self.result.decision} as of {self.as_of.isoformat()}. Save it anyway?",
+                yes="Save",
+                no="Do not save",
+            ),
+            confirmed,
         )
 
     def save(self, operator: str) -> Path | None:
@@ -287,13 +334,45 @@ class ScreenerApp(App[None]):
 
     def action_open_record(self) -> None:
         def pick() -> None:
-            self.push_screen(RecordsScreen(self.records_dir), self._record_chosen)
+            self.push_screen(
+                RecordsScreen(self.records_dir, cursor_blink=self.cursor_blink), self._record_chosen
+            )
 
         self._guard_unsaved("open another record", pick)
 
-    def _record_chosen(self, path: Path | None) -> None:
-        if path is not None:
-            self.open_record(path)
+    def _record_chosen(self, chosen: Opened | None) -> None:
+        if chosen is None:
+            return
+        if chosen.kind == "record":
+            self.open_record(chosen.path)
+        else:
+            self.open_patient_file(chosen.path)
+
+    def open_patient_file(self, path: Path) -> bool:
+        """Open a patient file (native YAML/JSON or a one-patient FHIR Bundle) and screen it."""
+        issues: list[str] = []
+        try:
+            patient = load_patient_file(path, on_issue=lambda issue: issues.append(str(issue)))
+        except ScreenerError as error:
+            self.notify(safe(str(error)), title="Cannot open file", severity="error", timeout=10)
+            return False
+        except OSError as error:
+            self.notify(safe(f"{path}: {error.strerror}"), title="Cannot open file", severity="error")
+            return False
+        if issues:
+            self.notify(
+                safe("\n".join(issues[:5]) + (f"\n... {len(issues) - 5} more" if len(issues) > 5 else "")),
+                title="Read with warnings",
+                severity="warning",
+                timeout=10,
+            )
+        self.patient = patient
+        self.dirty = False
+        self.result = None
+        self.last_record = None
+        self.origin = f"file {path.name}"
+        self.rescreen()
+        return True
 
     def open_record(self, path: Path) -> bool:
         try:
@@ -326,6 +405,19 @@ class ScreenerApp(App[None]):
     async def action_quit(self) -> None:
         self._guard_unsaved("quit", self.exit)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification as plain text: messages carry ids and file names from the input,
+        so control characters are escaped and ``[...]`` is never read as markup."""
+        super().notify(safe(message), title=safe(title), severity=severity, timeout=timeout, markup=False)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -333,18 +425,12 @@ class ScreenerApp(App[None]):
         yield from super().get_system_commands(screen)
         if not isinstance(screen, MainScreen):
             return
-        helps = {
-            "edit_fact": "Add or correct a fact of this patient, then screen again",
-            "change_date": "What-if: screen the same facts on another date",
-            "add_history": "Add a medication period or a condition to the history",
-            "save": "Save a screening record (facts, rule set, decision, operator, time)",
-            "open_record": "Open an earlier screening record",
-            "help": "List the key bindings",
-            "quit": "Quit (asks before losing unsaved edits)",
-        }
-        for key, action, text in MAIN_BINDINGS:
-            shown = "?" if key == "question_mark" else key
-            yield SystemCommand(f"{text} ({shown})", helps[action], getattr(self, f"action_{action}"))
+        for command in COMMANDS:
+            yield SystemCommand(
+                f"{command.label} ({command.key_display})",
+                command.help,
+                getattr(self, f"action_{command.action}"),
+            )
 
 
 def make_app(
@@ -355,6 +441,7 @@ def make_app(
     records_dir: str | Path = DEFAULT_RECORDS_DIR,
     operator: str | None = None,
     cursor_blink: bool = True,
+    today: date | None = None,
 ) -> ScreenerApp:
     """Load the rule set and the patient (errors raise :class:`ScreenerError`) and build the app."""
     ruleset = load_ruleset(rules_dir)
@@ -366,4 +453,5 @@ def make_app(
         records_dir=Path(records_dir),
         operator=operator,
         cursor_blink=cursor_blink,
+        today=today,
     )

@@ -18,7 +18,8 @@ from datetime import date
 from typing import Any
 
 from screener import units
-from screener.model.rules import FactDef, RuleSet
+from screener.explain.words import clinical_number, human_unit
+from screener.model.rules import FactDef, FactTest, RuleSet, walk
 
 #: Kinds of base facts a person can type in (conditions and medications are records, not facts).
 EDITABLE_KINDS = ("observation", "status", "assessment", "demographic")
@@ -43,6 +44,53 @@ class FormSpec:
     has_date: bool = True  # the fact carries a date of its own
     date_required: bool = True
     person_only: bool = False
+    plausible: tuple[float, float] | None = None  # bounds in the canonical unit (screener.units)
+    thresholds: tuple[str, ...] = ()  # how the rule set reads it: "E3: lvef < 40 %"
+
+    @property
+    def hint(self) -> str:
+        """The placeholder of the value input: the unit, the possible range, an example read
+        from the rule set (never a number unrelated to this fact)."""
+        if self.choices:
+            return "choose: " + " / ".join(self.choices)
+        if self.type == "date":
+            return "YYYY-MM-DD"
+        if self.type != "number":
+            return "text"
+        shown = human_unit(self.unit)
+        parts = [f"a number in {shown}" if shown else "a number"]
+        if self.plausible is not None:
+            low, high = (clinical_number(b) for b in self.plausible)
+            parts.append(f"{low} to {high}")
+        return ", ".join(parts)
+
+    def range_words(self) -> str | None:
+        """``possible values 0 to 100 %`` (a plausibility guard, not a reference range)."""
+        if self.plausible is None:
+            return None
+        low, high = (clinical_number(b) for b in self.plausible)
+        unit = human_unit(self.unit)
+        return f"possible values {low} to {high}" + (f" {unit}" if unit else "")
+
+
+SYMBOLS = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def fact_thresholds(ruleset: RuleSet, name: str) -> tuple[str, ...]:
+    """How the rule set's criteria compare ``name``: ``("E3: lvef < 40 %",)``."""
+    found: list[str] = []
+    for c in ruleset.criteria:
+        for node in walk(c.test):
+            if isinstance(node, FactTest) and node.fact == name and node.field is None:
+                value = node.comparison.value
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    unit = human_unit(node.unit)
+                    symbol = SYMBOLS.get(node.comparison.op, node.comparison.op)
+                    text = f"{c.id}: {name} {symbol} {clinical_number(value)}"
+                    text += f" {unit}" if unit else ""
+                    if text not in found:
+                        found.append(text)
+    return tuple(found)
 
 
 def editable_facts(ruleset: RuleSet) -> list[FactDef]:
@@ -58,7 +106,7 @@ def _quantity(fact: FactDef) -> str | None:
     return None
 
 
-def form_spec(fact: FactDef) -> FormSpec:
+def form_spec(fact: FactDef, ruleset: RuleSet | None = None) -> FormSpec:
     quantity = _quantity(fact)
     fact_units: tuple[str, ...] = ()
     if fact.kind == "observation" and fact.type == "number":
@@ -81,6 +129,8 @@ def form_spec(fact: FactDef) -> FormSpec:
         has_date=fact.kind != "demographic",
         date_required=fact.kind in ("observation", "assessment"),
         person_only=fact.person_only,
+        plausible=units.plausible_range(quantity) if quantity and fact.type == "number" else None,
+        thresholds=fact_thresholds(ruleset, fact.name) if ruleset is not None else (),
     )
 
 
@@ -181,9 +231,16 @@ def parse_fact(
             else:
                 bounds = units.plausible_range(spec.quantity)
                 if bounds is not None and not bounds[0] <= canonical <= bounds[1]:
+                    low, high = (clinical_number(b) for b in bounds)
                     errors["value"] = (
-                        f"impossible {spec.name}: {parsed} {check_unit} is outside "
-                        f"{bounds[0]}..{bounds[1]} {units.CANONICAL[spec.quantity]}"
+                        f"impossible {spec.name}: {parsed} {human_unit(check_unit) or check_unit} is "
+                        f"outside {low} to {high} {human_unit(units.CANONICAL[spec.quantity])}"
+                    ).rstrip()
+                elif check_unit == "%" and 0 < canonical < 1:
+                    # LVEF 0.62 % is a fraction typed where a percentage is meant (issue 14, 3)
+                    errors["value"] = (
+                        f"{spec.name} is a percentage: {parsed} looks like a fraction; "
+                        f"type {clinical_number(canonical * 100)} for {clinical_number(canonical * 100)} %"
                     )
 
     on: date | None = None

@@ -118,7 +118,9 @@ def test_traceability_matrix_lists_cases_with_expected_outcome(rules_dir: Path) 
     assert first.line == 9  # the "criteria: {I1: pass}" line
     assert first.as_of == "2026-11-25"
     text = render_markdown(report)
-    assert "| adult on the 18th birthday | 2026-11-25 | pass |" in text
+    # the expected outcome in the words of its kind (an inclusion is met / not met)
+    assert "| adult on the 18th birthday | 2026-11-25 | met |" in text
+    assert "| one day short of 18 | 2026-11-25 | not met |" in text
     assert "| I2 | inclusion | Signed consent | none |" in text
     assert "| I1 | inclusion | Adult under 70 | 2 |" in text
 
@@ -138,10 +140,14 @@ def test_no_tests_folder_means_no_cases(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained_and_escaped(tmp_path: Path) -> None:
-    hostile = clean_text().replace(
-        "quote: Signed informed consent.}",
-        "quote: \"<script>alert('x')</script> & <b>consent</b>\"}",
-    ).replace("title: Clean test rule set", "title: A <i>rule</i> set & co")
+    hostile = (
+        clean_text()
+        .replace(
+            "quote: Signed informed consent.}",
+            "quote: \"<script>alert('x')</script> & <b>consent</b>\"}",
+        )
+        .replace("title: Clean test rule set", "title: A <i>rule</i> set & co")
+    )
     (tmp_path / "rules.yaml").write_text(hostile, encoding="utf-8")
     html_text = render_html(build_report(load_ruleset(tmp_path)))
     assert html_text.startswith("<!DOCTYPE html>")

@@ -40,7 +40,10 @@ def test_state_round_trip() -> None:
 def test_table_lists_every_criterion_in_order() -> None:
     text = render_table(funnel())
     lines = text.splitlines()
-    assert lines[0] == "5 patients screened"
+    assert lines[0] == (
+        "5 patients screened: 1 eligible, 1 incomplete, 3 ineligible; "
+        "0 records could not be screened (errors)"
+    )
     assert lines[1].split() == [
         "criterion",
         "fail",
@@ -71,7 +74,49 @@ def test_svg_is_well_formed_with_one_bar_group_per_criterion() -> None:
 
 def test_html_embeds_the_chart_and_the_table(tmp_path: Path) -> None:
     page = render_html(funnel())
-    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and page.count("<tr>") == 4
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert page.count("<tr>") == 4 + 4  # header and three criteria; four decision totals
+    assert '<td class="total" data-decision="ineligible">3</td>' in page
+
+
+def test_totals_and_what_was_run_are_printed_and_embedded() -> None:
+    from screener.batch.summary import RunInfo, decision_totals
+
+    f = funnel()
+    assert decision_totals(f) == {"eligible": 1, "incomplete": 1, "ineligible": 3}
+    info = RunInfo(
+        as_of="2026-11-25",
+        ruleset_id="nct03562065",
+        ruleset_version="1.0.0",
+        ruleset_sha256="ab" * 32,
+        inputs=("patients/", "more.jsonl"),
+        command="screener batch patients/ more.jsonl --out o.csv",
+        errors=2,
+        skipped=("patients/notes.txt",),
+    )
+    text = render_table(f, info).splitlines()
+    assert text[0].endswith("3 ineligible; 2 records could not be screened (errors)")
+    assert text[1] == f"screening date 2026-11-25; rule set nct03562065 v1.0.0 (sha256 {'ab' * 32})"
+    assert text[2] == "inputs: patients/, more.jsonl"
+    assert text[3] == "command: screener batch patients/ more.jsonl --out o.csv"
+    assert text[4] == "skipped 1 file(s) no reader reads: patients/notes.txt"
+    page = render_html(f, info)
+    for needle in (
+        '<td class="total" data-decision="errors">2</td>',
+        "<dd>2026-11-25</dd>",
+        "nct03562065 v1.0.0",
+        "ab" * 32,
+        "more.jsonl",
+        "<code>screener batch patients/ more.jsonl --out o.csv</code>",
+        "patients/notes.txt",
+    ):
+        assert needle in page
+
+
+def test_svg_tooltips_say_what_the_bar_shows() -> None:
+    svg = render_svg(funnel())
+    assert "<title>remaining, nothing unknown here: 3</title>" in svg
+    assert "<title>remaining: 3</title>" not in svg
 
 
 def test_batch_writes_the_summary_file(tmp_path: Path, registry: Path) -> None:

@@ -15,7 +15,7 @@ def test_screen_text_names_the_decision(capsys: pytest.CaptureFixture[str]) -> N
     code = main(["screen", str(EXAMPLE_PATIENT), "--rules", str(RULES_DIR), "--as-of", "2026-11-25"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "ELIGIBLE" in out and "[PASS] E2" in out
+    assert "ELIGIBLE" in out and "[NOT EXCLUDED] E2" in out and "[MET]          I1" in out
 
 
 def test_screen_json_is_a_versioned_document(capsys: pytest.CaptureFixture[str]) -> None:

@@ -515,10 +515,16 @@ def test_convert_to_tables_with_nothing_readable_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "tables"
-    assert main(["convert", "--to", "tables", str(out), str(tmp_path / "absent.jsonl")]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("nope\n", encoding="utf-8")
+    assert main(["convert", "--to", "tables", str(out), str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "absent.jsonl: error: no such file or directory" in err and "nothing written" in err
-    assert _leftovers(tmp_path) == []
+    assert "bad.jsonl:1: error:" in err and "nothing written" in err
+    assert _leftovers(tmp_path) == [bad.name]
+    # a missing input is refused before anything starts (tests/cli/test_batch_convert_cli.py)
+    assert main(["convert", "--to", "tables", str(out), str(tmp_path / "absent.jsonl")]) == 2
+    assert "absent.jsonl: no such file or directory" in capsys.readouterr().err
+    assert _leftovers(tmp_path) == [bad.name]
 
 
 def test_convert_to_tables_refuses_importer_options(

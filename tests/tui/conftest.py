@@ -20,7 +20,8 @@ AS_OF = date(2026, 11, 25)
 
 @pytest.fixture
 def app(tmp_path: Path) -> ScreenerApp:
-    """The incomplete patient (no creatinine), records in a temporary directory."""
+    """The incomplete patient (no creatinine), records in a temporary directory, screened
+    on the day the test pretends is today (so the screening date is not a what-if)."""
     return make_app(
         MISSING_CREATININE,
         RULES_DIR,
@@ -28,6 +29,7 @@ def app(tmp_path: Path) -> ScreenerApp:
         records_dir=tmp_path / "screenings",
         operator="nurse.test",
         cursor_blink=False,
+        today=AS_OF,
     )
 
 

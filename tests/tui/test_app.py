@@ -132,7 +132,9 @@ async def test_add_missing_lab_save_and_reopen(app: ScreenerApp, tmp_path: Path)
         await settle(pilot)
         assert app.result is not None and app.result.decision == "ineligible"
         assert app.result.eligible_from is not None and app.result.eligible_from.isoformat() == "2026-07-01"
-        assert "eligible from 2026-07-01" in banner_text(app)
+        # other criteria are open on that date too: the banner does not promise "eligible from"
+        assert app.result.unknown and "waiting periods end 2026-07-01" in banner_text(app)
+        assert "eligible from" not in banner_text(app)
         assert not app.dirty  # a what-if date is not an edit of the facts
 
         await pilot.press("o")

@@ -42,8 +42,8 @@ def test_detail_shows_protocol_evidence_and_derived_inputs(engine: Engine) -> No
     text = render_criterion(result.criterion("I1")).plain
     assert "Age > 18 years and < 70 years." in text
     assert "Inclusion criteria, bullet 1" in text
-    assert "Reading" in text and "yes age >= 18 a" in text
-    assert "age = 34 a" in text
+    assert "Reading" in text and "yes age >= 18 years" in text
+    assert "age = 34 years" in text and " a\n" not in text
     assert "age_in_years(birth_date=1992-03-14, on=2026-11-25)" in text
     assert "← birth_date = 1992-03-14" in text
     assert "Missing" not in text
@@ -53,17 +53,20 @@ def test_detail_and_todo_of_an_unknown_criterion(engine: Engine) -> None:
     result = engine.screen(load_patient(MISSING_CREATININE), AS_OF)
     text = render_criterion(result.criterion("E2")).plain
     assert "UNKNOWN" in text and "Missing" in text and "creatinine (Serum creatinine" in text
-    items = todo_items(result, {"creatinine", "creatinine_clearance_measured"})
+    items = todo_items(result, engine.ruleset, {"creatinine", "creatinine_clearance_measured"})
     assert [i.fact for i in items] == ["creatinine_clearance_measured", "creatinine"]
+    assert [i.action for i in items] == ["fact", "fact"]
+    assert [i.text for i in items] == ["Enter measured 24-h creatinine clearance", "Enter serum creatinine"]
     assert all(i.criteria == ("E2",) for i in items)
-    assert todo_items(result, set())[0].fact is None  # not in the vocabulary: nothing to enter
+    # a fact the form cannot enter is still listed, to review, not to type
+    assert [i.action for i in todo_items(result, engine.ruleset, set())] == ["review", "review"]
 
 
 def test_eligible_from_is_shown(engine: Engine) -> None:
     result = engine.screen(load_patient(MISSING_CREATININE), date(2026, 6, 15))
     failing = result.failing[0]
     assert failing.eligible_from == date(2026, 7, 1)
-    assert "Eligible from 2026-07-01" in render_criterion(failing).plain
+    assert "Qualifies from 2026-07-01" in render_criterion(failing).plain
 
 
 def test_missing_fact_name() -> None:
@@ -83,7 +86,9 @@ def test_person_only_checks_are_listed(engine: Engine) -> None:
     raw = {**raw, "statuses": [s for s in raw["statuses"] if s["name"] != "informed_consent"]}
     result = engine.screen(patient_from_data(raw, LineMap("memory", {})), AS_OF)
     assert result.decision == "incomplete"
-    items = todo_items(result, {"informed_consent"})
-    assert [i.fact for i in items if not i.person_only] == ["informed_consent"]
-    person = [i for i in items if i.person_only]
-    assert len(person) == 1 and person[0].criteria == ("I8",) and "confirm in person" in person[0].text
+    items = todo_items(result, engine.ruleset, {"informed_consent"})
+    # one item for the person-only criterion, not one for its fact and one for the check
+    assert len(items) == 1
+    (item,) = items
+    assert item.person_only and item.fact == "informed_consent" and item.action == "fact"
+    assert item.criteria == ("I8",) and item.text == "Ask and record (yes/no): Signed informed consent"

@@ -130,3 +130,37 @@ def test_person_only_fact_needs_who_confirmed_it() -> None:
         spec, value="yes", unit=None, when="2026-11-24", as_of=date(2026, 11, 25), confirmed_by="Dr Martin"
     )
     assert entry.value is True and entry.confirmed_by == "Dr Martin"
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("0.62", False),
+        ("0.99", False),
+        ("1", True),
+        ("62", True),
+        ("100", True),
+        ("100.5", False),
+        ("0", True),
+    ],
+)
+def test_lvef_is_a_percentage_not_a_fraction(ruleset: RuleSet, value: str, accepted: bool) -> None:
+    lvef = form_spec(ruleset.facts["lvef"], ruleset)
+    if accepted:
+        assert parse_fact(lvef, value=value, unit="%", when="2026-11-20", as_of=AS_OF).value == float(value)
+    else:
+        with pytest.raises(FactInputError) as problem:
+            parse_fact(lvef, value=value, unit="%", when="2026-11-20", as_of=AS_OF)
+        assert set(problem.value.errors) == {"value"}
+
+
+def test_hints_come_from_the_rule_sets_fact(ruleset: RuleSet) -> None:
+    lvef = form_spec(ruleset.facts["lvef"], ruleset)
+    assert lvef.hint == "a number in %, 0 to 100" and lvef.thresholds == ("E3: lvef < 40 %",)
+    neutrophils = form_spec(ruleset.facts["neutrophils"], ruleset)
+    assert neutrophils.hint == "a number in x10^9/L, 0 to 200"
+    assert neutrophils.range_words() == "possible values 0 to 200 x10^9/L"
+    assert form_spec(ruleset.facts["sex"], ruleset).hint == "choose: female / male"
+    assert form_spec(ruleset.facts["birth_date"], ruleset).hint == "YYYY-MM-DD"
+    # no number typed in the hint that could be mistaken for a usual value
+    assert "0.8" not in form_spec(ruleset.facts["creatinine"], ruleset).hint

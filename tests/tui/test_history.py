@@ -76,3 +76,64 @@ def test_a_condition_with_classification_is_parsed() -> None:
         fields, {"name": "sle", "classification": "acr_1997", "criteria_met": "5", "controlled": "no"}, AS_OF
     )
     assert record == {"name": "sle", "classification": "acr_1997", "criteria_met": 5, "controlled": False}
+
+
+def _raw() -> dict:
+    return {
+        "schema_version": "1",
+        "patient_id": "h",
+        "demographics": {"birth_date": "1980-01-01", "sex": "female"},
+        "medications": [
+            {"drug": "prednisone", "dose": 10, "unit": "mg", "start": "2026-01-01"},
+            {"drug": "rituximab", "dose": 1000, "unit": "mg", "start": "2025-01-01"},
+        ],
+        "conditions": [{"name": "sle", "onset": "2020-01-01"}],
+    }
+
+
+def test_a_record_is_corrected_in_place_and_the_change_described() -> None:
+    from screener.tui.history import replace_history, typed_from_record
+
+    fields = history_fields(RULESET, "medication")
+    raw = _raw()
+    typed = typed_from_record(fields, raw["medications"][0])
+    assert typed == {"drug": "prednisone", "dose": "10", "unit": "mg", "start": "2026-01-01"}
+    record = parse_history(fields, {**typed, "dose": "15", "frequency": "daily"}, AS_OF)
+    new, description = replace_history(raw, "medication", 0, record, fields)
+    assert raw["medications"][0]["dose"] == 10  # the input is never modified
+    assert new["medications"][0] == {
+        "drug": "prednisone",
+        "dose": 15,
+        "unit": "mg",
+        "start": "2026-01-01",
+        "frequency": "daily",
+    }
+    assert len(new["medications"]) == 2
+    assert description == (
+        "corrected medication prednisone from 2026-01-01: dose 10 -> 15; frequency — -> daily"
+    )
+    patient_from_data(new, LineMap("memory", {}))
+
+
+def test_a_record_is_removed_and_a_wrong_index_is_refused() -> None:
+    from screener.tui.history import remove_history
+
+    new, description = remove_history(_raw(), "medication", 1)
+    assert [m["drug"] for m in new["medications"]] == ["prednisone"]
+    assert description == "removed medication rituximab from 2025-01-01"
+    with pytest.raises(IndexError):
+        remove_history(_raw(), "condition", 1)
+
+
+@pytest.mark.parametrize(
+    ("dose", "unit", "ok"), [("1000", "g", True), ("1001", "g", False), ("1e9", "mg", False)]
+)
+def test_a_dose_is_checked_against_the_plausibility_guard(dose: str, unit: str, ok: bool) -> None:
+    fields = history_fields(RULESET, "medication")
+    typed = {"drug": "prednisone", "dose": dose, "unit": unit, "start": "2026-01-01"}
+    if ok:
+        assert parse_history(fields, typed, AS_OF)["dose"] == float(dose)
+    else:
+        with pytest.raises(FactInputError) as problem:
+            parse_history(fields, typed, AS_OF)
+        assert set(problem.value.errors) == {"dose"} and "impossible dose" in problem.value.errors["dose"]

@@ -12,10 +12,14 @@ from pathlib import Path
 from screener.batch.fast import DEFAULT_CHUNK
 from screener.batch.outputs import checkpoint_path
 from screener.batch.runner import BatchOptions, BatchReport, run_batch
-from screener.batch.summary import render_table
+from screener.batch.summary import RunInfo, render_html, render_table
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument, positive_int
+from screener.errors import InputError
 from screener.outputs import export as exports
+
+OUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+SUMMARY_SUFFIXES = (".html", ".htm", ".svg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -154,14 +158,72 @@ def _audit(args: argparse.Namespace, report: BatchReport, written: list[tuple[st
     )
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse at once, before anything is written: a missing input, an output suffix that
+    is not what would be written into it (``--out x.xlsx`` would get CSV)."""
+    for name in args.inputs:
+        if not Path(name).exists():
+            raise InputError(f"{name}: no such file or directory")
+    suffix = args.out.suffix.lower()
+    if suffix not in OUT_SUFFIXES:
+        raise InputError(
+            f"--out {args.out}: unknown suffix {suffix or '(none)'!r}; "
+            f"batch writes CSV (.csv) or JSON lines (.jsonl, .ndjson)"
+        )
+    if args.format is not None and OUT_SUFFIXES[suffix] != args.format:
+        raise InputError(f"--out {args.out} and --format {args.format} disagree")
+    if args.summary is not None and args.summary.suffix.lower() not in SUMMARY_SUFFIXES:
+        raise InputError(
+            f"--summary {args.summary}: unknown suffix {args.summary.suffix or '(none)'!r}; "
+            "the funnel is written as .html or .svg"
+        )
+
+
+def skipped_files(inputs: list[str]) -> tuple[str, ...]:
+    """Files inside input directories that no reader reads (listed, never silently dropped)."""
+    from screener.batch.inputs import expand, reader_for
+
+    read = {str(p) for p in expand(inputs)}
+    skipped: list[str] = []
+    for name in inputs:
+        path = Path(name)
+        if not path.is_dir() or reader_for(path) is not None:
+            continue  # a file, or an OMOP/NDJSON directory read as one input
+        for child in sorted(path.rglob("*")):
+            quiet = child.name.endswith(".mapping.yaml") or child.name.startswith(".")
+            if child.is_file() and str(child) not in read and not quiet:
+                skipped.append(str(child))
+    return tuple(skipped)
+
+
+def run_info(args: argparse.Namespace, errors: int, skipped: tuple[str, ...]) -> RunInfo:
+    import shlex
+
+    from screener.model.rules import load_ruleset
+
+    ruleset = load_ruleset(args.rules)
+    return RunInfo(
+        as_of=(args.as_of or date.today()).isoformat(),
+        ruleset_id=ruleset.id,
+        ruleset_version=ruleset.version,
+        ruleset_sha256=ruleset.sha256,
+        inputs=tuple(args.inputs),
+        command=shlex.join(["screener", *getattr(args, "argv", [])]),
+        errors=errors,
+        skipped=skipped,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_paths(args)
+    skipped = skipped_files(list(args.inputs))
     if args.explain != "none" and args.engine != "vectorized":
         print(
             "screener: --explain is for --engine vectorized (the durable engine explains every row)",
             file=sys.stderr,
         )
         return exit_codes.INPUT_ERROR
-    fmt = args.format or ("jsonl" if args.out.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    fmt = args.format or OUT_SUFFIXES[args.out.suffix.lower()]
     exports.check_targets(args)  # before screening: an export that cannot be written fails now
     if args.audit_log:
         from screener.audit.keys import signing_key_from_env
@@ -205,11 +267,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exit_codes.INTERRUPTED
-    sys.stdout.write(render_table(report.funnel))
+    info = run_info(args, report.errors, skipped)
+    if args.summary is not None and args.summary.suffix.lower() != ".svg":
+        from screener.batch.outputs import write_atomic
+
+        # the runner wrote the funnel; this adds the totals, date, rule set, inputs and command
+        write_atomic(args.summary, render_html(report.funnel, info))
+    sys.stdout.write(render_table(report.funnel, info))
     print(f"{report.rows} rows written to {report.out}", file=sys.stderr)
     written = exports.write_exports(args, report.out, fmt, options.as_of) if exports.wanted(args) else []
     for role, path, _ in written:
         print(f"{role} written to {path}", file=sys.stderr)
+    if skipped:
+        print(f"screener: {len(skipped)} file(s) in the input directories were not read:", file=sys.stderr)
+        for name in skipped[:20]:
+            print(f"  {name}", file=sys.stderr)
+        if len(skipped) > 20:
+            print(f"  ... and {len(skipped) - 20} more (listed in the summary)", file=sys.stderr)
     if args.audit_log:
         _audit(args, report, written)
     if report.errors:

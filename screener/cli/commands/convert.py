@@ -1,17 +1,18 @@
 """``screener convert``: import EHR / registry data as native patient files or columnar tables.
 
-``screener convert INPUT... --to-native DIR`` reads FHIR R4 Bundles, FHIR Bulk Data NDJSON, OMOP
-CDM 5.4 CSV or a flat CSV registry (with a column mapping) and writes one ``<patient_id>.json``
-per patient in screener's native format, so that ``screener screen DIR/<id>.json`` works on them.
-The import report (unmapped codes, malformed records with file, line and field) goes to stderr,
-or as JSON to ``--report FILE``.
+``screener convert INPUT... --to native --out DIR`` (or ``--to-native DIR``) reads FHIR R4
+Bundles, FHIR Bulk Data NDJSON, OMOP CDM 5.4 CSV or a flat CSV registry (with a column
+mapping) and writes one ``<patient_id>.json`` per patient in screener's native format, so that
+``screener screen DIR/<id>.json`` works on them. The import report (unmapped codes, malformed
+records with file, line and field) goes to stderr, or as JSON to ``--report FILE``.
 
-``screener convert --to tables OUT_DIR INPUT...`` reads its inputs as ``screener batch`` does
-(:func:`screener.batch.inputs.iter_records`: native JSONL/YAML/JSON, FHIR, OMOP, ``NAME.csv``
-with ``NAME.mapping.yaml`` beside it), loads and validates every patient and writes them as a
-columnar registry (:mod:`screener.tables`). A record that cannot be read or loaded is reported
-(stderr, and all of them in ``--report FILE``) with its file, line and field, and the
-conversion goes on; the registry appears in OUT_DIR only once complete.
+``screener convert INPUT... --to tables --out DIR`` (or ``--to tables DIR INPUT...``) reads
+its inputs as ``screener batch`` does (:func:`screener.batch.inputs.iter_records`: native
+JSONL/YAML/JSON, FHIR, OMOP, ``NAME.csv`` with ``NAME.mapping.yaml`` beside it), loads and
+validates every patient and writes them as a columnar registry (:mod:`screener.tables`). A
+record that cannot be read or loaded is reported (stderr, and all of them in ``--report
+FILE``) with its file, line and field, and the conversion goes on; the registry appears in
+OUT_DIR only once complete.
 
 Exit codes: 0 when every record was read cleanly, 1 when some records had errors (the rest was
 converted), 2 when the input or a mapping cannot be used at all.
@@ -37,8 +38,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 USAGE = (
-    "%(prog)s INPUT... --to-native DIR [options]\n"
-    "       %(prog)s --to tables OUT_DIR INPUT... [--chunk-size N] [--overwrite] [--report FILE]"
+    "%(prog)s INPUT... --to native --out DIR [options]\n"
+    "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--overwrite] [--report FILE]\n"
+    "       (older spellings still work: --to-native DIR; --to tables OUT_DIR INPUT...)"
 )
 SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
 
@@ -49,9 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         usage=USAGE,
         help="convert FHIR / OMOP / CSV registry data to native patient files or columnar tables",
         description=(
-            "--to-native DIR: one native JSON file per patient. --to tables OUT_DIR: a columnar "
-            "registry (Parquet tables, see docs/patient-format.md) of validated patients read as "
-            "screener batch reads them; the first positional argument is then OUT_DIR."
+            "--to native --out DIR: one native JSON file per patient. --to tables --out DIR: a "
+            "columnar registry (Parquet tables, see docs/patient-format.md) of validated patients "
+            "read as screener batch reads them. --out names the output as it does for batch and "
+            "rules report."
         ),
     )
     parser.add_argument(
@@ -61,13 +64,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="INPUT",
         help="input files or directories (tables: OUT_DIR first)",
     )
-    parser.add_argument("--to-native", dest="out", type=Path, default=None, help="output directory")
     parser.add_argument(
         "--to",
         dest="to",
         choices=("native", "tables"),
         default=None,
-        help="output kind; the output directory is then the first positional argument",
+        help="what to write: native patient files (default) or a columnar registry",
+    )
+    parser.add_argument("--out", dest="out", type=Path, default=None, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--to-native",
+        dest="to_native",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the same as --to native --out DIR (older spelling)",
     )
     parser.add_argument(
         "--from",
@@ -111,17 +122,33 @@ def file_name(patient_id: str) -> str:
     return (_UNSAFE.sub("_", patient_id).strip("._") or "patient") + ".json"
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.to is not None and args.out is not None:
-        raise InputError("give either --to-native DIR or --to KIND OUT_DIR, not both")
-    if args.to is None and args.out is None:
-        raise InputError("say what to write: --to-native DIR, or --to tables OUT_DIR INPUT...")
-    if args.to is not None:
+def resolve_output(args: argparse.Namespace) -> None:
+    """``args.to`` and ``args.out`` from any of the spellings: ``--to KIND --out DIR``,
+    ``--out DIR`` (native), ``--to-native DIR``, or the older ``--to KIND OUT_DIR INPUT...``."""
+    if args.to_native is not None:
+        if args.out is not None or args.to not in (None, "native"):
+            raise InputError("--to-native DIR is --to native --out DIR: give one of them")
+        args.to, args.out = "native", args.to_native
+    elif args.out is not None:
+        args.to = args.to or "native"
+    elif args.to is not None:  # the older form: the output directory comes first
         if len(args.inputs) < 2:
-            raise InputError(f"--to {args.to} needs OUT_DIR and at least one INPUT")
+            raise InputError(f"--to {args.to} needs OUT_DIR and at least one INPUT (or --out DIR)")
         args.out, args.inputs = args.inputs[0], args.inputs[1:]
-        if args.to == "tables":
-            return run_tables(args)
+    else:
+        raise InputError(
+            "say what to write: --to native --out DIR, or --to tables --out DIR "
+            "(older spellings: --to-native DIR, or --to tables OUT_DIR INPUT...)"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    resolve_output(args)
+    for path in args.inputs:  # before guessing a format: say what is wrong
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+    if args.to == "tables":
+        return run_tables(args)
     return run_native(args)
 
 

@@ -39,7 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "check", help="lint a rule set (exit 1 on findings, 2 on unusable rule files)"
     )
     check.add_argument(
-        "paths", nargs="+", type=Path, metavar="DIR", help="rule set directory, rules.yaml, or rules/"
+        "paths", nargs="*", type=Path, metavar="DIR", help="rule set directory, rules.yaml, or rules/"
+    )
+    check.add_argument(
+        "--rules",
+        dest="rules_paths",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="the same as DIR, spelled as for screen and batch (default: rules/nct03562065)",
     )
     check.add_argument(
         "--catalogue",
@@ -51,7 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     check.set_defaults(run=run_check)
 
     report = rules_sub.add_parser("report", help="write a readable report of a rule set")
-    report.add_argument("path", type=Path, metavar="DIR", help="rule set directory or rules.yaml")
+    report.add_argument("path", nargs="?", type=Path, metavar="DIR", help="rule set directory or rules.yaml")
+    report.add_argument(
+        "--rules",
+        dest="rules_path",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the same as DIR, spelled as for screen and batch (default: rules/nct03562065)",
+    )
     report.add_argument("--format", choices=("md", "html"), default="md")
     report.add_argument("--out", type=Path, default=None, help="write to this file (default: stdout)")
     report.add_argument(
@@ -134,7 +151,7 @@ def run_check(args: argparse.Namespace) -> int:
             raise InputError(f"cannot read catalogue: {error}", Location(str(args.catalogue))) from None
     results: list[dict[str, Any]] = []
     worst = exit_codes.OK
-    for given in args.paths:
+    for given in [*args.paths, *(args.rules_paths or [])] or [default_rules()]:
         for path in rule_files(given):
             results.append(_check_one(path, catalogue_ids, args.catalogue is not None))
     for result in results:
@@ -204,6 +221,9 @@ def _check_one(path: Path, catalogue_ids: list[str] | None, explicit: bool) -> d
 
 
 def run_report(args: argparse.Namespace) -> int:
+    if args.path is not None and args.rules_path is not None and args.path != args.rules_path:
+        raise InputError(f"two rule sets: {args.path} and --rules {args.rules_path}")
+    args.path = args.path or args.rules_path or default_rules()
     ruleset = load_ruleset(args.path)
     text = render(build_report(ruleset, args.cases), args.format)
     if args.out is None:

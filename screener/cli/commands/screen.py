@@ -10,6 +10,7 @@ from datetime import date
 
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
+from screener.cli.output import emit
 from screener.engine.evaluate import Engine
 from screener.explain.text import render_text
 from screener.model.rules import load_ruleset
@@ -23,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_rules_argument(parser)
     add_as_of_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--brief",
+        action="store_true",
+        help="text: the summary only (decision, what stands in the way, the to-do), no detail",
+    )
     parser.add_argument(
         "--audit-log",
         default=os.environ.get("SCREENER_AUDIT_LOG") or None,
@@ -56,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
             as_of=as_of.isoformat(),
         )
     if args.format == "json":
-        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(render_text(result))
+        emit(render_text(result, ruleset=ruleset, detail=not args.brief))
     return exit_codes.OK

@@ -14,8 +14,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "tui",
         help="interactive screening: explanations, fact entry, what-if dates, saved records",
+        description=(
+            "The terminal UI for one patient: the decision, every criterion explained, the to-do "
+            "list of facts to collect, forms to enter facts and correct the history, what-if dates, "
+            "saved screening records. PATIENT is a native YAML/JSON patient file or a FHIR R4 "
+            "Bundle holding one patient (as for screener screen); without it, open a file or an "
+            "earlier record from inside (o)."
+        ),
     )
-    parser.add_argument("patient", nargs="?", help="patient file in screener's native format")
+    parser.add_argument(
+        "patient",
+        nargs="?",
+        help="patient file: native YAML/JSON, or a one-patient FHIR R4 Bundle (JSON)",
+    )
     add_rules_argument(parser)
     add_as_of_argument(parser)
     parser.add_argument(

@@ -14,11 +14,42 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from screener.errors import PatientDataError
+from screener.explain.words import human_unit, safe
 from screener.model.patient import Patient, patient_from_data
 from screener.tui.editing import FactEntry, FactInputError, FormSpec, apply_fact, current_value, parse_fact
 from screener.yamlio import LineMap
 
 ERROR_FIELDS = ("fact", "value", "unit", "date", "form")
+SOURCE_HINTS = {
+    "observation": "e.g. lab report 26-88412",
+    "assessment": "e.g. consultation 2026-11-20",
+    "status": "e.g. consent form, clinic note 2026-11-20",
+    "demographic": "e.g. hospital admission record",
+}
+#: which error line an input's correction clears
+INPUT_ERRORS = {"value": "value", "value-choice": "value", "unit": "unit", "date": "date"}
+
+
+def unit_options(codes: tuple[str, ...]) -> list[tuple[Text, str]]:
+    """The unit choices as a clinician writes them (``mmHg``, ``x10^9/L``), one per spelling
+    shown; the value kept is the accepted code. Text, so ``mm[Hg]`` is not read as markup."""
+    seen: set[str] = set()
+    options = []
+    for code in codes:
+        label = human_unit(code) or code
+        if label.lower() in seen:
+            continue
+        seen.add(label.lower())
+        options.append((Text(label), code))
+    return options
+
+
+def unit_option(codes: tuple[str, ...], recorded: object) -> str | None:
+    """The option of :func:`unit_options` that shows ``recorded`` (``mmHg`` -> ``mm[Hg]``)."""
+    if not isinstance(recorded, str) or recorded not in codes:
+        return None
+    label = (human_unit(recorded) or recorded).lower()
+    return next(code for _, code in unit_options(codes) if (human_unit(code) or code).lower() == label)
 
 
 @dataclass(frozen=True)
@@ -148,15 +179,19 @@ class FactForm(ModalScreen[FactEditResult | None]):
             return
         help_text.append(f"{spec.label}\n", "bold")
         help_text.append(f"{spec.kind} · {spec.type}", "dim")
-        if spec.unit:
-            help_text.append(f" · unit {spec.unit}", "dim")
+        if spec.range_words():
+            help_text.append(f" · {spec.range_words()}", "dim")
+        elif human_unit(spec.unit):
+            help_text.append(f" · in {human_unit(spec.unit)}", "dim")
         if spec.person_only:
             help_text.append(" · to be confirmed by a person", "magenta")
+        if spec.thresholds:
+            help_text.append(f"\nthe rule set reads it as: {'; '.join(spec.thresholds)}", "dim")
         latest = current_value(self.raw, spec)
         if latest is not None:
-            shown = _show_value(latest.get("value"))
+            shown = safe(_show_value(latest.get("value")))
             if latest.get("unit"):
-                shown += f" {latest['unit']}"
+                shown += f" {human_unit(str(latest['unit'])) or safe(str(latest['unit']))}"
             if latest.get("date"):
                 shown += f" on {latest['date']}"
             help_text.append(f"\nrecorded: {shown}", "cyan")
@@ -170,26 +205,24 @@ class FactForm(ModalScreen[FactEditResult | None]):
         else:
             value_input.display = True
             choice.display = False
-            value_input.placeholder = {
-                "number": "a number, e.g. 0.8",
-                "date": "YYYY-MM-DD",
-            }.get(spec.type, "text")
+            value_input.placeholder = spec.hint
 
         unit_row = self.query_one("#unit-row")
         if spec.units:
             unit_row.display = True
             unit.display = True
             unit_fixed.display = False
-            unit.set_options([(u, u) for u in spec.units])
+            unit.set_options(unit_options(spec.units))
             recorded = latest.get("unit") if latest else None
-            unit.value = recorded if recorded in spec.units else spec.units[0]
+            unit.value = unit_option(spec.units, recorded) or spec.units[0]
         elif spec.unit:
             unit_row.display = True
             unit.display = False
             unit_fixed.display = True
-            unit_fixed.update(spec.unit)
+            unit_fixed.update(Text(human_unit(spec.unit) or spec.unit))
         else:
             unit_row.display = False
+        self.query_one("#source", Input).placeholder = SOURCE_HINTS.get(spec.kind, "where it comes from")
         self.query_one("#date-row").display = spec.has_date
         self.query_one("#confirmed-row").display = spec.kind == "status"
 
@@ -207,8 +240,9 @@ class FactForm(ModalScreen[FactEditResult | None]):
                 self.query_one("#value-choice", Select).value = shown
         else:
             self.query_one("#value", Input).value = _show_value(value)
-        if spec.units and latest.get("unit") in spec.units:
-            self.query_one("#unit", Select).value = latest["unit"]
+        chosen = unit_option(spec.units, latest.get("unit")) if spec.units else None
+        if chosen is not None:
+            self.query_one("#unit", Select).value = chosen
         if spec.has_date:
             self.query_one("#date", Input).value = latest.get("date") or ""
         self.query_one("#source", Input).value = latest.get("source") or ""
@@ -216,9 +250,22 @@ class FactForm(ModalScreen[FactEditResult | None]):
         self._focus_value()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
         if event.select.id == "fact-name":
-            event.stop()
             self._configure()
+        else:
+            self._clear_error(INPUT_ERRORS.get(event.select.id or "", "form"))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """A field being corrected loses its old error message (and the form-wide one)."""
+        self._clear_error(INPUT_ERRORS.get(event.input.id or "", "form"))
+
+    def _clear_error(self, name: str) -> None:
+        for field in {name, "form"}:
+            widget = self.query_one(f"#{field}-error", Static)
+            if widget.display:
+                widget.update("")
+                widget.display = False
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         for name in ERROR_FIELDS:

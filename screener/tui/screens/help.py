@@ -1,4 +1,4 @@
-"""Key bindings and what the screens show."""
+"""Key bindings and what the screens show (from the command table)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from screener.tui.screens.main import MAIN_BINDINGS
+from screener.tui.commands import COMMANDS
 
 OTHER_KEYS = (
     ("tab / shift+tab", "next / previous pane"),
-    ("↑ ↓  enter", "choose; on a to-do item: enter that fact"),
+    ("↑ ↓  enter", "choose; on a to-do item or an open criterion: open the form that collects it"),
     ("ctrl+p", "command palette (actions by name)"),
-    ("ctrl+s", "in the fact form: save the fact"),
+    ("ctrl+s", "in a form: save"),
     ("esc", "close a dialog without changing anything"),
+)
+
+LEGEND = (
+    "\nOutcomes are said for eligibility:\n"
+    "  ✔ met            an inclusion criterion is satisfied\n"
+    "  ✘ not met        an inclusion criterion is not satisfied: not eligible\n"
+    "  ✔ not excluded   an exclusion criterion does not apply\n"
+    "  ✘ excluded       an exclusion criterion applies: not eligible\n"
+    "  ? unknown        facts are missing (see the to-do) or a person must confirm\n\n"
+    "Edits change the facts of this screening only; save a record (s) to keep them. "
+    "The decision is always the engine's: this screen only shows it."
 )
 
 
@@ -26,8 +37,10 @@ def help_text() -> Text:
     """Every key of the main screen, then the keys of lists and dialogs."""
     text = Text()
     text.append(f"{'Key':<16}Action\n", "bold underline")
-    rows = [("?" if key == "question_mark" else key, label) for key, _action, label in MAIN_BINDINGS]
-    for key, label in [*rows, *OTHER_KEYS]:
+    for command in COMMANDS:
+        text.append(f"{command.key_display:<16}", "bold")
+        text.append(f"{command.label}: {command.help}\n")
+    for key, label in OTHER_KEYS:
         text.append(f"{key:<16}", "bold")
         text.append(f"{label}\n")
     return text
@@ -39,14 +52,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog"):
             yield Static(help_text(), id="help-keys")
-            yield Static(
-                Text(
-                    "\nIcons: ✔ criterion met, ✘ not met, ? unknown (facts missing).\n"
-                    "Edits change the facts of this screening only; save a record (s) to keep them. "
-                    "The decision is always the engine's: this screen only shows it.",
-                    "dim",
-                )
-            )
+            yield Static(Text(LEGEND, "dim"), id="help-legend")
 
     def on_mount(self) -> None:
         self.query_one("#help-dialog").border_title = "Help"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from screener.explain.words import eligible_from, outcome_counts, safe
 from screener.results import ScreeningResult
 
 DECISION_STYLE = {
@@ -26,6 +27,7 @@ class DecisionBanner(Static):
         busy: bool = False,
         dirty: bool = False,
         origin: str = "",
+        today: str | None = None,
     ) -> None:
         for decision in DECISION_STYLE:
             self.set_class(result is not None and result.decision == decision, f"-{decision}")
@@ -34,27 +36,28 @@ class DecisionBanner(Static):
             line.append(" NO DECISION ", "bold reverse")
         else:
             line.append(f" {result.decision.upper()} ", DECISION_STYLE[result.decision])
-        line.append(f"  {patient_id or 'no patient'}", "bold")
+        line.append(f"  {safe(patient_id) if patient_id else 'no patient'}", "bold")
         line.append(f"  as of {as_of}")
-        if result is not None and result.eligible_from is not None:
-            line.append(f"  eligible from {result.eligible_from.isoformat()}", "bold")
+        if today is not None and as_of != today:
+            line.append(" (what-if date)", "bold magenta")
+        when = eligible_from(result) if result is not None else None
+        if result is not None and when is not None:
+            if result.unknown:
+                line.append(f"  waiting periods end {when.isoformat()}", "bold")
+            else:
+                line.append(f"  eligible from {when.isoformat()}", "bold")
+        if result is not None and result.unknown and not busy:
+            line.append("  → t: to-do list", "bold cyan")
         if busy:
             line.append("  screening…", "italic")
         if dirty:
             line.append("  ● unsaved edits", "bold magenta")
         second = Text()
         if result is not None:
-            counts = {
-                o: sum(1 for c in result.criteria if c.outcome == o) for o in ("pass", "fail", "unknown")
-            }
-            second.append(f"✔ {counts['pass']} pass", "green")
-            second.append("  ")
-            second.append(f"✘ {counts['fail']} fail", "red")
-            second.append("  ")
-            second.append(f"? {counts['unknown']} unknown", "yellow")
+            second.append(outcome_counts(result))
             second.append(f"  ·  {result.trial} v{result.ruleset_version}", "dim")
         elif patient_id is None:
-            second.append("Press o to open a screening record.", "dim")
+            second.append("Press o to open a patient file or a screening record.", "dim")
         if origin:
-            second.append(f"  ·  {origin}", "dim")
+            second.append(f"  ·  {safe(origin)}", "dim")
         self.update(Text("\n").join([line, second]))

@@ -8,71 +8,89 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from screener.explain.words import (
+    criterion_outcome,
+    evidence_words,
+    human_unit,
+    record_words,
+    safe,
+    value_words,
+)
 from screener.results import CriterionResult, FactUse
 
 OUTCOME_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return str(round(value, 4)) if abs(value) >= 0.001 else str(value)
-    return str(value)
+    return value_words(value)
 
 
-def _fact(text: Text, use: FactUse, indent: int, arrow: bool = False) -> None:
+def _fact(
+    text: Text, use: FactUse, indent: int, arrow: bool = False, test: str = "", shown: set[Any] | None = None
+) -> None:
     pad = " " * indent
     if arrow:
         text.append(f"{pad[:-2]}← ", "dim")
     else:
         text.append(pad)
-    text.append(f"{use.name} = ")
+    text.append(f"{safe(use.name)} = ")
     text.append(_value(use.value), "bold")
-    if use.unit:
-        text.append(f" {use.unit}")
-    where = [x for x in (use.date, use.source, use.record) if x]
+    if human_unit(use.unit):
+        text.append(f" {human_unit(use.unit)}")
+    record = record_words(use.record) if use.record else None
+    if record and test.startswith(record):
+        record = None  # the test line names the record already
+    where = [safe(x) for x in (use.date, use.source, record) if x]
     if where:
         text.append(f"  [{'; '.join(where)}]", "dim")
     text.append("\n")
+    key = (use.name, repr(use.value), use.date, use.record)
+    if shown is not None:
+        if key in shown:
+            return  # derived from the same values as above
+        shown.add(key)
     if use.note:
-        text.append(f"{pad}  {use.note}\n", "italic")
+        text.append(f"{pad}  {safe(use.note)}\n", "italic")
     for inner in use.inputs:
-        _fact(text, inner, indent + 4, arrow=True)
+        _fact(text, inner, indent + 4, arrow=True, shown=shown)
 
 
 def render_criterion(c: CriterionResult) -> Text:
     """A criterion's explanation as rich text (no markup: quotes may hold brackets)."""
     text = Text()
-    text.append(f"{c.id}  {c.title}\n", "bold")
-    text.append(f"{c.outcome.upper()}", OUTCOME_STYLE[c.outcome])
+    text.append(f"{c.id}  {safe(c.title)}\n", "bold")
+    text.append(f"{criterion_outcome(c).upper()}", OUTCOME_STYLE[c.outcome])
     text.append(f"  {c.type}")
     if c.person_only:
         text.append("  · to be confirmed by a person", "bold magenta")
     text.append("\n")
     if c.eligible_from is not None:
-        text.append("Eligible from ", "bold")
+        text.append("Qualifies from ", "bold")
         text.append(f"{c.eligible_from.isoformat()}\n", "bold cyan")
     if c.missing:
         text.append("\nMissing\n", "bold underline")
         for m in c.missing:
             text.append("  ? ", "bold yellow")
-            text.append(f"{m}\n")
+            text.append(f"{safe(record_words(m))}\n")
     text.append("\nProtocol ", "bold underline")
-    text.append(f"({c.section})\n", "dim")
-    text.append(f"“{c.quote.strip()}”\n", "italic")
+    text.append(f"({safe(c.section)})\n", "dim")
+    text.append(f"“{safe(c.quote.strip(), newlines=True)}”\n", "italic")
     text.append("\nReading\n", "bold underline")
-    text.append(f"{c.reading.strip()}\n")
+    text.append(f"{safe(c.reading.strip(), newlines=True)}\n")
     text.append("\nEvidence\n", "bold underline")
     if not c.evidence:
         text.append("  (none)\n", "dim")
+    seen: set[tuple[str, bool]] = set()
+    shown: set[Any] = set()
     for e in c.evidence:
+        if (e.test, e.outcome) in seen:
+            continue  # the same test in two branches of the criterion
+        seen.add((e.test, e.outcome))
+        test = evidence_words(e.test, e.unit)
         text.append("  yes " if e.outcome else "  no  ", "bold green" if e.outcome else "bold red")
-        text.append(f"{e.test}\n")
+        text.append(f"{test}\n")
         for use in e.facts:
-            _fact(text, use, 6)
+            _fact(text, use, 6, test=test, shown=shown)
     return text
 
 

@@ -47,12 +47,8 @@ def test_mosteller_and_dubois_agree_within_a_few_percent_for_adults() -> None:
 
 
 @pytest.mark.parametrize("fn", [bsa_mosteller, bsa_dubois])
-@pytest.mark.parametrize(
-    ("height", "weight"), [(0, 70), (170, 0), (-170, 70), (170, -70), (math.nan, 70)]
-)
-def test_bsa_rejects_non_positive(
-    fn: Callable[[float, float], float], height: float, weight: float
-) -> None:
+@pytest.mark.parametrize(("height", "weight"), [(0, 70), (170, 0), (-170, 70), (170, -70), (math.nan, 70)])
+def test_bsa_rejects_non_positive(fn: Callable[[float, float], float], height: float, weight: float) -> None:
     with pytest.raises(ValueError):
         fn(height, weight)
 

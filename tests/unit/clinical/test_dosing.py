@@ -40,9 +40,7 @@ from screener.clinical.dosing import (
         ("cortisone acetate", 25),
     ],
 )
-def test_bnf_table_each_drug_equals_prednisone_5mg(
-    drug: str, mg_equivalent_to_prednisone_5mg: float
-) -> None:
+def test_bnf_table_each_drug_equals_prednisone_5mg(drug: str, mg_equivalent_to_prednisone_5mg: float) -> None:
     assert prednisone_equivalent_mg(drug, mg_equivalent_to_prednisone_5mg) == pytest.approx(5.0)
 
 
