@@ -20,6 +20,7 @@ from screener.cli import exit_codes
 from screener.cli.output import OutputClosed, quiet_stdout
 from screener.cli.usage import ScreenerParser, add_exit_codes
 from screener.errors import ScreenerError
+from screener.explain.words import safe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ScreenerError as error:
-        print(f"screener: error: {error}", file=sys.stderr)
+        # ids and file names come from the input: escaped, so they cannot steer the terminal
+        print(f"screener: error: {safe(str(error))}", file=sys.stderr)
         return exit_codes.INPUT_ERROR
     except OutputClosed:  # the reader of stdout stopped early (| head): nothing to say
         return exit_codes.OK
@@ -90,8 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("screener: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
-    except BrokenPipeError:
-        raise  # output closed early (| head): handled where output is written
     # The last line of defence: whatever input reaches here, the user gets one line
     # naming the input and exit 2, never a traceback.
     except RecursionError:

@@ -51,9 +51,8 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
     }
     if target.verification == "unconfirmed":
         # no code classifies it, but its words name a criterion's condition (the text safety net)
-        b.problem(
-            at(origin, "code"), f"{target.name} to confirm: {target.source} (no code classifies it)", "warning"
-        )
+        note = f"{target.name} to confirm: {target.source} (no code classifies it)"
+        b.problem(at(origin, "code"), note, "warning")
     if condition_verification(res) == "unconfirmed" or target.verification == "unconfirmed":
         # screener.engine.uncertain: every criterion that depends on it becomes unknown
         item["verification"] = "unconfirmed"
