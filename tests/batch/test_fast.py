@@ -117,8 +117,8 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     assert read_jsonl(out) == read_jsonl(tmp_path / "whole.jsonl")
     assert second.funnel.rows() == whole.funnel.rows()
     assert not outputs.checkpoint_path(out).exists() and not partial.exists()
+    run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4, overwrite=True))
     with pytest.raises(InputError, match="another registry, rules, date"):
-        run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4))
         run_fast_batch(options([tables], out, fmt="csv", chunk_size=4, resume=True))
 
 
