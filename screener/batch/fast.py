@@ -27,7 +27,7 @@ from screener.batch.inputs import failure_message
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
 from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report, screen_row, unknown_cell
-from screener.batch.safe_io import csv_cell_sql, csv_cells
+from screener.batch.safe_io import csv_cell_sql, csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
@@ -184,13 +184,7 @@ def _read_each(con: Any, relations: dict[str, str], pids: list[int]) -> Iterator
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     if fmt != "csv":
         return b""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    columns = [*CSV_COLUMNS, *criteria]
-    csv.writer(buffer, lineterminator="\n").writerow(csv_cells(columns))
-    return buffer.getvalue().encode("utf-8")
+    return csv_lines([[*CSV_COLUMNS, *criteria]]).encode("utf-8")
 
 
 def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:

@@ -22,8 +22,6 @@ process stops the pool) and exit at once, quietly, if the main process is killed
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import os
@@ -44,7 +42,7 @@ from screener.batch.outputs import (
     default_errors_path,
 )
 from screener.batch.progress import Progress
-from screener.batch.safe_io import csv_cells
+from screener.batch.safe_io import csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
@@ -337,11 +335,9 @@ class RowWriter:
 
     @staticmethod
     def _csv(rows: list[list[Any]]) -> bytes:
-        """CSV lines; text cells a spreadsheet would run as formulas are neutralised
-        (:func:`screener.batch.safe_io.csv_cell`), a lone surrogate becomes ``\\udXXX``."""
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(csv_cells(row) for row in rows)
-        return buffer.getvalue().encode("utf-8", "backslashreplace")
+        """CSV lines (:func:`screener.batch.safe_io.csv_lines`: formula cells neutralised, a
+        carriage return quoted); a lone surrogate becomes ``\\udXXX``."""
+        return csv_lines(rows).encode("utf-8", "backslashreplace")
 
     def encode(self, rows: list[dict[str, Any]]) -> bytes:
         if self.fmt == "jsonl":

@@ -20,7 +20,9 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import json
 import os
 import secrets
@@ -165,6 +167,24 @@ def csv_cell(value: Any) -> Any:
 
 def csv_cells(values: Iterable[Any]) -> list[Any]:
     return [csv_cell(v) for v in values]
+
+
+def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
+    """CSV text of ``rows``, lines ending in ``\\n``, cells through :func:`csv_cell`.
+
+    A cell holding a carriage return is quoted like one holding a line feed (Python's
+    ``csv`` quotes only the characters of its line terminator, so with ``\\n`` a bare CR
+    would split the row in a reader): each row is written with ``\\r\\n`` and its
+    terminator, exactly the last two characters, becomes ``\\n``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    out: list[str] = []
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(csv_cells(row))
+        out.append(buffer.getvalue()[:-2] + "\n")
+    return "".join(out)
 
 
 def csv_cell_sql(expr: str) -> str:
