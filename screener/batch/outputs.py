@@ -270,5 +270,6 @@ class BatchOutputs:
         if summary is not None:
             funnel = self.funnel
             text = render_svg(funnel) if summary.suffix.lower() == ".svg" else render_html(funnel)
+            summary.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(summary, text)
         return kept

@@ -305,13 +305,21 @@ def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Itera
     with client:
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         shared = client.scatter(job, broadcast=True)
-        pending: deque[Any] = deque()
+
+        def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
+            future, chunk = task
+            try:
+                return future.result()
+            except Exception:  # the chunk failed on the cluster (it could not be sent, a
+                return screen_chunk(job, chunk)  # worker died): here, record by record
+
+        pending: deque[tuple[Any, list[Record]]] = deque()
         for chunk in chunks:
-            pending.append(client.submit(screen_chunk, shared, chunk, pure=False))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
+            pending.append((client.submit(screen_chunk, shared, chunk, pure=False), chunk))
+            while pending and (len(pending) >= 2 * workers or pending[0][0].done()):
+                yield collect(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield collect(pending.popleft())
 
 
 # --------------------------------------------------------------------------- writing
