@@ -257,9 +257,13 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     )
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
-    screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
-    screener.con.execute(_EXPLAINED)
-    engine = Engine(ruleset) if explain == "open" else None
+    try:
+        screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
+        screener.con.execute(_EXPLAINED)
+        engine = Engine(ruleset) if explain == "open" else None
+    except BaseException:
+        outputs.release()
+        raise
     select = _row_sql(criteria, opts.fmt)
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)

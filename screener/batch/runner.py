@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import Record, count_records, expand, iter_records
+from screener.batch.inputs import Record, count_records, expand, failure_message, iter_records
 from screener.batch.outputs import (
     BatchOutputs,
     default_errors_path,
@@ -195,7 +195,7 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     except ScreenerError as error:
         return _error(record, f"{type(error).__name__}: {error}")
     except Exception as error:  # a bug on one record must not lose the rest of the batch
-        return _error(record, f"internal error: {type(error).__name__}: {error}")
+        return _error(record, failure_message(error))
     return ("row", row)
 
 
@@ -445,9 +445,13 @@ def run_batch(opts: BatchOptions) -> BatchReport:
         overwrite=opts.overwrite,
         summary=opts.summary,
     )
-    progress = Progress(
-        count_records(opts.inputs) if opts.progress else None, start=outputs.done, enabled=opts.progress
-    )
+    try:
+        progress = Progress(
+            count_records(opts.inputs) if opts.progress else None, start=outputs.done, enabled=opts.progress
+        )
+    except BaseException:
+        outputs.release()
+        raise
     source = iter_records(opts.inputs, skip=outputs.done)
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     chunks = _chunks(records, max(opts.chunk_size, 1))

@@ -325,3 +325,20 @@ def test_sigkill_leaves_quiet_workers_and_a_resumable_run(tmp_path: Path) -> Non
     assert "taking over from a run that is no longer running" in message and "resumed after" in message
     ids = [r["patient_id"] for r in read_jsonl(out)]
     assert ids == [f"q{i:05d}" for i in range(600)]
+
+
+def test_a_run_that_fails_before_its_first_chunk_frees_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jsonl = write_jsonl(tmp_path / "a.jsonl", [variant(0)])
+    out = tmp_path / "out.csv"
+
+    def broken(*args: Any) -> int:
+        raise RuntimeError("cannot count")
+
+    monkeypatch.setattr(runner, "count_records", broken)
+    with pytest.raises(RuntimeError):
+        run_batch(options([jsonl], out, progress=True))
+    assert not safe_io.lock_path(out).exists()
+    monkeypatch.undo()
+    assert run_batch(options([jsonl], out, overwrite=True)).complete  # the same process: not locked out
