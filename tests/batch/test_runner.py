@@ -186,7 +186,7 @@ def test_resume_refuses_changed_inputs_and_unreadable_checkpoints(tmp_path: Path
     outputs.checkpoint_path(out).write_text("{half", encoding="utf-8")
     with pytest.raises(InputError, match="checkpoint unreadable"):
         run_batch(options([registry], out, fmt="jsonl", resume=True))
-    with pytest.raises(OutputError, match="interrupted run .*--resume.*--overwrite"):
+    with pytest.raises(OutputError, match=r"interrupted run .*--resume.*--overwrite"):
         run_batch(options([registry], out, fmt="jsonl"))  # an interrupted run is not dropped unasked
     fresh = run_batch(options([registry], out, fmt="jsonl", overwrite=True))  # starts again
     assert fresh.complete and fresh.rows == 24 and len(read_jsonl(out)) == 24
