@@ -266,6 +266,8 @@ class BatchOutputs:
             kept = self.errors_path
         else:
             partial_path(self.errors_path).unlink()
+            if self.replaces and os.path.lexists(self.errors_path):
+                self.errors_path.unlink()  # an earlier run's errors must not sit beside these rows
         fsync_dir(self.out)
         if summary is not None:
             funnel = self.funnel

@@ -201,3 +201,12 @@ def test_create_new_refuses_a_link_planted_after_the_check(tmp_path: Path, monke
     with pytest.raises(safe_io.OutputError, match="appeared while"):
         safe_io.create_new(target)
     assert victim.read_text(encoding="utf-8") == "keep"
+
+
+def test_overwrite_leaves_no_earlier_errors_file_beside_new_rows(tmp_path: Path) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", patients(["a"]), extra_lines={1: "not json"})
+    good = write_jsonl(tmp_path / "good.jsonl", patients(["b"]))
+    out = tmp_path / "out.csv"
+    assert main(cli(out, bad)) == 1 and outputs.default_errors_path(out).exists()
+    assert main([*cli(out, good), "--overwrite"]) == 0
+    assert not outputs.default_errors_path(out).exists()
