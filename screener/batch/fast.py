@@ -18,13 +18,16 @@ its field, and the batch goes on.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from screener.batch.inputs import failure_message
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
 from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report, screen_row, unknown_cell
+from screener.batch.safe_io import csv_cell_sql, csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
@@ -65,13 +68,18 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
             "ex.pid IS NOT NULL AS explained"
         )
     else:
+        # text cells a spreadsheet would evaluate are neutralised as the engine's CSV rows are
+        cell = csv_cell_sql
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
+        failing = f"nullif(array_to_string({parts['failing']}, ';'), '')"
+        unknown = f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), ''))"
+        near = "nullif(array_to_string(ex.near_misses, '; '), '')"
         columns = (
-            f"x.patient_id, {parts['decision']} AS decision, "
-            f"nullif(array_to_string({parts['failing']}, ';'), '') AS failing, "
-            f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')) AS unknown, "
-            "ex.eligible_from, nullif(array_to_string(ex.near_misses, '; '), '') AS near_misses, "
-            f"x.file AS source, x.line, {stamp}, {per}"
+            f"{cell('x.patient_id')} AS patient_id, {parts['decision']} AS decision, "
+            f"{cell(failing)} AS failing, {cell(unknown)} AS unknown, "
+            f"{cell('ex.eligible_from')} AS eligible_from, "
+            f"{cell(near)} AS near_misses, "
+            f"{cell('x.file')} AS source, x.line, {stamp}, {per}"
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
@@ -102,7 +110,6 @@ def _explain(
     differential tests say they never do; a disagreement is reported, not hidden).
     """
     from screener.tables.layout import TABLES
-    from screener.tables.read import read_patients
 
     con = screener.con
     con.execute(_EXPLAINED)
@@ -115,8 +122,20 @@ def _explain(
     relations = {t: f"registry_{t}" for t in TABLES}
     index = {pid: i for i, pid in enumerate(chunk.pids)}
     values, problems = [], []
-    for pid, patient in zip(pids, read_patients(con, relations, pids), strict=True):
+    for pid, patient in _read_each(con, relations, pids):
         i = index[pid]
+        if isinstance(patient, Exception):  # its rows could not be read back: report, go on
+            problems.append(
+                {
+                    "source": chunk.files[i],
+                    "line": chunk.lines[i],
+                    "index": pid,
+                    "patient_id": chunk.patient_ids[i],
+                    "field": None,
+                    "message": f"not explained: {failure_message(patient)}",
+                }
+            )
+            continue
         try:
             row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
         except Exception as error:  # one patient the engine cannot explain must not stop the batch
@@ -151,16 +170,29 @@ def _explain(
     return problems
 
 
+def _read_each(con: Any, relations: dict[str, str], pids: list[int]) -> Iterator[tuple[int, Any]]:
+    """``(pid, patient)`` for ``pids``, read back together; if that fails, one by one, and a
+    patient that cannot be read comes with the exception instead (one never stops the rest)."""
+    from screener.tables.read import read_patients
+
+    try:
+        patients = read_patients(con, relations, pids)
+    except Exception:  # which patient? read them one at a time
+        for pid in pids:
+            try:
+                (patient,) = read_patients(con, relations, [pid])
+            except Exception as error:
+                yield pid, error
+                continue
+            yield pid, patient
+        return
+    yield from zip(pids, patients, strict=True)
+
+
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     if fmt != "csv":
         return b""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    columns = [*CSV_COLUMNS, *criteria]
-    csv.writer(buffer, lineterminator="\n").writerow(columns)
-    return buffer.getvalue().encode("utf-8")
+    return csv_lines([[*CSV_COLUMNS, *criteria]]).encode("utf-8")
 
 
 def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
@@ -228,12 +260,18 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
         _header(criteria, opts.fmt),
         opts.resume,
         "another registry, rules, date, format, errors file or --explain",
+        overwrite=opts.overwrite,
+        summary=opts.summary,
     )
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
-    screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
-    screener.con.execute(_EXPLAINED)
-    engine = Engine(ruleset) if explain == "open" else None
+    try:
+        screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
+        screener.con.execute(_EXPLAINED)
+        engine = Engine(ruleset) if explain == "open" else None
+    except BaseException:
+        outputs.release()
+        raise
     select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
@@ -261,6 +299,9 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
                 if outputs.done >= limit and outputs.done < total:
                     break
         complete = outputs.done >= total
+    except BaseException:
+        outputs.release()  # the checkpoint stays for --resume; the output is free again
+        raise
     finally:
         screener.close()
         if engine is not None:

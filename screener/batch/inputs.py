@@ -61,6 +61,34 @@ Item = tuple[int | None, dict[str, Any] | None, RecordError | None, LineMap | No
 Reader = Callable[[Path], Iterator[Item]]
 
 
+def failure_message(error: BaseException) -> str:
+    """What an unexpected exception while reading or screening a record says in the errors file."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read (lists or mappings inside each other past the recursion limit)"
+    if isinstance(error, MemoryError):
+        return "too large to read in memory"
+    return f"internal error: {type(error).__name__}: {error}"
+
+
+def _guarded(items: Iterable[tuple[Any, ...]], line: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """A reader's items; if the reader raises (a bug, a RecursionError on a deeply nested
+    file, an I/O error), one error record says so and the batch goes on with the next file.
+    Deterministic, so a resumed run counts the same records."""
+    try:
+        iterator = iter(items)
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            line = item[0] if item[0] is not None else line
+            yield item
+    except OSError as error:
+        yield line, None, RecordError(f"cannot read: {error.strerror or error}", None, line), None
+    except Exception as error:  # any failure of one input is reported, not raised
+        yield line, None, RecordError(failure_message(error), None, line), None
+
+
 def _decode(raw: bytes, number: int) -> Item:
     try:
         data = json.loads(raw)
@@ -73,6 +101,8 @@ def _decode(raw: bytes, number: int) -> Item:
             RecordError(f"malformed JSON: {error.msg} (column {error.colno})", None, number),
             None,
         )
+    except Exception as error:  # e.g. RecursionError: 100,000 nested arrays
+        return number, None, RecordError(failure_message(error), None, number), None
     if not isinstance(data, dict):
         return (
             number,
@@ -269,7 +299,13 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
                 yield Record(source, None, index, error=RecordError("no such file or directory"))
             index += 1
             continue
-        reader = reader_for(path)
+        try:
+            reader = reader_for(path)
+        except Exception as error:  # sniffing the file failed: report it, go on
+            if index >= skip:
+                yield Record(source, None, index, error=RecordError(failure_message(error)))
+            index += 1
+            continue
         if reader is None:
             if index >= skip:
                 known = ", ".join(sorted(READERS))
@@ -285,16 +321,19 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
             index += 1
             continue
         if reader is _jsonl:  # lines before the skip point are counted, not decoded
-            for number, raw in _jsonl_lines(path):
+            for number, raw, failure, _ in _guarded((n, raw, None, None) for n, raw in _jsonl_lines(path)):
                 if index >= skip:
-                    line, data, error, _ = _decode(raw, number)
+                    if failure is not None:  # the file could not be read on (an I/O error)
+                        line, data, error = number, None, failure
+                    else:
+                        line, data, error, _ = _decode(raw, number)
                     yield Record(source, line, index, data, error)
                 index += 1
             continue
         if reader is _native_file and index < skip:  # one record per file: not even parsed
             index += 1
             continue
-        for line, data, error, lines in reader(path):
+        for line, data, error, lines in _guarded(reader(path)):
             if index >= skip:
                 at = error.source if error is not None and error.source else source
                 yield Record(at, line, index, data, error, lines)

@@ -10,18 +10,25 @@ are never all held, whatever the input size.
 Outputs go through :class:`screener.batch.outputs.BatchOutputs`: ``FILE.partial``
 renamed over ``FILE`` only when the whole input has been screened, a checkpoint
 after every chunk, and ``resume=True`` continues an interrupted run from it with
-no duplicate or lost row.
+no duplicate or lost row. The first chunks are small (8 records, then doubling up
+to ``chunk_size``), so the first checkpoint comes after seconds, not after the pool
+has read ``2 x workers`` full chunks.
 A record that cannot be read or screened goes to the errors file (JSONL:
-source, line, field, message) and the batch goes on.
+source, line, field, message) and the batch goes on, whatever the failure: an
+exception while screening it, or a chunk that cannot travel to a pool worker and
+back (then screened here, record by record). Pool workers ignore Ctrl-C (the main
+process stops the pool) and exit at once, quietly, if the main process is killed.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
+import os
+import signal
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,12 +36,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import Record, count_records, expand, iter_records
+from screener.batch.inputs import Record, count_records, expand, failure_message, iter_records
 from screener.batch.outputs import (
     BatchOutputs,
     default_errors_path,
 )
 from screener.batch.progress import Progress
+from screener.batch.safe_io import csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
@@ -190,7 +198,7 @@ def screen_record(engine: Engine, record: Record, as_of: date) -> Outcome:
     except ScreenerError as error:
         return _error(record, f"{type(error).__name__}: {error}")
     except Exception as error:  # a bug on one record must not lose the rest of the batch
-        return _error(record, f"internal error: {type(error).__name__}: {error}")
+        return _error(record, failure_message(error))
     return ("row", row)
 
 
@@ -200,9 +208,33 @@ def screen_chunk(job: Job, chunk: list[Record]) -> list[Outcome]:
     return [screen_record(engine, record, job.as_of) for record in chunk]
 
 
-def _init_worker(job: Job) -> None:
+def _die_with_parent(parent: int) -> None:
+    """An orphaned pool worker (its batch was killed, even by SIGKILL) exits at once and
+    quietly, instead of finishing its chunk and dying on a broken pipe with a traceback."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the line above
+        os._exit(0)
+
+    def watch() -> None:  # elsewhere, or if prctl failed: look every half second
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="screener-parent-watch", daemon=True).start()
+
+
+def _init_worker(job: Job, parent: int | None = None) -> None:
     """Pool initializer: build this worker's one engine before any chunk arrives."""
     global _JOB
+    if parent is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops the pool
+        _die_with_parent(parent)
     _JOB = job
     _ENGINES.clear()  # a forked child must not reuse the parent's engine
     engine_for(job)
@@ -216,10 +248,17 @@ def _pool_chunk(chunk: list[Record]) -> list[Outcome]:
 # --------------------------------------------------------------------------- executors
 
 
-def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+FIRST_CHUNK = 8  # records in the first chunk; each next one doubles, up to the chunk size
+
+
+def _chunks(records: Iterable[Record], size: int, first: int = FIRST_CHUNK) -> Iterator[list[Record]]:
+    """Chunks of ``size`` records, the first ones smaller (``first``, doubling): results,
+    and so the first checkpoint, come early, however slow the records are to read."""
     iterator = iter(records)
-    while chunk := list(itertools.islice(iterator, size)):
+    step = max(1, min(first, size))
+    while chunk := list(itertools.islice(iterator, step)):
         yield chunk
+        step = min(step * 2, size)
 
 
 def run_in_process(job: Job, chunks: Iterable[list[Record]]) -> Iterator[list[Outcome]]:
@@ -236,17 +275,24 @@ def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Itera
     """
     import multiprocessing
 
+    def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
+        result, chunk = task
+        try:
+            return result.get()
+        except Exception:  # the chunk could not travel to the worker or back (e.g. a record
+            return screen_chunk(job, chunk)  # too deeply nested to pickle): here, one by one
+
     # fork: workers start at once and need no importable __main__ (forkserver and spawn
     # re-import it, and a pool whose workers die at start-up respawns them for ever).
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-        pending: deque[Any] = deque()
+    with context.Pool(workers, initializer=_init_worker, initargs=(job, os.getpid())) as pool:
+        pending: deque[tuple[Any, list[Record]]] = deque()
         for chunk in chunks:
-            pending.append(pool.apply_async(_pool_chunk, (chunk,)))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
+            pending.append((pool.apply_async(_pool_chunk, (chunk,)), chunk))
+            while pending and (len(pending) >= 2 * workers or pending[0][0].ready()):
+                yield collect(pending.popleft())  # in order, as soon as the head is done
         while pending:
-            yield pending.popleft().get()
+            yield collect(pending.popleft())
 
 
 def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Iterator[list[Outcome]]:
@@ -262,13 +308,21 @@ def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Itera
     with client:
         workers = max(len(client.scheduler_info().get("workers", {})), 1)
         shared = client.scatter(job, broadcast=True)
-        pending: deque[Any] = deque()
+
+        def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
+            future, chunk = task
+            try:
+                return future.result()
+            except Exception:  # the chunk failed on the cluster (it could not be sent, a
+                return screen_chunk(job, chunk)  # worker died): here, record by record
+
+        pending: deque[tuple[Any, list[Record]]] = deque()
         for chunk in chunks:
-            pending.append(client.submit(screen_chunk, shared, chunk, pure=False))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
+            pending.append((client.submit(screen_chunk, shared, chunk, pure=False), chunk))
+            while pending and (len(pending) >= 2 * workers or pending[0][0].done()):
+                yield collect(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield collect(pending.popleft())
 
 
 # --------------------------------------------------------------------------- writing
@@ -292,13 +346,14 @@ class RowWriter:
 
     @staticmethod
     def _csv(rows: list[list[Any]]) -> bytes:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        return buffer.getvalue().encode("utf-8")
+        """CSV lines (:func:`screener.batch.safe_io.csv_lines`: formula cells neutralised, a
+        carriage return quoted); a lone surrogate becomes ``\\udXXX``."""
+        return csv_lines(rows).encode("utf-8", "backslashreplace")
 
     def encode(self, rows: list[dict[str, Any]]) -> bytes:
         if self.fmt == "jsonl":
-            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            return text.encode("utf-8", "backslashreplace")  # a lone surrogate: a JSON \udXXX escape
         return self._csv(
             [
                 [
@@ -335,6 +390,7 @@ class BatchOptions:
     scheduler: str | None = None
     summary: Path | None = None
     progress: bool = False
+    overwrite: bool = False  # replace an earlier run's output files (--overwrite)
 
 
 @dataclass(frozen=True)
@@ -390,10 +446,16 @@ def run_batch(opts: BatchOptions) -> BatchReport:
         writer.header(),
         opts.resume,
         "other inputs (or they changed since), rules, date, format or errors file",
+        overwrite=opts.overwrite,
+        summary=opts.summary,
     )
-    progress = Progress(
-        count_records(opts.inputs) if opts.progress else None, start=outputs.done, enabled=opts.progress
-    )
+    try:
+        progress = Progress(
+            count_records(opts.inputs) if opts.progress else None, start=outputs.done, enabled=opts.progress
+        )
+    except BaseException:
+        outputs.release()
+        raise
     source = iter_records(opts.inputs, skip=outputs.done)
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     chunks = _chunks(records, max(opts.chunk_size, 1))
@@ -420,6 +482,9 @@ def run_batch(opts: BatchOptions) -> BatchReport:
             outputs.checkpoint()
             progress.update(outputs.done)
         complete = opts.limit is None or next(iter(source), None) is None
+    except BaseException:
+        outputs.release()  # the checkpoint stays for --resume; the output is free again
+        raise
     finally:
         close = getattr(results, "close", None)
         if close is not None:
@@ -430,8 +495,11 @@ def run_batch(opts: BatchOptions) -> BatchReport:
 
 
 def report(outputs: BatchOutputs, complete: bool, summary: Path | None) -> BatchReport:
-    """Finish a run's outputs if it is complete, and say what it did."""
-    kept = outputs.finish(summary) if complete else None
+    """Finish a run's outputs if it is complete, release them, and say what it did."""
+    try:
+        kept = outputs.finish(summary) if complete else None
+    finally:
+        outputs.release()
     return BatchReport(
         complete=complete,
         records=outputs.done,

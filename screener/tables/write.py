@@ -9,6 +9,11 @@ Everything goes into a sibling directory ``DIR.tmp-XXXX``; :meth:`TablesWriter.c
 writes ``manifest.json`` last and only then renames the directory to ``DIR``. An
 interrupted conversion therefore leaves no ``DIR`` (at most a ``DIR.tmp-*`` without a
 manifest), and :func:`read_manifest` refuses a directory without one.
+
+``overwrite=True`` replaces only a registry screener wrote: its ``manifest.json`` carries
+screener's format marker (``screener-tables/N``) and lists its files (``files``), and the
+directory holds nothing else; only those files are deleted. Any other folder (a web
+app's ``manifest.json``, a registry with a file added by hand) is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,8 +33,8 @@ from screener import __version__
 from screener.errors import InputError, Location, PatientDataError, ScreenerError
 from screener.model.patient import Patient, Scalar
 from screener.tables.layout import FORMAT, TABLES
+from screener.tables.place import MANIFEST, check_target, fsync_dir, move_into_place, new_sibling, part_name
 
-MANIFEST = "manifest.json"
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BIGINT_MAX = 2**63 - 1
 BIGINT_MIN = -(2**63)
@@ -213,40 +217,6 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
-
-
-def _is_registry(path: Path) -> bool:
-    return (path / MANIFEST).is_file()
-
-
-def _new_sibling(target: Path, tag: str) -> Path:
-    """A new, empty directory beside ``target`` (same file system, so renames are atomic).
-
-    Made with the process umask (``tempfile.mkdtemp`` would make it private to the user,
-    and the registry keeps the mode of this directory once renamed)."""
-    while True:
-        path = target.with_name(f"{target.name}.{tag}-{secrets.token_hex(6)}")
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class TablesWriter:
     """Stream patients into ``directory`` as Parquet tables; use as a context manager.
 
@@ -279,7 +249,7 @@ class TablesWriter:
 
         self._target = self.directory.resolve()  # "out/", "." or a path through ".." have a real name
         self._target.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _new_sibling(self._target, "tmp")
+        self._tmp = new_sibling(self._target, "tmp")
         for table in TABLES:
             (self._tmp / table).mkdir()
         self._con = duckdb.connect(":memory:")
@@ -365,13 +335,15 @@ class TablesWriter:
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "sources": list(self.sources),
                 "screener_version": __version__,
+                # what --overwrite may delete later: exactly these files (and this manifest)
+                "files": [f"{t}/{part_name(i)}" for t in TABLES for i in range(self._parts)],
             }
             path = self._tmp / MANIFEST
             with path.open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            _fsync_dir(self._tmp)
+            fsync_dir(self._tmp)
             self._move_into_place()
         except BaseException:
             self.abort()
@@ -393,33 +365,11 @@ class TablesWriter:
     # ------------------------------------------------------------------ internals
 
     def _check_target(self) -> None:
-        target = self.directory
-        if target.exists() and not target.is_dir():
-            raise InputError("exists and is not a directory", Location(str(target)))
-        if target.is_dir() and not _is_empty_dir(target):
-            if not self.overwrite:
-                raise InputError(
-                    "the directory exists and is not empty; choose a new one, or overwrite a previous "
-                    "registry (overwrite=True, screener convert --overwrite)",
-                    Location(str(target)),
-                )
-            if not _is_registry(target):
-                raise InputError(
-                    f"not a screener tables registry (no {MANIFEST}); refusing to replace it",
-                    Location(str(target)),
-                )
+        check_target(self.directory, self.overwrite)
 
     def _move_into_place(self) -> None:
         self._check_target()  # it may have appeared while we were writing
-        target = self._target
-        if target.is_dir() and not _is_empty_dir(target):
-            old = _new_sibling(target, "old")
-            os.replace(target, old / target.name)
-            os.replace(self._tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self._tmp, target)  # over an empty directory too
-        _fsync_dir(target.parent)
+        move_into_place(self._tmp, self._target)
 
     def _reset(self) -> None:
         self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}
@@ -513,7 +463,7 @@ class TablesWriter:
 
     def _flush(self) -> None:
         """Write the buffered chunk: one typed part per table, even an empty one."""
-        part = f"part-{self._parts:05d}.parquet"
+        part = part_name(self._parts)
         for table, columns in TABLES.items():
             values = self._columns[table]
             arrays: dict[str, Any] = {}

@@ -117,8 +117,8 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     assert read_jsonl(out) == read_jsonl(tmp_path / "whole.jsonl")
     assert second.funnel.rows() == whole.funnel.rows()
     assert not outputs.checkpoint_path(out).exists() and not partial.exists()
+    run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4, overwrite=True))
     with pytest.raises(InputError, match="another registry, rules, date"):
-        run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4))
         run_fast_batch(options([tables], out, fmt="csv", chunk_size=4, resume=True))
 
 
@@ -203,3 +203,26 @@ def test_a_patient_the_engine_cannot_explain_is_reported_and_the_batch_goes_on(
     assert rows["p0005"]["explained"]
     messages = [e["message"] for e in read_jsonl(tmp_path / "fast.jsonl.errors.jsonl")]
     assert any("not explained: RuntimeError: engine fault" in m for m in messages)
+
+
+def test_a_patient_whose_rows_cannot_be_read_back_is_reported_and_the_rest_explained(
+    tmp_path: Path, registry: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screener.tables import read
+
+    _, tables = registry
+    real = read.read_patients
+
+    def deep(con, relations, pids):  # type: ignore[no-untyped-def]
+        if 5 in pids:  # pid 5 is p0005, explained in the normal run
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(con, relations, pids)
+
+    monkeypatch.setattr(read, "read_patients", deep)
+    report = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl"), explain="open")
+    assert report.complete and report.rows == 22
+    rows = {r["patient_id"]: r for r in read_jsonl(tmp_path / "fast.jsonl")}
+    assert not rows["p0005"]["explained"] and rows["p0000"]["explained"]
+    errors = read_jsonl(tmp_path / "fast.jsonl.errors.jsonl")
+    (error,) = [e for e in errors if e["patient_id"] == "p0005"]
+    assert error["message"].startswith("not explained: nested too deeply") and error["line"] == 6

@@ -10,6 +10,7 @@ import pytest
 
 from screener.batch import outputs, runner
 from screener.batch.runner import BatchOptions, make_row, near_misses, run_batch
+from screener.batch.safe_io import OutputError
 from screener.cli.main import main
 from screener.engine.evaluate import Engine
 from screener.errors import InputError
@@ -185,7 +186,9 @@ def test_resume_refuses_changed_inputs_and_unreadable_checkpoints(tmp_path: Path
     outputs.checkpoint_path(out).write_text("{half", encoding="utf-8")
     with pytest.raises(InputError, match="checkpoint unreadable"):
         run_batch(options([registry], out, fmt="jsonl", resume=True))
-    fresh = run_batch(options([registry], out, fmt="jsonl"))  # without --resume: starts again
+    with pytest.raises(OutputError, match=r"interrupted run .*--resume.*--overwrite"):
+        run_batch(options([registry], out, fmt="jsonl"))  # an interrupted run is not dropped unasked
+    fresh = run_batch(options([registry], out, fmt="jsonl", overwrite=True))  # starts again
     assert fresh.complete and fresh.rows == 24 and len(read_jsonl(out)) == 24
 
 

@@ -98,6 +98,92 @@ def test_convert_with_a_terminology_directory(tmp_path: Path, capsys: pytest.Cap
         "MedicationRequest: RxNorm RRF": 1
     }
     capsys.readouterr()
-    assert main([*args, "--terminology", str(tmp_path / "nowhere")]) == 2
+    assert main([*args, "--overwrite", "--terminology", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "terminology directory" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- output safety (issue 13 §5)
+
+REGISTRY = REPO / "fixtures/registry/lupus_registry.csv"
+REGISTRY_MAPPING = ["--registry-mapping", str(REPO / "fixtures/registry/lupus_registry.mapping.yaml")]
+
+
+def test_to_native_never_writes_through_a_planted_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    out = tmp_path / "native"
+    out.mkdir()
+    (out / "reg-001.json").symlink_to(victim)
+    argv = ["convert", str(REGISTRY), "--to-native", str(out), *REGISTRY_MAPPING]
+    assert main(argv) == 2  # a non-empty folder: an earlier run's files
+    assert "not empty" in capsys.readouterr().err and (out / "reg-001.json").is_symlink()
+    assert main([*argv, "--overwrite"]) == 1  # the registry has one bad row
+    assert victim.read_text(encoding="utf-8") == "precious"
+    written = out / "reg-001.json"
+    assert (
+        not written.is_symlink()
+        and json.loads(written.read_text(encoding="utf-8"))["patient_id"] == "reg-001"
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "reg-001.json",
+        "reg-002.json",
+        "reg-003.json",
+        "reg-005.json",
+    ]
+
+
+def test_an_existing_report_is_replaced_only_with_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("an earlier report", encoding="utf-8")
+    argv = ["convert", str(REGISTRY), "--to-native", str(tmp_path / "a"), *REGISTRY_MAPPING]
+    assert main([*argv, "--report", str(report)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert report.read_text(encoding="utf-8") == "an earlier report"
+    assert main([*argv, "--report", str(report), "--overwrite"]) == 1
+    assert json.loads(report.read_text(encoding="utf-8"))["schema_version"] == "1"
+    tables = ["convert", "--to", "tables", str(tmp_path / "t"), str(REGISTRY), *REGISTRY_MAPPING]
+    assert main([*tables, "--report", str(report)]) == 2
+    assert not (tmp_path / "t").exists()
+
+
+def _registry(out: Path) -> list[str]:
+    assert main(["convert", "--to", "tables", str(out), str(REPO / "fixtures" / "patients")]) == 0
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def test_tables_overwrite_deletes_only_a_registry_screener_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("duckdb")
+    one = REPO / "fixtures" / "patients" / "eligible_refractory_lupus.yaml"
+    # a web app's folder with its own manifest.json
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "manifest.json").write_text('{"name": "my app", "start_url": "/"}', encoding="utf-8")
+    (app / "index.html").write_text("<html></html>", encoding="utf-8")
+    assert main(["convert", "--to", "tables", str(app), str(one), "--overwrite"]) == 2
+    assert "not a screener tables registry" in capsys.readouterr().err
+    assert sorted(p.name for p in app.iterdir()) == ["index.html", "manifest.json"]
+    # a screener registry with a file added by hand: refused, nothing deleted
+    reg = tmp_path / "reg"
+    files = _registry(reg)
+    assert "manifest.json" in files and "patients/part-00000.parquet" in files
+    (reg / "patients" / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["convert", "--to", "tables", str(reg), str(one), "--overwrite"]) == 2
+    assert "patients/notes.txt, which screener did not write" in capsys.readouterr().err
+    assert sorted(p.relative_to(reg).as_posix() for p in reg.rglob("*") if p.is_file()) == sorted(
+        [*files, "patients/notes.txt"]
+    )
+    # a registry screener wrote (also one whose manifest predates the file list) is replaced
+    (reg / "patients" / "notes.txt").unlink()
+    manifest = json.loads((reg / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]
+    (reg / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert main(["convert", "--to", "tables", str(reg), str(one), "--overwrite"]) == 0
+    assert json.loads((reg / "manifest.json").read_text(encoding="utf-8"))["patients"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app", "reg"]  # nothing left beside it

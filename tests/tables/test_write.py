@@ -345,7 +345,9 @@ def test_manifest_contents(tmp_path: Path) -> None:
         "errors": 3,
         "sources": ["a.jsonl", "b.csv"],
         "screener_version": manifest["screener_version"],
+        "files": [f"{t}/part-{i:05d}.parquet" for t in TABLES for i in (0, 1)],
     }
+    assert all((out / f).is_file() for f in manifest["files"])
     assert summary.rows == manifest["rows"]
 
 

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "Screen every patient of the inputs and write one row per patient: decision, failing "
             "criteria, unknown criteria with their missing facts, eligible-from date and near-miss "
             "margins. Unreadable records go to the errors file and the batch carries on. Output is "
-            "written to FILE.partial and renamed when done; an interrupted run continues with --resume."
+            "written to FILE.partial and renamed when done; an interrupted run continues with --resume. "
+            "One run at a time writes an output (FILE.lock); earlier outputs are replaced only with "
+            "--overwrite. CSV cells a spreadsheet would run as a formula (=, +, -, @...) get a leading '."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL file or directory of patient files")
@@ -54,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument(
         "--summary", type=Path, default=None, help="attrition funnel as FILE.html or FILE.svg"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's output, errors and summary files, or start an interrupted run again",
     )
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="run chunks on a dask.distributed cluster"
@@ -243,13 +250,14 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         summary=args.summary,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     checkpoint = checkpoint_path(args.out)
     if args.resume and not checkpoint.exists():
         print(f"screener: no checkpoint at {checkpoint}; starting from the beginning", file=sys.stderr)
-    elif not args.resume and checkpoint.exists():
+    elif not args.resume and checkpoint.exists() and args.overwrite:
         print(
-            f"screener: an interrupted run left {checkpoint}; starting again (--resume continues it)",
+            f"screener: an interrupted run left {checkpoint}; starting again (--overwrite)",
             file=sys.stderr,
         )
     if args.engine == "vectorized":

@@ -14,6 +14,11 @@ record that cannot be read or loaded is reported (stderr, and all of them in ``-
 FILE``) with its file, line and field, and the conversion goes on; the registry appears in
 OUT_DIR only once complete.
 
+Outputs are written as :mod:`screener.batch.safe_io` writes them: never through a symbolic
+link (a temporary file in the folder, renamed over the target), and an earlier run's output is
+replaced only with ``--overwrite``: a non-empty ``--to-native`` folder, an existing
+``--report`` file, a registry folder (and then only the files its manifest lists).
+
 Exit codes: 0 when every record was read cleanly, 1 when some records had errors (the rest was
 converted), 2 when the input or a mapping cannot be used at all.
 """
@@ -26,7 +31,8 @@ import re
 import sys
 from pathlib import Path
 
-from screener.batch.inputs import Record, iter_records
+from screener.batch.inputs import Record, failure_message, iter_records
+from screener.batch.safe_io import OutputError, refuse_existing, write_atomic
 from screener.cli import exit_codes
 from screener.cli.common import positive_int
 from screener.errors import InputError, Location, ScreenerError
@@ -113,7 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="tables: patients per Parquet part, held in memory at once (default 50000)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="tables: replace an existing registry in OUT_DIR"
+        "--overwrite",
+        action="store_true",
+        help=(
+            "replace an earlier run's output: files in a non-empty --to-native DIR, the --report "
+            "file, a registry in OUT_DIR (only the files its manifest lists)"
+        ),
     )
     parser.set_defaults(run=run)
 
@@ -152,7 +163,19 @@ def run(args: argparse.Namespace) -> int:
     return run_native(args)
 
 
+def _check_native_target(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(
+            f"{out}: the folder is not empty (an earlier conversion?); choose a new one, or use "
+            "--overwrite to replace files of the same names"
+        )
+
+
 def run_native(args: argparse.Namespace) -> int:
+    _check_native_target(args.out, args.overwrite)
+    refuse_existing([args.report], args.overwrite)
     codes = load_mapping(args.mapping, terminology=args.terminology) if args.format != "csv" else None
     imported = iter_patients(
         args.inputs,
@@ -168,15 +191,14 @@ def run_native(args: argparse.Namespace) -> int:
         if name in written:
             print(f"screener: warning: two patients write {name}; the later one is kept", file=sys.stderr)
         written.add(name)
-        (args.out / name).write_text(
-            json.dumps(record.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        # a temporary file renamed over the target: a link planted there is replaced, not followed
+        text = json.dumps(record.data, indent=1, ensure_ascii=False) + "\n"
+        write_atomic(args.out / name, text.encode("utf-8", "backslashreplace"))
     report = imported.report
     sys.stderr.write(report.render_text())
     if args.report is not None:
-        args.report.write_text(
-            json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        text = json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        write_atomic(args.report, text.encode("utf-8", "backslashreplace"))
     print(f"{len(written)} patient file(s) written to {args.out}", file=sys.stderr)
     return exit_codes.FINDINGS if report.errors else exit_codes.OK
 
@@ -229,6 +251,7 @@ def run_tables(args: argparse.Namespace) -> int:
     from screener.tables.write import TablesWriter
 
     _check_tables_options(args)
+    refuse_existing([args.report], args.overwrite)
     shown = 0
     kept: list[ImportIssue] = []  # every issue, only when --report asks for them
     errors = records = 0
@@ -251,6 +274,8 @@ def run_tables(args: argparse.Namespace) -> int:
                     issue = _issue(record, error.message, error.location)
                 except ScreenerError as error:
                     issue = _issue(record, f"{type(error).__name__}: {error}")
+                except Exception as error:  # one record (a bug, a RecursionError) never stops the rest
+                    issue = _issue(record, failure_message(error))
             if issue is None:
                 continue
             errors += 1
@@ -282,7 +307,8 @@ def run_tables(args: argparse.Namespace) -> int:
             "rows": summary.rows,
             "issues": [i.to_dict() for i in kept],
         }
-        args.report.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+        write_atomic(args.report, text.encode("utf-8", "backslashreplace"))
     print(
         f"{summary.patients} patient(s) written to {args.out} as tables "
         f"({summary.parts} part(s)), {errors} error(s)",
