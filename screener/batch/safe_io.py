@@ -155,14 +155,23 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 # First characters a spreadsheet may read as the start of a formula (see the module doc).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# A text that already starts with the escape gets one more, so reading back is exact (csv_text).
+_ESCAPED_START = (*FORMULA_START, "'")
 
 
 def csv_cell(value: Any) -> Any:
     """``value`` as a CSV cell a spreadsheet shows as text: a string starting with a
     formula character gets a leading ``'``; numbers and everything else are unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and value.startswith(_ESCAPED_START):
         return "'" + value
     return value
+
+
+def csv_text(cell: str) -> str:
+    """The text a :func:`csv_cell` was made from (for tools that read screener's CSV back)."""
+    if cell.startswith("'") and cell[1:].startswith(_ESCAPED_START):
+        return cell[1:]
+    return cell
 
 
 def csv_cells(values: Iterable[Any]) -> list[Any]:
@@ -190,8 +199,8 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
 def csv_cell_sql(expr: str) -> str:
     """The DuckDB twin of :func:`csv_cell` for a VARCHAR expression (NULL stays NULL)."""
     starts = ", ".join(
-        "chr(" + str(ord(c)) + ")" if not c.isprintable() or not c.isascii() else "'" + c + "'"
-        for c in FORMULA_START
+        "chr(" + str(ord(c)) + ")" if not c.isprintable() or not c.isascii() or c == "'" else "'" + c + "'"
+        for c in _ESCAPED_START
     )
     return f"(CASE WHEN left({expr}, 1) IN ({starts}) THEN '''' || {expr} ELSE {expr} END)"
 

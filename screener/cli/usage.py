@@ -33,8 +33,13 @@ EXIT_CODES: dict[str, str] = {
     "rules show": "0 shown; 2 unknown criterion or unusable rule file",
     "rules diff": "0 compared (with --exit-code: no changes); 1 changes with --exit-code; "
     "2 unusable rule file",
+    "rules new": "0 draft written; 2 unreadable registry record, or a rule set already there "
+    "(without --overwrite)",
     "audit": "see each subcommand",
-    "audit verify": "0 the chain is intact; 1 edited, removed or reordered entries; 2 unreadable log",
+    "audit verify": "0 the trail is intact; 1 findings (edited, removed, reordered, inserted, appended or "
+    "truncated entries; changed or missing records and outputs); 2 unreadable log or key",
+    "audit head": "0 printed; 2 unreadable log",
+    "audit keygen": "0 key pair written; 2 cannot write the key files",
 }
 
 _CHOICE = re.compile(r"invalid choice: '(?P<value>[^']*)' \(choose from (?P<choices>.*)\)")

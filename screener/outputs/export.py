@@ -63,9 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="a FHIR R4 ResearchSubject per patient, and the ResearchStudy, as JSON files in DIR",
     )
-    group.add_argument(
-        "--overwrite", action="store_true", help="replace existing export files or cohort rows"
-    )
+    # --overwrite (batch's one option for every earlier output) also replaces export files
+    # and cohort rows
 
 
 def omop_format(args: argparse.Namespace) -> str:

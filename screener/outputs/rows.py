@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from screener.batch.safe_io import csv_text
 from screener.errors import InputError, Location
 
 csv.field_size_limit(1 << 24)
@@ -55,7 +56,7 @@ def read_rows(path: Path, fmt: str) -> Iterator[Row]:
         else:
             for number, data in enumerate(csv.DictReader(handle), start=2):
                 yield Row(
-                    data["patient_id"],
+                    csv_text(data["patient_id"]),  # a formula-like id was written with a leading '
                     data["decision"],
                     _date(data.get("eligible_from"), file, number),
                     bool(data.get("unknown")),

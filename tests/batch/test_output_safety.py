@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from screener.batch import outputs, safe_io
-from screener.batch.safe_io import csv_cell, csv_cell_sql
+from screener.batch.safe_io import csv_cell, csv_cell_sql, csv_text
 from screener.cli.main import main
 
 from .conftest import AS_OF, RULES, variant, write_jsonl
@@ -24,7 +24,9 @@ HOSTILE = [
     "\rx",
     "\uff1dSUM(1)",  # full-width equals sign
 ]
-HARMLESS = ["p-1", "a=b", "plain", "'quoted", " =leading space"]
+HARMLESS = ["p-1", "a=b", "plain", " =leading space", "x'y"]
+# a text that starts with the escape itself gets one more, so that reading back is exact
+ESCAPE_LIKE = ["'quoted", "'=1+1", "''"]
 
 
 def cli(out: Path, *inputs_: Path, extra: tuple[str, ...] = ()) -> list[str]:
@@ -66,9 +68,15 @@ def test_other_cells_are_unchanged(value: Any) -> None:
     assert csv_cell(value) == value
 
 
+@pytest.mark.parametrize("value", [*HOSTILE, *HARMLESS, *ESCAPE_LIKE, ""])
+def test_a_cell_reads_back_as_the_text_it_was_made_from(value: str) -> None:
+    assert csv_text(csv_cell(value)) == value
+    assert (csv_cell(value) != value) == value.startswith((*safe_io.FORMULA_START, "'"))
+
+
 def test_the_sql_twin_neutralises_exactly_the_same_cells() -> None:
     duckdb = pytest.importorskip("duckdb")
-    values = [*HOSTILE, *HARMLESS, "", "\n1", "\x00a", "-", "@"]
+    values = [*HOSTILE, *HARMLESS, *ESCAPE_LIKE, "", "\n1", "\x00a", "-", "@"]
     con = duckdb.connect()
     got = [
         con.execute(f"SELECT {csv_cell_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [v]).fetchone()[0]

@@ -60,7 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an earlier run's output, errors and summary files, or start an interrupted run again",
+        help=(
+            "replace an earlier run's output, errors, summary and export files (and cohort rows), "
+            "or start an interrupted run again"
+        ),
     )
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS", help="run chunks on a dask.distributed cluster"
