@@ -62,6 +62,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         plain = f"list_transform({parts['unknown']}, lambda i: {{'id': i, 'missing': NULL::VARCHAR[]}})"
         columns = (
             f"x.patient_id AS patient_id, {parts['decision']} AS decision, "
+            "NULL::VARCHAR AS decision_reason, "
             f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
             "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
             f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
@@ -76,6 +77,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         near = "nullif(array_to_string(ex.near_misses, '; '), '')"
         columns = (
             f"{cell('x.patient_id')} AS patient_id, {parts['decision']} AS decision, "
+            # the columnar registry refuses patients whose decision the criteria do not give
+            "NULL::VARCHAR AS decision_reason, "
             f"{cell(failing)} AS failing, {cell(unknown)} AS unknown, "
             f"{cell('ex.eligible_from')} AS eligible_from, "
             f"{cell(near)} AS near_misses, "

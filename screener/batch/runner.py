@@ -55,6 +55,7 @@ from screener.yamlio import LineMap
 CSV_COLUMNS = (
     "patient_id",
     "decision",
+    "decision_reason",  # set when the criteria did not give the decision (a death)
     "failing",
     "unknown",
     "eligible_from",
@@ -147,6 +148,7 @@ def make_row(result: ScreeningResult, source: str, line: int | None) -> dict[str
     return {
         "patient_id": result.patient_id,
         "decision": result.decision,
+        "decision_reason": result.decision_reason,
         "failing": [c.id for c in result.failing],
         "unknown": [{"id": c.id, "missing": list(c.missing)} for c in result.unknown],
         "eligible_from": result.eligible_from.isoformat() if result.eligible_from else None,
@@ -359,6 +361,7 @@ class RowWriter:
                 [
                     r["patient_id"],
                     r["decision"],
+                    r["decision_reason"] or "",
                     ";".join(r["failing"]),
                     unknown_cell(r["unknown"]),
                     r["eligible_from"] or "",
@@ -475,7 +478,9 @@ def run_batch(opts: BatchOptions) -> BatchReport:
             if good:
                 outputs.write_rows(writer.encode(good), len(good))
             for row in good:
-                outputs.funnel.add(row["failing"], (u["id"] for u in row["unknown"]))
+                outputs.funnel.add(
+                    row["failing"], (u["id"] for u in row["unknown"]), decided=bool(row["decision_reason"])
+                )
             outputs.write_errors(bad)
             outputs.done += len(outcomes)
             outputs.errors += len(bad)

@@ -30,6 +30,9 @@ class Funnel:
     first_fail: list[int] = field(default_factory=list)  # criterion is the first failing one
     unknown_remaining: list[int] = field(default_factory=list)  # unknown, nothing failed before
     first_open: list[int] = field(default_factory=list)  # first criterion that is not a pass
+    # screened, but decided before the criteria (ineligible whatever they say: a patient who died
+    # on or before the screening date); not counted in the criteria's columns
+    decided: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.criteria)
@@ -40,8 +43,13 @@ class Funnel:
             self.titles = ("",) * n
         self._pos = {c: i for i, c in enumerate(self.criteria)}
 
-    def add(self, failing: Iterable[str], unknown: Iterable[str]) -> None:
-        """Count one screened patient from its failing and unknown criterion ids."""
+    def add(self, failing: Iterable[str], unknown: Iterable[str], decided: bool = False) -> None:
+        """Count one screened patient from its failing and unknown criterion ids; ``decided``:
+        the decision did not come from the criteria (the row's ``decision_reason``)."""
+        if decided:
+            self.screened += 1
+            self.decided += 1
+            return
         failed = sorted(self._pos[c] for c in failing)
         unknowns = sorted(self._pos[c] for c in unknown)
         self.screened += 1
@@ -89,7 +97,7 @@ class Funnel:
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
-        remaining = clear = self.screened
+        remaining = clear = self.screened - self.decided
         for i, cid in enumerate(self.criteria):
             remaining -= self.first_fail[i]
             clear -= self.first_open[i]
@@ -99,7 +107,7 @@ class Funnel:
                     "title": self.titles[i],
                     "fail": self.fail[i],
                     "unknown": self.unknown[i],
-                    "pass": self.screened - self.fail[i] - self.unknown[i],
+                    "pass": self.screened - self.decided - self.fail[i] - self.unknown[i],
                     "failed_here": self.first_fail[i],
                     "unknown_here": self.unknown_remaining[i],
                     "remaining": remaining,
@@ -117,6 +125,7 @@ class Funnel:
             "first_fail": self.first_fail,
             "unknown_remaining": self.unknown_remaining,
             "first_open": self.first_open,
+            "decided": self.decided,
         }
 
     @classmethod
@@ -130,6 +139,7 @@ class Funnel:
             first_fail=list(state["first_fail"]),
             unknown_remaining=list(state["unknown_remaining"]),
             first_open=list(state["first_open"]),
+            decided=int(state.get("decided", 0)),
         )
 
 
@@ -153,8 +163,8 @@ class RunInfo:
 def decision_totals(funnel: Funnel) -> dict[str, int]:
     """Patients per decision, from the funnel's counts (the runner's rows decide, not this):
     ineligible fail a criterion; eligible have no criterion that is not a pass."""
-    ineligible = sum(funnel.first_fail)
-    eligible = funnel.screened - sum(funnel.first_open)
+    ineligible = sum(funnel.first_fail) + funnel.decided
+    eligible = funnel.screened - funnel.decided - sum(funnel.first_open)
     return {
         "eligible": eligible,
         "incomplete": funnel.screened - eligible - ineligible,
@@ -169,6 +179,8 @@ def totals_line(funnel: Funnel, errors: int = 0) -> str:
         f"{funnel.screened} patients screened: {t['eligible']} eligible, "
         f"{t['incomplete']} incomplete, {t['ineligible']} ineligible"
     )
+    if funnel.decided:
+        text += f" ({funnel.decided} decided before the criteria: see decision_reason)"
     return text + f"; {errors} record{'s' if errors != 1 else ''} could not be screened (errors)"
 
 
@@ -326,7 +338,15 @@ def render_html(funnel: Funnel, info: RunInfo | None = None) -> str:
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
         "td:nth-child(-n+2){text-align:left}</style></head><body>\n"
         f"<h1>Attrition funnel</h1>\n{_info_html(funnel, info)}"
-        f"<p>{funnel.screened} patients screened. Independent counts "
+        f"<p>{funnel.screened} patients screened"
+        + (
+            f", of whom {funnel.decided} were decided before the criteria (ineligible whatever the "
+            "criteria say, e.g. died before the screening date; see each row's decision_reason) and "
+            "are left out of the columns below"
+            if funnel.decided
+            else ""
+        )
+        + ". Independent counts "
         "(fail, unknown, pass) take each criterion alone; the sequential columns take criteria in "
         "rule order: <em>failed here</em> counts patients this criterion is the first to fail, "
         "<em>unknown here</em> those not failed so far whose outcome is unknown, <em>remaining</em> "
