@@ -68,7 +68,8 @@ def test_a_record_that_raises_anything_is_an_error_and_the_batch_goes_on(
     assert report.complete and report.rows == 7 and report.errors == 2
     assert [r["patient_id"] for r in read_jsonl(out)] == [f"p{i:04d}" for i in range(6)] + ["p0050"]
     errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
-    assert [(Path(e["source"]).name, e["line"]) for e in errors] == [("a.jsonl", 4), ("deep.yaml", 1)]  # the strict reader locates it
+    # the strict reader locates the deep YAML at its first line
+    assert [(Path(e["source"]).name, e["line"]) for e in errors] == [("a.jsonl", 4), ("deep.yaml", 1)]
     assert all(e["message"] for e in errors)
 
 
