@@ -82,7 +82,7 @@ def _skeleton(node: Node | WhereNode | None) -> Any:
     if isinstance(node, Group):
         return (node.op, tuple(_skeleton(c) for c in node.children))
     if isinstance(node, FactTest):
-        return ("fact", node.fact, node.field)
+        return ("fact", node.fact, node.field, node.unknown_when)
     if isinstance(node, FieldTest):
         return ("field", node.field)
     return (node.quantifier, node.record, _skeleton(node.where))
@@ -107,8 +107,8 @@ def _leaf_change(cid: str, old: FactTest | FieldTest, new: FactTest | FieldTest)
     a, b = old.comparison, new.comparison
     if a == b and old.unit == new.unit:
         return None
-    subject = old.field if isinstance(old, FieldTest) else (
-        f"{old.fact}.{old.field}" if old.field else old.fact
+    subject = (
+        old.field if isinstance(old, FieldTest) else (f"{old.fact}.{old.field}" if old.field else old.fact)
     )
     windowed = isinstance(a.value, Window) or isinstance(b.value, Window)
     kind = "window" if windowed else "threshold"

@@ -353,7 +353,15 @@ class Engine:
         info = self._test_info[id(node)]
         hits = fired.tests.get(info.tid)
         hit = hits.get(None if record is None else record["id"]) if hits else None
+        unsettled = (
+            isinstance(node, FactTest)
+            and node.unknown_when is not None
+            and hit is not None
+            and hit[0] is node.unknown_when
+        )
         if hit is not None and not fired.evidence:
+            if unsettled:
+                return Verdict(None, (), (_unsettled_missing(node, info.description),))  # type: ignore[arg-type]
             return _KNOWN[hit[0]]
         if record is None:
             label = None
@@ -427,6 +435,8 @@ class Engine:
             op=info.op,
             unit=info.unit,
         )
+        if unsettled:  # evaluated, but this result cannot settle anything: unknown, with the reason
+            return Verdict(None, (evidence,), (_unsettled_missing(node, info.description),))  # type: ignore[arg-type]
         return Verdict(truth, (evidence,))
 
     def _combine(self, op: str, verdicts: list[Verdict]) -> Verdict:
@@ -517,11 +527,13 @@ class Engine:
             keys = (f"f:{node.fact}", f"d:{node.fact}")
             field_name = node.field
 
+            unknown_when = node.unknown_when
+
             def fact_test(fired: Fired, prepared: PreparedFacts) -> Truth:
                 hits = fired.tests.get(tid)
                 hit = hits.get(None) if hits else None
                 if hit is not None:
-                    return hit[0]
+                    return None if hit[0] is unknown_when else hit[0]
                 present = fired.facts.get(keys[0]) or fired.facts.get(keys[1])
                 if present is not None and (field_name is None or field_name in present):
                     self._test(node, fired, prepared)  # raises: wrong type of value
@@ -743,6 +755,11 @@ class Engine:
                     if when > as_of:
                         yield when
                         yield when + timedelta(days=1)  # 29 February birthdays
+
+
+def _unsettled_missing(node: FactTest, description: str) -> str:
+    """The to-do item of a test that came out the way that cannot settle it (``unknown_when``)."""
+    return node.missing or f"{node.fact}: {description} cannot settle the criterion"
 
 
 def _any(values: list[Truth]) -> Truth:

@@ -135,6 +135,9 @@ class FactTest:
     path: NodePath
     field: str | None = None
     unit: str | None = None
+    # the comparison result that cannot settle anything and counts as unknown (None: both settle)
+    unknown_when: bool | None = None
+    missing: str | None = None  # the to-do item when unknown_when applies
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,15 @@ def _node(raw: dict[str, Any], path: NodePath) -> Node:
     if "not" in raw:
         return Group("not", (_node(raw["not"], (*path, "not")),), path)
     if "fact" in raw:
-        return FactTest(raw["fact"], _comparison(raw), path, raw.get("field"), raw.get("unit"))
+        return FactTest(
+            raw["fact"],
+            _comparison(raw),
+            path,
+            raw.get("field"),
+            raw.get("unit"),
+            raw.get("unknown_when"),
+            raw.get("missing"),
+        )
     quantifier = "exists" if "exists" in raw else "every"
     return Quantifier(
         quantifier=quantifier,
@@ -466,9 +477,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
                 continue
             elif i.source not in fact_types:
                 errors.append(
-                    RuleSpecError(
-                        f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where
-                    )
+                    RuleSpecError(f"unknown fact '{i.source}'{suggest(i.source, set(fact_types))}", where)
                 )
             elif i.field is not None and i.field not in FACT_FIELDS:
                 errors.append(
@@ -498,9 +507,7 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
     for d in rs.derived:
         loop = cyclic(d.name, (d.name,))
         if loop:
-            errors.append(
-                RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path))
-            )
+            errors.append(RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path)))
             break
 
     # Tests: known facts and fields, type-correct comparisons, thresholds in the fact's unit.
@@ -608,9 +615,7 @@ def find_rule_file(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "rules.yaml"
     if not p.exists():
-        raise RuleSpecError(
-            "no rule file here (expected a directory with rules.yaml)", Location(str(p))
-        )
+        raise RuleSpecError("no rule file here (expected a directory with rules.yaml)", Location(str(p)))
     return p
 
 
