@@ -78,6 +78,9 @@ class CriterionResult:
     missing: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     eligible_from: date | None = None
+    # contradictions in the record that leave this criterion unknown: each names both records
+    # and asks a person to resolve them (their text is also among ``missing``)
+    conflicts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

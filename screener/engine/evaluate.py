@@ -397,6 +397,8 @@ class Engine:
                 for src in self._fact_inputs[per.name]:
                     missing.extend(self._missing_fact(src, fired, prepared))
                 return Verdict(None, missing=tuple(missing) or (description,))
+            if record.get("conflict"):  # the record contradicts another: a person must resolve it
+                return Verdict(None, missing=(record["conflict"],))
             return Verdict(None, missing=(f"{label}: {node.field}",))
         truth, matched = hit
         if not fired.evidence:
@@ -590,6 +592,7 @@ class Engine:
             outcome = "pass" if verdict.value else "fail"
         else:
             outcome = "fail" if verdict.value else "pass"
+        missing = verdict.missing if outcome == "unknown" else ()
         return CriterionResult(
             id=c.id,
             type=c.type,
@@ -599,8 +602,9 @@ class Engine:
             quote=c.quote,
             reading=c.reading,
             person_only=c.person_only,
-            missing=verdict.missing if outcome == "unknown" else (),
+            missing=missing,
             evidence=verdict.evidence,
+            conflicts=_conflicts(missing, prepared),
         )
 
     def _passing(self, c: Criterion) -> CriterionResult:
@@ -755,6 +759,13 @@ class Engine:
                     if when > as_of:
                         yield when
                         yield when + timedelta(days=1)  # 29 February birthdays
+
+
+def _conflicts(missing: tuple[str, ...], prepared: PreparedFacts) -> tuple[str, ...]:
+    """The contradictions in the record behind an unknown criterion (each names both records)."""
+    if not prepared.conflicts or not missing:
+        return ()
+    return tuple(dict.fromkeys(m for m in prepared.conflicts.values() if any(m in item for item in missing)))
 
 
 def _unsettled_missing(node: FactTest, description: str) -> str:

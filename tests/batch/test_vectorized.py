@@ -97,6 +97,15 @@ def observations(draw: st.DrawFn) -> list[dict[str, Any]]:
     for name in ("ana", "hiv", "htlv", "hbsag", "hcv_rna", "hcv_antibody", "anti_hbc", "pregnancy_test"):
         if draw(st.integers(0, 5)):
             add(name, draw(st.sampled_from(["positive", "negative", "negative"])))
+    if out and draw(st.integers(0, 2)) == 0:
+        # a second value on the same day: agreeing, disagreeing, or another coded result
+        item = dict(draw(st.sampled_from(out)))
+        value = item["value"]
+        if isinstance(value, str):
+            item["value"] = draw(st.sampled_from(["positive", "negative"]))
+        else:
+            item["value"] = round(value * draw(st.sampled_from([1.0, 1.02, 1.03, 1.5])), 4)
+        out.insert(draw(st.integers(0, len(out))), item)
     return out
 
 
