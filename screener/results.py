@@ -14,7 +14,7 @@ from typing import Any, Literal
 Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
-JSON_SCHEMA_VERSION = "1"
+JSON_SCHEMA_VERSION = "2"  # 2: earliest_possible; per criterion, conflicts
 
 
 # The decision from the criteria's outcomes, first match wins: any fail is ineligible,
@@ -84,6 +84,29 @@ class CriterionResult:
 
 
 @dataclass(frozen=True)
+class ToCollect:
+    """A fact to collect (or renew) before the earliest possible date can become a decision."""
+
+    item: str  # as in the criteria's ``missing``: "creatinine (latest value dated ... older than 60 days)"
+    criteria: tuple[str, ...]  # the criteria it leaves unknown on that date
+    renew: bool = False  # recorded and usable today, but too old by that date: to measure again
+
+
+@dataclass(frozen=True)
+class EarliestPossible:
+    """When only waiting periods (washouts, stable-dose windows, age) make a patient fail today:
+    the first date all of them are over, and what must be collected by then.
+
+    ``collect`` empty: the patient is eligible from ``date`` as the record stands (nothing else
+    is open and nothing will be too old by then). Otherwise the patient can be eligible from
+    ``date`` at the earliest, once these facts are collected or renewed.
+    """
+
+    date: date
+    collect: tuple[ToCollect, ...] = ()
+
+
+@dataclass(frozen=True)
 class ScreeningResult:
     patient_id: str
     ruleset_id: str
@@ -93,6 +116,8 @@ class ScreeningResult:
     as_of: date
     decision: Decision
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+    # set by the engine when only waiting periods fail (see EarliestPossible)
+    earliest_possible: EarliestPossible | None = None
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         for c in self.criteria:
@@ -110,9 +135,16 @@ class ScreeningResult:
 
     @property
     def eligible_from(self) -> date | None:
-        """If only date windows stand in the way, the first date all of them are met."""
-        failing = self.failing
-        if not failing or any(c.eligible_from is None for c in failing):
+        """The date from which the patient is eligible, only when that truly holds.
+
+        Only waiting periods fail, nothing else is open (no unknown criterion) and no
+        fact will be too old by then. Otherwise None; ``earliest_possible`` then says
+        from when at the earliest, and what to collect or renew first.
+        """
+        if self.earliest_possible is not None:
+            return None if self.earliest_possible.collect else self.earliest_possible.date
+        failing = self.failing  # a result made without the engine's search (older records)
+        if not failing or self.unknown or any(c.eligible_from is None for c in failing):
             return None
         return max(c.eligible_from for c in failing if c.eligible_from is not None)
 
@@ -134,6 +166,7 @@ class ScreeningResult:
             item["outcome"] = c.outcome
             item["missing"] = list(c.missing)
             item["eligible_from"] = c.eligible_from.isoformat() if c.eligible_from else None
+            item["conflicts"] = list(c.conflicts)
             item["evidence"] = [
                 {**clean(asdict(e)), "outcome": e.outcome, "margin": e.margin} for e in c.evidence
             ]
@@ -150,5 +183,14 @@ class ScreeningResult:
             "as_of": self.as_of.isoformat(),
             "decision": self.decision,
             "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
+            "earliest_possible": None
+            if self.earliest_possible is None
+            else {
+                "date": self.earliest_possible.date.isoformat(),
+                "collect": [
+                    {"item": c.item, "criteria": list(c.criteria), "renew": c.renew}
+                    for c in self.earliest_possible.collect
+                ],
+            },
             "criteria": criteria,
         }

@@ -38,12 +38,21 @@ from screener.model.rules import (
     Window,
     walk,
 )
-from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult, decide
+from screener.results import (
+    CriterionResult,
+    EarliestPossible,
+    Evidence,
+    FactUse,
+    ScreeningResult,
+    ToCollect,
+    decide,
+)
 
 Truth = bool | None
 TruthFn = Callable[["Fired", PreparedFacts], Truth]
 WhereFn = Callable[["Fired", str], Truth]
 _MAX_CANDIDATE_DATES = 90  # 3 per recorded date in a window test; bounds re-screening work
+_MAX_WAITS = 4  # re-screenings at a later earliest date when another wait shows up on the first
 
 
 @dataclass
@@ -620,7 +629,13 @@ class Engine:
         )
 
     def screen(
-        self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
+        self,
+        patient: Patient,
+        as_of: date,
+        *,
+        explain: bool = True,
+        evidence: str = "all",
+        earliest_possible: bool = True,
     ) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``.
 
@@ -630,6 +645,8 @@ class Engine:
         criteria and the missing facts of unknown ones) gives evidence to failing
         criteria only: each outcome is read first without any explanation, then a
         failing criterion is explained and an unknown one gets its missing facts.
+        ``earliest_possible=False`` leaves out the re-screening at the end of the waiting
+        periods (``ScreeningResult.earliest_possible``).
         """
         if evidence not in ("all", "failing"):
             raise ValueError(f"evidence must be 'all' or 'failing', not {evidence!r}")
@@ -659,6 +676,11 @@ class Engine:
                     result = replace(result, eligible_from=when)
             final.append(result)
         decision = decide(r.outcome for r in final)
+        failing = [r for r in final if r.outcome == "fail"]
+        earliest = None
+        if earliest_possible and failing and all(r.eligible_from is not None for r in failing):
+            when = max(r.eligible_from for r in failing if r.eligible_from is not None)
+            earliest = self._earliest_possible(patient, as_of, when, final)
         return ScreeningResult(
             patient_id=patient.patient_id,
             ruleset_id=self.ruleset.id,
@@ -668,7 +690,36 @@ class Engine:
             as_of=as_of,
             decision=decision,
             criteria=tuple(final),
+            earliest_possible=earliest,
         )
+
+    def _earliest_possible(
+        self, patient: Patient, as_of: date, when: date, now: list[CriterionResult]
+    ) -> EarliestPossible | None:
+        """Screen again on ``when`` (the end of the last waiting period): what is still open then.
+
+        Facts missing today stay missing; facts usable today may be too old by then (to
+        renew). A criterion failing on that date with a later date of its own moves the
+        date on; one failing for good means there is no such date (None).
+        """
+        missing_now = {m for r in now if r.outcome == "unknown" for m in r.missing}
+        for _ in range(_MAX_WAITS):
+            later = self.screen(patient, when, explain=False, evidence="failing", earliest_possible=False)
+            failing = later.failing
+            if any(r.eligible_from is None for r in failing):
+                return None
+            if failing:
+                when = max(r.eligible_from for r in failing if r.eligible_from is not None)
+                continue
+            items: dict[str, list[str]] = {}
+            for r in later.unknown:
+                for m in r.missing or (f"{r.id}: {r.title} (to be confirmed by a person)",):
+                    items.setdefault(m, []).append(r.id)
+            collect = tuple(
+                ToCollect(item=m, criteria=tuple(ids), renew=m not in missing_now) for m, ids in items.items()
+            )
+            return EarliestPossible(when, collect)
+        return None
 
     def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
         """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.

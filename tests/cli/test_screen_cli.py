@@ -33,7 +33,7 @@ def test_screen_json_is_a_versioned_document(capsys: pytest.CaptureFixture[str])
     )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert doc["schema_version"] == "1" and doc["decision"] == "eligible"
+    assert doc["schema_version"] == "2" and doc["decision"] == "eligible"
 
 
 def test_bad_patient_file_exits_2_with_file_line_and_field(
