@@ -44,3 +44,14 @@ def test_changelog_lists_the_version_and_each_changed_criterion() -> None:
     section = changelog.split(f"## {new.version}", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"\*\*([IE]\d+[ab]?)\*\*", section))
     assert listed == CHANGED
+
+
+def test_rules_report_shows_the_new_readings_and_logic() -> None:
+    from screener.audit.report import build_report, render_markdown
+
+    rs = load_ruleset(CURRENT)
+    text = " ".join(render_markdown(build_report(rs, CURRENT)).split())
+    for cid in sorted(CHANGED):
+        assert " ".join(rs.criterion(cid).reading.split()) in text, cid
+    assert "pao2.on_oxygen != false (when it holds: unknown, to collect: a room-air arterial blood gas" in text
+    assert "hcv_antibody = positive (when it holds: unknown" in text
