@@ -131,8 +131,11 @@ async def test_add_missing_lab_save_and_reopen(app: ScreenerApp, tmp_path: Path)
         await pilot.press("enter")
         await settle(pilot)
         assert app.result is not None and app.result.decision == "ineligible"
-        assert app.result.eligible_from is not None and app.result.eligible_from.isoformat() == "2026-07-01"
-        assert "eligible from 2026-07-01" in banner_text(app)
+        # facts recorded after 2026-06-15 are still open on 2026-07-01: not "eligible from" but
+        # the earliest possible date, once they are collected (issue 14 point 1; wording: helper e)
+        assert app.result.eligible_from is None and "eligible from" not in banner_text(app)
+        earliest = app.result.earliest_possible
+        assert earliest is not None and earliest.date.isoformat() == "2026-07-01" and earliest.collect
         assert not app.dirty  # a what-if date is not an edit of the facts
 
         await pilot.press("o")
