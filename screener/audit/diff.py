@@ -282,9 +282,7 @@ def diff_rulesets(old: RuleSet, new: RuleSet) -> RuleDiff:
 def _readers(rs: RuleSet, facts: tuple[str, ...]) -> list[str]:
     """Criteria whose test reads one of ``facts``."""
     return [
-        c.id
-        for c in rs.criteria
-        if any(isinstance(n, FactTest) and n.fact in facts for n in walk(c.test))
+        c.id for c in rs.criteria if any(isinstance(n, FactTest) and n.fact in facts for n in walk(c.test))
     ]
 
 

@@ -35,7 +35,10 @@ def test_diff_from_1_0_0_shows_exactly_the_corrected_criteria() -> None:
         "conflict pregnant/pregnancy_test",
     }
     text = render_text(diff)
-    assert "contradiction added: pregnant = false and pregnancy_test = positive within 7 days (read by I6, E1)" in text
+    assert (
+        "contradiction added: pregnant = false and pregnancy_test = positive within 7 days (read by I6, E1)"
+        in text
+    )
 
 
 def test_changelog_lists_the_version_and_each_changed_criterion() -> None:
@@ -53,5 +56,7 @@ def test_rules_report_shows_the_new_readings_and_logic() -> None:
     text = " ".join(render_markdown(build_report(rs, CURRENT)).split())
     for cid in sorted(CHANGED):
         assert " ".join(rs.criterion(cid).reading.split()) in text, cid
-    assert "pao2.on_oxygen != false (when it holds: unknown, to collect: a room-air arterial blood gas" in text
+    assert (
+        "pao2.on_oxygen != false (when it holds: unknown, to collect: a room-air arterial blood gas" in text
+    )
     assert "hcv_antibody = positive (when it holds: unknown" in text
