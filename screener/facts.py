@@ -17,7 +17,7 @@ window's first day to the date, so the engine compares with 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,26 @@ from screener.model.rules import WINDOW_OPS, FactTest, FieldTest, RuleSet, Windo
 
 EPOCH = date(1970, 1, 1)
 FAILED_OUTCOMES = ("inefficacy", "adverse_effect")
+#: Two numbers recorded for one fact on one day agree when they differ by at most this share of
+#: the larger (rounding of a value reported in two units: 88 umol/L is 0.995 mg/dL); beyond it
+#: they contradict each other and a person must say which is right. Same in the SQL preparation.
+AGREEMENT = 0.025
+RESOLVE = "a person must check the source records and correct or remove the wrong one"
+
+
+def disagree(a: Any, b: Any) -> bool:
+    """Whether two values recorded for one fact on one day contradict each other."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+    if numbers:
+        return abs(a - b) > AGREEMENT * max(abs(a), abs(b))
+    return a != b or isinstance(a, bool) != isinstance(b, bool)
+
+
+def _shown(value: Any, unit: str | None, original: str | None, source: str | None) -> str:
+    text = original or (f"{value} {unit}" if unit else f"{value}")
+    if isinstance(value, bool) and not original:
+        text = "yes" if value else "no"
+    return text + (f" ({source})" if source else "")
 
 
 def day_number(d: date) -> int:
@@ -75,6 +95,8 @@ class SetAside:
 class PreparedFacts:
     facts: tuple[dict[str, Any], ...]
     set_aside: dict[str, SetAside]
+    # contradictions in the record: fact name or condition record id -> what disagrees, and to do
+    conflicts: dict[str, str] = field(default_factory=dict)
 
     def by_id(self) -> dict[str, dict[str, Any]]:
         return {f["id"]: f for f in self.facts}
@@ -303,11 +325,23 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
                 obs.name,
                 SetAside(obs.name, obs.date, f"dated {obs.date}, after the screening date"),
             )
+    conflicts: dict[str, str] = {}
     for name, obs in latest.items():
         set_aside.pop(name, None)
         if not fresh(name, obs.date):
             continue
         definition = vocabulary[name]
+        if definition.prefer_value is None:
+            others = [
+                o
+                for o in patient.observations
+                if o.name == name and o.date == obs.date and o is not obs and disagree(o.value, obs.value)
+            ]
+            if others:
+                shown = " and ".join(_shown(o.value, o.unit, o.original, o.source) for o in (*others, obs))
+                conflicts[name] = f"{name} records of {obs.date} disagree: {shown}; {RESOLVE}"
+                set_aside[name] = SetAside(name, obs.date, conflicts[name])
+                continue
         value, unit, original = obs.value, obs.unit, obs.original
         if definition.unit and unit and unit != definition.unit:
             # the rule set names the unit family (quantity) when it differs from the fact name
@@ -350,10 +384,19 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             extra = {"confirmed_by": getattr(item, "confirmed_by", None)}
             scalar(name, value, date=item.date, source=item.source, **extra)
 
-    for i, cond in enumerate(patient.conditions):
-        if cond.onset is not None and cond.onset > as_of:
-            continue
+    _declared_conflicts(ruleset, facts, set_aside, conflicts)
+
+    counted = [
+        (i, cond) for i, cond in enumerate(patient.conditions) if cond.onset is None or cond.onset <= as_of
+    ]
+    contradicted = condition_conflicts([cond for _, cond in counted], as_of)
+    for position, (i, cond) in enumerate(counted):
         ended = cond.end is not None and cond.end <= as_of
+        other = contradicted.get(position)
+        if other is not None:
+            pair = sorted((counted[position], counted[other]), key=lambda item: item[0])
+            words = " and ".join(_condition_words(c, f"c{k}", as_of) for k, c in pair)
+            conflicts[f"c{i}"] = f"{words} contradict each other (active and resolved); {RESOLVE}"
         facts.append(
             _with_days(
                 {
@@ -361,7 +404,9 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
                     "id": f"c{i}",
                     "name": cond.name,
                     "status": "resolved" if ended else cond.status,
-                    "active": cond.status == "active" and not ended,
+                    # a condition recorded both active and resolved: whether it is active is unknown
+                    "active": None if other is not None else cond.status == "active" and not ended,
+                    "conflict": conflicts.get(f"c{i}"),
                     "type": cond.type,
                     "onset": cond.onset,
                     "end": cond.end,
@@ -396,4 +441,69 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
     windows = windows_of(ruleset)
     if windows:
         facts = [_add_window_offsets(f, windows, as_of) for f in facts]
-    return PreparedFacts(tuple(facts), set_aside)
+    return PreparedFacts(tuple(facts), set_aside, conflicts)
+
+
+def _active(cond: Any, as_of: date) -> bool:
+    return cond.status == "active" and not (cond.end is not None and cond.end <= as_of)
+
+
+def condition_conflicts(conditions: list[Any], as_of: date) -> dict[int, int]:
+    """Conditions recorded both active and resolved: position -> the first position contradicting it.
+
+    Two records of the same name and type contradict each other when one is active
+    and the other resolved, unless the active one began after the resolved one ended
+    (a recurrence); a missing onset or end date cannot show a recurrence.
+    """
+    out: dict[int, int] = {}
+    for a, x in enumerate(conditions):
+        for b, y in enumerate(conditions):
+            if a == b or x.name != y.name or x.type != y.type or _active(x, as_of) == _active(y, as_of):
+                continue
+            active, resolved = (x, y) if _active(x, as_of) else (y, x)
+            recurrence = active.onset is not None and resolved.end is not None and active.onset > resolved.end
+            if not recurrence:
+                out.setdefault(a, b)
+    return out
+
+
+def _condition_words(cond: Any, record: str, as_of: date) -> str:
+    if _active(cond, as_of):
+        state = "active" + (f" since {cond.onset}" if cond.onset else "")
+    else:
+        state = "resolved" + (f" on {cond.end}" if cond.end else "")
+    kind = f" {cond.type}" if cond.type else ""
+    source = f", {cond.source}" if cond.source else ""
+    return f"{cond.name}{kind} {state} ({record}{source})"
+
+
+def _declared_conflicts(
+    ruleset: RuleSet, facts: list[dict[str, Any]], set_aside: dict[str, SetAside], conflicts: dict[str, str]
+) -> None:
+    """Set aside both facts of each contradiction the rule set declares (``conflicts:``)."""
+    by_name = {f["name"]: f for f in facts if f.get("kind") == "fact"}
+    for x in ruleset.conflicts:
+        (a, va), (b, vb) = x.when
+        fa, fb = by_name.get(a), by_name.get(b)
+        if fa is None or fb is None:
+            continue
+        if disagree(fa["value"], va) or disagree(fb["value"], vb):
+            continue
+        da, db = fa.get("date_day"), fb.get("date_day")
+        if da is not None and db is not None and abs(da - db) > x.within_days:
+            continue
+        shown = " and ".join(
+            f"{f['name']} = {_shown(f['value'], f.get('unit'), f.get('original'), None)}"
+            + (f" on {f['date']}" if f.get("date") else " (undated)")
+            + (f" ({f['source']})" if f.get("source") else "")
+            for f in (fa, fb)
+        )
+        message = f"{shown} contradict each other: {x.reading}; {RESOLVE}"
+        for f in (fa, fb):
+            if not any(g is f for g in facts):
+                continue  # already set aside by another declared contradiction
+            conflicts[f["name"]] = message
+            day = f.get("date_day")
+            when = from_day_number(day) if day is not None else date.min
+            set_aside[f["name"]] = SetAside(f["name"], when, message)
+            facts.remove(f)

@@ -14,8 +14,9 @@ from typing import Any, Literal
 Outcome = Literal["pass", "fail", "unknown"]
 Decision = Literal["eligible", "ineligible", "incomplete"]
 
-# 2: adds screener_version (provenance: which program produced the document) and
-# decision_reason (a decision the criteria alone do not give, e.g. death).
+# 2: adds screener_version (provenance: which program produced the document),
+# decision_reason (a decision the criteria alone do not give, e.g. death),
+# earliest_possible (eligible_from only when it truly holds) and, per criterion, conflicts.
 JSON_SCHEMA_VERSION = "2"
 
 
@@ -80,6 +81,32 @@ class CriterionResult:
     missing: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     eligible_from: date | None = None
+    # contradictions in the record that leave this criterion unknown: each names both records
+    # and asks a person to resolve them (their text is also among ``missing``)
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToCollect:
+    """A fact to collect (or renew) before the earliest possible date can become a decision."""
+
+    item: str  # as in the criteria's ``missing``: "creatinine (latest value dated ... older than 60 days)"
+    criteria: tuple[str, ...]  # the criteria it leaves unknown on that date
+    renew: bool = False  # recorded and usable today, but too old by that date: to measure again
+
+
+@dataclass(frozen=True)
+class EarliestPossible:
+    """When only waiting periods (washouts, stable-dose windows, age) make a patient fail today:
+    the first date all of them are over, and what must be collected by then.
+
+    ``collect`` empty: the patient is eligible from ``date`` as the record stands (nothing else
+    is open and nothing will be too old by then). Otherwise the patient can be eligible from
+    ``date`` at the earliest, once these facts are collected or renewed.
+    """
+
+    date: date
+    collect: tuple[ToCollect, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,8 @@ class ScreeningResult:
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
     # Why the decision is not the criteria's (e.g. the patient died before the screening date)
     decision_reason: str | None = None
+    # set by the engine when only waiting periods fail (see EarliestPossible)
+    earliest_possible: EarliestPossible | None = None
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         for c in self.criteria:
@@ -111,9 +140,18 @@ class ScreeningResult:
 
     @property
     def eligible_from(self) -> date | None:
-        """If only date windows stand in the way, the first date all of them are met."""
-        failing = self.failing
-        if not failing or any(c.eligible_from is None for c in failing):
+        """The date from which the patient is eligible, only when that truly holds.
+
+        Only waiting periods fail, nothing else is open (no unknown criterion) and no
+        fact will be too old by then. Otherwise None; ``earliest_possible`` then says
+        from when at the earliest, and what to collect or renew first.
+        """
+        if self.decision_reason is not None:
+            return None  # decided whatever the criteria say (a death): never eligible
+        if self.earliest_possible is not None:
+            return None if self.earliest_possible.collect else self.earliest_possible.date
+        failing = self.failing  # a result made without the engine's search (older records)
+        if not failing or self.unknown or any(c.eligible_from is None for c in failing):
             return None
         return max(c.eligible_from for c in failing if c.eligible_from is not None)
 
@@ -136,6 +174,7 @@ class ScreeningResult:
             item["outcome"] = c.outcome
             item["missing"] = list(c.missing)
             item["eligible_from"] = c.eligible_from.isoformat() if c.eligible_from else None
+            item["conflicts"] = list(c.conflicts)
             item["evidence"] = [
                 {**clean(asdict(e)), "outcome": e.outcome, "margin": e.margin} for e in c.evidence
             ]
@@ -154,5 +193,14 @@ class ScreeningResult:
             "decision": self.decision,
             "decision_reason": self.decision_reason,
             "eligible_from": self.eligible_from.isoformat() if self.eligible_from else None,
+            "earliest_possible": None
+            if self.earliest_possible is None
+            else {
+                "date": self.earliest_possible.date.isoformat(),
+                "collect": [
+                    {"item": c.item, "criteria": list(c.criteria), "renew": c.renew}
+                    for c in self.earliest_possible.collect
+                ],
+            },
             "criteria": criteria,
         }

@@ -18,6 +18,7 @@ from screener.model.rules import (
     Comparison,
     Criterion,
     Derived,
+    FactConflict,
     FactDef,
     FactTest,
     FieldTest,
@@ -27,6 +28,7 @@ from screener.model.rules import (
     RuleSet,
     WhereNode,
     Window,
+    walk,
 )
 
 SCHEMA_VERSION = "1"
@@ -82,7 +84,7 @@ def _skeleton(node: Node | WhereNode | None) -> Any:
     if isinstance(node, Group):
         return (node.op, tuple(_skeleton(c) for c in node.children))
     if isinstance(node, FactTest):
-        return ("fact", node.fact, node.field)
+        return ("fact", node.fact, node.field, node.unknown_when)
     if isinstance(node, FieldTest):
         return ("field", node.field)
     return (node.quantifier, node.record, _skeleton(node.where))
@@ -273,7 +275,43 @@ def diff_rulesets(old: RuleSet, new: RuleSet) -> RuleDiff:
             out.append(Change("fact-added", f"fact {name}", f"fact added ({fact.label})"))
         else:
             out += _fact_changes(old.facts[name], fact)
+    out += _conflict_changes(old, new)
     return RuleDiff(old, new, tuple(out))
+
+
+def _readers(rs: RuleSet, facts: tuple[str, ...]) -> list[str]:
+    """Criteria whose test reads one of ``facts``."""
+    return [
+        c.id for c in rs.criteria if any(isinstance(n, FactTest) and n.fact in facts for n in walk(c.test))
+    ]
+
+
+def _conflict_changes(old: RuleSet, new: RuleSet) -> list[Change]:
+    """Declared contradictions (``conflicts:``) added, removed, or with another window."""
+
+    def key(x: FactConflict) -> tuple[tuple[str, object], ...]:
+        return x.when
+
+    def words(x: FactConflict, rs: RuleSet) -> str:
+        pair = " and ".join(f"{name} = {scalar(value)}" for name, value in x.when)
+        return f"{pair} within {x.within_days} days (read by {', '.join(_readers(rs, x.facts)) or 'none'})"
+
+    out: list[Change] = []
+    before = {key(x): x for x in old.conflicts}
+    after = {key(x): x for x in new.conflicts}
+    for k, x in before.items():
+        if k not in after:
+            subject = f"conflict {'/'.join(x.facts)}"
+            out.append(Change("conflict-removed", subject, f"contradiction removed: {words(x, old)}"))
+    for k, x in after.items():
+        subject = f"conflict {'/'.join(x.facts)}"
+        if k not in before:
+            out.append(Change("conflict-added", subject, f"contradiction added: {words(x, new)}"))
+        elif before[k].within_days != x.within_days:
+            out.append(
+                Change("conflict-window", subject, f"within {before[k].within_days} -> {x.within_days} days")
+            )
+    return out
 
 
 def render_text(diff: RuleDiff) -> str:

@@ -45,7 +45,11 @@ def test_words(node: FactTest | FieldTest) -> str:
         subject = f"{node.fact}.{node.field}" if node.field else node.fact
     else:
         subject = node.field
-    return f"{subject} {comparison_words(node.comparison, node.unit)}"
+    words = f"{subject} {comparison_words(node.comparison, node.unit)}"
+    if isinstance(node, FactTest) and node.unknown_when is not None:
+        outcome = "holds" if node.unknown_when else "does not hold"
+        words += f" (when it {outcome}: unknown" + (f", to collect: {node.missing})" if node.missing else ")")
+    return words
 
 
 def _match_words(match: tuple[tuple[str, tuple[object, ...]], ...]) -> str:

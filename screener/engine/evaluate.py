@@ -40,12 +40,21 @@ from screener.model.rules import (
     Window,
     walk,
 )
-from screener.results import CriterionResult, Evidence, FactUse, ScreeningResult, decide
+from screener.results import (
+    CriterionResult,
+    EarliestPossible,
+    Evidence,
+    FactUse,
+    ScreeningResult,
+    ToCollect,
+    decide,
+)
 
 Truth = bool | None
 TruthFn = Callable[["Fired", PreparedFacts], Truth]
 WhereFn = Callable[["Fired", str], Truth]
 _MAX_CANDIDATE_DATES = 90  # 3 per recorded date in a window test; bounds re-screening work
+_MAX_WAITS = 4  # re-screenings at a later earliest date when another wait shows up on the first
 
 
 @dataclass
@@ -358,7 +367,15 @@ class Engine:
         info = self._test_info[id(node)]
         hits = fired.tests.get(info.tid)
         hit = hits.get(None if record is None else record["id"]) if hits else None
+        unsettled = (
+            isinstance(node, FactTest)
+            and node.unknown_when is not None
+            and hit is not None
+            and hit[0] is node.unknown_when
+        )
         if hit is not None and not fired.evidence:
+            if unsettled:
+                return Verdict(None, (), (_unsettled_missing(node, info.description),))  # type: ignore[arg-type]
             return _KNOWN[hit[0]]
         if record is None:
             label = None
@@ -394,6 +411,8 @@ class Engine:
                 for src in self._fact_inputs[per.name]:
                     missing.extend(self._missing_fact(src, fired, prepared))
                 return Verdict(None, missing=tuple(missing) or (description,))
+            if record.get("conflict"):  # the record contradicts another: a person must resolve it
+                return Verdict(None, missing=(record["conflict"],))
             return Verdict(None, missing=(f"{label}: {node.field}",))
         truth, matched = hit
         if not fired.evidence:
@@ -432,6 +451,8 @@ class Engine:
             op=info.op,
             unit=info.unit,
         )
+        if unsettled:  # evaluated, but this result cannot settle anything: unknown, with the reason
+            return Verdict(None, (evidence,), (_unsettled_missing(node, info.description),))  # type: ignore[arg-type]
         return Verdict(truth, (evidence,))
 
     def _combine(self, op: str, verdicts: list[Verdict]) -> Verdict:
@@ -522,11 +543,13 @@ class Engine:
             keys = (f"f:{node.fact}", f"d:{node.fact}")
             field_name = node.field
 
+            unknown_when = node.unknown_when
+
             def fact_test(fired: Fired, prepared: PreparedFacts) -> Truth:
                 hits = fired.tests.get(tid)
                 hit = hits.get(None) if hits else None
                 if hit is not None:
-                    return hit[0]
+                    return None if hit[0] is unknown_when else hit[0]
                 present = fired.facts.get(keys[0]) or fired.facts.get(keys[1])
                 if present is not None and (field_name is None or field_name in present):
                     self._test(node, fired, prepared)  # raises: wrong type of value
@@ -583,6 +606,7 @@ class Engine:
             outcome = "pass" if verdict.value else "fail"
         else:
             outcome = "fail" if verdict.value else "pass"
+        missing = verdict.missing if outcome == "unknown" else ()
         return CriterionResult(
             id=c.id,
             type=c.type,
@@ -592,8 +616,9 @@ class Engine:
             quote=c.quote,
             reading=c.reading,
             person_only=c.person_only,
-            missing=verdict.missing if outcome == "unknown" else (),
+            missing=missing,
             evidence=verdict.evidence,
+            conflicts=_conflicts(missing, prepared),
         )
 
     def _passing(self, c: Criterion) -> CriterionResult:
@@ -609,11 +634,19 @@ class Engine:
         )
 
     def screen(
-        self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
+        self,
+        patient: Patient,
+        as_of: date,
+        *,
+        explain: bool = True,
+        evidence: str = "all",
+        earliest_possible: bool = True,
     ) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``, with what the record leaves uncertain
         (unconfirmed conditions, unobserved time, death: :mod:`screener.engine.uncertain`)."""
-        return uncertain_screen(self, patient, as_of, explain=explain, evidence=evidence)
+        return uncertain_screen(
+            self, patient, as_of, explain=explain, evidence=evidence, earliest_possible=earliest_possible
+        )
 
     def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
         """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.
@@ -631,7 +664,13 @@ class Engine:
             return self._open_world
 
     def screen_as_recorded(
-        self, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
+        self,
+        patient: Patient,
+        as_of: date,
+        *,
+        explain: bool = True,
+        evidence: str = "all",
+        earliest_possible: bool = True,
     ) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``, taking its records at face value.
 
@@ -641,6 +680,8 @@ class Engine:
         criteria and the missing facts of unknown ones) gives evidence to failing
         criteria only: each outcome is read first without any explanation, then a
         failing criterion is explained and an unknown one gets its missing facts.
+        ``earliest_possible=False`` leaves out the re-screening at the end of the waiting
+        periods (``ScreeningResult.earliest_possible``).
         """
         if evidence not in ("all", "failing"):
             raise ValueError(f"evidence must be 'all' or 'failing', not {evidence!r}")
@@ -670,6 +711,11 @@ class Engine:
                     result = replace(result, eligible_from=when)
             final.append(result)
         decision = decide(r.outcome for r in final)
+        failing = [r for r in final if r.outcome == "fail"]
+        earliest = None
+        if earliest_possible and failing and all(r.eligible_from is not None for r in failing):
+            when = max(r.eligible_from for r in failing if r.eligible_from is not None)
+            earliest = self._earliest_possible(patient, as_of, when, final)
         return ScreeningResult(
             patient_id=patient.patient_id,
             ruleset_id=self.ruleset.id,
@@ -679,7 +725,36 @@ class Engine:
             as_of=as_of,
             decision=decision,
             criteria=tuple(final),
+            earliest_possible=earliest,
         )
+
+    def _earliest_possible(
+        self, patient: Patient, as_of: date, when: date, now: list[CriterionResult]
+    ) -> EarliestPossible | None:
+        """Screen again on ``when`` (the end of the last waiting period): what is still open then.
+
+        Facts missing today stay missing; facts usable today may be too old by then (to
+        renew). A criterion failing on that date with a later date of its own moves the
+        date on; one failing for good means there is no such date (None).
+        """
+        missing_now = {m for r in now if r.outcome == "unknown" for m in r.missing}
+        for _ in range(_MAX_WAITS):
+            later = self.screen(patient, when, explain=False, evidence="failing", earliest_possible=False)
+            failing = later.failing
+            if any(r.eligible_from is None for r in failing):
+                return None
+            if failing:
+                when = max(r.eligible_from for r in failing if r.eligible_from is not None)
+                continue
+            items: dict[str, list[str]] = {}
+            for r in later.unknown:
+                for m in r.missing or (f"{r.id}: {r.title} (to be confirmed by a person)",):
+                    items.setdefault(m, []).append(r.id)
+            collect = tuple(
+                ToCollect(item=m, criteria=tuple(ids), renew=m not in missing_now) for m, ids in items.items()
+            )
+            return EarliestPossible(when, collect)
+        return None
 
     def outcomes_as_recorded(self, patient: Patient, as_of: date) -> dict[str, str]:
         """:meth:`outcomes` taking the records at face value."""
@@ -766,6 +841,18 @@ class Engine:
                     if when > as_of:
                         yield when
                         yield when + timedelta(days=1)  # 29 February birthdays
+
+
+def _conflicts(missing: tuple[str, ...], prepared: PreparedFacts) -> tuple[str, ...]:
+    """The contradictions in the record behind an unknown criterion (each names both records)."""
+    if not prepared.conflicts or not missing:
+        return ()
+    return tuple(dict.fromkeys(m for m in prepared.conflicts.values() if any(m in item for item in missing)))
+
+
+def _unsettled_missing(node: FactTest, description: str) -> str:
+    """The to-do item of a test that came out the way that cannot settle it (``unknown_when``)."""
+    return node.missing or f"{node.fact}: {description} cannot settle the criterion"
 
 
 def _any(values: list[Truth]) -> Truth:

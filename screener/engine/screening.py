@@ -31,14 +31,21 @@ def _engine_for(engine: Engine, patient: Patient, as_of: date) -> Engine:
 
 
 def uncertain_screen(
-    engine: Engine, patient: Patient, as_of: date, *, explain: bool = True, evidence: str = "all"
+    engine: Engine,
+    patient: Patient,
+    as_of: date,
+    *,
+    explain: bool = True,
+    evidence: str = "all",
+    earliest_possible: bool = True,
 ) -> ScreeningResult:
     target = _engine_for(engine, patient, as_of)
     pending = unconfirmed(patient)
-    if not pending:
-        result = target.screen_as_recorded(patient, as_of, explain=explain, evidence=evidence)
-    else:
-        result = target.screen_as_recorded(as_confirmed(patient), as_of, explain=explain, evidence=evidence)
+    recorded = as_confirmed(patient) if pending else patient
+    result = target.screen_as_recorded(
+        recorded, as_of, explain=explain, evidence=evidence, earliest_possible=earliest_possible
+    )
+    if pending:
         other = target.outcomes_as_recorded(without_unconfirmed(patient), as_of)
         criteria = []
         for c in result.criteria:
@@ -46,10 +53,17 @@ def uncertain_screen(
                 todo = confirm_todo(pending, engine.ruleset.criterion(c.id))
                 c = replace(c, outcome="unknown", missing=todo, eligible_from=None)
             criteria.append(c)
-        result = replace(result, criteria=tuple(criteria), decision=decide(c.outcome for c in criteria))
+        changed = [a.outcome for a in result.criteria] != [c.outcome for c in criteria]
+        result = replace(
+            result,
+            criteria=tuple(criteria),
+            decision=decide(c.outcome for c in criteria),
+            # the waiting-period date was worked out on the record taken as confirmed
+            earliest_possible=None if changed else result.earliest_possible,
+        )
     death = death_reason(patient, as_of)
     if death is not None:
-        result = replace(result, decision="ineligible", decision_reason=death)
+        result = replace(result, decision="ineligible", decision_reason=death, earliest_possible=None)
     return result
 
 

@@ -72,24 +72,33 @@ def outcome_counts(result: ScreeningResult) -> str:
 # --------------------------------------------------------------------------- eligible from
 
 
-def eligible_from(result: ScreeningResult) -> date | None:
-    """The result's eligible-from date. The one place views read it (helper b's engine work
-    separates a true "eligible from" from an "earliest possible date once facts are
-    collected"; wire the new field in here)."""
-    return result.eligible_from
+def waiting_until(result: ScreeningResult) -> tuple[date, bool] | None:
+    """The end of the waiting periods and whether the patient is then eligible as the record
+    stands (True), or only at the earliest, once facts are collected or renewed (False).
+    The one place views read those dates."""
+    if result.decision_reason is not None:
+        return None  # decided whatever the criteria say (a death): nothing to wait for
+    if result.eligible_from is not None:
+        return result.eligible_from, True
+    if result.earliest_possible is not None:
+        return result.earliest_possible.date, False
+    return None
 
 
 def eligible_from_words(result: ScreeningResult) -> str | None:
     """The sentence views print about waiting periods, or None when there is none."""
-    when = eligible_from(result)
-    if when is None:
+    found = waiting_until(result)
+    if found is None:
         return None
-    if result.unknown:
-        return (
-            f"Waiting periods end on {when.isoformat()}; "
-            f"{len(result.unknown)} criteria are still open (see the to-do)"
-        )
-    return f"Only waiting periods stand in the way: eligible from {when.isoformat()}"
+    when, settled = found
+    if settled:
+        return f"Only waiting periods stand in the way: eligible from {when.isoformat()}"
+    collect = result.earliest_possible.collect if result.earliest_possible else ()
+    renew = sum(1 for c in collect if c.renew)
+    text = f"Earliest possible date {when.isoformat()}, once {len(collect)} fact(s) are collected"
+    if renew:
+        text += f" ({renew} recorded today but too old by then: to measure again)"
+    return text + " (see the to-do)"
 
 
 def criterion_eligible_from(c: CriterionResult) -> str | None:

@@ -136,6 +136,9 @@ class FactTest:
     path: NodePath
     field: str | None = None
     unit: str | None = None
+    # the comparison result that cannot settle anything and counts as unknown (None: both settle)
+    unknown_when: bool | None = None
+    missing: str | None = None  # the to-do item when unknown_when applies
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,20 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class FactConflict:
+    """Two facts whose values contradict each other when dated within ``within_days``."""
+
+    when: tuple[tuple[str, Scalar], ...]  # ((fact, value), (fact, value))
+    within_days: int
+    reading: str
+    path: NodePath
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.when)
+
+
+@dataclass(frozen=True)
 class Criterion:
     id: str
     type: str
@@ -244,6 +261,7 @@ class RuleSet:
     sha256: str
     lines: LineMap = field(compare=False, repr=False)
     raw: dict[str, Any] = field(compare=False, repr=False, default_factory=dict)
+    conflicts: tuple[FactConflict, ...] = ()
 
     @property
     def derived_by_name(self) -> dict[str, Derived]:
@@ -301,7 +319,15 @@ def _node(raw: dict[str, Any], path: NodePath) -> Node:
     if "not" in raw:
         return Group("not", (_node(raw["not"], (*path, "not")),), path)
     if "fact" in raw:
-        return FactTest(raw["fact"], _comparison(raw), path, raw.get("field"), raw.get("unit"))
+        return FactTest(
+            raw["fact"],
+            _comparison(raw),
+            path,
+            raw.get("field"),
+            raw.get("unit"),
+            raw.get("unknown_when"),
+            raw.get("missing"),
+        )
     quantifier = "exists" if "exists" in raw else "every"
     return Quantifier(
         quantifier=quantifier,
@@ -375,6 +401,15 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = Tru
         )
         for i, c in enumerate(data["criteria"])
     )
+    conflicts = tuple(
+        FactConflict(
+            when=tuple(x["when"].items()),
+            within_days=x["within_days"],
+            reading=x["reading"],
+            path=("conflicts", i),
+        )
+        for i, x in enumerate(data.get("conflicts", []))
+    )
     meta = data["ruleset"]
     ruleset = RuleSet(
         id=meta["id"],
@@ -389,6 +424,7 @@ def ruleset_from_data(data: Any, lines: LineMap, sha256: str, strict: bool = Tru
         sha256=sha256,
         lines=lines,
         raw=data,
+        conflicts=conflicts,
     )
     if strict:
         problems = all_load_errors(ruleset)
@@ -504,6 +540,23 @@ def semantic_errors(rs: RuleSet) -> list[RuleSpecError]:
         if loop:
             errors.append(RuleSpecError(f"derived values form a cycle: {' -> '.join(loop)}", at(d.path)))
             break
+
+    # Conflicts: declared facts, values of the fact's type.
+    for x in rs.conflicts:
+        for name, value in x.when:
+            here = at((*x.path, "when", name))
+            if name not in rs.facts:
+                errors.append(RuleSpecError(f"unknown fact '{name}'{suggest(name, set(rs.facts))}", here))
+                continue
+            definition = rs.facts[name]
+            if definition.type == "boolean" and not isinstance(value, bool):
+                errors.append(RuleSpecError(f"{name} is yes/no; compare it with true or false", here))
+            elif definition.type == "string" and definition.values and value not in definition.values:
+                errors.append(RuleSpecError(f"{value!r} is not one of {list(definition.values)}", here))
+            elif definition.type not in ("boolean", "string"):
+                errors.append(
+                    RuleSpecError(f"conflicts compare coded values; {name} is a {definition.type}", here)
+                )
 
     # Tests: known facts and fields, type-correct comparisons, thresholds in the fact's unit.
     for c in rs.criteria:

@@ -33,7 +33,7 @@ from screener import units
 from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
-from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.facts import AGREEMENT, FAILED_OUTCOMES, window_field, window_start, windows_of
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
@@ -159,6 +159,17 @@ class TablePreparation:
             return f"arg_max_null({expr}, {key}) AS {ident(name + '.__' + label)}"
 
         out = [f"max({key}) AS {ident(name + '.__key')}", pick(column, "raw")]
+        if self._same_day_conflicts(name, kind):
+            # another row of the chosen row's day whose value disagrees (facts.disagree)
+            chosen, value = ident(f"m:{name}"), ident(f"v:{name}")
+            same_day = f"{key} <> {chosen} AND floor({key} / {_SEQ_SPAN}.0) = floor({chosen} / {_SEQ_SPAN}.0)"
+            if definition.type == "number":
+                share = f"CAST({AGREEMENT!r} AS DOUBLE)"
+                differs = f"abs({column} - {value}) > {share} * greatest(abs({column}), abs({value}))"
+                differs = f"coalesce({differs}, {column} IS DISTINCT FROM {value})"
+            else:
+                differs = f"{column} IS DISTINCT FROM {value}"
+            out.append(f"coalesce(bool_or({same_day} AND {differs}), FALSE) AS {ident(name + '.__conflict')}")
         if self._needs_unit(definition):
             out.append(pick("unit", "unit"))
         if definition.person_only:
@@ -167,6 +178,11 @@ class TablePreparation:
             if field in _OBSERVATION_FIELDS and kind == "observation":
                 out.append(pick(field, field))
         return out
+
+    def _same_day_conflicts(self, name: str, kind: str) -> bool:
+        """Whether two values of ``name`` on one day may contradict each other (``facts.prepare``):
+        observations, except those with a preferred value (an ANA ever positive)."""
+        return kind == "observation" and self.ruleset.facts[name].prefer_value is None
 
     def _rows(self, relation: str, kind: str, names: list[str], as_of: date, where: str) -> str:
         """A group's rows that may count at ``as_of``, with their order key ``k``."""
@@ -190,7 +206,17 @@ class TablePreparation:
         aggregates = [a for n in names for a in self._aggregates(n, kind, keys[n])]
         rows = self._rows(relation, kind, names, as_of, where)
         keyed = ", ".join(f"{self._key(n, kind)} AS {keys[n]}" for n in names)
-        return f"SELECT pid, {', '.join(aggregates)} FROM (SELECT *, {keyed} FROM {rows}) GROUP BY pid"
+        chosen = [
+            f"max({keys[n]}) OVER (PARTITION BY pid) AS {ident('m:' + n)}, "
+            f"arg_max_null({'score' if kind == 'assessment' else _value_column(self.ruleset.facts[n])}, "
+            f"{keys[n]}) OVER (PARTITION BY pid) AS {ident('v:' + n)}"
+            for n in names
+            if self._same_day_conflicts(n, kind)
+        ]
+        inner = f"SELECT *, {keyed} FROM {rows}"
+        if chosen:
+            inner = f"SELECT *, {', '.join(chosen)} FROM ({inner})"
+        return f"SELECT pid, {', '.join(aggregates)} FROM ({inner}) GROUP BY pid"
 
     def _shown(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
         """The chosen value as text, for the patients and facts flagged in ``errors`` only."""
@@ -232,6 +258,8 @@ class TablePreparation:
             )
         if definition.person_only:
             counts += f" AND {col('confirmed')}"
+        if self._same_day_conflicts(name, definition.kind):
+            counts += f" AND NOT {col('conflict')}"
         return [f"{dated} AS {col('date')}", f"coalesce({counts}, FALSE) AS {col('counts')}"]
 
     def _fact_columns(self, name: str, as_of: date) -> list[str]:
@@ -345,6 +373,7 @@ class TablePreparation:
         items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
         patients = f"(SELECT pid{''.join(', ' + n for n in demographics)} FROM {s.patients} WHERE {where}) pt"
         joined = f"SELECT *{''.join(', ' + c for c in counts)} FROM {patients}{joins}"
+        joined = self._declared_conflicts(joined)
         facts = f"SELECT pid, {', '.join(items)} FROM ({joined})"
         statements = [f"CREATE OR REPLACE TEMP TABLE facts AS {facts}"]
         unpivot = (
@@ -386,6 +415,38 @@ class TablePreparation:
         statements.append(f"CREATE OR REPLACE TEMP TABLE e AS {self._exposures(s, as_of, where)}")
         statements.append(f"CREATE OR REPLACE TEMP TABLE c AS {self._conditions(s, as_of, where)}")
         return statements
+
+    def _declared_conflicts(self, joined: str) -> str:
+        """Both facts of a contradiction the rule set declares stop counting.
+
+        As ``facts._declared_conflicts``: both counted, with the declared values, dated
+        at most ``within_days`` apart (an undated status counts as close).
+        """
+        found: dict[str, list[str]] = {}
+        for x in self.ruleset.conflicts:
+            (a, va), (b, vb) = x.when
+            if a not in self.keys or b not in self.keys:
+                continue  # a fact no rule reads: nothing to set aside in the query
+
+            def col(name: str, label: str) -> str:
+                return ident(f"{name}.__{label}")
+
+            apart = f"abs(date_diff('day', {col(a, 'date')}, {col(b, 'date')}))"
+            close = f"coalesce({apart} <= {int(x.within_days)}, TRUE)"
+            both = (
+                f"({col(a, 'counts')} AND {col(b, 'counts')} "
+                f"AND {col(a, 'raw')} IS NOT DISTINCT FROM {literal(va)} "
+                f"AND {col(b, 'raw')} IS NOT DISTINCT FROM {literal(vb)} AND {close})"
+            )
+            for name in (a, b):
+                found.setdefault(name, []).append(both)
+        if not found:
+            return joined
+        replaced = ", ".join(
+            f"({ident(n + '.__counts')} AND NOT ({' OR '.join(c)})) AS {ident(n + '.__counts')}"
+            for n, c in found.items()
+        )
+        return f"SELECT * REPLACE ({replaced}) FROM ({joined})"
 
     # ------------------------------------------------------------------ derived values
 
@@ -618,10 +679,20 @@ class TablePreparation:
     def _conditions(self, s: Sources, as_of: date, where: str) -> str:
         d = sql_date(as_of)
         ended = f'(x."end" IS NOT NULL AND x."end" <= {d})'
+        active = f"(x.status = 'active' AND NOT {ended})"
+        y_active = f"""(y.status = 'active' AND NOT (y."end" IS NOT NULL AND y."end" <= {d}))"""
+        recurrence = f'(CASE WHEN {active} THEN x.onset > y."end" ELSE y.onset > x."end" END)'
+        # recorded both active and resolved (facts.condition_conflicts): whether it is active is unknown
+        contradicted = (
+            f"EXISTS (SELECT 1 FROM {s.conditions} y WHERE y.pid = x.pid AND y.seq <> x.seq "
+            f"AND y.name = x.name AND y.type IS NOT DISTINCT FROM x.type "
+            f"AND (y.onset IS NULL OR y.onset <= {d}) AND {y_active} <> {active} "
+            f"AND NOT coalesce({recurrence}, FALSE))"
+        )
         fields = {
             "name": "x.name",
             "status": f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END",
-            "active": f"(x.status = 'active' AND NOT {ended})",
+            "active": f"CASE WHEN {contradicted} THEN NULL ELSE {active} END",
             "type": "x.type",
             "onset": _iso("x.onset"),
             "end": _iso('x."end"'),

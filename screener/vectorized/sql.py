@@ -104,7 +104,11 @@ class _Compiler:
     def node(self, node: Node) -> str:
         if isinstance(node, FactTest):
             column = f"p.{ident(self.layout.patient_column(node.fact, target_key(node)))}"
-            return comparison(column, node.comparison.op, node.comparison.value)
+            test = comparison(column, node.comparison.op, node.comparison.value)
+            if node.unknown_when is not None:  # that result cannot settle anything: NULL (unknown)
+                hit = test if node.unknown_when else f"(NOT {test})"
+                return f"(CASE WHEN {hit} THEN CAST(NULL AS BOOLEAN) ELSE {test} END)"
+            return test
         if isinstance(node, Quantifier):
             return self.quantifier(node)
         assert isinstance(node, Group)

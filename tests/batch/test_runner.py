@@ -89,7 +89,8 @@ def test_rows_are_what_the_engine_says(tmp_path: Path, registry: Path) -> None:
     assert consent["decision"] == "incomplete" and consent["unknown"][0]["id"] == "I8"
     assert "informed_consent" in consent["unknown"][0]["missing"][0]
     washout = by_kind["p0004"]
-    assert washout["failing"] == ["E10"] and washout["eligible_from"] == "2027-03-02"
+    # the washout ends 2027-03-02, when today's labs are too old: not a true "eligible from" date
+    assert washout["failing"] == ["E10"] and washout["eligible_from"] is None
     assert not list(tmp_path.glob("*.partial*"))  # renamed, checkpoint removed
     assert not (tmp_path / "out.jsonl.errors.jsonl").exists()  # no errors, none asked for
 
@@ -101,7 +102,7 @@ def test_csv_output_has_one_row_per_patient(tmp_path: Path, registry: Path) -> N
     assert [r["patient_id"] for r in rows] == [f"p{i:04d}" for i in range(23)]
     assert list(rows[0]) == list(runner.CSV_COLUMNS)
     assert rows[1]["failing"] == "E2" and rows[3]["unknown"].startswith("I8: informed_consent")
-    assert rows[4]["eligible_from"] == "2027-03-02" and rows[0]["eligible_from"] == ""
+    assert rows[4]["eligible_from"] == "" and rows[0]["eligible_from"] == ""  # washout: labs stale by then
 
 
 def test_bad_records_go_to_the_errors_file_and_the_batch_goes_on(tmp_path: Path) -> None:

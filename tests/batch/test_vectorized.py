@@ -94,9 +94,18 @@ def observations(draw: st.DrawFn) -> list[dict[str, Any]]:
             if (a := draw(booleans)) is not None:
                 extra[flag] = a
             add(name, draw(st.sampled_from(values)), unit, **extra)
-    for name in ("ana", "hiv", "htlv", "hbsag", "hcv_rna", "pregnancy_test"):
+    for name in ("ana", "hiv", "htlv", "hbsag", "hcv_rna", "hcv_antibody", "anti_hbc", "pregnancy_test"):
         if draw(st.integers(0, 5)):
             add(name, draw(st.sampled_from(["positive", "negative", "negative"])))
+    if out and draw(st.integers(0, 2)) == 0:
+        # a second value on the same day: agreeing, disagreeing, or another coded result
+        item = dict(draw(st.sampled_from(out)))
+        value = item["value"]
+        if isinstance(value, str):
+            item["value"] = draw(st.sampled_from(["positive", "negative"]))
+        else:
+            item["value"] = round(value * draw(st.sampled_from([1.0, 1.02, 1.03, 1.5])), 4)
+        out.insert(draw(st.integers(0, len(out))), item)
     return out
 
 
@@ -169,6 +178,7 @@ DRUGS = {
     "cyclophosphamide": ([500, 1000], "monthly", "iv"),
     "rituximab": ([375, 700, 1000], "once", "iv"),
     "belimumab": ([600, 700], "every_4_weeks", "iv"),
+    "hydrocortisone": ([10, 40], "daily", "topical"),
 }
 
 
@@ -181,9 +191,10 @@ def medications(draw: st.DrawFn) -> list[dict[str, Any]]:
         item: dict[str, Any] = {
             "drug": drug,
             "start": day(started),
-            "route": draw(st.sampled_from([route, route, "sc"])),
             "frequency": frequency,
         }
+        if (way := draw(st.sampled_from([route, route, "sc", "topical", "inhaled", None]))) is not None:
+            item["route"] = way
         if draw(st.integers(0, 5)):
             item["dose"], item["unit"] = draw(st.sampled_from(doses)), "mg"
         if started > 0 and draw(st.booleans()):

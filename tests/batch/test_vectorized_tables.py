@@ -154,3 +154,37 @@ def test_unit_spellings_fold_in_sql_as_in_python() -> None:
         got, want = FAST.con.execute(f"SELECT {_fold_sql('$1')}", [v]).fetchone()[0], units._fold(v)
         # exact wherever Python's folding can match a spelling (ASCII); elsewhere neither matches
         assert got == want if want.isascii() else got not in keys, (v, got, want)
+
+
+def test_every_rule_fixture_case_agrees_on_both_fast_routes(tmp_path: Path) -> None:
+    """The rule set's own fixture cases (boundaries on both sides, contradictions in the record,
+    routes, absent histories): the engine, the Python-prepared and the SQL-prepared fast paths
+    give the same outcome for every criterion, at each case's screening date."""
+    from screener.cases import load_cases
+
+    from .conftest import RULES
+
+    by_date: dict[date, list[Patient]] = {}
+    for case in load_cases(RULES):
+        if case.patient is not None:
+            by_date.setdefault(case.as_of, []).append(case.patient)
+    assert sum(len(g) for g in by_date.values()) > 250
+    fast = VectorizedScreener(RULESET)  # its own connection: others' unfinished results stay theirs
+    for n, (as_of, group) in enumerate(sorted(by_date.items())):
+        group = [
+            patient_from_data({**p.raw, "patient_id": f"{p.patient_id}#{i}"}, LineMap(p.file, {}))
+            for i, p in enumerate(group)
+        ]
+        want = engine_outcomes(group, as_of)
+        python = dict(zip([p.patient_id for p in group], fast.screen(group, as_of), strict=True))
+        sql: dict[str, dict[str, str]] = {}
+        for chunk in fast.iter_tables(write(tmp_path / f"reg{n}", group), as_of):
+            assert not chunk.errors
+            for i, patient_id in enumerate(chunk.patient_ids):
+                sql[patient_id] = {c: OUTCOME_CODES[int(chunk.codes[c][i])] for c in fast.query.criteria}
+        for patient_id, outcomes in want.items():
+            assert python[patient_id] == outcomes, (patient_id, python[patient_id], outcomes)
+            assert sql[patient_id] == outcomes, {
+                k: (v, sql[patient_id][k]) for k, v in outcomes.items() if sql[patient_id][k] != v
+            }
+    fast.close()

@@ -108,11 +108,68 @@ def test_washout_gives_the_date_from_which_the_patient_qualifies(engine: Engine)
     assert e10.outcome == "fail"
     # last dose 2026-08-15 + 6 calendar months = 2027-02-15, still "within 6 months"
     assert e10.eligible_from == date(2027, 2, 16)
-    assert result.decision == "ineligible" and result.eligible_from == date(2027, 2, 16)
     later = engine.screen(
         _patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 16)
     )
     assert later.criterion("E10").outcome == "pass"
+    # by then the labs and statuses are too old: not "eligible from", but "at the earliest, once
+    # these are renewed" -- exactly the criteria unknown when screening on that date
+    assert result.decision == "ineligible" and result.eligible_from is None
+    earliest = result.earliest_possible
+    assert earliest is not None and earliest.date == date(2027, 2, 16)
+    assert earliest.collect and all(c.renew for c in earliest.collect)
+    assert {cid for c in earliest.collect for cid in c.criteria} == {r.id for r in later.unknown}
+    assert any(c.item.startswith("legal_protection (latest value dated") for c in earliest.collect)
+    doc = result.to_dict()
+    assert doc["eligible_from"] is None and doc["earliest_possible"]["date"] == "2027-02-16"
+
+
+def _hydroxychloroquine_since(start: str) -> dict:
+    return {
+        "drug": "hydroxychloroquine",
+        "dose": 200,
+        "unit": "mg",
+        "route": "oral",
+        "frequency": "bid",
+        "start": start,
+    }
+
+
+def test_eligible_from_only_when_nothing_else_is_open_then_or_now(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    meds = [*raw["medications"], _hydroxychloroquine_since("2026-10-30")]  # I5: 26 of 30 days
+    result = engine.screen(_patient(_with(raw, medications=meds)), AS_OF)
+    assert [r.id for r in result.failing] == ["I5"] and not result.unknown
+    assert result.criterion("I5").eligible_from == date(2026, 11, 29)
+    # nothing else open and nothing too old four days later: a true "eligible from"
+    assert result.eligible_from == date(2026, 11, 29)
+    assert result.earliest_possible is not None and result.earliest_possible.collect == ()
+    assert engine.screen(_patient(_with(raw, medications=meds)), date(2026, 11, 29)).decision == "eligible"
+    assert engine.screen(_patient(_with(raw, medications=meds)), date(2026, 11, 28)).decision == "ineligible"
+
+
+def test_open_criteria_today_make_it_the_earliest_possible_date(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    meds = [*raw["medications"], _hydroxychloroquine_since("2026-10-30")]
+    data = _with(raw, medications=meds, assessments=[])  # SELENA-SLEDAI not collected
+    result = engine.screen(_patient(data), AS_OF)
+    assert [r.id for r in result.unknown] == ["I3"]
+    assert result.eligible_from is None
+    earliest = result.earliest_possible
+    assert earliest is not None and earliest.date == date(2026, 11, 29)
+    (item,) = earliest.collect
+    assert item.criteria == ("I3",) and not item.renew and item.item.startswith("selena_sledai")
+
+
+def test_no_earliest_date_when_a_criterion_fails_for_good(engine: Engine) -> None:
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    rituximab = {**RITUXIMAB_AUGUST, "end": "2026-08-15"}
+    data = _with(raw, medications=[*raw["medications"], rituximab])
+    data["demographics"] = {**data["demographics"], "sex": "male"}
+    data["statuses"] = [*data["statuses"], {"name": "legal_protection", "value": True, "date": "2026-11-20"}]
+    result = engine.screen(_patient(data), AS_OF)
+    assert result.criterion("E16").outcome == "fail" and result.criterion("E16").eligible_from is None
+    assert result.eligible_from is None and result.earliest_possible is None
     day_before = engine.screen(
         _patient(_with(raw, medications=[*raw["medications"], rituximab])), date(2027, 2, 15)
     )
@@ -202,3 +259,29 @@ def test_explain_false_keeps_outcomes_missing_dates_and_margins(engine: Engine) 
         ]
     assert any(e.facts for c in full.criteria for e in c.evidence)
     assert not any(e.facts for c in lean.criteria for e in c.evidence if e.op is not None)
+
+
+def test_earliest_possible_and_conflicts_validate_against_the_result_schema(engine: Engine) -> None:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from screener.spec.validate import schema
+
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    rituximab = {**RITUXIMAB_AUGUST, "end": "2026-08-15"}
+    creatinine = [o for o in raw["observations"] if o["name"] == "creatinine"][-1]
+    disagreeing = {**creatinine, "value": 300, "unit": "umol/L", "source": "second lab"}
+    data = _with(
+        raw,
+        medications=[*raw["medications"], rituximab],
+        observations=[*raw["observations"], disagreeing],
+    )
+    result = engine.screen(_patient(data), AS_OF)
+    e2 = result.criterion("E2")
+    assert e2.outcome == "unknown" and len(e2.conflicts) == 1 and "second lab" in e2.conflicts[0]
+    doc = result.to_dict()
+    assert (
+        doc["earliest_possible"]["collect"]
+        and doc["criteria"][[c["id"] for c in doc["criteria"]].index("E2")]["conflicts"]
+    )
+    validator = Draft202012Validator(schema("result.schema.json"), format_checker=FormatChecker())
+    assert not list(validator.iter_errors(doc))

@@ -102,3 +102,42 @@ def test_control_characters_are_escaped(text: str, shown: str) -> None:
 
 def test_multi_line_rule_text_keeps_its_lines() -> None:
     assert safe("one\ntwo\x1b", newlines=True) == "one\ntwo\\x1b"
+
+
+def _waiting_result(collect: tuple, decision_reason: str | None = None):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from screener.results import CriterionResult, EarliestPossible, ScreeningResult, ToCollect
+
+    washout = CriterionResult(
+        "E10", "exclusion", "Belimumab washout", "fail", "s", "q", "r", eligible_from=date(2026, 12, 21)
+    )
+    return ScreeningResult(
+        patient_id="p",
+        ruleset_id="r",
+        trial="T",
+        ruleset_version="1",
+        ruleset_sha256="0" * 64,
+        as_of=date(2026, 11, 25),
+        decision="ineligible",
+        criteria=(washout,),
+        decision_reason=decision_reason,
+        earliest_possible=EarliestPossible(
+            date(2026, 12, 21), tuple(ToCollect(item, ("E2",), renew) for item, renew in collect)
+        ),
+    )
+
+
+def test_eligible_from_only_when_nothing_else_is_open() -> None:
+    from screener.explain.words import eligible_from_words, waiting_until
+
+    settled = _waiting_result(())
+    assert waiting_until(settled) is not None and waiting_until(settled)[1] is True
+    assert eligible_from_words(settled) == "Only waiting periods stand in the way: eligible from 2026-12-21"
+    open_ = _waiting_result((("creatinine", False), ("weight (too old by then)", True)))
+    assert waiting_until(open_) is not None and waiting_until(open_)[1] is False
+    words = eligible_from_words(open_) or ""
+    assert words.startswith("Earliest possible date 2026-12-21, once 2 fact(s) are collected")
+    assert "1 recorded today but too old by then" in words and "eligible from" not in words
+    dead = _waiting_result((), decision_reason="died on 2026-01-02")
+    assert dead.eligible_from is None and eligible_from_words(dead) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from screener.explain.words import eligible_from, outcome_counts, safe
+from screener.explain.words import outcome_counts, safe, waiting_until
 from screener.results import ScreeningResult
 
 DECISION_STYLE = {
@@ -40,12 +40,11 @@ class DecisionBanner(Static):
         line.append(f"  as of {as_of}")
         if today is not None and as_of != today:
             line.append(" (what-if date)", "bold magenta")
-        when = eligible_from(result) if result is not None else None
-        if result is not None and when is not None:
-            if result.unknown:
-                line.append(f"  waiting periods end {when.isoformat()}", "bold")
-            else:
-                line.append(f"  eligible from {when.isoformat()}", "bold")
+        found = waiting_until(result) if result is not None else None
+        if found is not None:
+            when, settled = found
+            words = "eligible from" if settled else "earliest possible date"
+            line.append(f"  {words} {when.isoformat()}", "bold")
         if result is not None and result.unknown and not busy:
             line.append("  → t: to-do list", "bold cyan")
         if busy:
