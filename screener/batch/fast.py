@@ -18,7 +18,7 @@ its field, and the batch goes on.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,15 @@ from typing import Any
 from screener.batch.inputs import failure_message
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
-from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report, screen_row, unknown_cell
+from screener.batch.runner import (
+    CSV_COLUMNS,
+    BatchOptions,
+    BatchReport,
+    make_row,
+    report,
+    screen_row,
+    unknown_cell,
+)
 from screener.batch.safe_io import csv_cell_sql, csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
@@ -43,8 +51,25 @@ DEFAULT_CHUNK = 100_000
 
 _EXPLAINED = (
     "CREATE OR REPLACE TEMP TABLE explained (pid BIGINT, unknown_text VARCHAR, "
-    "unknown_list STRUCT(id VARCHAR, missing VARCHAR[])[], eligible_from VARCHAR, near_misses VARCHAR[])"
+    "unknown_list STRUCT(id VARCHAR, missing VARCHAR[])[], eligible_from VARCHAR, near_misses VARCHAR[], "
+    "decision VARCHAR, decision_reason VARCHAR)"
 )
+
+# The chunk's patients whose records leave something uncertain on the screening date
+# (screener.engine.uncertain): dead by then, screened outside their observed time, or with an
+# unconfirmed diagnosis. The query reads records at face value, so the engine screens these.
+_UNCERTAIN = """
+SELECT pid FROM registry_patients
+WHERE pid IN (SELECT pid FROM outcomes) AND (
+    deceased_undated OR deceased <= $as_of
+    OR (observed IS NOT NULL AND len(list_filter(string_split(observed, ';'), lambda p:
+        CAST(split_part(p, '/', 1) AS DATE) <= $as_of
+        AND coalesce($as_of <= CAST(nullif(split_part(p, '/', 2), '') AS DATE), TRUE))) = 0))
+UNION
+SELECT pid FROM registry_conditions
+WHERE pid IN (SELECT pid FROM outcomes) AND verification = 'unconfirmed'
+ORDER BY pid
+"""
 
 
 def _literal(text: str) -> str:
@@ -61,8 +86,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         outcomes = ", ".join(f"{ident(c)}: {parts[c]}" for c in criteria)
         plain = f"list_transform({parts['unknown']}, lambda i: {{'id': i, 'missing': NULL::VARCHAR[]}})"
         columns = (
-            f"x.patient_id AS patient_id, {parts['decision']} AS decision, "
-            "NULL::VARCHAR AS decision_reason, "
+            f"x.patient_id AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
+            "ex.decision_reason AS decision_reason, "
             f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
             "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
             f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
@@ -76,9 +101,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         unknown = f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), ''))"
         near = "nullif(array_to_string(ex.near_misses, '; '), '')"
         columns = (
-            f"{cell('x.patient_id')} AS patient_id, {parts['decision']} AS decision, "
-            # the columnar registry refuses patients whose decision the criteria do not give
-            "NULL::VARCHAR AS decision_reason, "
+            f"{cell('x.patient_id')} AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
+            f"{cell('ex.decision_reason')} AS decision_reason, "
             f"{cell(failing)} AS failing, {cell(unknown)} AS unknown, "
             f"{cell('ex.eligible_from')} AS eligible_from, "
             f"{cell(near)} AS near_misses, "
@@ -115,13 +139,13 @@ def _explain(
     from screener.tables.layout import TABLES
 
     con = screener.con
-    con.execute(_EXPLAINED)
     settled = [c for c in screener.query.criteria if c not in engine.time_dependent]
     failing = " OR ".join(f"{ident(c)} = 1" for c in settled) or "FALSE"
-    pids = [
-        pid
-        for (pid,) in con.execute(f"SELECT pid FROM outcomes WHERE NOT ({failing}) ORDER BY pid").fetchall()
-    ]
+    query = (
+        f"SELECT pid FROM outcomes WHERE NOT ({failing}) "
+        "AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"  # uncertain ones: done already
+    )
+    pids = [pid for (pid,) in con.execute(query).fetchall()]
     relations = {t: f"registry_{t}" for t in TABLES}
     index = {pid: i for i, pid in enumerate(chunk.pids)}
     values, problems = [], []
@@ -169,7 +193,7 @@ def _explain(
             )
         )
     if values:
-        con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?)", values)
+        con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, NULL, NULL)", values)
     return problems
 
 
@@ -190,6 +214,76 @@ def _read_each(con: Any, relations: dict[str, str], pids: list[int]) -> Iterator
             yield pid, patient
         return
     yield from zip(pids, patients, strict=True)
+
+
+def _screen_uncertain(
+    screener: VectorizedScreener, make_engine: Callable[[], Engine], chunk: TableChunk, as_of: date
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Screen with the engine the chunk's patients the query cannot read at face value
+    (:data:`_UNCERTAIN`): their outcomes in ``outcomes`` and ``chunk.codes`` become the
+    engine's, their rows take the engine's decision, reason, missing facts and dates
+    (``explained``). Returns error records and the indexes (in the chunk) of patients whose
+    decision the criteria did not give (a death), which the funnel counts apart.
+
+    A patient the engine cannot screen is reported and left with every criterion unknown:
+    never a face-value row that might read eligible.
+    """
+    from screener.tables.layout import TABLES
+    from screener.vectorized.sql import OUTCOME_CODES
+
+    con = screener.con
+    pids = [pid for (pid,) in con.execute(_UNCERTAIN, {"as_of": as_of}).fetchall()]
+    if not pids:
+        return [], set()
+    engine = make_engine()
+    criteria = screener.query.criteria
+    relations = {t: f"registry_{t}" for t in TABLES}
+    index = {pid: i for i, pid in enumerate(chunk.pids)}
+    problems: list[dict[str, Any]] = []
+    decided: set[int] = set()
+    explained, updates = [], []
+    for pid, patient in _read_each(con, relations, pids):
+        i = index[pid]
+        try:
+            if isinstance(patient, Exception):
+                raise patient
+            result = engine.screen(patient, as_of, explain=False, evidence="failing")
+        except Exception as error:  # reported; the row stays open (all unknown), never eligible
+            problems.append(
+                {
+                    "source": chunk.files[i],
+                    "line": chunk.lines[i],
+                    "index": pid,
+                    "patient_id": chunk.patient_ids[i],
+                    "field": None,
+                    "message": f"not screened: {failure_message(error)}; every criterion left unknown",
+                }
+            )
+            codes = {c: OUTCOME_CODES.index("unknown") for c in criteria}
+            explained.append((pid, None, None, None, None, "incomplete", "could not be screened"))
+        else:
+            codes = {c.id: OUTCOME_CODES.index(c.outcome) for c in result.criteria}
+            row = make_row(result, patient.file, chunk.lines[i])
+            explained.append(
+                (
+                    pid,
+                    unknown_cell(row["unknown"]) or None,
+                    row["unknown"],
+                    row["eligible_from"],
+                    row["near_misses"],
+                    result.decision,
+                    result.decision_reason,
+                )
+            )
+            if result.decision_reason is not None:
+                decided.add(i)
+        for c in criteria:
+            chunk.codes[c][i] = codes[c]
+        updates.append([*(codes[c] for c in criteria), pid])
+    assignments = ", ".join(f"{ident(c)} = ?" for c in criteria)
+    con.executemany(f"UPDATE outcomes SET {assignments} WHERE pid = ?", updates)
+    con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
+    return problems, decided
 
 
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
@@ -272,6 +366,14 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
         screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
         screener.con.execute(_EXPLAINED)
         engine = Engine(ruleset) if explain == "open" else None
+        lazy: list[Engine] = [engine] if engine is not None else []
+
+        def uncertain_engine() -> Engine:
+            """The engine for uncertain patients, made the first time one is met."""
+            if not lazy:
+                lazy.append(Engine(ruleset))
+            return lazy[0]
+
     except BaseException:
         outputs.release()
         raise
@@ -285,16 +387,23 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
             part = Path(scratch) / f"rows.{opts.fmt}"
             chunks = screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size, skip=outputs.done)
             for chunk in chunks:
+                screener.con.execute(_EXPLAINED)
+                problems, decided = _screen_uncertain(screener, uncertain_engine, chunk, opts.as_of)
                 if engine is not None:
-                    problems = _explain(screener, engine, chunk, opts.as_of)
-                    outputs.write_errors(problems)
-                    outputs.errors += len(problems)
+                    problems += _explain(screener, engine, chunk, opts.as_of)
+                outputs.write_errors(problems)
+                outputs.errors += len(problems)
                 target = str(part).replace("'", "''")
                 screener.con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
                 outputs.write_rows(part.read_bytes(), len(chunk))
                 outputs.write_errors(_error_records(chunk))
                 if len(chunk):
-                    outputs.funnel.add_codes(np.column_stack([chunk.codes[c] for c in criteria]))
+                    codes = np.column_stack([chunk.codes[c] for c in criteria])
+                    if decided:  # decided before the criteria (a death): counted apart
+                        codes = np.delete(codes, sorted(decided), axis=0)
+                        for _ in decided:
+                            outputs.funnel.add((), (), decided=True)
+                    outputs.funnel.add_codes(codes)
                 outputs.done = chunk.next_pid
                 outputs.errors += len({e.pid for e in chunk.errors})
                 outputs.checkpoint()

@@ -18,7 +18,9 @@ per written chunk) and ``DIR/manifest.json`` (format, counts, sources).
 
 from __future__ import annotations
 
-FORMAT = "screener-tables/2"  # 2: patients.line
+# 2: patients.line; 3: what leaves a record uncertain (patients.deceased, deceased_undated,
+# observed; conditions.verification: see screener.engine.uncertain)
+FORMAT = "screener-tables/3"
 
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "patients": (
@@ -29,6 +31,11 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("demographics_source", "VARCHAR"),
         ("file", "VARCHAR"),
         ("line", "INTEGER"),  # the record's line in its file (JSONL, CSV), when it has one
+        ("deceased", "DATE"),  # date of death
+        ("deceased_undated", "BOOLEAN"),  # dead, date unknown
+        # periods the source records everything (OMOP OBSERVATION_PERIOD): "START/END;..." in ISO
+        # dates, END empty while open; NULL when the source says nothing about it
+        ("observed", "VARCHAR"),
     ),
     "observations": (
         ("pid", "BIGINT"),
@@ -78,6 +85,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("criteria_met", "BIGINT"),
         ("controlled", "BOOLEAN"),
         ("source", "VARCHAR"),
+        ("verification", "VARCHAR"),  # confirmed | unconfirmed
     ),
     "medications": (
         ("pid", "BIGINT"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from screener.model.patient import (
@@ -36,6 +37,17 @@ def _scalar(number: float | None, text: str | None, flag: bool | None) -> Scalar
     return int(number) if number.is_integer() else number
 
 
+def _observed_periods(text: str | None) -> tuple[tuple[date, date | None], ...]:
+    """The observed periods written by the tables writer (``START/END;...``)."""
+    if not text:
+        return ()
+    periods = []
+    for part in text.split(";"):
+        start, _, end = part.partition("/")
+        periods.append((date.fromisoformat(start), date.fromisoformat(end) if end else None))
+    return tuple(periods)
+
+
 def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> list[Patient]:
     """The patients ``pids`` (in that order), from the registry tables ``relations``
     (table name -> SQL relation, e.g. ``read_parquet('DIR/observations/part-*.parquet')``)
@@ -57,7 +69,9 @@ def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> l
         rows[table] = grouped
     patients = []
     for pid in pids:
-        ((_, patient_id, birth_date, sex, demographics_source, file, _),) = rows["patients"][pid]
+        ((_, patient_id, birth_date, sex, demographics_source, file, _, died, undated, observed),) = rows[
+            "patients"
+        ][pid]
         given: dict[int, list[Any]] = defaultdict(list)
         for _, med_seq, day in rows["administrations"].get(pid, ()):
             given[med_seq].append(day)
@@ -100,6 +114,8 @@ def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> l
                     ].get(pid, ())
                 ),
                 demographics_source=demographics_source,
+                deceased=True if undated else died,
+                observed=_observed_periods(observed),
                 file=file,
             )
         )

@@ -73,27 +73,11 @@ class _Refused(Exception):
         self.message, self.table, self.seq, self.column = message, table, seq, column
 
 
-def _refuse_uncertain(patient: Patient) -> None:
-    """The columnar layout has no place yet for what makes a record uncertain
-    (:mod:`screener.engine.uncertain`): refuse such a patient rather than store it as certain."""
-    for seq, c in enumerate(patient.conditions):
-        if c.verification == "unconfirmed":
-            raise _Refused(
-                f"unconfirmed {c.name} diagnosis: the columnar registry cannot carry it yet; "
-                "screen this patient with the durable engine",
-                "conditions",
-                seq,
-                "verification",
-            )
-    for column, value in (("deceased", patient.deceased), ("observed", patient.observed)):
-        if value:
-            raise _Refused(
-                f"demographics.{column} is set: the columnar registry cannot carry it yet; "
-                "screen this patient with the durable engine",
-                "patients",
-                None,
-                f"demographics.{column}",
-            )
+def _observed_text(periods: tuple[tuple[date, date | None], ...]) -> str | None:
+    """Observed periods as ``START/END;...`` (END empty while open); None when none is recorded."""
+    if not periods:
+        return None
+    return ";".join(f"{start.isoformat()}/{end.isoformat() if end else ''}" for start, end in periods)
 
 
 def _split(value: Scalar, table: str, seq: int) -> tuple[float | None, str | None, bool | None]:
@@ -376,7 +360,6 @@ class TablesWriter:
         self._buffered = 0
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
-        _refuse_uncertain(patient)
         observations = []
         for seq, o in enumerate(patient.observations):
             num, text, flag = _split(o.value, "observations", seq)
@@ -420,6 +403,7 @@ class TablesWriter:
                 _bigint(c.criteria_met, "conditions", seq, "criteria_met"),
                 c.controlled,
                 c.source,
+                c.verification,
             )
             for seq, c in enumerate(patient.conditions)
         ]
@@ -451,6 +435,9 @@ class TablesWriter:
                     patient.demographics_source,
                     _printable_path(patient.file),
                     line,
+                    patient.deceased if isinstance(patient.deceased, date) else None,
+                    patient.deceased is True,
+                    _observed_text(patient.observed),
                 )
             ],
             "observations": observations,

@@ -17,6 +17,7 @@ OUT = ROOT / "tests" / "data" / "hostile"
 PATIENT = (ROOT / "fixtures" / "patients" / "eligible_refractory_lupus.yaml").read_text(encoding="utf-8")
 RULES = (ROOT / "rules" / "nct03562065" / "rules.yaml").read_text(encoding="utf-8")
 
+VERSION = next(line for line in RULES.splitlines() if line.startswith("  version: "))
 WEIGHT = "  - {name: weight, value: 61, unit: kg, date: 2026-11-18, source: nursing note 2026-11-18}\n"
 I1 = "        - {fact: age, gte: 18, unit: a}\n"
 ANA = "        - {fact: ana, eq: positive}\n"
@@ -172,7 +173,7 @@ RULES_FILES: dict[str, str | bytes] = {
     ).replace("inputs: {age_years: age, weight_kg: weight,", "inputs: {age_years: age, weight_kg: bsa,", 1),
     "rule_600_not.yaml": rules(I1, nested_not(600)),
     "rule_duplicate_key.yaml": rules("  id: nct03562065\n", "  id: nct03562065\n  id: other\n"),
-    "rule_tag_binary.yaml": rules('  version: "1.0.0"', "  version: !!binary MS4wLjA="),
+    "rule_tag_binary.yaml": rules(VERSION, "  version: !!binary MS4wLjA="),
     "rule_billion_laughs.yaml": laughs(),
     "rule_latin1.yaml": rules("title: Age 18 to 69 years", "title: \u00c2ge").encode("latin-1", "replace"),
     "rule_yes_as_text.yaml": rules(
