@@ -40,7 +40,7 @@ from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location
 from screener.model.patient import Patient
-from screener.model.rules import find_rule_file, parse_ruleset
+from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
 from screener.vectorized import VectorizedScreener
 from screener.vectorized.screen import TableChunk
@@ -335,7 +335,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     if opts.scheduler:
         raise InputError("--scheduler runs the durable engine; the vectorized engine runs in DuckDB threads")
     rule_file = find_rule_file(opts.rules)
-    ruleset = parse_ruleset(rule_file.read_text(encoding="utf-8"), str(rule_file))
+    ruleset = parse_ruleset(read_rule_text(rule_file), str(rule_file))
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)
 

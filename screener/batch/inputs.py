@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from screener.fileio import loads_json
 from screener.yamlio import LineMap, load_file, yaml_error_location, yaml_error_message
 
 
@@ -91,16 +92,12 @@ def _guarded(items: Iterable[tuple[Any, ...]], line: int | None = None) -> Itera
 
 def _decode(raw: bytes, number: int) -> Item:
     try:
-        data = json.loads(raw)
+        # strict: a key given twice, NaN, lone surrogates, too deep (screener.fileio)
+        data = loads_json(raw)
     except UnicodeDecodeError as error:
         return number, None, RecordError(f"not UTF-8 text: {error.reason}", None, number), None
-    except json.JSONDecodeError as error:
-        return (
-            number,
-            None,
-            RecordError(f"malformed JSON: {error.msg} (column {error.colno})", None, number),
-            None,
-        )
+    except json.JSONDecodeError as error:  # fileio.JsonInputError included
+        return number, None, RecordError(f"malformed JSON: {error.msg}", None, number), None
     except Exception as error:  # e.g. RecursionError: 100,000 nested arrays
         return number, None, RecordError(failure_message(error), None, number), None
     if not isinstance(data, dict):

@@ -47,7 +47,7 @@ from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
 from screener.model.patient import Patient, patient_from_data
-from screener.model.rules import RuleSet, find_rule_file, parse_ruleset
+from screener.model.rules import RuleSet, find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, result_columns
 from screener.results import ScreeningResult
 from screener.yamlio import LineMap
@@ -423,10 +423,7 @@ def _fingerprint(inputs: Iterable[str]) -> list[list[Any]]:
 
 def run_batch(opts: BatchOptions) -> BatchReport:
     rule_file = find_rule_file(opts.rules)
-    try:
-        text = rule_file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read rule file: {error.strerror}", Location(str(rule_file))) from None
+    text = read_rule_text(rule_file)
     ruleset = parse_ruleset(text, str(rule_file))
     _RULESETS.setdefault((ruleset.sha256, str(rule_file)), ruleset)  # workers here or forked: parsed once
     job = Job(text, str(rule_file), ruleset.sha256, opts.as_of)

@@ -680,12 +680,16 @@ def find_rule_file(path: str | Path) -> Path:
     return p
 
 
+def read_rule_text(path: Path) -> str:
+    """A rule file's text, read like every input (size-capped, strict UTF-8), or a located error."""
+    try:
+        return read_text(path)
+    except OSError as error:
+        raise RuleSpecError(f"cannot read rule file: {error.strerror}", Location(str(path))) from None
+    except FileFormatError as error:
+        raise RuleSpecError(error.message, Location(str(path), error.line)) from None
+
+
 def load_ruleset(path: str | Path) -> RuleSet:
     p = find_rule_file(path)
-    try:
-        text = read_text(p)
-    except OSError as error:
-        raise RuleSpecError(f"cannot read rule file: {error.strerror}", Location(str(p))) from None
-    except FileFormatError as error:
-        raise RuleSpecError(error.message, Location(str(p), error.line)) from None
-    return parse_ruleset(text, str(p))
+    return parse_ruleset(read_rule_text(p), str(p))

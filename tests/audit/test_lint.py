@@ -171,7 +171,7 @@ def test_contradiction_on_different_fields_of_one_fact_is_not_reported() -> None
 def test_contradictory_windows_in_a_where_group(windows: tuple[str, str], contradictory: bool) -> None:
     low, high = windows
     body = (
-        "    test:\n      exists: exposure\n      match: {drug: [rituximab]}\n      absent: \"false\"\n"
+        '    test:\n      exists: exposure\n      match: {drug: [rituximab]}\n      absent: "false"\n'
         "      where:\n        all:\n"
         f"          - {{field: last_dose, min_ago: {low}}}\n"
         f"          - {{field: last_dose, max_ago: {high}}}\n"
@@ -220,8 +220,10 @@ def test_first_known_order_matters_for_duplicates() -> None:
     low, high = "        - {fact: age, gte: 18, unit: a}\n", "        - {fact: age, lt: 70, unit: a}\n"
     first = "      first_known:\n" + low + high
     second = "      first_known:\n" + high + low
-    text = clean_text().replace(I1_TEST, "    test:\n" + first).replace(
-        "    test: {fact: crcl_cockcroft_gault, lt: 30, unit: mL/min}\n", "    test:\n" + second
+    text = (
+        clean_text()
+        .replace(I1_TEST, "    test:\n" + first)
+        .replace("    test: {fact: crcl_cockcroft_gault, lt: 30, unit: mL/min}\n", "    test:\n" + second)
     )
     assert "SCR006" not in [f.code for f in lint(parse_ruleset(text, "x.yaml"), None)]
 

@@ -19,6 +19,7 @@ from screener.batch import inputs, outputs, runner, safe_io
 from screener.batch.runner import BatchOptions, run_batch
 from screener.batch.safe_io import OutputError, RunLock
 from screener.cli.main import main
+from screener.errors import InputError
 
 from .conftest import AS_OF, ROOT, RULES, variant, write_jsonl
 
@@ -343,3 +344,31 @@ def test_a_run_that_fails_before_its_first_chunk_frees_its_output(
     assert not safe_io.lock_path(out).exists()
     monkeypatch.undo()
     assert run_batch(options([jsonl], out, overwrite=True)).complete  # the same process: not locked out
+
+
+def test_a_jsonl_record_with_a_key_given_twice_is_an_error_not_a_silent_choice(tmp_path: Path) -> None:
+    """Issue 13 §4: ``"value": 61, "value": 20`` must not quietly keep one of them."""
+    good = variant(0)
+    twice = json.dumps(variant(1)).replace(
+        '"patient_id": "p0001"', '"patient_id": "p0001", "patient_id": "x"', 1
+    )
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps(good) + "\n" + twice + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    report = run_batch(options([source], out, fmt="jsonl", workers=1))
+    assert report.complete and report.rows == 1 and report.errors == 1
+    (error,) = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
+    assert error["line"] == 2 and "duplicate key 'patient_id'" in error["message"]
+
+
+def test_a_rule_file_that_is_not_utf8_is_a_located_error_in_batch(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    text = (RULES / "rules.yaml").read_text(encoding="utf-8").replace("Age", "\u00c2ge")
+    rules.write_bytes(text.encode("latin-1", "replace"))
+    source = write_jsonl(tmp_path / "a.jsonl", [variant(0)])
+    opts = BatchOptions(
+        inputs=(str(source),), rules=rules, as_of=AS_OF, out=tmp_path / "o.jsonl", fmt="jsonl"
+    )
+    with pytest.raises(InputError) as caught:
+        run_batch(opts)
+    assert caught.value.location is not None and caught.value.location.file == str(rules)

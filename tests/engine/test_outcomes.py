@@ -106,4 +106,3 @@ def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine)
     with pytest.raises(EngineError, match="wrong type of value") as lean:
         engine._outcome(criterion, fired, prepared)
     assert str(full.value) == str(lean.value)
-
