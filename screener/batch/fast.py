@@ -152,16 +152,7 @@ def _explain(
     for pid, patient in _read_each(con, relations, pids):
         i = index[pid]
         if isinstance(patient, Exception):  # its rows could not be read back: report, go on
-            problems.append(
-                {
-                    "source": chunk.files[i],
-                    "line": chunk.lines[i],
-                    "index": pid,
-                    "patient_id": chunk.patient_ids[i],
-                    "field": None,
-                    "message": f"not explained: {failure_message(patient)}",
-                }
-            )
+            problems.append(_chunk_problem(chunk, i, f"not explained: {failure_message(patient)}"))
             continue
         try:
             row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
@@ -216,6 +207,18 @@ def _read_each(con: Any, relations: dict[str, str], pids: list[int]) -> Iterator
     yield from zip(pids, patients, strict=True)
 
 
+def _chunk_problem(chunk: TableChunk, i: int, message: str) -> dict[str, Any]:
+    """An error record for the chunk's ``i``-th patient (its file, line, pid and id)."""
+    return {
+        "source": chunk.files[i],
+        "line": chunk.lines[i],
+        "index": chunk.pids[i],
+        "patient_id": chunk.patient_ids[i],
+        "field": None,
+        "message": message,
+    }
+
+
 def _screen_uncertain(
     screener: VectorizedScreener, make_engine: Callable[[], Engine], chunk: TableChunk, as_of: date
 ) -> tuple[list[dict[str, Any]], set[int]]:
@@ -249,16 +252,8 @@ def _screen_uncertain(
                 raise patient
             result = engine.screen(patient, as_of, explain=False, evidence="failing")
         except Exception as error:  # reported; the row stays open (all unknown), never eligible
-            problems.append(
-                {
-                    "source": chunk.files[i],
-                    "line": chunk.lines[i],
-                    "index": pid,
-                    "patient_id": chunk.patient_ids[i],
-                    "field": None,
-                    "message": f"not screened: {failure_message(error)}; every criterion left unknown",
-                }
-            )
+            message = f"not screened: {failure_message(error)}; every criterion left unknown"
+            problems.append(_chunk_problem(chunk, i, message))
             codes = {c: OUTCOME_CODES.index("unknown") for c in criteria}
             explained.append((pid, None, None, None, None, "incomplete", "could not be screened"))
         else:
