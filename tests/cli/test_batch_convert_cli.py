@@ -42,7 +42,11 @@ def test_batch_prints_and_embeds_totals_date_rule_set_inputs_and_command(
         f"5 patients screened: {counts['eligible']} eligible, {counts['incomplete']} incomplete, "
         f"{counts['ineligible']} ineligible; 0 records could not be screened (errors)"
     )
-    assert "screening date 2026-11-25; rule set nct03562065 v1.0.0 (sha256 " in captured.out
+    from screener.model.rules import load_ruleset
+
+    ruleset = load_ruleset(RULES_DIR)
+    named = f"nct03562065 v{ruleset.version}"
+    assert f"screening date 2026-11-25; rule set {named} (sha256 {ruleset.sha256}" in captured.out
     assert f"inputs: {folder}" in captured.out and "command: screener batch " in captured.out
     assert f"skipped 1 file(s) no reader reads: {folder / 'notes.txt'}" in captured.out
     assert str(folder / "notes.txt") in captured.err  # said on stderr as well
@@ -50,7 +54,7 @@ def test_batch_prints_and_embeds_totals_date_rule_set_inputs_and_command(
     for decision, count in counts.items():
         assert f'<td class="total" data-decision="{decision}">{count}</td>' in page
     assert '<td class="total" data-decision="errors">0</td>' in page
-    assert "<dd>2026-11-25</dd>" in page and "nct03562065 v1.0.0" in page and str(folder) in page
+    assert "<dd>2026-11-25</dd>" in page and named in page and str(folder) in page
     assert f"--out {out}" in page and "notes.txt" in page
 
 

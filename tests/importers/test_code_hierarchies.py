@@ -63,12 +63,15 @@ def _import(tmp_path: Path, *conditions: dict):
 def test_e7_from_a_coded_condition(
     tmp_path: Path, engine: Engine, system: str, code: str, display: str, e7: str
 ) -> None:
-    record, report = _import(tmp_path, _condition("c1", system, code, display))
+    # with the SLE diagnosis beside it the record has a diagnosis list, so "no neoplasia
+    # recorded" can count as none (rule set 1.1.0: without any diagnosis E7 is unknown)
+    sle = _condition("c0", ICD10CM, "M32.14", "Glomerular disease in systemic lupus erythematosus")
+    record, report = _import(tmp_path, sle, _condition("c1", system, code, display))
     outcome = {c.id: c.outcome for c in engine.screen(record.patient(), AS_OF).criteria}["E7"]
     assert outcome == e7
     if code == "D25.9":
         assert report.skipped == {"Condition (benign neoplasm: not an active neoplasia (E7))": 1}
-        assert not record.data.get("conditions")
+        assert [c["name"] for c in record.data["conditions"]] == ["sle"]
 
 
 def test_report_says_which_terminology_answered(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from screener.model.rules import load_ruleset
 from screener.outputs.cohort import COHORT_COLUMNS, DEFINITION_COLUMNS
 
-from ..batch.conftest import AS_OF, RULES
+from ..batch.conftest import AS_OF, RULES, variant
 from .conftest import batch, make_patients, read_csv
 
 duckdb = pytest.importorskip("duckdb")
@@ -70,6 +70,13 @@ def test_incomplete_patients_get_their_own_cohort(tmp_path: Path, omop_patients:
 
 
 def test_upcoming_patients_start_when_their_waiting_period_ends(tmp_path: Path, omop_patients: Path) -> None:
+    # 1010: a rituximab dose whose 6-month washout ends four days after the screening date, when
+    # every fact used is still fresh: eligible from that date (1004's washout ends in March, when
+    # its labs are too old: only an earliest possible date, so it is not "upcoming")
+    soon = variant(4)
+    soon["patient_id"] = "1010"
+    soon["medications"][-1]["start"] = "2026-05-28"
+    (omop_patients / "010.json").write_text(json.dumps(soon), encoding="utf-8")
     out, cohort = tmp_path / "rows.csv", tmp_path / "cohort.csv"
     assert batch(omop_patients, out, "--omop-cohort", str(cohort), "--include", "upcoming") == 0
     waiting = {
@@ -77,7 +84,7 @@ def test_upcoming_patients_start_when_their_waiting_period_ends(tmp_path: Path, 
         for r in read_csv(out)
         if r["decision"] == "ineligible" and r["eligible_from"] and not r["unknown"]
     }
-    assert waiting and all(d > AS_OF for d in waiting.values())
+    assert waiting == {1010: date(2026, 11, 29)}  # the day after "within 6 months" of 2026-05-28
     got = {int(r["subject_id"]): date.fromisoformat(r["cohort_start_date"]) for r in read_csv(cohort)}
     assert {s: got[s] for s in waiting} == waiting
     assert {s for s, d in got.items() if d == AS_OF} == {1000, 1005}

@@ -117,8 +117,9 @@ def test_round_trip_values(tmp_path: Path) -> None:
         assert [writer.add(FULL, 12), writer.add(BARE)] == [0, 1]
     con = _con()
     assert _rows(con, out, "patients") == [
-        (0, "hand-full", date(1990, 5, 5), "female", "admission", "hand/full.yaml", 12),
-        (1, "hand-bare", None, None, None, "<memory>", None),
+        # no death, no observed periods recorded (format 3 columns)
+        (0, "hand-full", date(1990, 5, 5), "female", "admission", "hand/full.yaml", 12, None, False, None),
+        (1, "hand-bare", None, None, None, "<memory>", None, None, False, None),
     ]
     assert _rows(con, out, "observations") == [
         (0, 0, "creatinine", D1, 0.9, None, None, "mg/dL", 1.1, 0.5, None, None, None, "lab 1"),
@@ -136,7 +137,21 @@ def test_round_trip_values(tmp_path: Path) -> None:
     ]
     assert _rows(con, out, "assessments") == [(0, 0, "selena_sledai", D1, 10.0, "visit")]
     assert _rows(con, out, "conditions") == [
-        (0, 0, "sle", "active", None, date(2019, 5, 20), None, None, "acr_1997", 6, None, "letter"),
+        (
+            0,
+            0,
+            "sle",
+            "active",
+            None,
+            date(2019, 5, 20),
+            None,
+            None,
+            "acr_1997",
+            6,
+            None,
+            "letter",
+            "confirmed",
+        ),
         (
             0,
             1,
@@ -150,6 +165,7 @@ def test_round_trip_values(tmp_path: Path) -> None:
             None,
             True,
             None,
+            "confirmed",
         ),
     ]
     assert _rows(con, out, "medications") == [
