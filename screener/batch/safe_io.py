@@ -111,8 +111,13 @@ def open_existing(path: Path) -> BinaryIO:
 
 def fsync_dir(path: Path) -> None:
     """Make a rename or unlink in ``path``'s folder durable (best effort)."""
+    fsync_folder(path.parent if str(path.parent) else Path("."))
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames and unlinks in ``folder`` durable (best effort)."""
     try:
-        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:

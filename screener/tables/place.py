@@ -16,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
+from screener.batch.safe_io import fsync_folder
 from screener.errors import InputError, Location
 from screener.tables.layout import TABLES
 
@@ -89,18 +90,6 @@ def new_sibling(target: Path, tag: str) -> Path:
         return path
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def check_target(target: Path, overwrite: bool) -> None:
     """Refuse a target that is a file, or a non-empty folder that ``overwrite`` may not replace."""
     if target.exists() and not target.is_dir():
@@ -133,4 +122,4 @@ def move_into_place(tmp: Path, target: Path) -> None:
                 directory.rmdir()
     else:
         os.replace(tmp, target)  # over an empty directory too
-    fsync_dir(target.parent)
+    fsync_folder(target.parent)

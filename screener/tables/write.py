@@ -30,10 +30,11 @@ from types import TracebackType
 from typing import Any
 
 from screener import __version__
+from screener.batch.safe_io import fsync_folder
 from screener.errors import InputError, Location, PatientDataError, ScreenerError
 from screener.model.patient import Patient, Scalar
 from screener.tables.layout import FORMAT, TABLES
-from screener.tables.place import MANIFEST, check_target, fsync_dir, move_into_place, new_sibling, part_name
+from screener.tables.place import MANIFEST, check_target, move_into_place, new_sibling, part_name
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BIGINT_MAX = 2**63 - 1
@@ -327,7 +328,7 @@ class TablesWriter:
                 handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            fsync_dir(self._tmp)
+            fsync_folder(self._tmp)
             self._move_into_place()
         except BaseException:
             self.abort()
