@@ -7,8 +7,8 @@ from typing import Any
 
 from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
 from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
-from screener.importers.fhir.common import codings
 from screener.importers.fhir.conditions import read_condition
+from screener.importers.fhir.contraception import ContraceptionContext
 from screener.importers.fhir.medications import (
     Administrations,
     add_administrations,
@@ -18,6 +18,7 @@ from screener.importers.fhir.medications import (
 from screener.importers.fhir.observations import read_observation
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
+from screener.importers.fhir.procedures import read_procedure
 from screener.importers.mapping import Mapping
 
 # Resource types a patient's facts are read from (others are counted as "not used").
@@ -45,6 +46,7 @@ class FhirConverter:
         self.log = log
         self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
+        self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
 
     def convert(
         self,
@@ -58,6 +60,7 @@ class FhirConverter:
         read_patient(b, patient, patient_origin)
         admins: dict[tuple[Any, ...], Administrations] = {}
         self.oxygen = OxygenContext()
+        self.contraception = ContraceptionContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
             try:
@@ -70,8 +73,7 @@ class FhirConverter:
                 elif kind == "MedicationAdministration":
                     read_administration(self, b, resource, origin, medications, admins)
                 elif kind == "Procedure":
-                    for c in codings(resource.get("code"))[:1]:
-                        self.log.unmapped("Procedure", c.get("system"), c.get("code"), c.get("display"))
+                    read_procedure(self, b, resource, origin)
                 elif kind == "Consent":
                     read_consent(self, b, resource, origin)
                 elif kind == "Coverage":
@@ -84,4 +86,5 @@ class FhirConverter:
                 b.problem(origin, f"malformed {kind}: {error!r}; not imported")
         add_administrations(b, admins)
         self.oxygen.settle()
+        self.contraception.settle(b, self.log)
         return b.finish(self.log)
