@@ -170,6 +170,7 @@ class Mapping:
     )
     suspicious: tuple[SuspiciousWord, ...] = ()
     contraception: dict[tuple[str, str], ContraceptionTarget] = field(default_factory=dict)
+    treatment_outcomes: dict[tuple[str, str], str] = field(default_factory=dict)  # stop reason -> outcome
     ingredient_names: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     local: LocalTerminology | None = field(default=None, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -307,6 +308,10 @@ class Mapping:
     def contraceptive(self, system: str | None, code: Any) -> ContraceptionTarget | None:
         """The contraceptive method a procedure, device or medication code records (None: not one)."""
         return self.contraception.get(self._key(system, code))
+
+    def treatment_outcome(self, system: str | None, code: Any) -> str | None:
+        """The medication outcome (inefficacy, adverse_effect) a stop-reason code records."""
+        return self.treatment_outcomes.get(self._key(system, code))
 
     def answer(self, system: str | None, code: Any) -> str | None:
         return self.answers.get(self._key(system, code))
@@ -551,6 +556,18 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
                 source=str(c["source"]),
             )
 
+    treatment_outcomes: dict[tuple[str, str], str] = {}
+    for i, entry in enumerate(data.get("treatment_outcomes") or []):
+        if not isinstance(entry, dict) or entry.get("outcome") not in ("inefficacy", "adverse_effect"):
+            raise _fail(
+                "a treatment_outcomes entry needs `outcome`: inefficacy or adverse_effect",
+                lines,
+                "treatment_outcomes",
+                i,
+            )
+        for _j, _c, system, code in _codes(entry, lines, ("treatment_outcomes", i), systems):
+            treatment_outcomes[(system, code)] = str(entry["outcome"])
+
     meta = data.get("mapping") or {}
     fhir = data.get("fhir") or {}
     return Mapping(
@@ -570,6 +587,7 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
         condition_ranges=ranges,
         suspicious=_suspicious(data.get("suspicious_text"), lines),
         contraception=contraception,
+        treatment_outcomes=treatment_outcomes,
         ingredient_names=ingredient_names,
         raw=data,
     )

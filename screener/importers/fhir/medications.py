@@ -129,6 +129,23 @@ def drug_of(
     return None
 
 
+def outcome_of(conv: FhirConverter, res: dict[str, Any]) -> str | None:
+    """inefficacy / adverse_effect from ``statusReason`` (a list in MedicationStatement, one
+    CodeableConcept in MedicationRequest); adverse_effect wins when both are given."""
+    reasons = res.get("statusReason")
+    coded = [c for concept in (reasons if isinstance(reasons, list) else [reasons]) for c in codings(concept)]
+    found = {conv.mapping.treatment_outcome(c.get("system"), c["code"]) for c in coded}
+    if coded and found == {None}:  # a stop reason screener cannot read: shown in the report
+        c = coded[0]
+        conv.log.unmapped(
+            f"{res.get('resourceType')}.statusReason", c.get("system"), c["code"], c.get("display")
+        )
+    for outcome in ("adverse_effect", "inefficacy"):
+        if outcome in found:
+            return outcome
+    return None
+
+
 def medication_concepts(res: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Any]:
     """The medication's CodeableConcept, or the code of the Medication it references."""
     concepts: list[Any] = [res.get("medicationCodeableConcept")]
@@ -223,6 +240,9 @@ def read_medication(
         "route": target.route or route_of(text(dosage.get("route"))),
     }
     item["frequency"] = frequency_of(timing)
+    outcome = outcome_of(conv, res)
+    if outcome is not None:
+        item["outcome"] = outcome
     try:
         dose = dose_of(dosage, target)
     except ValueError as error:

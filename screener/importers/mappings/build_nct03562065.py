@@ -837,6 +837,35 @@ def contraception_entries() -> list[dict[str, Any]]:
     return [{"method": m, "event": e, "codes": codes} for (m, e), codes in grouped.items()]
 
 
+# Why a treatment was stopped -> the native medication outcome (I2, I3 count inefficacy and
+# adverse_effect as failure). SNOMED CT codes from the HL7 mCODE IG value set
+# TreatmentTerminationReasonVS (mcode-treatment-termination-reason-vs; it notes 266721009 is more
+# general than 58848006 and 407563006 more general than 281647001); the HL7 terminology (THO) code
+# system medicationrequest-status-reason for sintol / salg. Read from statusReason only: a
+# reasonCode is why a drug was given, not what became of it.
+_MCODE = "HL7 mCODE IG ValueSet mcode-treatment-termination-reason-vs (TreatmentTerminationReasonVS)"
+_THO = "HL7 THO CodeSystem medicationrequest-status-reason 1.0.1"
+THO_STATUS_REASON = "http://terminology.hl7.org/CodeSystem/medicationrequest-status-reason"
+TREATMENT_OUTCOMES: list[tuple[str, str, str, str, str]] = [
+    ("snomed", "266721009", "No response to treatment (situation)", "inefficacy", _MCODE),
+    ("snomed", "58848006", "Lack of drug action (finding)", "inefficacy", _MCODE),
+    ("snomed", "407563006", "Treatment not tolerated (situation)", "adverse_effect", _MCODE),
+    ("snomed", "281647001", "Adverse reaction (disorder)", "adverse_effect", _MCODE),
+    (THO_STATUS_REASON, "sintol", "Suspected intolerance", "adverse_effect", _THO),
+    (THO_STATUS_REASON, "salg", "Allergy", "adverse_effect", _THO),
+]
+
+
+def treatment_outcome_entries() -> list[dict[str, Any]]:
+    """``treatment_outcomes:`` of the mapping: stop-reason codes -> inefficacy / adverse_effect."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for system, code, display, outcome, source in TREATMENT_OUTCOMES:
+        grouped.setdefault(outcome, []).append(
+            {"system": system, "code": code, "display": display, "source": source, "verified": False}
+        )
+    return [{"outcome": o, "codes": codes} for o, codes in grouped.items()]
+
+
 def build(ref: Path) -> dict[str, Any]:
     entries, vs = _index(ref)
 
@@ -923,6 +952,7 @@ def build(ref: Path) -> dict[str, Any]:
         "drugs": [{"name": k, "codes": dedupe(v)} for k, v in drugs.items()],
         "products": [{**p, "verified": False} for p in PRODUCTS],
         "contraception": contraception_entries(),
+        "treatment_outcomes": treatment_outcome_entries(),
     }
 
 
@@ -944,6 +974,7 @@ HEADER = """\
 #   fhir:         Consent scopes read as research consent; identifiers of this trial (E14)
 #   contraception: procedure / medication codes -> contraceptive method put in place (start) or
 #                 removed (removal); read into the status effective_contraception
+#   treatment_outcomes: a medication's statusReason codes -> its outcome (inefficacy, adverse_effect)
 """
 
 
