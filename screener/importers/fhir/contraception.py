@@ -20,8 +20,6 @@ method; it only ends the method it removes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, parse_date
@@ -30,16 +28,6 @@ from screener.importers.mapping import ContraceptionTarget
 
 if TYPE_CHECKING:
     from screener.importers.fhir.converter import FhirConverter
-
-STATUS = "effective_contraception"
-
-
-@dataclass(frozen=True)
-class MethodEvent:
-    target: ContraceptionTarget
-    day: date
-    source: str
-    origin: Origin
 
 
 def contraceptive_of(conv: FhirConverter, concepts: list[Any]) -> ContraceptionTarget | None:
@@ -52,64 +40,27 @@ def contraceptive_of(conv: FhirConverter, concepts: list[Any]) -> ContraceptionT
     return None
 
 
-class ContraceptionContext:
-    """One patient's contraceptive events, settled into statuses once all records are read."""
-
-    def __init__(self) -> None:
-        self.events: list[MethodEvent] = []
-
-    def note(self, target: ContraceptionTarget, day: date, source: str, origin: Origin) -> None:
-        self.events.append(MethodEvent(target, day, source, origin))
-
-    def medication(
-        self,
-        conv: FhirConverter,
-        b: NativeBuilder,
-        res: dict[str, Any],
-        origin: Origin,
-        target: ContraceptionTarget,
-    ) -> None:
-        """A MedicationStatement/Request of a contraceptive (already past the status set-asides)."""
-        kind = str(res.get("resourceType"))
-        status = res.get("status")
-        if status != "active":
-            conv.log.skip(f"{kind} of a contraceptive ({status}: not current)")
-            return
-        if kind == "MedicationStatement":
-            period = res.get("effectivePeriod") or {}
-            value = res.get("dateAsserted") or period.get("start") or res.get("effectiveDateTime")
-        else:
-            value = res.get("authoredOn")
-        if not value:
-            b.problem(origin, f"{kind} of a contraceptive ({target.display}) has no date; not imported")
-            return
-        try:
-            day = parse_date(value)
-        except ValueError as error:
-            b.problem(origin, f"{kind} of a contraceptive: {error}; not imported")
-            return
-        conv.log.answer(kind, "bundled map")
-        self.note(target, day, f"{kind}/{res.get('id')}", origin)
-
-    def settle(self, b: NativeBuilder, log: Any) -> None:
-        """Add one ``effective_contraception: true`` per method still in place."""
-        for method in sorted({e.target.method for e in self.events}):
-            events = [e for e in self.events if e.target.method == method]
-            starts = [e for e in events if e.target.event == "start"]
-            if not starts:
-                continue
-            latest = max(starts, key=lambda e: e.day)
-            removals = [e for e in events if e.target.event == "removal" and e.day >= latest.day]
-            if removals:
-                log.skip(f"contraceptive {method} removed on or after it was put in place")
-                continue
-            b.add(
-                "statuses",
-                {
-                    "name": STATUS,
-                    "value": True,
-                    "date": latest.day.isoformat(),
-                    "source": f"{latest.source}: {latest.target.display} ({method})",
-                },
-                latest.origin,
-            )
+def read_contraceptive_medication(
+    conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], origin: Origin, target: ContraceptionTarget
+) -> None:
+    """A MedicationStatement/Request of a contraceptive (already past the status set-asides)."""
+    kind = str(res.get("resourceType"))
+    status = res.get("status")
+    if status != "active":
+        conv.log.skip(f"{kind} of a contraceptive ({status}: not current)")
+        return
+    if kind == "MedicationStatement":
+        period = res.get("effectivePeriod") or {}
+        value = res.get("dateAsserted") or period.get("start") or res.get("effectiveDateTime")
+    else:
+        value = res.get("authoredOn")
+    if not value:
+        b.problem(origin, f"{kind} of a contraceptive ({target.display}) has no date; not imported")
+        return
+    try:
+        day = parse_date(value)
+    except ValueError as error:
+        b.problem(origin, f"{kind} of a contraceptive: {error}; not imported")
+        return
+    conv.log.answer(kind, "bundled map")
+    conv.contraception.note(target, day, f"{kind}/{res.get('id')}", origin)

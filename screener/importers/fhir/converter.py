@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from screener.importers.contraception import ContraceptionContext
 from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
 from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
 from screener.importers.fhir.conditions import read_condition
-from screener.importers.fhir.contraception import ContraceptionContext
 from screener.importers.fhir.medications import (
     Administrations,
     add_administrations,

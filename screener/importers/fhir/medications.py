@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, iso, parse_date, parse_number
 from screener.importers.fhir.common import at, codings, ref_id, text, unit, when
-from screener.importers.fhir.contraception import contraceptive_of
+from screener.importers.fhir.contraception import contraceptive_of, read_contraceptive_medication
 from screener.importers.fhir.status import MED_ENDED, medication_set_aside
 from screener.importers.mapping import DrugTarget
 
@@ -190,7 +190,7 @@ def read_medication(
         return
     contraceptive = contraceptive_of(conv, medication_concepts(res, medications))
     if contraceptive is not None:
-        conv.contraception.medication(conv, b, res, origin, contraceptive)
+        read_contraceptive_medication(conv, b, res, origin, contraceptive)
         return
     status = res.get("status")
     target = drug_of(conv, b, res, origin, medications)
