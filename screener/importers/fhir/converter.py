@@ -16,6 +16,7 @@ from screener.importers.fhir.medications import (
     read_medication,
 )
 from screener.importers.fhir.observations import read_observation
+from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
@@ -33,6 +34,8 @@ USED = {
     "Consent",
     "Coverage",
     "ResearchSubject",
+    "AllergyIntolerance",
+    "AdverseEvent",
 }
 
 
@@ -61,6 +64,7 @@ class FhirConverter:
         admins: dict[tuple[Any, ...], Administrations] = {}
         self.oxygen = OxygenContext()
         self.contraception = ContraceptionContext()
+        outcomes = OutcomeContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
             try:
@@ -80,11 +84,16 @@ class FhirConverter:
                     read_coverage(self, b, resource, origin)
                 elif kind == "ResearchSubject":
                     read_research_subject(self, b, resource, origin)
+                elif kind == "AllergyIntolerance":
+                    outcomes.allergy(self, b, resource, origin)
+                elif kind == "AdverseEvent":
+                    outcomes.adverse_event(self, b, resource, origin, medications)
                 else:
                     self.log.skip(str(kind))
             except (KeyError, TypeError, AttributeError, ValueError) as error:
                 b.problem(origin, f"malformed {kind}: {error!r}; not imported")
         add_administrations(b, admins)
+        outcomes.settle(b)
         self.oxygen.settle()
         self.contraception.settle(b, self.log)
         return b.finish(self.log)
