@@ -26,6 +26,7 @@ def _fhir_result(engine: Engine):  # type: ignore[no-untyped-def]
     run = iter_bundles([BUNDLE])
     (record,) = list(run)
     assert [i for i in run.report.issues if i.level == "error"] == []
+    assert run.report.unmapped_count("http://loinc.org", "3150-0") == 0  # FiO2 component: read, not unmapped
     return record, engine.screen(record.patient(), AS_OF)
 
 
