@@ -138,6 +138,16 @@ class AssessmentTarget:
 
 
 @dataclass(frozen=True)
+class ContraceptionTarget:
+    """A code that records a contraceptive method: put in place (``start``) or taken out (``removal``)."""
+
+    method: str  # iud, implant, injection, oral, patch, ring, sterilisation
+    event: str  # start | removal
+    display: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded mapping; look-ups take a FHIR system URI (or alias) and a code."""
 
@@ -159,6 +169,8 @@ class Mapping:
         default_factory=icd10.RangeTable, compare=False, repr=False
     )
     suspicious: tuple[SuspiciousWord, ...] = ()
+    contraception: dict[tuple[str, str], ContraceptionTarget] = field(default_factory=dict)
+    treatment_outcomes: dict[tuple[str, str], str] = field(default_factory=dict)  # stop reason -> outcome
     ingredient_names: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     local: LocalTerminology | None = field(default=None, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -292,6 +304,14 @@ class Mapping:
             if (low == known or low.startswith(known + " ")) and (best is None or len(known) > len(best[0])):
                 best = (known, drug)
         return best[1] if best else None
+
+    def contraceptive(self, system: str | None, code: Any) -> ContraceptionTarget | None:
+        """The contraceptive method a procedure, device or medication code records (None: not one)."""
+        return self.contraception.get(self._key(system, code))
+
+    def treatment_outcome(self, system: str | None, code: Any) -> str | None:
+        """The medication outcome (inefficacy, adverse_effect) a stop-reason code records."""
+        return self.treatment_outcomes.get(self._key(system, code))
 
     def answer(self, system: str | None, code: Any) -> str | None:
         return self.answers.get(self._key(system, code))
@@ -515,6 +535,39 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
     for alias, drug in (data.get("ingredient_names") or {}).items():
         ingredient_names[" ".join(str(alias).lower().split())] = str(drug)
 
+    contraception: dict[tuple[str, str], ContraceptionTarget] = {}
+    for i, entry in enumerate(data.get("contraception") or []):
+        if (
+            not isinstance(entry, dict)
+            or entry.get("event") not in ("start", "removal")
+            or "method" not in entry
+        ):
+            raise _fail(
+                "a contraception entry needs `method` and `event` (start or removal)",
+                lines,
+                "contraception",
+                i,
+            )
+        for _j, c, system, code in _codes(entry, lines, ("contraception", i), systems):
+            contraception[(system, code)] = ContraceptionTarget(
+                method=str(entry["method"]),
+                event=str(entry["event"]),
+                display=str(c.get("display") or code),
+                source=str(c["source"]),
+            )
+
+    treatment_outcomes: dict[tuple[str, str], str] = {}
+    for i, entry in enumerate(data.get("treatment_outcomes") or []):
+        if not isinstance(entry, dict) or entry.get("outcome") not in ("inefficacy", "adverse_effect"):
+            raise _fail(
+                "a treatment_outcomes entry needs `outcome`: inefficacy or adverse_effect",
+                lines,
+                "treatment_outcomes",
+                i,
+            )
+        for _j, _c, system, code in _codes(entry, lines, ("treatment_outcomes", i), systems):
+            treatment_outcomes[(system, code)] = str(entry["outcome"])
+
     meta = data.get("mapping") or {}
     fhir = data.get("fhir") or {}
     return Mapping(
@@ -533,6 +586,8 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
         own_studies=tuple(str(x) for x in fhir.get("own_study_identifiers", ())),
         condition_ranges=ranges,
         suspicious=_suspicious(data.get("suspicious_text"), lines),
+        contraception=contraception,
+        treatment_outcomes=treatment_outcomes,
         ingredient_names=ingredient_names,
         raw=data,
     )

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from screener.importers.contraception import ContraceptionContext
 from screener.importers.core import (
     ImportIssue,
     ImportLog,
@@ -47,7 +48,7 @@ from screener.importers.core import (
     parse_number,
 )
 from screener.importers.fhir import route_of
-from screener.importers.mapping import DrugTarget, Mapping, NotCriterion, load_mapping
+from screener.importers.mapping import ContraceptionTarget, DrugTarget, Mapping, NotCriterion, load_mapping
 from screener.terminology import rxnorm
 from screener.terminology.omop_vocab import ExtractVocabulary
 
@@ -66,6 +67,7 @@ DEFAULT_SOURCE_VOCABULARIES = {
     "drug_exposure": "RxNorm",
     "measurement": "LOINC",
     "observation": "LOINC",
+    "procedure_occurrence": "SNOMED",
 }
 
 _TABLES = (
@@ -74,12 +76,13 @@ _TABLES = (
     "drug_exposure",
     "measurement",
     "observation",
+    "procedure_occurrence",
     "concept",
     "death",
     "observation_period",
     "cdm_source",
 )
-_CLINICAL = ("condition_occurrence", "drug_exposure", "measurement", "observation")
+_CLINICAL = ("condition_occurrence", "drug_exposure", "measurement", "observation", "procedure_occurrence")
 # vocabulary tables a CDM extract often ships (read when present: see ExtractVocabulary)
 _VOCABULARY_TABLES = ("concept_relationship", "concept_ancestor", "drug_strength")
 _KEEP = {
@@ -131,6 +134,13 @@ _KEEP = {
         "unit_source_value",
         "value_source_value",
     ),
+    "procedure_occurrence": (
+        "procedure_occurrence_id",
+        "procedure_concept_id",
+        "procedure_source_concept_id",
+        "procedure_source_value",
+        "procedure_date",
+    ),
 }
 _CONCEPT_COLUMNS = {
     "condition_occurrence": ("condition_concept_id", "condition_source_concept_id"),
@@ -148,6 +158,7 @@ _CONCEPT_COLUMNS = {
         "value_as_concept_id",
         "unit_concept_id",
     ),
+    "procedure_occurrence": ("procedure_concept_id", "procedure_source_concept_id"),
 }
 
 Row = tuple[int, dict[str, str]]  # (line number, row)
@@ -359,14 +370,44 @@ class _OmopConverter:
             )
         b.demographics["sex"] = gender or None
         self._observed_time(b, pid)
+        contraception = ContraceptionContext()
         for ln, row in rows["condition_occurrence"]:
             self._condition(b, ln, row)
         for ln, row in rows["drug_exposure"]:
-            self._drug(b, ln, row)
+            self._drug(b, ln, row, contraception)
         for table in ("measurement", "observation"):
             for ln, row in rows[table]:
                 self._measurement(b, table, ln, row)
+        for ln, row in rows["procedure_occurrence"]:
+            self._procedure(b, ln, row, contraception)
+        contraception.settle(b, self.log)
         return b.finish(self.log)
+
+    def _contraceptive(self, cands: list[tuple[str, str, str]]) -> ContraceptionTarget | None:
+        for system, code, _ in cands:
+            target = self.mapping.contraceptive(system, code)
+            if target is not None:
+                return target
+        return None
+
+    def _procedure(
+        self, b: NativeBuilder, line: int, row: dict[str, str], contraception: ContraceptionContext
+    ) -> None:
+        """PROCEDURE_OCCURRENCE: contraceptive procedures (others name no criterion: unmapped)."""
+        self.log.records += 1
+        cands = self._candidates("procedure_occurrence", row, "procedure")
+        target = self._contraceptive(cands)
+        if target is None:
+            self._unmapped("procedure_occurrence", cands, row.get("procedure_source_value"))
+            return
+        origin = self._origin("procedure_occurrence", line, "procedure_date")
+        try:
+            day = parse_date(row["procedure_date"])
+        except ValueError as error:
+            b.problem(origin, f"{target.display}: {error}; not imported")
+            return
+        self.log.answer("procedure_occurrence", "bundled map")
+        contraception.note(target, day, f"procedure_occurrence/{row['procedure_occurrence_id']}", origin)
 
     def _observed_time(self, b: NativeBuilder, pid: str) -> None:
         """DEATH -> ``demographics.deceased``; OBSERVATION_PERIOD -> ``demographics.observed``."""
@@ -417,9 +458,22 @@ class _OmopConverter:
             b.problem(origin, f"{error}; dates left out", "warning")
         b.add("conditions", item, origin)
 
-    def _drug(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
+    def _drug(
+        self, b: NativeBuilder, line: int, row: dict[str, str], contraception: ContraceptionContext
+    ) -> None:
         self.log.records += 1
         cands = self._candidates("drug_exposure", row, "drug")
+        method = self._contraceptive(cands)
+        if method is not None:  # a contraceptive taken: a method in place from its start
+            origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
+            try:
+                day = parse_date(row["drug_exposure_start_date"])
+            except ValueError as error:
+                b.problem(origin, f"{method.display}: {error}; not imported")
+                return
+            self.log.answer("drug_exposure", "bundled map")
+            contraception.note(method, day, f"drug_exposure/{row['drug_exposure_id']}", origin)
+            return
         target = self._drug_target(row, cands)
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))

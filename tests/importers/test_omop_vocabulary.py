@@ -190,6 +190,7 @@ def test_shared_eunomia_extract_reads_its_empty_vocabulary_tables() -> None:
         "condition_occurrence: ICD-10-CM C00-C96 range",
         "drug_exposure: bundled map",
         "drug_exposure: RxNorm name parse",
+        "procedure_occurrence: bundled map",  # contraceptive procedures (issue 11 §5)
     }
     assert run.report.answered["drug_exposure: bundled map"] > 0
     # README: "drug misuse" - SNOMED 361055000 "Misuses drugs" is in no value set; the safety net

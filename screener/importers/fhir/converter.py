@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from screener.importers.contraception import ContraceptionContext
 from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
 from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
-from screener.importers.fhir.common import codings
 from screener.importers.fhir.conditions import read_condition
 from screener.importers.fhir.medications import (
     Administrations,
@@ -16,8 +16,10 @@ from screener.importers.fhir.medications import (
     read_medication,
 )
 from screener.importers.fhir.observations import read_observation
+from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
+from screener.importers.fhir.procedures import read_procedure
 from screener.importers.mapping import Mapping
 
 # Resource types a patient's facts are read from (others are counted as "not used").
@@ -32,6 +34,8 @@ USED = {
     "Consent",
     "Coverage",
     "ResearchSubject",
+    "AllergyIntolerance",
+    "AdverseEvent",
 }
 
 
@@ -45,6 +49,7 @@ class FhirConverter:
         self.log = log
         self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
+        self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
 
     def convert(
         self,
@@ -58,6 +63,8 @@ class FhirConverter:
         read_patient(b, patient, patient_origin)
         admins: dict[tuple[Any, ...], Administrations] = {}
         self.oxygen = OxygenContext()
+        self.contraception = ContraceptionContext()
+        outcomes = OutcomeContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
             try:
@@ -70,18 +77,23 @@ class FhirConverter:
                 elif kind == "MedicationAdministration":
                     read_administration(self, b, resource, origin, medications, admins)
                 elif kind == "Procedure":
-                    for c in codings(resource.get("code"))[:1]:
-                        self.log.unmapped("Procedure", c.get("system"), c.get("code"), c.get("display"))
+                    read_procedure(self, b, resource, origin)
                 elif kind == "Consent":
                     read_consent(self, b, resource, origin)
                 elif kind == "Coverage":
                     read_coverage(self, b, resource, origin)
                 elif kind == "ResearchSubject":
                     read_research_subject(self, b, resource, origin)
+                elif kind == "AllergyIntolerance":
+                    outcomes.allergy(self, b, resource, origin)
+                elif kind == "AdverseEvent":
+                    outcomes.adverse_event(self, b, resource, origin, medications)
                 else:
                     self.log.skip(str(kind))
             except (KeyError, TypeError, AttributeError, ValueError) as error:
                 b.problem(origin, f"malformed {kind}: {error!r}; not imported")
         add_administrations(b, admins)
+        outcomes.settle(b)
         self.oxygen.settle()
+        self.contraception.settle(b, self.log)
         return b.finish(self.log)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, iso, parse_date, parse_number
 from screener.importers.fhir.common import at, codings, ref_id, text, unit, when
+from screener.importers.fhir.contraception import contraceptive_of, read_contraceptive_medication
 from screener.importers.fhir.status import MED_ENDED, medication_set_aside
 from screener.importers.mapping import DrugTarget
 
@@ -128,6 +129,36 @@ def drug_of(
     return None
 
 
+def outcome_of(conv: FhirConverter, res: dict[str, Any]) -> str | None:
+    """inefficacy / adverse_effect from ``statusReason`` (a list in MedicationStatement, one
+    CodeableConcept in MedicationRequest); adverse_effect wins when both are given."""
+    reasons = res.get("statusReason")
+    coded = [c for concept in (reasons if isinstance(reasons, list) else [reasons]) for c in codings(concept)]
+    found = {conv.mapping.treatment_outcome(c.get("system"), c["code"]) for c in coded}
+    if coded and found == {None}:  # a stop reason screener cannot read: shown in the report
+        c = coded[0]
+        conv.log.unmapped(
+            f"{res.get('resourceType')}.statusReason", c.get("system"), c["code"], c.get("display")
+        )
+    for outcome in ("adverse_effect", "inefficacy"):
+        if outcome in found:
+            return outcome
+    return None
+
+
+def medication_concepts(res: dict[str, Any], medications: dict[str, dict[str, Any]]) -> list[Any]:
+    """The medication's CodeableConcept, or the code of the Medication it references."""
+    concepts: list[Any] = [res.get("medicationCodeableConcept")]
+    ref = res.get("medicationReference")
+    rid = ref_id(ref)
+    if rid is not None:
+        contained = [c for c in res.get("contained") or [] if isinstance(c, dict) and c.get("id") == rid]
+        med = contained[0] if contained else medications.get(rid)
+        if isinstance(med, dict):
+            concepts.append(med.get("code"))
+    return concepts
+
+
 def dose_of(dosage: dict[str, Any], target: DrugTarget) -> tuple[float, str] | None:
     quantities = [dr.get("doseQuantity") for dr in dosage.get("doseAndRate") or [] if isinstance(dr, dict)]
     quantities.append(dosage.get("dose"))  # MedicationAdministration.dosage.dose
@@ -156,6 +187,10 @@ def read_medication(
     reason = medication_set_aside(res)
     if reason is not None:
         conv.log.skip(reason)
+        return
+    contraceptive = contraceptive_of(conv, medication_concepts(res, medications))
+    if contraceptive is not None:
+        read_contraceptive_medication(conv, b, res, origin, contraceptive)
         return
     status = res.get("status")
     target = drug_of(conv, b, res, origin, medications)
@@ -205,6 +240,9 @@ def read_medication(
         "route": target.route or route_of(text(dosage.get("route"))),
     }
     item["frequency"] = frequency_of(timing)
+    outcome = outcome_of(conv, res)
+    if outcome is not None:
+        item["outcome"] = outcome
     try:
         dose = dose_of(dosage, target)
     except ValueError as error:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, parse_number
 from screener.importers.fhir.common import at, codings, has_value, text, unit, when
-from screener.importers.fhir.oxygen import BLOOD_GASES, component_state
+from screener.importers.fhir.oxygen import BLOOD_GASES, component_state, oxygen_code
 from screener.importers.fhir.status import observation_set_aside
 from screener.importers.mapping import AssessmentTarget
 
@@ -77,6 +77,8 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
                     + "; not imported",
                     "warning",
                 )
+            if part is not res and oxygen_code(code) is not None:
+                continue  # read above as the oxygen state of this Observation (component_state)
             if found and not (part is res and parts[1:] and not has_value(res)):
                 c = found[0]
                 conv.log.unmapped("Observation", c.get("system"), c.get("code"), c.get("display"))

@@ -715,6 +715,157 @@ def _expand(ident: str, entries: dict[str, Any], vs: dict[str, Any]) -> list[dic
     return [_code(entries[ident], ident)]
 
 
+# Contraceptive methods (I7, E1). Not in shared/reference: each code and its name were read in the
+# OHDSI vocabulary table shipped with the shared OMOP extract (shared/data/synthea27nj-omop/
+# CONCEPT.csv, concept_id given) and seen in the shared Synthea FHIR sample
+# (smart-r4-synthea-sample: Jonelle_Kohler, Angelic_Mueller) or Synthea's contraceptives modules.
+# event start = a method put in place (procedure, or an active prescription/statement of the drug);
+# removal = the device taken out (ends an earlier start of the same method).
+_CONCEPT = "shared/data/synthea27nj-omop/CONCEPT.csv"
+CONTRACEPTION: list[tuple[str, str, str, str, str, int]] = [
+    # (system, code, display, method, event, OMOP concept_id)
+    ("snomed", "65200003", "Insertion of intrauterine contraceptive device", "iud", "start", 4275113),
+    ("snomed", "46706006", "Replacement of intrauterine contraceptive device", "iud", "start", 4186930),
+    ("snomed", "68254000", "Removal of intrauterine device", "iud", "removal", 4238715),
+    ("snomed", "169553002", "Insertion of subcutaneous contraceptive", "implant", "start", 4059978),
+    ("snomed", "301807007", "Removal of subcutaneous contraceptive", "implant", "removal", 4199276),
+    ("snomed", "287664005", "Bilateral tubal ligation", "sterilisation", "start", 4117038),
+    (
+        "rxnorm",
+        "807283",
+        "levonorgestrel 0.000833 MG/HR Intrauterine System [Mirena]",
+        "iud",
+        "start",
+        19132304,
+    ),
+    (
+        "rxnorm",
+        "1605257",
+        "levonorgestrel 0.000813 MG/HR Intrauterine System [Liletta]",
+        "iud",
+        "start",
+        46221626,
+    ),
+    (
+        "rxnorm",
+        "1856546",
+        "levonorgestrel 0.000729 MG/HR Intrauterine System [Kyleena]",
+        "iud",
+        "start",
+        1718412,
+    ),
+    ("rxnorm", "389221", "etonogestrel 68 MG Drug Implant", "implant", "start", 1519937),
+    ("rxnorm", "1366343", "levonorgestrel 0.00354 MG/HR Drug Implant", "implant", "start", 43012754),
+    (
+        "rxnorm",
+        "1000126",
+        "1 ML medroxyprogesterone acetate 150 MG/ML Injection",
+        "injection",
+        "start",
+        40224805,
+    ),
+    (
+        "rxnorm",
+        "1534809",
+        "168 HR ethinyl estradiol 0.00146 MG/HR / norelgestromin 0.00625 MG/HR Transdermal System",
+        "patch",
+        "start",
+        44816277,
+    ),
+    (
+        "rxnorm",
+        "1367439",
+        "21 DAY ethinyl estradiol 0.000625 MG/HR / etonogestrel 0.005 MG/HR Vaginal System [NuvaRing]",
+        "ring",
+        "start",
+        43012433,
+    ),
+    (
+        "rxnorm",
+        "748856",
+        "drospirenone 3 MG / ethinyl estradiol 0.02 MG Pack [Yaz 28 Day]",
+        "oral",
+        "start",
+        19127904,
+    ),
+    (
+        "rxnorm",
+        "748879",
+        "ethinyl estradiol 0.03 MG / levonorgestrel 0.15 MG Pack [Levora 0.15/30 28 Day]",
+        "oral",
+        "start",
+        19127918,
+    ),
+    ("rxnorm", "748962", "norethindrone 0.35 MG Pack [Camila 28 Day]", "oral", "start", 19127922),
+    ("rxnorm", "749762", "ethinyl estradiol / levonorgestrel Pack [Seasonique]", "oral", "start", 19128009),
+    ("rxnorm", "749785", "ethinyl estradiol / norgestimate 28 Day Pack", "oral", "start", 19128022),
+    (
+        "rxnorm",
+        "749882",
+        "mestranol 0.05 MG / norethindrone 1 MG Pack [Norinyl 1+50 28 Day]",
+        "oral",
+        "start",
+        19128065,
+    ),
+    ("rxnorm", "751905", "ethinyl estradiol / norgestimate 28 Day Pack", "oral", "start", 19128263),
+    ("rxnorm", "757594", "norethindrone 0.35 MG Pack [Jolivette 28 Day]", "oral", "start", 19129144),
+    ("rxnorm", "831533", "norethindrone 0.35 MG Pack [Errin 28 Day]", "oral", "start", 19133679),
+    (
+        "rxnorm",
+        "1359133",
+        "ethinyl estradiol / norethindrone acetate / ferrous fumarate Pack [Estrostep Fe]",
+        "oral",
+        "start",
+        42902245,
+    ),
+]
+
+
+def contraception_entries() -> list[dict[str, Any]]:
+    """``contraception:`` of the mapping, one entry per method and event (codes with their source)."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for system, code, display, method, event, concept in CONTRACEPTION:
+        grouped.setdefault((method, event), []).append(
+            {
+                "system": system,
+                "code": code,
+                "display": display,
+                "source": f"{_CONCEPT} concept_id {concept} (OHDSI vocabulary)",
+                "verified": False,
+            }
+        )
+    return [{"method": m, "event": e, "codes": codes} for (m, e), codes in grouped.items()]
+
+
+# Why a treatment was stopped -> the native medication outcome (I2, I3 count inefficacy and
+# adverse_effect as failure). SNOMED CT codes from the HL7 mCODE IG value set
+# TreatmentTerminationReasonVS (mcode-treatment-termination-reason-vs; it notes 266721009 is more
+# general than 58848006 and 407563006 more general than 281647001); the HL7 terminology (THO) code
+# system medicationrequest-status-reason for sintol / salg. Read from statusReason only: a
+# reasonCode is why a drug was given, not what became of it.
+_MCODE = "HL7 mCODE IG ValueSet mcode-treatment-termination-reason-vs (TreatmentTerminationReasonVS)"
+_THO = "HL7 THO CodeSystem medicationrequest-status-reason 1.0.1"
+THO_STATUS_REASON = "http://terminology.hl7.org/CodeSystem/medicationrequest-status-reason"
+TREATMENT_OUTCOMES: list[tuple[str, str, str, str, str]] = [
+    ("snomed", "266721009", "No response to treatment (situation)", "inefficacy", _MCODE),
+    ("snomed", "58848006", "Lack of drug action (finding)", "inefficacy", _MCODE),
+    ("snomed", "407563006", "Treatment not tolerated (situation)", "adverse_effect", _MCODE),
+    ("snomed", "281647001", "Adverse reaction (disorder)", "adverse_effect", _MCODE),
+    (THO_STATUS_REASON, "sintol", "Suspected intolerance", "adverse_effect", _THO),
+    (THO_STATUS_REASON, "salg", "Allergy", "adverse_effect", _THO),
+]
+
+
+def treatment_outcome_entries() -> list[dict[str, Any]]:
+    """``treatment_outcomes:`` of the mapping: stop-reason codes -> inefficacy / adverse_effect."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for system, code, display, outcome, source in TREATMENT_OUTCOMES:
+        grouped.setdefault(outcome, []).append(
+            {"system": system, "code": code, "display": display, "source": source, "verified": False}
+        )
+    return [{"outcome": o, "codes": codes} for o, codes in grouped.items()]
+
+
 def build(ref: Path) -> dict[str, Any]:
     entries, vs = _index(ref)
 
@@ -800,6 +951,8 @@ def build(ref: Path) -> dict[str, Any]:
         "suspicious_text": SUSPICIOUS_TEXT,
         "drugs": [{"name": k, "codes": dedupe(v)} for k, v in drugs.items()],
         "products": [{**p, "verified": False} for p in PRODUCTS],
+        "contraception": contraception_entries(),
+        "treatment_outcomes": treatment_outcome_entries(),
     }
 
 
@@ -819,6 +972,9 @@ HEADER = """\
 #   not_criteria: classified codes that name no criterion (benign neoplasms, history codes)
 #   suspicious_text: words that make an unclassified condition an unconfirmed one (safety net)
 #   fhir:         Consent scopes read as research consent; identifiers of this trial (E14)
+#   contraception: procedure / medication codes -> contraceptive method put in place (start) or
+#                 removed (removal); read into the status effective_contraception
+#   treatment_outcomes: a medication's statusReason codes -> its outcome (inefficacy, adverse_effect)
 """
 
 
