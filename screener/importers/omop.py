@@ -400,14 +400,27 @@ class _OmopConverter:
         if target is None:
             self._unmapped("procedure_occurrence", cands, row.get("procedure_source_value"))
             return
-        origin = self._origin("procedure_occurrence", line, "procedure_date")
+        self._note_method(b, contraception, target, "procedure_occurrence", line, row, "procedure_date")
+
+    def _note_method(
+        self,
+        b: NativeBuilder,
+        contraception: ContraceptionContext,
+        method: ContraceptionTarget,
+        table: str,
+        line: int,
+        row: dict[str, str],
+        date_column: str,
+    ) -> None:
+        """A contraceptive method in place from the row's date (a bad date: reported, not imported)."""
+        origin = self._origin(table, line, date_column)
         try:
-            day = parse_date(row["procedure_date"])
+            day = parse_date(row[date_column])
         except ValueError as error:
-            b.problem(origin, f"{target.display}: {error}; not imported")
+            b.problem(origin, f"{method.display}: {error}; not imported")
             return
-        self.log.answer("procedure_occurrence", "bundled map")
-        contraception.note(target, day, f"procedure_occurrence/{row['procedure_occurrence_id']}", origin)
+        self.log.answer(table, "bundled map")
+        contraception.note(method, day, f"{table}/{row[f'{table}_id']}", origin)
 
     def _observed_time(self, b: NativeBuilder, pid: str) -> None:
         """DEATH -> ``demographics.deceased``; OBSERVATION_PERIOD -> ``demographics.observed``."""
@@ -465,14 +478,8 @@ class _OmopConverter:
         cands = self._candidates("drug_exposure", row, "drug")
         method = self._contraceptive(cands)
         if method is not None:  # a contraceptive taken: a method in place from its start
-            origin = self._origin("drug_exposure", line, "drug_exposure_start_date")
-            try:
-                day = parse_date(row["drug_exposure_start_date"])
-            except ValueError as error:
-                b.problem(origin, f"{method.display}: {error}; not imported")
-                return
-            self.log.answer("drug_exposure", "bundled map")
-            contraception.note(method, day, f"drug_exposure/{row['drug_exposure_id']}", origin)
+            start = "drug_exposure_start_date"
+            self._note_method(b, contraception, method, "drug_exposure", line, row, start)
             return
         target = self._drug_target(row, cands)
         if target is None:
