@@ -33,6 +33,7 @@ FAILED_OUTCOMES = ("inefficacy", "adverse_effect")
 #: Two numbers recorded for one fact on one day agree when they differ by at most this share of
 #: the larger (rounding of a value reported in two units: 88 umol/L is 0.995 mg/dL); beyond it
 #: they contradict each other and a person must say which is right. Same in the SQL preparation.
+#: An engineering tolerance for unit rounding (rule set 1.1.0 policy), not a clinical threshold.
 AGREEMENT = 0.025
 RESOLVE = "a person must check the source records and correct or remove the wrong one"
 

@@ -30,6 +30,8 @@ from screener.importers.fhir.common import codings, first_date, ref_id
 if TYPE_CHECKING:
     from screener.importers.fhir.converter import FhirConverter
 
+# A policy of this importer, not a clinical constant from a source: how long after a period ends a
+# reaction is still read as that period's adverse effect (each such outcome is a warning to check).
 AFTER_END = timedelta(days=30)
 
 
