@@ -97,14 +97,6 @@ def death_reason(patient: Patient, as_of: date) -> str | None:
     return None
 
 
-def unobserved_reason(patient: Patient, as_of: date) -> str:
-    periods = ", ".join(f"{s}..{e or ''}" for s, e in patient.observed)
-    return (
-        f"the screening date {as_of} is outside the observed periods ({periods}): "
-        "an absent record is not evidence of absence"
-    )
-
-
 def open_world(ruleset: RuleSet) -> RuleSet:
     """The rule set with every ``absent: false`` reading made ``absent: unknown``."""
     criteria = tuple(replace(c, test=_open(c.test)) for c in ruleset.criteria)
