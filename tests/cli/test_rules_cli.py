@@ -136,6 +136,18 @@ def test_report_html_to_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert text.startswith("<!DOCTYPE html>") and "<h1>Clean test rule set</h1>" in text
 
 
+def test_report_out_replaces_a_link_instead_of_writing_through_it(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n", encoding="utf-8")
+    target = tmp_path / "report.md"
+    target.symlink_to(victim)
+    assert main(["rules", "report", str(DATA / "clean.yaml"), "--out", str(target)]) == 0
+    assert victim.read_text(encoding="utf-8") == "keep me\n"
+    assert not target.is_symlink()
+    assert target.read_text(encoding="utf-8").startswith("#")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
 def test_report_of_unusable_rules_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "report", str(DATA / "unknown_fact.yaml")]) == 2
     assert f"{DATA / 'unknown_fact.yaml'}:" in capsys.readouterr().err

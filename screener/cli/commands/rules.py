@@ -229,11 +229,14 @@ def run_report(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
+        # whole or not at all; a link at --out is replaced, not followed
+        from screener.batch.safe_io import write_atomic
+
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(text, encoding="utf-8")
         except OSError as error:
             raise InputError(f"cannot write report: {error.strerror}", Location(str(args.out))) from None
+        write_atomic(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
     return exit_codes.OK
 
