@@ -69,7 +69,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
             broken.append(BrokenRuleSet(folder.name, file, str(error)))
             continue
         if ruleset.id != folder.name:
-            where = ruleset.locate(("id",))
+            where = ruleset.locate(("ruleset", "id"))
             message = f"rule set id {ruleset.id!r} differs from its folder's name {folder.name!r}"
             broken.append(BrokenRuleSet(folder.name, file, str(RuleSpecError(message, where))))
             continue
@@ -87,7 +87,7 @@ def load_portfolio(path: str | Path) -> Portfolio:
             continue
         others = ", ".join(r.file for r in same if r is not ruleset)
         message = f"trial {ruleset.trial} is also the trial of {others}; neither is screened"
-        error = RuleSpecError(message, ruleset.locate(("trial",)))
+        error = RuleSpecError(message, ruleset.locate(("ruleset", "trial")))
         broken.append(BrokenRuleSet(Path(ruleset.file).parent.name, ruleset.file, str(error)))
     broken.sort(key=lambda b: b.folder)
     return Portfolio(str(path), tuple(usable), tuple(broken))
