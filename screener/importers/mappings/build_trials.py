@@ -202,6 +202,16 @@ INGREDIENT_NAMES = [
     "triamcinolone",
 ]
 
+# Conditions that are infections (ICD-10 chapter I), for the trials that name `infection`.
+INFECTIOUS = {
+    "hiv_infection",
+    "chronic_hepatitis_b",
+    "hepatitis_b",
+    "hepatitis_c",
+    "chronic_hepatitis_c",
+    "tuberculosis",
+}
+
 SUSPICIOUS = {
     "tuberculosis": {
         "condition": "tuberculosis",
@@ -307,6 +317,13 @@ def build(trial: str, ref: Path) -> dict[str, Any]:
     # benign neoplasms and history codes name no neoplasia in any trial; NCT03562065's hepatitis C
     # carve-out (its E9 reads an RNA result) is its own: here a hepatitis C diagnosis is a
     # hepatitis C (RANGES) or, where the trial names none, an infection
+    if "infection" in conditions_used:
+        # a hepatitis, HIV or tuberculosis record is an infection too, for every trial that names
+        # infections: the same code must not be an infection for one trial and not for another
+        for e in conditions + ranges:
+            if e["name"] in INFECTIOUS:
+                e["also"] = ["infection"]
+
     not_criteria = [
         {**copy.deepcopy(e), "reason": _neutral(e["reason"])}
         for e in base["not_criteria"]
