@@ -105,15 +105,20 @@ def _frame(columns: list[list[Any]], layout_columns: list[Column]) -> dict[str, 
 class VectorizedScreener:
     """Compile once; then :meth:`flatten` patients and :meth:`evaluate` them in one query."""
 
-    def __init__(self, ruleset: RuleSet, threads: int = 1) -> None:
+    def __init__(self, ruleset: RuleSet, threads: int = 1, con: Any = None) -> None:
+        """``con``: a DuckDB connection to share (a portfolio screens every trial over one
+        registry in one connection: :class:`screener.vectorized.portfolio.PortfolioVectorized`);
+        by default a new one, closed by :meth:`close`."""
         import duckdb
 
         self.ruleset = ruleset
         self.layout = layout_of(ruleset)
         self.deriver = Deriver(ruleset)
         self.query: CompiledQuery = compile_sql(ruleset, self.layout)
-        self.con = duckdb.connect()
-        self.con.execute(f"SET threads TO {int(threads)}")
+        self._owns_con = con is None
+        self.con = duckdb.connect() if con is None else con
+        if self._owns_con:
+            self.con.execute(f"SET threads TO {int(threads)}")
         self._preparation: TablePreparation | None = None
         self._open_world: VectorizedScreener | None = None
 
@@ -190,46 +195,60 @@ class VectorizedScreener:
         (pid, a 0/1/2 code per criterion); the registry's tables are the views
         ``registry_<table>`` (``registry_patients``, ``registry_observations``...).
         """
-        from screener.tables.write import read_manifest, table_glob
+        from screener.tables.write import read_manifest
 
         manifest = read_manifest(directory)
-        if self._preparation is None:
-            self._preparation = TablePreparation(self.ruleset, self.layout)
-        for table in Sources.__annotations__:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW registry_{table} AS "
-                f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table))}')"
-            )
-        sources = Sources(**{t: f"registry_{t}" for t in Sources.__annotations__})
+        sources = attach_registry(self.con, directory)
         total = int(manifest["patients"])
         for first in range(skip, total, chunk_size):
             last = min(first + chunk_size, total) - 1
-            for statement in self._preparation.statements(sources, as_of, (first, last)):
-                self.con.execute(statement)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
-            codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
-            named = self.con.execute(
-                f"SELECT o.pid, x.patient_id, x.file, x.line FROM outcomes o JOIN {sources.patients} x "
-                "ON x.pid = o.pid ORDER BY o.pid"
-            ).fetchall()
-            errors = self.con.execute(
-                f"SELECT e.pid, x.patient_id, x.file, x.line, e.field, e.message FROM errors e "
-                f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
-            ).fetchall()
-            yield TableChunk(
-                [n[0] for n in named],
-                [n[1] for n in named],
-                [n[2] for n in named],
-                [n[3] for n in named],
-                {c: codes[c] for c in self.query.criteria},
-                tuple(TableError(*e) for e in errors),
-                last + 1,
-            )
+            yield self.chunk_outcomes(sources, as_of, first, last)
+
+    def chunk_outcomes(self, sources: Sources, as_of: date, first: int, last: int) -> TableChunk:
+        """Prepare pids ``first``..``last`` of an attached registry (:func:`attach_registry`) for
+        this rule set and run its query: the outcomes, also left in the temporary table
+        ``outcomes`` (until the next call on this connection)."""
+        if self._preparation is None:
+            self._preparation = TablePreparation(self.ruleset, self.layout)
+        for statement in self._preparation.statements(sources, as_of, (first, last)):
+            self.con.execute(statement)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
+        codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
+        named = self.con.execute(
+            f"SELECT o.pid, x.patient_id, x.file, x.line FROM outcomes o JOIN {sources.patients} x "
+            "ON x.pid = o.pid ORDER BY o.pid"
+        ).fetchall()
+        errors = self.con.execute(
+            f"SELECT e.pid, x.patient_id, x.file, x.line, e.field, e.message FROM errors e "
+            f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
+        ).fetchall()
+        return TableChunk(
+            [n[0] for n in named],
+            [n[1] for n in named],
+            [n[2] for n in named],
+            [n[3] for n in named],
+            {c: codes[c] for c in self.query.criteria},
+            tuple(TableError(*e) for e in errors),
+            last + 1,
+        )
 
     def close(self) -> None:
-        self.con.close()
+        if self._owns_con:
+            self.con.close()
         if self._open_world is not None:
             self._open_world.close()
+
+
+def attach_registry(con: Any, directory: Path) -> Sources:
+    """The registry's tables as the views ``registry_<table>`` of ``con`` (read once per run)."""
+    from screener.tables.write import table_glob
+
+    for table in Sources.__annotations__:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW registry_{table} AS "
+            f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table))}')"
+        )
+    return Sources(**{t: f"registry_{t}" for t in Sources.__annotations__})
 
 
 def _quoted(path: str) -> str:

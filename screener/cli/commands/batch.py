@@ -103,6 +103,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--operator", default=None, help="who runs the batch, for the audit log (default: $USER)"
     )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help=(
+            "with --rules DIR (a folder of rule sets): one row per patient with a decision column "
+            "per trial (a patient x trial matrix) instead of one row per patient and trial"
+        ),
+    )
     exports.add_arguments(parser)
     # Stop resumably after N records: lets tests and operators rehearse an interruption.
     parser.add_argument("--stop-after", type=positive_int, default=None, help=argparse.SUPPRESS)
@@ -225,7 +233,14 @@ def run_info(args: argparse.Namespace, errors: int, skipped: tuple[str, ...]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from screener.portfolio import is_portfolio
+
     check_paths(args)
+    if is_portfolio(args.rules):
+        return run_portfolio(args)
+    if args.wide:
+        print("screener: --wide is for --rules DIR, a folder of rule sets", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
     skipped = skipped_files(list(args.inputs))
     if args.explain != "none" and args.engine != "vectorized":
         print(
@@ -299,5 +314,130 @@ def run(args: argparse.Namespace) -> int:
         _audit(args, report, written)
     if report.errors:
         print(f"{report.errors} records could not be screened: see {report.errors_path}", file=sys.stderr)
+        return exit_codes.FINDINGS
+    return exit_codes.OK
+
+
+# --------------------------------------------------------------------------- a portfolio
+
+
+def _portfolio_refusals(args: argparse.Namespace) -> str | None:
+    """What a portfolio batch does not do yet, said before anything is written."""
+    if args.resume:
+        return "--resume: a portfolio batch cannot be resumed yet; start again with --overwrite"
+    if args.scheduler:
+        return "--scheduler: a portfolio batch runs here (--workers); screen one trial on the cluster"
+    if exports.wanted(args):
+        return "exports (--omop-cohort, --fhir-group...) are for one trial: use --rules DIR/<trial>"
+    if args.explain != "none" and args.engine != "vectorized":
+        return "--explain is for --engine vectorized (the durable engine explains every row)"
+    return None
+
+
+def run_portfolio(args: argparse.Namespace) -> int:
+    """``--rules DIR``: every trial of the folder; rows per patient and trial, a funnel per trial."""
+    import shlex
+
+    from screener.batch.portfolio import run_portfolio_batch, write_summary
+    from screener.portfolio import load_portfolio
+
+    refusal = _portfolio_refusals(args)
+    if refusal is not None:
+        print(f"screener: {refusal}", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    portfolio = load_portfolio(args.rules)
+    for broken in portfolio.broken:  # said at once; the other trials are screened
+        print(f"screener: error: {broken.error}", file=sys.stderr)
+    if not portfolio.rulesets:
+        print(f"screener: no usable rule set in {args.rules}; nothing screened", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
+    skipped = skipped_files(list(args.inputs))
+    fmt = args.format or OUT_SUFFIXES[args.out.suffix.lower()]
+    if args.audit_log:
+        from screener.audit.keys import signing_key_from_env
+
+        signing_key_from_env()
+    options = BatchOptions(
+        inputs=tuple(args.inputs),
+        rules=args.rules,
+        as_of=args.as_of or date.today(),
+        out=args.out,
+        fmt=fmt,
+        workers=args.workers or os.cpu_count() or 1,
+        errors=args.errors,
+        limit=args.stop_after,
+        chunk_size=args.chunk_size or (DEFAULT_CHUNK if args.engine == "vectorized" else 200),
+        summary=args.summary,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )
+    if args.engine == "vectorized":
+        from screener.batch.portfolio_fast import run_portfolio_fast
+
+        report = run_portfolio_fast(options, portfolio, wide=args.wide, explain=args.explain)
+    else:
+        report = run_portfolio_batch(options, portfolio, wide=args.wide)
+    if not report.complete:
+        print(
+            f"screener: stopped after {report.records} records; partial output kept in "
+            f"{args.out}.partial (a portfolio batch cannot be resumed yet)",
+            file=sys.stderr,
+        )
+        return exit_codes.INTERRUPTED
+    command = shlex.join(["screener", *getattr(args, "argv", [])])
+    infos = {
+        r.trial: RunInfo(
+            as_of=options.as_of.isoformat(),
+            ruleset_id=r.id,
+            ruleset_version=r.version,
+            ruleset_sha256=r.sha256,
+            inputs=tuple(args.inputs),
+            command=command,
+            errors=report.errors,
+            skipped=skipped,
+        )
+        for r in portfolio.rulesets
+    }
+    summaries: list[tuple[str, Path, bool]] = []
+    if args.summary is not None:
+        for path in write_summary(args.summary, report.funnels, infos):
+            print(f"funnel written to {path}", file=sys.stderr)
+            summaries.append(("summary", path, True))
+    for trial, funnel in report.funnels.items():
+        sys.stdout.write(f"== {trial} ==\n")
+        sys.stdout.write(render_table(funnel, infos[trial]))
+        sys.stdout.write("\n")
+    for broken in report.broken:
+        sys.stdout.write(f"== {broken.folder}: NOT SCREENED ==\n{broken.error}\n\n")
+    print(f"{report.rows} rows written to {report.out}", file=sys.stderr)
+    if args.audit_log:
+        from screener.audit.trail import append_entry
+        from screener.batch.summary import decision_totals
+
+        inputs_sha256 = _inputs_sha256(list(args.inputs))
+        outputs = _outputs(report, None, summaries)  # type: ignore[arg-type]
+        for ruleset in portfolio.rulesets:
+            funnel = report.funnels[ruleset.trial]
+            append_entry(
+                args.audit_log,
+                operator=args.operator or os.environ.get("USER") or "unknown",
+                action="batch",
+                ruleset_sha256=ruleset.sha256,
+                input_sha256=inputs_sha256,
+                trial=ruleset.trial,
+                count=funnel.screened,
+                summary={**decision_totals(funnel), "errors": report.errors},
+                as_of=options.as_of.isoformat(),
+                out=str(report.out),
+                outputs=outputs,
+                databases=[],
+            )
+    if report.broken:
+        return exit_codes.INPUT_ERROR
+    if report.errors:
+        print(
+            f"{report.errors} errors (a record, or one trial of it): see {report.errors_path}",
+            file=sys.stderr,
+        )
         return exit_codes.FINDINGS
     return exit_codes.OK

@@ -14,6 +14,7 @@ from screener.cli.output import emit
 from screener.engine.evaluate import Engine
 from screener.explain.text import render_text
 from screener.model.rules import load_ruleset
+from screener.portfolio import PortfolioScreener, is_portfolio, load_portfolio
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_rules_argument(parser)
     add_as_of_argument(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="with --rules DIR (a folder of rule sets): one line per trial and the next steps, "
+        "or a JSON document with every trial's result",
+    )
     parser.add_argument(
         "--brief",
         action="store_true",
@@ -41,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from screener.importers import load_patient_file  # native files, or a one-patient FHIR Bundle
 
+    if is_portfolio(args.rules):
+        return run_portfolio(args)
     ruleset = load_ruleset(args.rules)
     patient = load_patient_file(
         args.patient, on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr)
@@ -66,3 +75,40 @@ def run(args: argparse.Namespace) -> int:
     else:
         emit(render_text(result, ruleset=ruleset, detail=not args.brief))
     return exit_codes.OK
+
+
+def run_portfolio(args: argparse.Namespace) -> int:
+    """``--rules DIR`` of rule sets: every trial, the patient read once; see screener.portfolio."""
+    from screener.explain.portfolio import render_portfolio
+    from screener.importers import load_patient_file
+
+    portfolio = load_portfolio(args.rules)
+    patient = load_patient_file(
+        args.patient, on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr)
+    )
+    as_of = args.as_of or date.today()
+    with PortfolioScreener(portfolio) as screener:
+        result = screener.screen(patient, as_of)
+    if args.audit_log:
+        from screener.audit.trail import append_entry, sha256_file
+
+        input_sha256 = sha256_file(args.patient)
+        for trial in sorted(result.trials, key=lambda t: t.trial):  # one entry per trial screened
+            append_entry(
+                args.audit_log,
+                operator=args.operator or os.environ.get("USER") or "unknown",
+                action="screen",
+                ruleset_sha256=trial.result.ruleset_sha256,
+                input_sha256=input_sha256,
+                patient_id=result.patient_id,
+                trial=trial.trial,
+                decision=trial.decision,
+                as_of=as_of.isoformat(),
+            )
+    if args.format == "json":
+        emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        emit(render_portfolio(result, str(args.rules)))
+    for broken in result.broken:  # screened the others; each unusable rule set is an error
+        print(f"screener: error: {broken.error}", file=sys.stderr)
+    return exit_codes.INPUT_ERROR if result.broken else exit_codes.OK
