@@ -6,6 +6,8 @@ decides, sorts and counts); the rows and the to-do keep the core's order.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.table import Table
 from rich.text import Text
 from textual.message import Message
@@ -33,6 +35,17 @@ def when_text(t: TrialResult) -> str:
     if t.when == "incomplete" and t.possible_from is not None:
         return f"facts to collect (then from {t.possible_from.isoformat()})"
     return WHEN_WORDS[t.when]
+
+
+def ids(found: Iterable[str], most: int = 4) -> str:
+    """Criterion ids for a table cell: the first ``most``, then how many more."""
+    items = list(found)
+    shown = ", ".join(items[:most])
+    return shown + (f" +{len(items) - most}" if len(items) > most else "")
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class PortfolioBanner(Static):
@@ -95,44 +108,49 @@ class TrialTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.trials: list[str] = []
 
-    def on_mount(self) -> None:
-        for column in self.COLUMNS:
-            self.add_column(column, key=column.lower())
-
     def show(
         self, result: PortfolioResult | None, titles: dict[str, str], broken: tuple[BrokenRuleSet, ...]
     ) -> None:
         selected = (
             self.trials[self.cursor_row] if self.trials and 0 <= self.cursor_row < len(self.trials) else None
         )
-        self.clear()
-        self.trials = []
+        rows: list[tuple[str, tuple[Text, ...]]] = []
         for t in result.trials if result is not None else ():
-            decision = Text(f" {t.decision} ", DECISION_STYLE[t.decision])
-            failing = ", ".join(c.id for c in t.failing)
-            unknown = ", ".join(c.id for c in t.unknown)
-            self.add_row(
+            failing = ids(c.id for c in t.failing)
+            unknown = ids(c.id for c in t.unknown)
+            cells = (
                 Text(safe(t.trial), "bold"),
-                decision,
+                Text(f" {t.decision} ", DECISION_STYLE[t.decision]),
                 Text(when_text(t)),
                 Text(f"{len(t.failing)}" + (f" {failing}" if failing else ""), "red" if t.failing else "dim"),
                 Text(
                     f"{len(t.unknown)}" + (f" {unknown}" if unknown else ""), "yellow" if t.unknown else "dim"
                 ),
-                Text(safe(titles.get(t.trial, "")), "dim"),
-                key=t.trial,
+                Text(shorten(safe(titles.get(t.trial, "")), 48), "dim"),
             )
-            self.trials.append(t.trial)
+            rows.append((t.trial, cells))
         for b in broken:
-            self.add_row(
+            cells = (
                 Text(safe(b.folder), "bold"),
                 Text(" not screened ", "bold white on red"),
-                Text(safe(b.error)),
+                Text(shorten(safe(b.error), 120)),
                 Text(""),
                 Text(""),
                 Text(""),
-                key=f"broken:{b.folder}",
             )
+            rows.append((f"broken:{b.folder}", cells))
+        # explicit widths: auto-sized columns are drawn once at their label's width
+        widths = [len(c) for c in self.COLUMNS]
+        for _key, cells in rows:
+            widths = [max(w, c.cell_len) for w, c in zip(widths, cells, strict=True)]
+        self.clear(columns=True)
+        for column, width in zip(self.COLUMNS, widths, strict=True):
+            self.add_column(column, key=column.lower(), width=width)
+        self.trials = []
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+            if not key.startswith("broken:"):
+                self.trials.append(key)
         if selected in self.trials:
             self.move_cursor(row=self.trials.index(selected))
         self.border_subtitle = "⏎ criteria of the trial" if self.trials else ""
