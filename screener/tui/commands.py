@@ -97,6 +97,13 @@ PORTFOLIO_COMMANDS: tuple[Command, ...] = (
     ),
     Command("screener.date", "d", "change_date", "Date", "What-if: screen every trial on another date"),
     Command(
+        "screener.save",
+        "s",
+        "save",
+        "Save",
+        "Save a screening record for every trial (facts, rule set, date, decision, operator, time)",
+    ),
+    Command(
         "screener.open",
         "o",
         "open_record",

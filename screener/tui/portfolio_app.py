@@ -10,7 +10,8 @@ a worker. The app never decides: every decision, order and count comes from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from screener.portfolio import PortfolioResult, PortfolioScreener, load_portfoli
 from screener.results import ScreeningResult
 from screener.tui.app import ScreenerApp
 from screener.tui.commands import PORTFOLIO_COMMANDS, TRIAL_COMMANDS
-from screener.tui.editing import FormSpec, editable_facts, form_spec
+from screener.tui.editing import FormSpec, editable_facts, fact_thresholds, form_spec
 from screener.tui.messages import OpenTrial
 from screener.tui.screens.main import TrialScreen
 from screener.tui.screens.portfolio import PortfolioScreen
@@ -132,6 +133,36 @@ class PortfolioApp(ScreenerApp):
             fact = self.screen.selected_fact_hint()
         super().action_edit_fact(fact)
 
+    # ------------------------------------------------------------------ records
+
+    def action_save(self, then: Callable[[], Any] | None = None) -> None:
+        """On a trial: its record. On the portfolio: one record per trial (same questions)."""
+        if self.selected is not None:
+            super().action_save(then)
+            return
+        if self.portfolio_result is None or self.busy or not self.portfolio_result.trials:
+            self.notify("Nothing to save yet: wait for the screening to finish.", severity="warning")
+            return
+        self.result = self.portfolio_result.trials[0].result  # what the what-if question quotes
+        try:
+            super().action_save(then)
+        finally:
+            self.result = None
+
+    def save(self, operator: str) -> Path | None:
+        if self.selected is not None or self.portfolio_result is None:
+            return super().save(operator)
+        saved: Path | None = None
+        try:
+            for trial in self.portfolio_result.trials:
+                self.result = trial.result
+                saved = super().save(operator)
+                if saved is None:
+                    return None
+        finally:
+            self.result = None
+        return saved
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         table = PORTFOLIO_COMMANDS if isinstance(screen, PortfolioScreen) else ()
@@ -157,13 +188,19 @@ class PortfolioApp(ScreenerApp):
 
 
 def portfolio_specs(screener: PortfolioScreener) -> list[FormSpec]:
-    """The facts a person can enter for any trial, each once (the first trial defining it)."""
+    """The facts a person can enter for any trial, each once (the first trial defining it), with
+    how every trial reads it (``NCT04184258 I3: selena_sledai >= 6 points``)."""
     seen: dict[str, FormSpec] = {}
+    thresholds: dict[str, list[str]] = {}
     for engine in screener.engines:
-        for fact in editable_facts(engine.ruleset):
+        ruleset = engine.ruleset
+        for fact in editable_facts(ruleset):
             if fact.name not in seen:
-                seen[fact.name] = form_spec(fact, engine.ruleset)
-    return list(seen.values())
+                seen[fact.name] = form_spec(fact, ruleset)
+            thresholds.setdefault(fact.name, []).extend(
+                f"{ruleset.trial} {t}" for t in fact_thresholds(ruleset, fact.name)
+            )
+    return [replace(spec, thresholds=tuple(thresholds[name])) for name, spec in seen.items()]
 
 
 def make_portfolio_app(

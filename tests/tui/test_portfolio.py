@@ -6,6 +6,7 @@ shows with :func:`screener.portfolio.screen_portfolio` on the same patient.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -173,3 +174,28 @@ def test_trial_from_the_portfolio_snapshot(snap_compare, tmp_path: Path, size: t
         await pilot.pause()
 
     assert snap_compare(portfolio_app(tmp_path), terminal_size=size, run_before=open_first)
+
+
+@run_async
+async def test_saving_on_the_portfolio_writes_one_record_per_trial(tmp_path: Path) -> None:
+    app = portfolio_app(tmp_path)
+    assert isinstance(app, PortfolioApp)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen.query_one("#operator", Input).value == "nurse.test"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PortfolioScreen) and app.result is None
+    records = sorted((tmp_path / "screenings").glob("*.json"))
+    assert app.portfolio_result is not None
+    saved = [json.loads(r.read_text(encoding="utf-8")) for r in records]
+    assert sorted(d["ruleset"]["trial"] for d in saved) == sorted(
+        t.trial for t in app.portfolio_result.trials
+    )
+    by_trial = {d["ruleset"]["trial"]: d for d in saved}
+    for t in app.portfolio_result.trials:
+        assert by_trial[t.trial]["decision"] == t.decision
+    audit = (tmp_path / "screenings" / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(audit) == 4
