@@ -107,3 +107,24 @@ def test_a_folder_without_rule_sets_exits_2_naming_it(
     code, out, err = _run(capsys, str(ELIGIBLE), "--rules", str(tmp_path), *AS_OF)
     assert code == 2 and out == ""
     assert f"screener: error: {tmp_path}: no rule set in this folder" in err
+
+
+@pytest.mark.parametrize("story", sorted(STORIES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_json_validates_against_the_shipped_portfolio_schema(
+    story: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+
+    from screener.spec.validate import schema
+
+    result_schema = schema("result.schema.json")
+    registry = Registry().with_resource(result_schema["$id"], Resource.from_contents(result_schema))
+    validator = Draft202012Validator(
+        schema("portfolio.schema.json"), registry=registry, format_checker=FormatChecker()
+    )
+    code, out, _ = _run(capsys, str(story), "--rules", str(RULES), *AS_OF, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and list(validator.iter_errors(doc)) == []
+    broken = {**doc, "summary": {**doc["summary"], "order": [{"trial": "x"}]}}
+    assert list(validator.iter_errors(broken)) != []  # the schema does check the summary
