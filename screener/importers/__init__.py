@@ -129,15 +129,21 @@ def is_fhir_bundle(path: str | Path) -> bool:
     return fhir_json_kind(path) == "bundle"
 
 
-def load_patient_file(path: str | Path, on_issue: Callable[[ImportIssue], None] | None = None) -> Patient:
+def load_patient_file(
+    path: str | Path,
+    on_issue: Callable[[ImportIssue], None] | None = None,
+    mapping: Mapping | str | Path | None = None,
+) -> Patient:
     """A native patient file (YAML/JSON), or FHIR R4 JSON (a Bundle, or a lone Patient
     resource) holding exactly one patient.
 
-    Import issues (dropped values, warnings) of a bundle go to ``on_issue``.
+    Import issues (dropped values, warnings) of a bundle go to ``on_issue``. ``mapping`` is
+    the code mapping of a FHIR file (default: NCT03562065's; a rule set's own, or a portfolio's
+    union: :func:`screener.importers.mapping_union.mapping_for_rules`).
     """
     if Path(path).suffix.lower() != ".json" or fhir_json_kind(path) is None:
         return load_patient(path)
-    run = iter_patients([path], format="fhir")
+    run = iter_patients([path], format="fhir", mapping=mapping)
     records = list(run)
     for issue in run.report.issues:
         if on_issue is not None:

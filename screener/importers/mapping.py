@@ -6,7 +6,9 @@ A mapping says which coded item becomes which native fact:
   answer (positive/negative) rather than a quantity;
 - ``statuses``: (system, code) -> status name, with the coded answers meaning true/false;
 - ``conditions``: (system, code) -> condition name and optional ``type`` (``match: prefix``
-  lets an ICD-10 category cover its subcodes);
+  lets an ICD-10 category cover its subcodes); ``also: [names]`` on a condition or range entry
+  says the same record is further conditions too (M32.14: SLE and a lupus nephritis), one
+  native condition each;
 - ``drugs``: ingredient codes (RxNorm IN, ATC) -> drug name; ``products``: product codes ->
   drug name with optional strength per unit and route;
 - ``answers`` / ``answer_text``: coded and written answers -> ``positive`` / ``negative``;
@@ -110,6 +112,25 @@ class ConditionTarget:
     status: str | None = None  # e.g. resolved for an "in remission" code
     verification: str | None = None  # unconfirmed: the criterion stays unknown until confirmed
     matched: str | None = None  # what answered: "system|code" or "text '...'" (import report)
+    # further conditions the same record is (M32.14 is SLE and a lupus nephritis): the importer
+    # adds one condition per target, each with its own name and type (``also:`` in the YAML,
+    # and the union of several trials' mappings, :mod:`screener.importers.mapping_union`)
+    also: tuple[ConditionTarget, ...] = ()
+
+    def all(self) -> tuple[ConditionTarget, ...]:
+        """This target and the further conditions it names, in order."""
+        return (self, *self.also)
+
+
+def also_item(item: dict[str, Any], extra: ConditionTarget) -> dict[str, Any]:
+    """The native condition a further target (``also``) of a record adds: the record's dates,
+    status and source under the target's name and type; unconfirmed when either is."""
+    out = {**item, "name": extra.name, "type": extra.type}
+    if extra.status:
+        out["status"] = extra.status
+    if extra.verification == "unconfirmed":
+        out["verification"] = "unconfirmed"
+    return out
 
 
 @dataclass(frozen=True)
@@ -418,6 +439,26 @@ def _suspicious(data: Any, lines: LineMap) -> tuple[SuspiciousWord, ...]:
     return tuple(out)
 
 
+def _also(entry: dict[str, Any], lines: LineMap, path: tuple[str | int, ...]) -> list[str]:
+    """The ``also:`` names of a condition entry (further conditions the same codes name)."""
+    also = entry.get("also") or []
+    if not isinstance(also, list) or not all(isinstance(n, str) and n for n in also):
+        raise _fail("`also` is a list of condition names", lines, *path, "also")
+    return [str(n) for n in also]
+
+
+def _also_targets(
+    names: list[str],
+    source: str,
+    via: str = "bundled map",
+    status: str | None = None,
+    verification: str | None = None,
+) -> tuple[ConditionTarget, ...]:
+    return tuple(
+        ConditionTarget(n, None, source, via=via, status=status, verification=verification) for n in names
+    )
+
+
 def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
     if not isinstance(data, dict):
         raise _fail("a mapping file is a YAML mapping", lines)
@@ -455,8 +496,14 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
     for i, entry in enumerate(data.get("conditions") or []):
         if not isinstance(entry, dict) or "name" not in entry:
             raise _fail("a condition entry needs `name`", lines, "conditions", i)
+        also = _also(entry, lines, ("conditions", i))
         for _j, c, system, code in _codes(entry, lines, ("conditions", i), systems):
-            target = ConditionTarget(str(entry["name"]), entry.get("type"), str(c["source"]))
+            target = ConditionTarget(
+                str(entry["name"]),
+                entry.get("type"),
+                str(c["source"]),
+                also=_also_targets(also, str(c["source"])),
+            )
             if c.get("match") == "prefix":
                 prefixes.append((system, code, target))
                 ranges.add(icd10.CodeRange(system, code, code, target, f"{code} and subcodes"))
@@ -469,6 +516,7 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
             raise _fail(
                 "verification is `unconfirmed` or absent", lines, "condition_ranges", i, "verification"
             )
+        also = _also(entry, lines, ("condition_ranges", i))
         for system, start, end, label, source in _range_codes(entry, lines, ("condition_ranges", i), systems):
             target = ConditionTarget(
                 str(entry["name"]),
@@ -477,6 +525,7 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
                 via=f"{label} range",
                 status=entry.get("status"),
                 verification=verification,
+                also=_also_targets(also, source, f"{label} range", entry.get("status"), verification),
             )
             ranges.add(icd10.CodeRange(system, start, end, target, label))
     for i, entry in enumerate(data.get("not_criteria") or []):

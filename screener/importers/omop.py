@@ -48,7 +48,14 @@ from screener.importers.core import (
     parse_number,
 )
 from screener.importers.fhir import route_of
-from screener.importers.mapping import ContraceptionTarget, DrugTarget, Mapping, NotCriterion, load_mapping
+from screener.importers.mapping import (
+    ContraceptionTarget,
+    DrugTarget,
+    Mapping,
+    NotCriterion,
+    also_item,
+    load_mapping,
+)
 from screener.terminology import rxnorm
 from screener.terminology.omop_vocab import ExtractVocabulary
 
@@ -470,6 +477,8 @@ class _OmopConverter:
         except ValueError as error:
             b.problem(origin, f"{error}; dates left out", "warning")
         b.add("conditions", item, origin)
+        for extra in target.also:  # the same record is further conditions (mapping ``also``)
+            b.add("conditions", also_item(item, extra), origin)
 
     def _drug(
         self, b: NativeBuilder, line: int, row: dict[str, str], contraception: ContraceptionContext

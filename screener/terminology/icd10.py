@@ -16,7 +16,7 @@ narrower ranges, never as code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -99,6 +99,11 @@ class RangeTable(Generic[T]):
             if r.covers(code):
                 return r
         return None
+
+    def __iter__(self) -> Iterator[CodeRange[T]]:
+        """Every range, system by system."""
+        for entries in self._by_system.values():
+            yield from entries
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_system.values())

@@ -24,6 +24,8 @@ from screener.engine.evaluate import Engine
 from screener.errors import ScreenerError
 from screener.explain.words import safe
 from screener.importers import load_patient_file
+from screener.importers.mapping import Mapping
+from screener.importers.mapping_union import mapping_for_rules
 from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, load_ruleset
 from screener.results import ScreeningResult
@@ -64,12 +66,17 @@ class ScreenerApp(App[None]):
         operator: str | None = None,
         cursor_blink: bool = True,
         today: date | None = None,
+        engine: Engine | None = None,
+        mapping: Mapping | None = None,
     ) -> None:
         super().__init__()
         #: the real date; a screening date other than this one is a what-if
         self.today = today or date.today()
         self.ruleset = ruleset
-        self.engine = Engine(ruleset)  # compiled once, reused for every screening, closed on exit
+        # compiled once, reused for every screening, closed on exit
+        self.engine = engine if engine is not None else Engine(ruleset)
+        #: the code mapping of FHIR files opened from inside (None: the default mapping)
+        self.mapping = mapping
         self.patient = patient
         self.as_of = as_of
         self.records_dir = Path(records_dir)
@@ -93,9 +100,13 @@ class ScreenerApp(App[None]):
     # ------------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen())
+        self.push_screen(self._first_screen())
         if self.patient is not None:
             self.rescreen()
+
+    def _first_screen(self) -> Screen[None]:
+        """The screen the app opens on (the portfolio app opens on the portfolio)."""
+        return MainScreen()
 
     def on_unmount(self) -> None:
         self.close_engine()
@@ -130,25 +141,27 @@ class ScreenerApp(App[None]):
     @work(thread=True, exclusive=True, group="screening")
     def _screen(self, patient: Patient, as_of: date) -> None:
         worker = get_current_worker()
-        result: ScreeningResult | None = None
+        result: Any = None
         error: str | None = None
         with self._engine_lock:
             if self._closed or worker.is_cancelled:
                 return
             try:
-                result = self.engine.screen(patient, as_of)
+                result = self._run_screening(patient, as_of)
             except ScreenerError as problem:
                 error = str(problem)
         if not worker.is_cancelled:
             # post_message is thread-safe and never waits for the event loop.
             self.post_message(self.Screened(patient, as_of, result, error))
 
+    def _run_screening(self, patient: Patient, as_of: date) -> Any:
+        """The screening the worker runs (the portfolio app screens every trial)."""
+        return self.engine.screen(patient, as_of)
+
     class Screened(Message):
         """A screening finished in its worker thread (result or error message)."""
 
-        def __init__(
-            self, patient: Patient, as_of: date, result: ScreeningResult | None, error: str | None
-        ) -> None:
+        def __init__(self, patient: Patient, as_of: date, result: Any, error: str | None) -> None:
             super().__init__()
             self.patient = patient
             self.as_of = as_of
@@ -161,7 +174,7 @@ class ScreenerApp(App[None]):
         elif message.result is not None:
             self._screened(message.patient, message.as_of, message.result)
 
-    def _screened(self, patient: Patient, as_of: date, result: ScreeningResult) -> None:
+    def _screened(self, patient: Patient, as_of: date, result: Any) -> None:
         if patient is not self.patient or as_of != self.as_of:
             return  # a later edit or date change superseded this screening
         self.result = result
@@ -352,7 +365,9 @@ class ScreenerApp(App[None]):
         """Open a patient file (native YAML/JSON or a one-patient FHIR Bundle) and screen it."""
         issues: list[str] = []
         try:
-            patient = load_patient_file(path, on_issue=lambda issue: issues.append(str(issue)))
+            patient = load_patient_file(
+                path, on_issue=lambda issue: issues.append(str(issue)), mapping=self.mapping
+            )
         except ScreenerError as error:
             self.notify(safe(str(error)), title="Cannot open file", severity="error", timeout=10)
             return False
@@ -443,15 +458,25 @@ def make_app(
     cursor_blink: bool = True,
     today: date | None = None,
 ) -> ScreenerApp:
-    """Load the rule set and the patient (errors raise :class:`ScreenerError`) and build the app."""
-    ruleset = load_ruleset(rules_dir)
-    patient = load_patient_file(patient_path) if patient_path is not None else None
-    return ScreenerApp(
-        ruleset,
-        patient,
-        as_of or date.today(),
-        records_dir=Path(records_dir),
-        operator=operator,
-        cursor_blink=cursor_blink,
-        today=today,
-    )
+    """Load the rule set (or the folder of rule sets) and the patient, and build the app.
+
+    A folder of rule sets opens on the portfolio (:class:`~screener.tui.portfolio_app.PortfolioApp`);
+    one rule set opens on its criteria. FHIR files are read with the rule set's code mapping (a
+    portfolio's: the union of its trials'). Errors raise :class:`ScreenerError`.
+    """
+    from screener.portfolio import is_portfolio
+
+    mapping = mapping_for_rules(rules_dir)
+    patient = load_patient_file(patient_path, mapping=mapping) if patient_path is not None else None
+    options: dict[str, Any] = {
+        "records_dir": Path(records_dir),
+        "operator": operator,
+        "cursor_blink": cursor_blink,
+        "today": today,
+        "mapping": mapping,
+    }
+    if is_portfolio(rules_dir):
+        from screener.tui.portfolio_app import make_portfolio_app
+
+        return make_portfolio_app(rules_dir, patient, as_of or date.today(), **options)
+    return ScreenerApp(load_ruleset(rules_dir), patient, as_of or date.today(), **options)

@@ -70,8 +70,64 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def bindings() -> list[Binding]:
-    """The main screen's key bindings, each running the app's action of the same name."""
+# The portfolio screen (screener tui PATIENT --rules rules/): one row per trial. Enter on a trial
+# shows its criteria (the main screen, whose ``p`` / esc comes back); facts entered here apply to
+# every trial.
+PORTFOLIO_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "screener.portfolio.open-trial",
+        "enter",
+        "open_trial",
+        "Open trial",
+        "Show the chosen trial's criteria, explanations and to-do (p or esc comes back)",
+    ),
+    Command(
+        "screener.edit-fact",
+        "e",
+        "edit_fact",
+        "Edit fact",
+        "Add or correct a fact of this patient: every trial is screened again with it",
+    ),
+    Command(
+        "screener.todo",
+        "t",
+        "focus_todo",
+        "To do",
+        "Go to the to-do across trials, the item settling most trials first: enter collects it",
+    ),
+    Command("screener.date", "d", "change_date", "Date", "What-if: screen every trial on another date"),
+    Command(
+        "screener.save",
+        "s",
+        "save",
+        "Save",
+        "Save a screening record for every trial (facts, rule set, date, decision, operator, time)",
+    ),
+    Command(
+        "screener.open",
+        "o",
+        "open_record",
+        "Open",
+        "Open a patient file (native YAML/JSON or FHIR Bundle) or an earlier screening record",
+    ),
+    Command("screener.help", "question_mark", "help", "Help", "List the keys and what the screen shows"),
+    Command("screener.quit", "q", "quit", "Quit", "Quit (asks before losing unsaved edits)"),
+)
+
+# Added to the main screen when it shows one trial of a portfolio.
+TRIAL_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "screener.portfolio.back",
+        "p",
+        "show_portfolio",
+        "Portfolio",
+        "Back to the portfolio: every trial's decision and the to-do across trials (esc too)",
+    ),
+)
+
+
+def bindings(commands: tuple[Command, ...] | None = None) -> list[Binding]:
+    """Key bindings of a screen (default: the main screen's), each running the app's action."""
     return [
         Binding(
             c.key,
@@ -81,5 +137,6 @@ def bindings() -> list[Binding]:
             tooltip=c.help,
             id=c.id,
         )
-        for c in COMMANDS
+        for c in (COMMANDS if commands is None else commands)
+        if c.key != "enter"  # enter belongs to the focused list (it chooses the row)
     ]

@@ -33,3 +33,11 @@ class AddRecord(Message):
     def __init__(self, kind: str | None = None) -> None:
         super().__init__()
         self.kind = kind
+
+
+class OpenTrial(Message):
+    """Show one trial of the portfolio on the main screen (its criteria, explanations, to-do)."""
+
+    def __init__(self, trial: str) -> None:
+        super().__init__()
+        self.trial = trial

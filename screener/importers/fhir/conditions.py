@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from screener.importers.core import NativeBuilder, Origin, parse_date
 from screener.importers.fhir.common import at, codings, text
 from screener.importers.fhir.status import condition_set_aside, condition_status, condition_verification
-from screener.importers.mapping import NotCriterion
+from screener.importers.mapping import NotCriterion, also_item
 
 if TYPE_CHECKING:
     from screener.importers.fhir.converter import FhirConverter
@@ -92,3 +92,5 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
         )
         del item["end"]
     b.add("conditions", item, origin)
+    for extra in target.also:  # the same record is further conditions (mapping ``also``)
+        b.add("conditions", also_item(item, extra), origin)

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from screener.tui.commands import COMMANDS
+from screener.tui.commands import COMMANDS, PORTFOLIO_COMMANDS, TRIAL_COMMANDS
 
 OTHER_KEYS = (
     ("tab / shift+tab", "next / previous pane"),
@@ -40,6 +40,13 @@ def help_text() -> Text:
     for command in COMMANDS:
         text.append(f"{command.key_display:<16}", "bold")
         text.append(f"{command.label}: {command.help}\n")
+    text.append("\nOn the portfolio (a folder of rule sets)\n", "bold underline")
+    for command in (*PORTFOLIO_COMMANDS, *TRIAL_COMMANDS):
+        if command.action in ("help", "quit"):
+            continue
+        text.append(f"{command.key_display:<16}", "bold")
+        text.append(f"{command.label}: {command.help}\n")
+    text.append("\n")
     for key, label in OTHER_KEYS:
         text.append(f"{key:<16}", "bold")
         text.append(f"{label}\n")

@@ -10,7 +10,7 @@ from datetime import date
 from typing import ClassVar, Protocol, cast
 
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -18,7 +18,7 @@ from textual.widgets import Footer
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet
 from screener.results import ScreeningResult
-from screener.tui.commands import bindings
+from screener.tui.commands import TRIAL_COMMANDS, bindings
 from screener.tui.messages import AddRecord, EditRecord, EnterFact
 from screener.tui.widgets.banner import DecisionBanner
 from screener.tui.widgets.criteria import CriteriaList
@@ -140,3 +140,13 @@ class MainScreen(Screen[None]):
             if missing_fact_name(m) in names:
                 return missing_fact_name(m)
         return None
+
+
+class TrialScreen(MainScreen):
+    """The main screen showing one trial of a portfolio; ``p`` or esc returns to the portfolio."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [  # type: ignore[assignment]
+        *bindings(TRIAL_COMMANDS),
+        *bindings(),
+        Binding("escape", "app.show_portfolio", "Portfolio", show=False),
+    ]
