@@ -60,6 +60,7 @@ __all__ = [
     "load_cases",
     "run_case",
     "run_cases",
+    "skipped",
 ]
 
 TODO_PREFIX = "todo:"
@@ -108,14 +109,26 @@ class Case:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One case on one route (``engine``, ``python`` or ``sql``: see :mod:`screener.case_routes`).
+
+    ``gaps`` are the differences a known gap of the rule set sets aside, each with its reason
+    (:mod:`screener.case_gaps`); they do not fail the case, but they are listed.
+    """
+
     case: Case
     passed: bool
     problems: tuple[str, ...] = ()
     skipped: bool = False
+    route: str = "engine"
+    gaps: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
-        return "skipped" if self.skipped else "passed" if self.passed else "failed"
+        if self.skipped:
+            return "skipped"
+        if not self.passed:
+            return "failed"
+        return "gap" if self.gaps else "passed"
 
 
 # ---------------------------------------------------------------------------- loading
@@ -414,10 +427,15 @@ def check(case: Case, result: ScreeningResult) -> tuple[str, ...]:
     return tuple(problems)
 
 
+def skipped(case: Case, route: str = "engine") -> CaseResult:
+    """The result of a ``todo:`` case: not run, the note's reason kept."""
+    reason = case.note.strip()[len(TODO_PREFIX) :].strip()
+    return CaseResult(case, passed=False, problems=(f"skipped: {reason}",), skipped=True, route=route)
+
+
 def run_case(engine: Engine, case: Case) -> CaseResult:
     if case.todo:
-        reason = case.note.strip()[len(TODO_PREFIX) :].strip()
-        return CaseResult(case, passed=False, problems=(f"skipped: {reason}",), skipped=True)
+        return skipped(case)
     try:
         result = engine.screen(case.patient, case.as_of)
     except ScreenerError as error:

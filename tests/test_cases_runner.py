@@ -230,14 +230,19 @@ def test_cli_exit_0_when_all_pass_and_json_lists_every_case(
     code = main(["test", str(d), "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert doc["schema_version"] == "1"
+    assert doc["schema_version"] == "2"
+    assert doc["routes"] == ["engine", "python", "sql"]
+    every_route = {"passed": 1, "failed": 0, "skipped": 1, "gap": 0}
     assert doc["summary"] == {
         "cases": 2,
         "passed": 1,
         "failed": 0,
         "skipped": 1,
+        "gap": 0,
         "errors": 0,
         "empty_rule_sets": 0,
+        "stale_gaps": 0,
+        "routes": {"engine": every_route, "python": every_route, "sql": every_route},
     }
     [rs] = doc["rule_sets"]
     assert [c["status"] for c in rs["cases"]] == ["passed", "skipped"]
@@ -245,6 +250,7 @@ def test_cli_exit_0_when_all_pass_and_json_lists_every_case(
     assert first["note"] == "I1 on the 18th birthday passes"
     assert first["location"] == f"{d / 'tests' / 'ok.yaml'}:2"
     assert first["passed"] is True and first["problems"] == []
+    assert {r: v["status"] for r, v in first["routes"].items()} == dict.fromkeys(doc["routes"], "passed")
 
 
 def test_cli_exit_1_when_a_case_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

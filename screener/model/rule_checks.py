@@ -115,6 +115,21 @@ def _unit_errors(rs: RuleSet) -> list[RuleSpecError]:
     return errors
 
 
+def _prefer_errors(rs: RuleSet) -> list[RuleSpecError]:
+    """``prefer_value`` on a fact that is not an observation: the value that counts is chosen
+    among observations only (screener.facts, vectorized/prepare.py), so it would be ignored
+    without a word and the latest status or score would count instead."""
+    return [
+        RuleSpecError(
+            f"prefer_value is read for observations only, and {name} is a {fact.kind}: the latest "
+            f"value would count, not the preferred one (record the preferred value as an observation)",
+            rs.locate(("facts", name, "prefer_value")),
+        )
+        for name, fact in rs.facts.items()
+        if fact.prefer_value is not None and fact.kind != "observation"
+    ]
+
+
 def _threshold_errors(path: NodePath, comparison: Comparison, rs: RuleSet) -> list[RuleSpecError]:
     value = comparison.value
     if comparison.op in NUMERIC_OPS and isinstance(value, float) and not math.isfinite(value):
@@ -204,4 +219,4 @@ def _value_errors(rs: RuleSet) -> list[RuleSpecError]:
 
 def load_time_errors(rs: RuleSet) -> list[RuleSpecError]:
     """Problems that load but would silently change decisions; cycles first."""
-    return _cycle_errors(rs) + _unit_errors(rs) + _value_errors(rs) + _match_errors(rs)
+    return _cycle_errors(rs) + _unit_errors(rs) + _prefer_errors(rs) + _value_errors(rs) + _match_errors(rs)
