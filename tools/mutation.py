@@ -450,6 +450,7 @@ def run(
     messages: bool,
     previous: dict[str, object] | None,
     work: Path,
+    lines: range | None = None,
 ) -> dict[str, object]:
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
@@ -475,7 +476,7 @@ def run(
     for module in modules:
         everything = mutants(module)
         set_aside = [m for m in everything if m.message_only and not messages]
-        pool = [m for m in everything if m not in set_aside]
+        pool = [m for m in everything if m not in set_aside and (lines is None or m.line in lines)]
         before = (previous or {}).get("modules", {}).get(module)
         if before is not None:  # --rerun: the survivors again; the mutants killed then stay killed
             wanted = {s["id"] for s in before["survivors"]}
@@ -553,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="test paths (default: the profile's)")
     parser.add_argument("--sample", type=int, help="run a random sample of this many per module")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lines", help="only mutants on these lines of each module, e.g. 470-500")
     parser.add_argument("--messages", action="store_true", help="run message-only mutants too")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--show", nargs="+", metavar="ID", help="print the diff of these mutants")
@@ -582,7 +584,11 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(args.rerun.read_text(encoding="utf-8")) if args.rerun else None
     if previous is not None:
         modules = [m for m in modules if m in previous["modules"]] or list(previous["modules"])
-    report = run(modules, tests, args.sample, args.seed, args.messages, previous, args.work)
+    lines = None
+    if args.lines:
+        first, _, last = args.lines.partition("-")
+        lines = range(int(first), int(last or first) + 1)
+    report = run(modules, tests, args.sample, args.seed, args.messages, previous, args.work, lines)
     text = json.dumps(report, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
