@@ -55,12 +55,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # targeted (a run per mutant on a loaded 2-core machine) and leave out tests that start
 # subprocesses (a child process would import the unmutated module).
 _ENGINE_TESTS = [
+    "tests/engine/test_language_logic.py",
+    "tests/engine/test_strictness.py",
+    "tests/engine/test_eligible_from_age.py",
     "tests/engine",
-    "tests/engine_mutants",
     "tests/test_rule_cases.py",
+    # a durable_rules session cap test: 20 s of sessions, nothing a mutant here could change
+    "--deselect=tests/engine/test_engine.py::test_thousands_of_sessions_do_not_hit_the_session_cap",
 ]
 _FAST_TESTS = [
-    "tests/engine_mutants/test_strictness.py",
+    "tests/engine/test_strictness.py",
+    "tests/engine/test_language_logic.py",
     "tests/test_rule_cases_vectorized.py",
     "tests/batch/test_vectorized.py",
 ]
@@ -574,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = tests or PROFILES[args.profile][1]
     if not modules or not tests:
         parser.error("give a profile, or --module and --tests")
-    tests = [t for t in tests if (ROOT / t).exists()]
+    tests = [t for t in tests if t.startswith("-") or (ROOT / t.split("::")[0]).exists()]
     if args.list:
         for module in modules:
             for m in mutants(module):
