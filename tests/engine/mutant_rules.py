@@ -133,6 +133,7 @@ LOGIC: dict[str, str] = {
     "I48": "{every: exposure, match: {drug: [azathioprine]}, absent: 'false', "
     f"where: {{field: daily_dose_mg, lte: {THRESHOLD}}}}}",
     "I49": "{all: [{fact: age, gte: 18, unit: a}, {fact: sex, eq: male}]}",
+    "I52": "{all: [{fact: age, gt: 17, unit: a}, {fact: sex, eq: male}]}",
     "I50": "{fact: ana, in: [positive]}",
     "I51": "{fact: ana, not_in: [positive]}",
     "E40": f"{{not: {LOW_LVEF}}}",
