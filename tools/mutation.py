@@ -456,6 +456,7 @@ def run(
     previous: dict[str, object] | None,
     work: Path,
     lines: range | None = None,
+    out: Path | None = None,
 ) -> dict[str, object]:
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
@@ -504,27 +505,35 @@ def run(
                 f"[{module} {n}/{len(pool)}] {last.status:11} line {mutant.line}: {mutant.change}",
                 flush=True,
             )
-        killed = sum(o.status in ("killed", "timeout") for o in outcomes)
-        scored = len(outcomes)
-        if before is not None:
-            killed += before["killed"]
-            scored = before["run"]
-        entry = {
-            "mutants": len(everything),
-            "message_only_set_aside": len(set_aside),
-            "run": scored,
-            "killed": killed,
-            "not_covered": sum(o.status == "not covered" for o in outcomes),
-            "score": round(100 * killed / scored, 1) if scored else None,
-            "survivors": [
-                {**asdict(o.mutant), "status": o.status, "source": _line(o.mutant)}
-                for o in outcomes
-                if o.status in ("survived", "not covered")
-            ],
-        }
-        report["modules"][module] = entry  # type: ignore[index]
-        print(f"== {module}: {killed}/{scored} killed = {entry['score']}%", flush=True)
+            report["modules"][module] = _entry(everything, set_aside, outcomes, before)  # type: ignore[index]
+            if out is not None:  # after each mutant: a long run can be stopped and still read
+                out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        entry = report["modules"][module]  # type: ignore[index]
+        print(f"== {module}: {entry['killed']}/{entry['run']} killed = {entry['score']}%", flush=True)
     return report
+
+
+def _entry(
+    everything: list[Mutant], set_aside: list[Mutant], outcomes: list[Outcome], before: dict | None
+) -> dict[str, object]:
+    killed = sum(o.status in ("killed", "timeout") for o in outcomes)
+    scored = len(outcomes)
+    if before is not None:  # a rerun of the survivors: the others were killed then
+        killed += before["killed"]
+        scored += before["run"] - len(before["survivors"])
+    return {
+        "mutants": len(everything),
+        "message_only_set_aside": len(set_aside),
+        "run": scored,
+        "killed": killed,
+        "not_covered": sum(o.status == "not covered" for o in outcomes),
+        "score": round(100 * killed / scored, 1) if scored else None,
+        "survivors": [
+            {**asdict(o.mutant), "status": o.status, "source": _line(o.mutant)}
+            for o in outcomes
+            if o.status in ("survived", "not covered")
+        ],
+    }
 
 
 def _line(mutant: Mutant) -> str:
@@ -593,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.lines:
         first, _, last = args.lines.partition("-")
         lines = range(int(first), int(last or first) + 1)
-    report = run(modules, tests, args.sample, args.seed, args.messages, previous, args.work, lines)
+    report = run(modules, tests, args.sample, args.seed, args.messages, previous, args.work, lines, args.out)
     text = json.dumps(report, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
