@@ -68,6 +68,7 @@ _FAST_TESTS = [
     "tests/engine/test_language_logic.py",
     "tests/test_rule_cases_vectorized.py",
     "tests/batch/test_vectorized.py",
+    "tests/batch/test_fast.py",
 ]
 PROFILES: dict[str, tuple[list[str], list[str]]] = {
     "engine": (["screener/engine/evaluate.py", "screener/engine/screening.py"], _ENGINE_TESTS),
