@@ -20,6 +20,7 @@ from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
+from screener.importers.fhir.statements import StatementContext
 from screener.importers.mapping import Mapping
 
 # Resource types a patient's facts are read from (others are counted as "not used").
@@ -36,6 +37,8 @@ USED = {
     "ResearchSubject",
     "AllergyIntolerance",
     "AdverseEvent",
+    "RelatedPerson",
+    "List",
 }
 
 
@@ -50,6 +53,7 @@ class FhirConverter:
         self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
         self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
+        self.statements = StatementContext()  # one patient's E14 / E16 / I2 statements (reset per patient)
 
     def convert(
         self,
@@ -64,6 +68,8 @@ class FhirConverter:
         admins: dict[tuple[Any, ...], Administrations] = {}
         self.oxygen = OxygenContext()
         self.contraception = ContraceptionContext()
+        self.statements = StatementContext()
+        self.statements.patient_contacts(self, b, patient, patient_origin)
         outcomes = OutcomeContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
@@ -84,6 +90,10 @@ class FhirConverter:
                     read_coverage(self, b, resource, origin)
                 elif kind == "ResearchSubject":
                     read_research_subject(self, b, resource, origin)
+                elif kind == "RelatedPerson":
+                    self.statements.related_person(self, b, resource, origin)
+                elif kind == "List":
+                    self.statements.list_(self, b, resource, origin)
                 elif kind == "AllergyIntolerance":
                     outcomes.allergy(self, b, resource, origin)
                 elif kind == "AdverseEvent":
@@ -96,4 +106,5 @@ class FhirConverter:
         outcomes.settle(b)
         self.oxygen.settle()
         self.contraception.settle(b, self.log)
+        self.statements.settle(b, self.log)
         return b.finish(self.log)

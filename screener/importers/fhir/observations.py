@@ -37,6 +37,13 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
         return
     if conv.oxygen.note(res):
         return  # an inhaled-oxygen observation: it tells a blood gas's oxygen state
+    for c in codings(res.get("code")):
+        classified = conv.mapping.classification(c.get("system"), c["code"])
+        if classified is not None:  # the number of classification criteria a diagnosis meets (I2)
+            day = when(b, res, origin, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+            if day is not None:
+                conv.statements.classification(b, res, classified, day, origin)
+            return
     source = f"Observation/{res.get('id')}"
     oxygen = component_state(res)
     parts: list[tuple[dict[str, Any], str, str]] = [(res, source, "")]
