@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from screener.importers.core import (
 )
 from screener.importers.fhir import route_of
 from screener.importers.mapping import ContraceptionTarget, DrugTarget, Mapping, NotCriterion, load_mapping
+from screener.importers.record_lists import RecordLists
 from screener.terminology import rxnorm
 from screener.terminology.omop_vocab import ExtractVocabulary
 
@@ -371,16 +373,18 @@ class _OmopConverter:
         b.demographics["sex"] = gender or None
         self._observed_time(b, pid)
         contraception = ContraceptionContext()
+        lists = RecordLists()
         for ln, row in rows["condition_occurrence"]:
-            self._condition(b, ln, row)
+            self._condition(b, ln, row, lists)
         for ln, row in rows["drug_exposure"]:
-            self._drug(b, ln, row, contraception)
+            self._drug(b, ln, row, contraception, lists)
         for table in ("measurement", "observation"):
             for ln, row in rows[table]:
                 self._measurement(b, table, ln, row)
         for ln, row in rows["procedure_occurrence"]:
             self._procedure(b, ln, row, contraception)
         contraception.settle(b, self.log)
+        lists.settle(b)
         return b.finish(self.log)
 
     def _contraceptive(self, cands: list[tuple[str, str, str]]) -> ContraceptionTarget | None:
@@ -438,12 +442,19 @@ class _OmopConverter:
         if self.periods.get(pid):
             b.demographics["observed"] = self.periods[pid]
 
-    def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
+    def _condition(self, b: NativeBuilder, line: int, row: dict[str, str], lists: RecordLists) -> None:
         self.log.records += 1
         cands = self._candidates("condition_occurrence", row, "condition")
         found = self.mapping.classify_condition(
             cands, row.get("condition_source_value"), self._ancestors(row, "condition")
         )
+        if isinstance(found, NotCriterion) or found is None:
+            # a diagnosis no criterion reads: it shows the record has a diagnosis list
+            start, end = _quiet_dates(row["condition_start_date"], row["condition_end_date"])
+            origin = self._origin("condition_occurrence", line, "condition_concept_id")
+            lists.condition(
+                end is None, start, f"condition_occurrence/{row['condition_occurrence_id']}", origin
+            )
         if isinstance(found, NotCriterion):
             self.log.skip(f"condition_occurrence ({found.reason})")
             return
@@ -472,16 +483,25 @@ class _OmopConverter:
         b.add("conditions", item, origin)
 
     def _drug(
-        self, b: NativeBuilder, line: int, row: dict[str, str], contraception: ContraceptionContext
+        self,
+        b: NativeBuilder,
+        line: int,
+        row: dict[str, str],
+        contraception: ContraceptionContext,
+        lists: RecordLists,
     ) -> None:
         self.log.records += 1
         cands = self._candidates("drug_exposure", row, "drug")
         method = self._contraceptive(cands)
+        target = self._drug_target(row, cands) if method is None else None
+        if target is None:  # a drug no criterion reads: it shows the record has a medication history
+            start, end = _quiet_dates(row["drug_exposure_start_date"], row["drug_exposure_end_date"])
+            origin = self._origin("drug_exposure", line, "drug_concept_id")
+            lists.medication(start, end, f"drug_exposure/{row['drug_exposure_id']}", origin)
         if method is not None:  # a contraceptive taken: a method in place from its start
-            start = "drug_exposure_start_date"
-            self._note_method(b, contraception, method, "drug_exposure", line, row, start)
+            start_column = "drug_exposure_start_date"
+            self._note_method(b, contraception, method, "drug_exposure", line, row, start_column)
             return
-        target = self._drug_target(row, cands)
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
             return
@@ -715,6 +735,17 @@ class _OmopConverter:
             self.log.unmapped(table, system, code, display)
         else:
             self.log.unmapped(table, "", source_value or "(no concept)", "")
+
+
+def _quiet_dates(start: str, end: str) -> tuple[date | None, date | None]:
+    """A row's start and end dates, None where empty or unreadable (reported where they are used)."""
+    out: list[date | None] = []
+    for text in (start, end):
+        try:
+            out.append(parse_date(text) if text else None)
+        except ValueError:
+            out.append(None)
+    return out[0], out[1]
 
 
 # ------------------------------------------------------------------ CDM version, death, observed time

@@ -28,9 +28,11 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
     )
     if isinstance(classified, NotCriterion):
         conv.log.skip(f"Condition ({classified.reason})")
+        _other(conv, res, origin)
         return
     target = classified
     if target is None:
+        _other(conv, res, origin)
         if not found:
             b.problem(
                 at(origin, "code"),
@@ -92,3 +94,17 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
         )
         del item["end"]
     b.add("conditions", item, origin)
+
+
+def _other(conv: FhirConverter, res: dict[str, Any], origin: Origin) -> None:
+    """A diagnosis no criterion reads: it shows the record has a diagnosis list (record_lists)."""
+    onset = None
+    for key in ("onsetDateTime", "onsetPeriod", "recordedDate"):
+        value = res.get(key)
+        if isinstance(value, dict):
+            value = value.get("start")
+        if value:
+            with contextlib.suppress(ValueError):
+                onset = parse_date(value)
+            break
+    conv.lists.condition(condition_status(res) == "active", onset, f"Condition/{res.get('id')}", origin)

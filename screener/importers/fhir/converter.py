@@ -22,6 +22,7 @@ from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
 from screener.importers.fhir.statements import StatementContext
 from screener.importers.mapping import Mapping
+from screener.importers.record_lists import RecordLists
 
 # Resource types a patient's facts are read from (others are counted as "not used").
 USED = {
@@ -54,6 +55,7 @@ class FhirConverter:
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
         self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
         self.statements = StatementContext()  # one patient's E14 / E16 / I2 statements (reset per patient)
+        self.lists = RecordLists()  # one patient's records no criterion reads (reset per patient)
 
     def convert(
         self,
@@ -69,6 +71,7 @@ class FhirConverter:
         self.oxygen = OxygenContext()
         self.contraception = ContraceptionContext()
         self.statements = StatementContext()
+        self.lists = RecordLists()
         self.statements.patient_contacts(self, b, patient, patient_origin)
         outcomes = OutcomeContext()
         for resource, origin in resources:
@@ -107,4 +110,5 @@ class FhirConverter:
         self.oxygen.settle()
         self.contraception.settle(b, self.log)
         self.statements.settle(b, self.log)
+        self.lists.settle(b)
         return b.finish(self.log)
