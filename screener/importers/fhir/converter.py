@@ -20,9 +20,10 @@ from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
-from screener.importers.fhir.statements import StatementContext
+from screener.importers.fhir.statements import read_list, read_patient_contacts, read_related_person
 from screener.importers.mapping import Mapping
 from screener.importers.record_lists import RecordLists
+from screener.importers.statements import StatementContext
 
 # Resource types a patient's facts are read from (others are counted as "not used").
 USED = {
@@ -72,7 +73,7 @@ class FhirConverter:
         self.contraception = ContraceptionContext()
         self.statements = StatementContext()
         self.lists = RecordLists()
-        self.statements.patient_contacts(self, b, patient, patient_origin)
+        read_patient_contacts(self, b, patient, patient_origin)
         outcomes = OutcomeContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
@@ -94,9 +95,9 @@ class FhirConverter:
                 elif kind == "ResearchSubject":
                     read_research_subject(self, b, resource, origin)
                 elif kind == "RelatedPerson":
-                    self.statements.related_person(self, b, resource, origin)
+                    read_related_person(self, b, resource, origin)
                 elif kind == "List":
-                    self.statements.list_(self, b, resource, origin)
+                    read_list(self, b, resource, origin)
                 elif kind == "AllergyIntolerance":
                     outcomes.allergy(self, b, resource, origin)
                 elif kind == "AdverseEvent":
