@@ -276,6 +276,17 @@ PRODUCTS = [
     },
     {
         "system": "rxnorm",
+        "code": "200060",
+        "drug": "mycophenolate_mofetil",
+        "strength_mg": 500,
+        "route": "oral",
+        "display": "mycophenolate mofetil 500 MG Oral Tablet",
+        "source": "NLM RxImage record (rxcui 200060, NDC 00093-7477-01 'mycophenolate mofetil 500 MG Oral "
+        "Tablet') and a second public data set listing the same name and code, via exact-string code search "
+        "(repositories not identified); used by fixtures/omop/make_eligible_refractory_lupus.py",
+    },
+    {
+        "system": "rxnorm",
         "code": "106258",
         "drug": "hydrocortisone",
         "route": "topical",
