@@ -253,3 +253,56 @@ def test_i2_refused_and_unused_classifications_are_reported(tmp_path: Path, engi
     assert any("outside 0-11" in i and "entry[2].resource.value" in i for i in issues)
     _, issues = _screen(tmp_path, engine, patient(), sle(), criteria_met(6, focus="other"))
     assert any("Condition/other" in i and "not used" in i for i in issues)
+
+
+# ------------------------------------------------------------------ SLEDAI from a QuestionnaireResponse
+
+
+def response(
+    items: list[dict[str, Any]], status: str = "completed", authored: str | None = "2026-11-18"
+) -> dict[str, Any]:
+    res: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr",
+        "status": status,
+        "subject": {"reference": "Patient/p1"},
+        "item": items,
+    }
+    if authored:
+        res["authored"] = authored
+    return res
+
+
+def total(value: Any, coded: bool = True, text: str = "SELENA-SLEDAI total") -> dict[str, Any]:
+    item: dict[str, Any] = {"linkId": "total", "text": text, "answer": [{"valueInteger": value}]}
+    if coded:
+        item["code"] = [{"system": OWN, "code": "selena-sledai"}]
+    return item
+
+
+@pytest.mark.parametrize(
+    ("resources", "outcome"),
+    [
+        ([response([total(6)])], "pass"),  # the boundary: >= 6
+        ([response([total(5)])], "fail"),
+        ([response([total(8, coded=False)])], "pass"),  # read from its text, with a warning
+        ([response([{"linkId": "g", "item": [total(8)]}])], "pass"),  # nested in a group
+        ([response([total(8)], status="in-progress")], "unknown"),
+        ([response([total(8)], authored=None)], "unknown"),
+        ([response([total(8)], authored="2026-10-20")], "unknown"),  # 36 days: not at baseline
+        ([response([total(8, coded=False, text="SLEDAI descriptor: arthritis")])], "unknown"),
+        ([response([total("high")])], "unknown"),
+    ],
+)
+def test_i3_sledai_total_from_a_questionnaire_response(
+    tmp_path: Path, engine: Engine, resources: list[dict[str, Any]], outcome: str
+) -> None:
+    outcomes, _ = _screen(tmp_path, engine, patient(), *resources)
+    assert outcomes["I3"] == outcome
+
+
+def test_a_sledai_total_read_from_words_is_a_warning_naming_the_item(tmp_path: Path, engine: Engine) -> None:
+    _, issues = _screen(
+        tmp_path, engine, patient(), response([{"linkId": "g", "item": [total(8, coded=False)]}])
+    )
+    assert any("entry[1].resource.item[0].item[0].text" in i and "warning" in i for i in issues)

@@ -20,6 +20,7 @@ from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
+from screener.importers.fhir.questionnaires import read_questionnaire_response
 from screener.importers.fhir.statements import read_list, read_patient_contacts, read_related_person
 from screener.importers.mapping import Mapping
 from screener.importers.record_lists import RecordLists
@@ -41,6 +42,7 @@ USED = {
     "AdverseEvent",
     "RelatedPerson",
     "List",
+    "QuestionnaireResponse",
 }
 
 
@@ -98,6 +100,8 @@ class FhirConverter:
                     read_related_person(self, b, resource, origin)
                 elif kind == "List":
                     read_list(self, b, resource, origin)
+                elif kind == "QuestionnaireResponse":
+                    read_questionnaire_response(self, b, resource, origin)
                 elif kind == "AllergyIntolerance":
                     outcomes.allergy(self, b, resource, origin)
                 elif kind == "AdverseEvent":
