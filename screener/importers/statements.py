@@ -6,6 +6,7 @@ met), settled once a patient's records are all read (FHIR and OMOP importers ali
   a warning naming both, so the criterion is ``unknown`` with its to-do. A "none" made before it
   began is superseded and left out (an undated record would otherwise lose to any dated one).
 - A record a person must check (a power of attorney for E16) blocks every "none" statement.
+- A "yes" and a "none" of the same day are both left out, with a warning naming both.
 - The latest classification of a condition counts; two on the same day that disagree are both
   left out; one naming a condition the record does not hold is reported and not used.
 """
@@ -111,6 +112,19 @@ class StatementContext:
                     origin,
                     f"{item['source']} says she is not {WORDS[name]}, but {source} says she is: they "
                     "contradict each other; both are left out and a person must resolve them",
+                    "warning",
+                )
+            same_day = [
+                t
+                for t, _ in statuses
+                if t["name"] == name and t["value"] is True and t.get("date") == item.get("date")
+            ]
+            if item.get("date") and same_day:  # a yes and a no of one day: which is right cannot be told
+                drop.extend([id(item), *(id(t) for t in same_day)])
+                b.problem(
+                    origin,
+                    f"{item['source']} says she is not {WORDS[name]}, but {same_day[0]['source']} of the "
+                    "same day says she is: both are left out and a person must resolve them",
                     "warning",
                 )
         if drop:

@@ -306,3 +306,24 @@ def test_a_sledai_total_read_from_words_is_a_warning_naming_the_item(tmp_path: P
         tmp_path, engine, patient(), response([{"linkId": "g", "item": [total(8, coded=False)]}])
     )
     assert any("entry[1].resource.item[0].item[0].text" in i and "warning" in i for i in issues)
+
+
+def test_a_yes_and_a_none_of_one_day_are_both_left_out(tmp_path: Path, engine: Engine) -> None:
+    outcomes, issues = _screen(
+        tmp_path,
+        engine,
+        patient(),
+        statement("in-other-study", True, oid="yes"),
+        empty_list("research-participations"),
+    )
+    assert outcomes["E14"] == "unknown"
+    assert any("Observation/yes" in i and "List/list-research-participations" in i for i in issues)
+    # a day apart they do not contradict: the later one counts
+    outcomes, _ = _screen(
+        tmp_path,
+        engine,
+        patient(),
+        statement("in-other-study", True, "2026-11-17", oid="yes"),
+        empty_list("research-participations"),
+    )
+    assert outcomes["E14"] == "pass"
