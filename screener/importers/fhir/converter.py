@@ -9,6 +9,7 @@ from screener.importers.contraception import ContraceptionContext
 from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
 from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
 from screener.importers.fhir.conditions import read_condition
+from screener.importers.fhir.devices import read_device_use
 from screener.importers.fhir.medications import (
     Administrations,
     add_administrations,
@@ -43,6 +44,7 @@ USED = {
     "RelatedPerson",
     "List",
     "QuestionnaireResponse",
+    "DeviceUseStatement",
 }
 
 
@@ -54,7 +56,8 @@ class FhirConverter:
     ) -> None:
         self.mapping = mapping
         self.log = log
-        self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
+        # by id: Organizations (Coverage payors) and Devices (DeviceUseStatement), looked up by reference
+        self.organizations = organizations if organizations is not None else {}
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
         self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
         self.statements = StatementContext()  # one patient's E14 / E16 / I2 statements (reset per patient)
@@ -100,6 +103,8 @@ class FhirConverter:
                     read_related_person(self, b, resource, origin)
                 elif kind == "List":
                     read_list(self, b, resource, origin)
+                elif kind == "DeviceUseStatement":
+                    read_device_use(self, b, resource, origin)
                 elif kind == "QuestionnaireResponse":
                     read_questionnaire_response(self, b, resource, origin)
                 elif kind == "AllergyIntolerance":

@@ -833,9 +833,23 @@ CONTRACEPTION: list[tuple[str, str, str, str, str, int]] = [
 ]
 
 
+# Device types (FHIR Device.type, read through a DeviceUseStatement). SNOMED CT 268460000 as listed,
+# with its name, in the KBV (Kassenaerztliche Bundesvereinigung) value set of implant types
+# https://fhir.kbv.de/ValueSet/KBV_VS_MIO_NFD_Implant (exact-string code search); not in the shared
+# OMOP vocabulary extract.
+_KBV_IMPLANT = "KBV ValueSet KBV_VS_MIO_NFD_Implant (https://fhir.kbv.de/ValueSet/KBV_VS_MIO_NFD_Implant)"
+CONTRACEPTIVE_DEVICES: list[tuple[str, str, str, str, str]] = [
+    ("snomed", "268460000", "Intrauterine contraceptive device (physical object)", "iud", "start"),
+]
+
+
 def contraception_entries() -> list[dict[str, Any]]:
     """``contraception:`` of the mapping, one entry per method and event (codes with their source)."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for system, code, display, method, event in CONTRACEPTIVE_DEVICES:
+        grouped.setdefault((method, event), []).append(
+            {"system": system, "code": code, "display": display, "source": _KBV_IMPLANT, "verified": False}
+        )
     for system, code, display, method, event, concept in CONTRACEPTION:
         grouped.setdefault((method, event), []).append(
             {
