@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from screener.engine.evaluate import Engine
-from screener.importers.fhir import iter_bundles
+from screener.importers.fhir import iter_bundles, iter_ndjson, split_bundle_to_ndjson
 from screener.importers.omop import iter_omop
 from screener.importers.omop_details import outcome_of_stop_reason
 from screener.model.patient import load_patient, patient_from_data
@@ -133,3 +133,13 @@ def test_the_omop_facts_of_section_5_are_not_vacuous(tmp_path: Path, engine: Eng
 )
 def test_stop_reason_is_read_only_from_clear_words(text: str, outcome: str | None, clear: bool) -> None:
     assert outcome_of_stop_reason(text) == (outcome, clear)
+
+
+def test_the_bundle_as_bulk_ndjson_reads_the_same(tmp_path: Path, engine: Engine) -> None:
+    """The List, the classification Observation and the rest read the same from Bulk Data NDJSON."""
+    split_bundle_to_ndjson(BUNDLE, tmp_path)
+    run = iter_ndjson([tmp_path])
+    (record,) = list(run)
+    assert run.report.errors == ()
+    bundle_outcomes = _screen(engine, _records()["fhir"], DATES[0])
+    assert _screen(engine, record.data, DATES[0]) == bundle_outcomes
