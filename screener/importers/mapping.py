@@ -13,6 +13,12 @@ A mapping says which coded item becomes which native fact:
   drug name with optional strength per unit and route;
 - ``answers`` / ``answer_text``: coded and written answers -> ``positive`` / ``negative``;
 - ``assessments`` (optional): local codes for scored instruments such as SELENA-SLEDAI;
+- ``completeness_lists``: codes of a FHIR List whose being empty (emptyReason ``nilknown``) says
+  a status is false (no other study, no legal protection measure);
+- ``classifications``: codes of an Observation giving how many classification criteria of a
+  condition are met (SLE, ACR 1997) -> that condition's ``classification`` and ``criteria_met``;
+- ``legal_representatives``: responsible-party role codes (v3-RoleCode GUARD...) of
+  Patient.contact / RelatedPerson -> ``legal_protection`` true, or null when a person must check;
 - ``condition_ranges``: ICD-10 / ICD-10-CM blocks, categories and subcodes -> condition name
   (the narrowest range covering a code answers, so carve-outs are narrower ranges; see
   :mod:`screener.terminology.icd10`); an entry may set ``status`` (``resolved``: in remission)
@@ -169,6 +175,16 @@ class ContraceptionTarget:
 
 
 @dataclass(frozen=True)
+class ClassificationTarget:
+    """An Observation code giving how many classification criteria of a condition are met."""
+
+    condition: str  # e.g. sle
+    classification: str  # e.g. acr_1997
+    criteria: int  # how many criteria the classification has (the count cannot exceed it)
+    source: str
+
+
+@dataclass(frozen=True)
 class Mapping:
     """A loaded mapping; look-ups take a FHIR system URI (or alias) and a code."""
 
@@ -192,6 +208,11 @@ class Mapping:
     suspicious: tuple[SuspiciousWord, ...] = ()
     contraception: dict[tuple[str, str], ContraceptionTarget] = field(default_factory=dict)
     treatment_outcomes: dict[tuple[str, str], str] = field(default_factory=dict)  # stop reason -> outcome
+    # List codes whose empty List (emptyReason nilknown) says a status is false
+    completeness_lists: dict[tuple[str, str], str] = field(default_factory=dict)
+    classifications: dict[tuple[str, str], ClassificationTarget] = field(default_factory=dict)
+    # responsible-party role codes -> legal_protection true, or None: a person must check
+    legal_representatives: dict[tuple[str, str], tuple[bool | None, str]] = field(default_factory=dict)
     ingredient_names: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     local: LocalTerminology | None = field(default=None, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -336,6 +357,18 @@ class Mapping:
 
     def answer(self, system: str | None, code: Any) -> str | None:
         return self.answers.get(self._key(system, code))
+
+    def completeness_list(self, system: str | None, code: Any) -> str | None:
+        """The status an empty List with this code says is false (None: not such a list)."""
+        return self.completeness_lists.get(self._key(system, code))
+
+    def classification(self, system: str | None, code: Any) -> ClassificationTarget | None:
+        return self.classifications.get(self._key(system, code))
+
+    def legal_representative(self, system: str | None, code: Any) -> tuple[bool | None, str] | None:
+        """(value, role) of a relationship code: a guardian is True, a power of attorney None;
+        None when the code is no legal representative."""
+        return self.legal_representatives.get(self._key(system, code))
 
     def answer_from_text(self, text: str | None) -> str | None:
         if text is None:
@@ -617,6 +650,43 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
         for _j, _c, system, code in _codes(entry, lines, ("treatment_outcomes", i), systems):
             treatment_outcomes[(system, code)] = str(entry["outcome"])
 
+    completeness_lists: dict[tuple[str, str], str] = {}
+    for i, entry in enumerate(data.get("completeness_lists") or []):
+        if not isinstance(entry, dict) or "status" not in entry:
+            raise _fail("a completeness_lists entry needs `status`", lines, "completeness_lists", i)
+        for _j, _c, system, code in _codes(entry, lines, ("completeness_lists", i), systems):
+            completeness_lists[(system, code)] = str(entry["status"])
+
+    classifications: dict[tuple[str, str], ClassificationTarget] = {}
+    for i, entry in enumerate(data.get("classifications") or []):
+        if (
+            not isinstance(entry, dict)
+            or not {"condition", "classification", "criteria"} <= entry.keys()
+            or not isinstance(entry["criteria"], int)
+        ):
+            raise _fail(
+                "a classifications entry needs `condition`, `classification` and `criteria` (a count)",
+                lines,
+                "classifications",
+                i,
+            )
+        for _j, c, system, code in _codes(entry, lines, ("classifications", i), systems):
+            classifications[(system, code)] = ClassificationTarget(
+                str(entry["condition"]), str(entry["classification"]), entry["criteria"], str(c["source"])
+            )
+
+    representatives: dict[tuple[str, str], tuple[bool | None, str]] = {}
+    for i, entry in enumerate(data.get("legal_representatives") or []):
+        if not isinstance(entry, dict) or entry.get("value", "") not in (True, None):
+            raise _fail(
+                "a legal_representatives entry needs `value: true` (a legal protection) or null (to check)",
+                lines,
+                "legal_representatives",
+                i,
+            )
+        for _j, c, system, code in _codes(entry, lines, ("legal_representatives", i), systems):
+            representatives[(system, code)] = (entry["value"], str(c.get("display") or code))
+
     meta = data.get("mapping") or {}
     fhir = data.get("fhir") or {}
     return Mapping(
@@ -637,6 +707,9 @@ def mapping_from_data(data: Any, lines: LineMap) -> Mapping:
         suspicious=_suspicious(data.get("suspicious_text"), lines),
         contraception=contraception,
         treatment_outcomes=treatment_outcomes,
+        completeness_lists=completeness_lists,
+        classifications=classifications,
+        legal_representatives=representatives,
         ingredient_names=ingredient_names,
         raw=data,
     )

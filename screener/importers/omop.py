@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from screener.importers.core import (
     parse_number,
 )
 from screener.importers.fhir import route_of
+from screener.importers.fhir.oxygen import BLOOD_GASES
 from screener.importers.mapping import (
     ContraceptionTarget,
     DrugTarget,
@@ -56,6 +58,9 @@ from screener.importers.mapping import (
     also_item,
     load_mapping,
 )
+from screener.importers.omop_details import OXYGEN_CODES, OmopOxygen, outcome_of_stop_reason, yes_no
+from screener.importers.record_lists import RecordLists
+from screener.importers.statements import StatementContext
 from screener.terminology import rxnorm
 from screener.terminology.omop_vocab import ExtractVocabulary
 
@@ -68,6 +73,8 @@ VOCABULARIES = {
     "ICD10": "http://hl7.org/fhir/sid/icd-10",
     "ATC": "http://www.whocc.no/atc",
     "UCUM": "http://unitsofmeasure.org",
+    # screener's own codes (docs/terminology.md): custom concepts (id > 2 000 000 000) of this vocabulary
+    "Screener": "urn:screener:codes",
 }
 DEFAULT_SOURCE_VOCABULARIES = {
     "condition_occurrence": "SNOMED",
@@ -108,6 +115,7 @@ _KEEP = {
         "drug_source_value",
         "drug_exposure_start_date",
         "drug_exposure_end_date",
+        "stop_reason",
         "quantity",
         "days_supply",
         "route_concept_id",
@@ -119,6 +127,7 @@ _KEEP = {
         "measurement_source_concept_id",
         "measurement_source_value",
         "measurement_date",
+        "measurement_datetime",
         "value_as_number",
         "value_as_concept_id",
         "operator_concept_id",
@@ -378,16 +387,21 @@ class _OmopConverter:
         b.demographics["sex"] = gender or None
         self._observed_time(b, pid)
         contraception = ContraceptionContext()
+        lists = RecordLists()
+        statements, oxygen = StatementContext(), OmopOxygen()
         for ln, row in rows["condition_occurrence"]:
-            self._condition(b, ln, row)
+            self._condition(b, ln, row, lists)
         for ln, row in rows["drug_exposure"]:
-            self._drug(b, ln, row, contraception)
+            self._drug(b, ln, row, contraception, lists)
         for table in ("measurement", "observation"):
             for ln, row in rows[table]:
-                self._measurement(b, table, ln, row)
+                self._measurement(b, table, ln, row, statements, oxygen)
         for ln, row in rows["procedure_occurrence"]:
             self._procedure(b, ln, row, contraception)
         contraception.settle(b, self.log)
+        statements.settle(b, self.log)
+        oxygen.settle()
+        lists.settle(b)
         return b.finish(self.log)
 
     def _contraceptive(self, cands: list[tuple[str, str, str]]) -> ContraceptionTarget | None:
@@ -445,12 +459,19 @@ class _OmopConverter:
         if self.periods.get(pid):
             b.demographics["observed"] = self.periods[pid]
 
-    def _condition(self, b: NativeBuilder, line: int, row: dict[str, str]) -> None:
+    def _condition(self, b: NativeBuilder, line: int, row: dict[str, str], lists: RecordLists) -> None:
         self.log.records += 1
         cands = self._candidates("condition_occurrence", row, "condition")
         found = self.mapping.classify_condition(
             cands, row.get("condition_source_value"), self._ancestors(row, "condition")
         )
+        if isinstance(found, NotCriterion) or found is None:
+            # a diagnosis no criterion reads: it shows the record has a diagnosis list
+            start, end = _quiet_dates(row["condition_start_date"], row["condition_end_date"])
+            origin = self._origin("condition_occurrence", line, "condition_concept_id")
+            lists.condition(
+                end is None, start, f"condition_occurrence/{row['condition_occurrence_id']}", origin
+            )
         if isinstance(found, NotCriterion):
             self.log.skip(f"condition_occurrence ({found.reason})")
             return
@@ -481,16 +502,25 @@ class _OmopConverter:
             b.add("conditions", also_item(item, extra), origin)
 
     def _drug(
-        self, b: NativeBuilder, line: int, row: dict[str, str], contraception: ContraceptionContext
+        self,
+        b: NativeBuilder,
+        line: int,
+        row: dict[str, str],
+        contraception: ContraceptionContext,
+        lists: RecordLists,
     ) -> None:
         self.log.records += 1
         cands = self._candidates("drug_exposure", row, "drug")
         method = self._contraceptive(cands)
+        target = self._drug_target(row, cands) if method is None else None
+        if target is None:  # a drug no criterion reads: it shows the record has a medication history
+            start, end = _quiet_dates(row["drug_exposure_start_date"], row["drug_exposure_end_date"])
+            origin = self._origin("drug_exposure", line, "drug_concept_id")
+            lists.medication(start, end, f"drug_exposure/{row['drug_exposure_id']}", origin)
         if method is not None:  # a contraceptive taken: a method in place from its start
-            start = "drug_exposure_start_date"
-            self._note_method(b, contraception, method, "drug_exposure", line, row, start)
+            start_column = "drug_exposure_start_date"
+            self._note_method(b, contraception, method, "drug_exposure", line, row, start_column)
             return
-        target = self._drug_target(row, cands)
         if target is None:
             self._unmapped("drug_exposure", cands, row.get("drug_source_value"))
             return
@@ -530,18 +560,46 @@ class _OmopConverter:
             quantity = days = 0.0
         if target.strength_mg and quantity > 0 and days > 0:
             item.update(dose=round(quantity * target.strength_mg / days, 6), unit="mg", frequency="daily")
+        reason = row.get("stop_reason") or ""
+        outcome, clear = outcome_of_stop_reason(reason)
+        if outcome is not None:
+            item["outcome"] = outcome
+        elif not clear:
+            b.problem(
+                self._origin("drug_exposure", line, "stop_reason"),
+                f"{target.drug}: stop reason {reason!r} is not read (only clear words are); its outcome "
+                "is left unknown: check whether it failed",
+                "warning",
+            )
         b.add("medications", item, origin)
 
-    def _measurement(self, b: NativeBuilder, table: str, line: int, row: dict[str, str]) -> None:
+    def _measurement(
+        self,
+        b: NativeBuilder,
+        table: str,
+        line: int,
+        row: dict[str, str],
+        statements: StatementContext,
+        oxygen: OmopOxygen,
+    ) -> None:
         self.log.records += 1
         cands = self._candidates(table, row, table)
-        target = status = None
+        target = status = assessment = classified = None
         for s, c, _ in cands:
             target = self.mapping.observation(s, c)
             status = self.mapping.status(s, c)
-            if target or status:
+            assessment = self.mapping.assessment(s, c)
+            classified = self.mapping.classification(s, c)
+            if target or status or assessment or classified:
                 break
-        if not (target or status):
+            if (
+                table == "measurement"
+                and self.mapping.system(s) == VOCABULARIES["LOINC"]
+                and c in OXYGEN_CODES
+            ):
+                oxygen.note(c, row, self._unit(row))  # a blood gas's oxygen state (omop_details)
+                return
+        if not (target or status or assessment or classified):
             self._unmapped(table, cands, row.get(f"{table}_source_value"))
             return
         date_origin = self._origin(table, line, f"{table}_date")
@@ -551,6 +609,29 @@ class _OmopConverter:
             b.problem(date_origin, f"{error}; not imported")
             return
         source = f"{table}/{row[f'{table}_id']}"
+        if assessment is not None or classified is not None:
+            origin = self._origin(table, line, "value_as_number")
+            try:
+                number = parse_number(row["value_as_number"])
+            except (ValueError, KeyError):
+                shown = row.get("value_as_number")
+                b.problem(origin, f"{source}: value_as_number {shown!r} is not a number; not imported")
+                return
+            if classified is not None:
+                statements.classification(b, number, classified, when, source, None, origin)
+            elif assessment is not None:
+                item = {"name": assessment.name, "score": number, "date": when.isoformat(), "source": source}
+                b.add("assessments", item, origin)
+            return
+        if status is not None and not status.answers:  # a yes/no status (screener's own codes)
+            origin = self._origin(table, line, "value_as_number")
+            answer = yes_no(row)
+            if answer is None:
+                b.problem(origin, f"{status.name}: neither yes nor no in value_as_number / value_as_string")
+                return
+            fact = {"name": status.name, "value": answer, "date": when.isoformat(), "source": source}
+            b.add("statuses", fact, origin)
+            return
         value_concept = self.concepts.get(row.get("value_as_concept_id", ""))
         text = row.get("value_as_string") or row.get("value_source_value") or ""
         if status is not None:
@@ -564,6 +645,12 @@ class _OmopConverter:
                 )
                 if key in status.answers:
                     value, known = status.answers[key], True
+            elif row.get("value_source_value"):
+                # no answer concept: the source value read as an answer code (LOINC LA..., SNOMED)
+                code = row["value_source_value"].strip().upper()
+                found = [v for (_system, c), v in status.answers.items() if c == code]
+                if found:
+                    value, known = found[0], True
             if not known:
                 b.problem(
                     origin, f"{status.name}: answer {text or value_concept!r} not recognised; not imported"
@@ -630,10 +717,7 @@ class _OmopConverter:
                     "warning",
                 )
                 return
-        unit = row.get("unit_source_value") or ""
-        unit_concept = self.concepts.get(row.get("unit_concept_id", ""))
-        if unit_concept and unit_concept[0] == "UCUM":
-            unit = unit_concept[1]
+        unit = self._unit(row)
         item: dict[str, Any] = {
             "name": target.name,
             "value": number,
@@ -651,9 +735,18 @@ class _OmopConverter:
                     b.problem(self._origin(table, line, col), f"{error}; reference range left out", "warning")
         if rr:
             item["reference_range"] = rr
-        b.add_observation(
+        added = b.add_observation(
             item, self._origin(table, line, "unit_source_value" if not unit else "value_as_number")
         )
+        if added and target.name in BLOOD_GASES:
+            oxygen.blood_gas(item, row)
+
+    def _unit(self, row: dict[str, str]) -> str:
+        """A row's unit: the UCUM code of its unit concept, else its unit_source_value."""
+        unit_concept = self.concepts.get(row.get("unit_concept_id", ""))
+        if unit_concept and unit_concept[0] == "UCUM":
+            return unit_concept[1]
+        return row.get("unit_source_value") or ""
 
     # ------------------------------------------------------------------ vocabulary tables
 
@@ -724,6 +817,17 @@ class _OmopConverter:
             self.log.unmapped(table, system, code, display)
         else:
             self.log.unmapped(table, "", source_value or "(no concept)", "")
+
+
+def _quiet_dates(start: str, end: str) -> tuple[date | None, date | None]:
+    """A row's start and end dates, None where empty or unreadable (reported where they are used)."""
+    out: list[date | None] = []
+    for text in (start, end):
+        try:
+            out.append(parse_date(text) if text else None)
+        except ValueError:
+            out.append(None)
+    return out[0], out[1]
 
 
 # ------------------------------------------------------------------ CDM version, death, observed time

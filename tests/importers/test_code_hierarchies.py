@@ -71,7 +71,8 @@ def test_e7_from_a_coded_condition(
     assert outcome == e7
     if code == "D25.9":
         assert report.skipped == {"Condition (benign neoplasm: not an active neoplasia (E7))": 1}
-        assert [c["name"] for c in record.data["conditions"]] == ["sle"]
+        # the benign neoplasm names no criterion: only the diagnosis-list marker stands for it
+        assert [c["name"] for c in record.data["conditions"]] == ["sle", "other_diagnosis"]
 
 
 def test_report_says_which_terminology_answered(tmp_path: Path) -> None:
@@ -156,7 +157,9 @@ def test_unclassified_condition_naming_a_criterion_is_kept_unconfirmed(
 @pytest.mark.parametrize("text", ["Sprain of ankle", "Family history of cancer", "Benign tumour of skin"])
 def test_text_naming_no_criterion_stays_unmapped(tmp_path: Path, text: str) -> None:
     record, report = _import(tmp_path, _condition("c9", SNOMED, "44465007", text, text=text))
-    assert not record.data.get("conditions")
+    # only the marker that the record has a diagnosis list (record_lists), no criterion's condition
+    assert [c["name"] for c in record.data["conditions"]] == ["other_diagnosis"]
+    assert record.data["conditions"][0].get("verification") is None
     assert report.unmapped_count(SNOMED, "44465007") == 1
 
 

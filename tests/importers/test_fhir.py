@@ -49,15 +49,18 @@ def test_every_sample_patient_converts_and_screens_ineligible_for_no_sle(engine:
     # CHF patients: coded heart failure (SNOMED 88805009, VSAC Heart Failure) excludes by E3.
     for name in ("Martina_Murazik", "Tiera_Boyle"):
         record = by_file[name]
-        assert [c["name"] for c in record.data["conditions"]] == ["heart_failure"]
+        assert [c["name"] for c in record.data["conditions"]] == ["heart_failure", "other_diagnosis"]
         outcomes = {c.id: c.outcome for c in engine.screen(record.patient(), AS_OF).criteria}
         assert outcomes["E3"] == "fail"
     # The others have no heart-failure record.
-    assert "conditions" not in by_file["Angelic_Mueller"].data
+    assert [c["name"] for c in by_file["Angelic_Mueller"].data["conditions"]] == ["other_diagnosis"]
     # Creatinine 38483-4 arrives in mg/dL with its source; methotrexate 105586 maps to the ingredient.
     creat = [o for o in by_file["Martina_Murazik"].data["observations"] if o["name"] == "creatinine"]
     assert creat and all(o["unit"] == "mg/dL" for o in creat)
-    assert {m["drug"] for m in by_file["Willy_Koepp"].data["medications"]} == {"methotrexate"}
+    assert {m["drug"] for m in by_file["Willy_Koepp"].data["medications"]} == {
+        "methotrexate",
+        "other_medication",
+    }
     # Unmapped codes are counted, not dropped: systolic BP appears in every bundle.
     assert report.unmapped_count("http://loinc.org", "8480-6") > 11
     assert report.skipped["Encounter"] > 0
@@ -164,7 +167,7 @@ def test_medications_contained_reference_administrations_and_statuses(tmp_path: 
     }
     record, report = _one(tmp_path, patient(), pred, *ritux, cancelled, unknown_drug)
     meds = {m["drug"]: m for m in record.data["medications"]}
-    assert set(meds) == {"prednisone", "rituximab"}
+    assert set(meds) == {"prednisone", "rituximab", "other_medication"}  # the unknown drug: a history
     assert meds["prednisone"] == {
         "drug": "prednisone",
         "start": "2026-06-01",
@@ -301,5 +304,6 @@ def test_icd10_codes_match_with_or_without_the_dot(tmp_path: Path) -> None:
         ("heart_failure", None),
         ("myelodysplasia", None),
         ("neoplasia", "basal_cell_carcinoma"),
+        ("other_diagnosis", None),  # M32.0, drug-induced lupus: read by no criterion
     ]
     assert report.unmapped_count(icd, "M32.0") == 1  # drug-induced lupus is not SLE for I2

@@ -115,7 +115,8 @@ def test_active_pill_statement_is_dated_by_its_assertion(tmp_path: Path) -> None
     record, _ = _read(tmp_path, pill("MedicationStatement", "ms", "active", dateAsserted="2026-11-18"))
     (status,) = _contraception(record)
     assert status["date"] == "2026-11-18" and "MedicationStatement/ms" in status["source"]
-    assert record.data.get("medications", []) == []  # not a trial drug
+    # not a trial drug: only the marker that the record has a medication history
+    assert [m["drug"] for m in record.data.get("medications", [])] == ["other_medication"]
 
 
 @pytest.mark.parametrize(
@@ -169,6 +170,71 @@ def test_every_contraception_code_is_named_so_in_the_shared_omop_vocabulary() ->
     vocab = {SNOMED: "SNOMED", RXNORM: "RxNorm"}
     assert len(mapping.contraception) >= 20
     for (system, code), target in mapping.contraception.items():
+        if target.source.startswith("KBV ValueSet"):
+            # a device type (DeviceUseStatement), not in the extract's vocabulary: cited from the
+            # KBV implant value set; read in test_an_iud_recorded_as_a_device_in_use below
+            assert code == "268460000" and target.method == "iud", (code, target)
+            continue
         row = rows[(vocab[system], code)]
         assert row["concept_id"] in target.source, (code, target.source)
         assert row["domain_id"] == ("Procedure" if system == SNOMED else "Drug")
+
+
+# ------------------------------------------------------------------ an IUD recorded only as a device
+
+
+def _device(status: str = "active") -> dict[str, Any]:
+    return {
+        "resourceType": "Device",
+        "id": "iud",
+        "status": status,
+        "type": {
+            "coding": [
+                {"system": SNOMED, "code": "268460000", "display": "Intrauterine contraceptive device"}
+            ]
+        },
+        "patient": {"reference": "Patient/p1"},
+    }
+
+
+def _use(
+    status: str = "active", recorded: str | None = "2026-11-18", device: str = "Device/iud"
+) -> dict[str, Any]:
+    res: dict[str, Any] = {
+        "resourceType": "DeviceUseStatement",
+        "id": "use",
+        "status": status,
+        "subject": {"reference": "Patient/p1"},
+        "device": {"reference": device},
+        "timingPeriod": {"start": "2023-03-15"},
+    }
+    if recorded:
+        res["recordedOn"] = recorded
+    return res
+
+
+@pytest.mark.parametrize(
+    ("resources", "dated"),
+    [
+        ([_device(), _use()], "2026-11-18"),  # stated in use a week ago
+        ([_device(), _use(recorded=None)], "2023-03-15"),  # only its start: too old for I7
+        ([_device(), _use("completed")], None),  # no longer in use
+        ([_device(), _use("intended")], None),
+        ([_device("inactive"), _use()], None),
+        ([_device()], None),  # a device alone says nothing of its use
+        ([_use()], None),  # its Device is not in the input: reported
+    ],
+)
+def test_an_iud_recorded_as_a_device_in_use(
+    tmp_path: Path, resources: list[dict[str, Any]], dated: str | None
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(patient(), *resources)), encoding="utf-8")
+    run = iter_bundles([path])
+    (record,) = list(run)
+    found = [s for s in record.data.get("statuses", []) if s["name"] == "effective_contraception"]
+    assert [s["date"] for s in found] == ([dated] if dated else [])
+    if dated:
+        assert "DeviceUseStatement/use" in found[0]["source"] and "(iud)" in found[0]["source"]
+    if resources == [_use()]:
+        assert any("Device is not in the input" in str(i) for i in run.report.issues)

@@ -50,6 +50,8 @@ def test_every_verified_code_matches_its_terminology_entry() -> None:
         source = c["source"]
         if c.get("verified") is False:
             continue  # not in the reference: checked by the next test
+        if c["system"] == "screener":
+            continue  # screener's own code system: checked against its documentation below
         m = re.fullmatch(
             r"terminology\.yaml#([a-z0-9]+/[A-Za-z0-9_]+)(\.value_codes|\.previous_code)?", source
         )
@@ -82,6 +84,36 @@ def test_unverified_entries_are_only_answers_and_products_and_say_so() -> None:
     for entries in raw["answers"].values():
         assert all(e["verified"] is False and "not in terminology.yaml" in e["source"] for e in entries)
     assert all(p["verified"] is False and p["source"] for p in raw["products"])
+
+
+def test_screeners_own_codes_are_documented_and_never_posed_as_a_standard() -> None:
+    """Every code of urn:screener:codes is listed in docs/terminology.md, and its entries cite it."""
+    raw = _raw()
+    assert raw["systems"]["screener"] == "urn:screener:codes"
+    doc = (REPO / "docs" / "terminology.md").read_text(encoding="utf-8")
+    own = [
+        c
+        for section in ("statuses", "assessments", "completeness_lists", "classifications")
+        for entry in raw[section]
+        for c in entry["codes"]
+        if c["system"] == "screener"
+    ]
+    assert len(own) == 7
+    for c in own:
+        assert f"`{c['code']}`" in doc, c
+        assert "urn:screener:codes" in c["source"] and "verified" not in c, c
+    roles = [c for e in raw["legal_representatives"] for c in e["codes"]]
+    assert {c["code"] for c in roles} == {
+        "RESPRSN",
+        "EXCEST",
+        "GUADLTM",
+        "GUARD",
+        "POWATT",
+        "DPOWATT",
+        "HPOWATT",
+        "SPOWATT",
+    } - {"EXCEST"}
+    assert all(c["system"] == "http://terminology.hl7.org/CodeSystem/v3-RoleCode" for c in roles)
 
 
 # neoplasia types the rule set does not name: E7 excludes every type but its three exceptions

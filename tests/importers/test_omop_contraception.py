@@ -45,7 +45,8 @@ def test_procedures_and_drug_exposures_give_contraception(tmp_path: Path) -> Non
     assert _statuses(records["2"]) == []  # removed after insertion
     (pill,) = _statuses(records["3"])
     assert pill["date"] == "2026-11-10" and "drug_exposure/20" in str(pill["source"])
-    assert "medications" not in records["3"].data  # not a trial drug
+    # not a trial drug: only the marker that the record has a medication history
+    assert [m["drug"] for m in records["3"].data["medications"]] == ["other_medication"]
     assert run.report.unmapped_count("http://snomed.info/sct", "761841000") == 1
 
 

@@ -54,6 +54,10 @@ def read_research_subject(conv: FhirConverter, b: NativeBuilder, res: dict[str, 
     except ValueError:
         ended = True  # flag() reports the unreadable end date
     flag(conv, b, res, origin, "in_other_study", True, "period.end" if ended else None)
+    if not ended:  # a current participation: a later "in no other study" contradicts it
+        conv.statements.current_true(
+            "in_other_study", period.get("start"), f"ResearchSubject/{res.get('id')}"
+        )
 
 
 def read_coverage(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], origin: Origin) -> None:

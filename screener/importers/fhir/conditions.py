@@ -28,9 +28,11 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
     )
     if isinstance(classified, NotCriterion):
         conv.log.skip(f"Condition ({classified.reason})")
+        _other(conv, res, origin)
         return
     target = classified
     if target is None:
+        _other(conv, res, origin)
         if not found:
             b.problem(
                 at(origin, "code"),
@@ -94,3 +96,17 @@ def read_condition(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any], o
     b.add("conditions", item, origin)
     for extra in target.also:  # the same record is further conditions (mapping ``also``)
         b.add("conditions", also_item(item, extra), origin)
+
+
+def _other(conv: FhirConverter, res: dict[str, Any], origin: Origin) -> None:
+    """A diagnosis no criterion reads: it shows the record has a diagnosis list (record_lists)."""
+    onset = None
+    for key in ("onsetDateTime", "onsetPeriod", "recordedDate"):
+        value = res.get(key)
+        if isinstance(value, dict):
+            value = value.get("start")
+        if value:
+            with contextlib.suppress(ValueError):
+                onset = parse_date(value)
+            break
+    conv.lists.condition(condition_status(res) == "active", onset, f"Condition/{res.get('id')}", origin)

@@ -9,6 +9,7 @@ from screener.importers.contraception import ContraceptionContext
 from screener.importers.core import ImportLog, NativeBuilder, Origin, PatientRecord
 from screener.importers.fhir.administrative import read_consent, read_coverage, read_research_subject
 from screener.importers.fhir.conditions import read_condition
+from screener.importers.fhir.devices import read_device_use
 from screener.importers.fhir.medications import (
     Administrations,
     add_administrations,
@@ -20,7 +21,11 @@ from screener.importers.fhir.outcomes import OutcomeContext
 from screener.importers.fhir.oxygen import OxygenContext
 from screener.importers.fhir.patient import read_patient
 from screener.importers.fhir.procedures import read_procedure
+from screener.importers.fhir.questionnaires import read_questionnaire_response
+from screener.importers.fhir.statements import read_list, read_patient_contacts, read_related_person
 from screener.importers.mapping import Mapping
+from screener.importers.record_lists import RecordLists
+from screener.importers.statements import StatementContext
 
 # Resource types a patient's facts are read from (others are counted as "not used").
 USED = {
@@ -36,6 +41,10 @@ USED = {
     "ResearchSubject",
     "AllergyIntolerance",
     "AdverseEvent",
+    "RelatedPerson",
+    "List",
+    "QuestionnaireResponse",
+    "DeviceUseStatement",
 }
 
 
@@ -47,9 +56,12 @@ class FhirConverter:
     ) -> None:
         self.mapping = mapping
         self.log = log
-        self.organizations = organizations if organizations is not None else {}  # by id (Coverage payors)
+        # by id: Organizations (Coverage payors) and Devices (DeviceUseStatement), looked up by reference
+        self.organizations = organizations if organizations is not None else {}
         self.oxygen = OxygenContext()  # one patient's inhaled-oxygen observations (reset per patient)
         self.contraception = ContraceptionContext()  # one patient's contraceptive events (reset per patient)
+        self.statements = StatementContext()  # one patient's E14 / E16 / I2 statements (reset per patient)
+        self.lists = RecordLists()  # one patient's records no criterion reads (reset per patient)
 
     def convert(
         self,
@@ -64,6 +76,9 @@ class FhirConverter:
         admins: dict[tuple[Any, ...], Administrations] = {}
         self.oxygen = OxygenContext()
         self.contraception = ContraceptionContext()
+        self.statements = StatementContext()
+        self.lists = RecordLists()
+        read_patient_contacts(self, b, patient, patient_origin)
         outcomes = OutcomeContext()
         for resource, origin in resources:
             kind = resource.get("resourceType")
@@ -84,6 +99,14 @@ class FhirConverter:
                     read_coverage(self, b, resource, origin)
                 elif kind == "ResearchSubject":
                     read_research_subject(self, b, resource, origin)
+                elif kind == "RelatedPerson":
+                    read_related_person(self, b, resource, origin)
+                elif kind == "List":
+                    read_list(self, b, resource, origin)
+                elif kind == "DeviceUseStatement":
+                    read_device_use(self, b, resource, origin)
+                elif kind == "QuestionnaireResponse":
+                    read_questionnaire_response(self, b, resource, origin)
                 elif kind == "AllergyIntolerance":
                     outcomes.allergy(self, b, resource, origin)
                 elif kind == "AdverseEvent":
@@ -96,4 +119,6 @@ class FhirConverter:
         outcomes.settle(b)
         self.oxygen.settle()
         self.contraception.settle(b, self.log)
+        self.statements.settle(b, self.log)
+        self.lists.settle(b)
         return b.finish(self.log)

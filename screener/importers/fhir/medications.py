@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from screener.importers.core import NativeBuilder, Origin, iso, parse_date, parse_number
-from screener.importers.fhir.common import at, codings, ref_id, text, unit, when
+from screener.importers.fhir.common import at, codings, first_date, ref_id, text, unit, when
 from screener.importers.fhir.contraception import contraceptive_of, read_contraceptive_medication
 from screener.importers.fhir.status import MED_ENDED, medication_set_aside
 from screener.importers.mapping import DrugTarget
@@ -188,29 +188,20 @@ def read_medication(
     if reason is not None:
         conv.log.skip(reason)
         return
-    contraceptive = contraceptive_of(conv, medication_concepts(res, medications))
-    if contraceptive is not None:
-        read_contraceptive_medication(conv, b, res, origin, contraceptive)
-        return
-    status = res.get("status")
-    target = drug_of(conv, b, res, origin, medications)
-    if target is None:
-        return
     dosages = res.get("dosageInstruction") or res.get("dosage") or []
     dosage = dosages[0] if isinstance(dosages, list) and dosages and isinstance(dosages[0], dict) else {}
     timing = (dosage.get("timing") or {}).get("repeat") or {}
-    bounds = timing.get("boundsPeriod") or {}
-    if kind == "MedicationRequest":
-        start_value = bounds.get("start") or res.get("authoredOn")
-        end_value = bounds.get("end") or ((res.get("dispenseRequest") or {}).get("validityPeriod") or {}).get(
-            "end"
-        )
-        start_key = "authoredOn"
-    else:
-        period = res.get("effectivePeriod") or {}
-        start_value = period.get("start") or res.get("effectiveDateTime") or bounds.get("start")
-        end_value = period.get("end") or bounds.get("end")
-        start_key = "effectivePeriod.start"
+    start_value, end_value, start_key = _period(res, timing)
+    contraceptive = contraceptive_of(conv, medication_concepts(res, medications))
+    status = res.get("status")
+    target = None if contraceptive is not None else drug_of(conv, b, res, origin, medications)
+    if target is None:  # a drug no criterion reads: it shows the record has a medication history
+        conv.lists.medication(*_dates(start_value, end_value, status), f"{kind}/{res.get('id')}", origin)
+    if contraceptive is not None:
+        read_contraceptive_medication(conv, b, res, origin, contraceptive)
+        return
+    if target is None:
+        return
     here = at(origin, start_key)
     if not start_value:
         b.problem(here, f"{target.drug}: no start date; not imported")
@@ -255,6 +246,31 @@ def read_medication(
     b.add("medications", item, origin)
 
 
+def _period(res: dict[str, Any], timing: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(start, end, field of the start) of a MedicationRequest or MedicationStatement."""
+    bounds = timing.get("boundsPeriod") or {}
+    if res.get("resourceType") == "MedicationRequest":
+        validity = (res.get("dispenseRequest") or {}).get("validityPeriod") or {}
+        return (
+            bounds.get("start") or res.get("authoredOn"),
+            bounds.get("end") or validity.get("end"),
+            "authoredOn",
+        )
+    period = res.get("effectivePeriod") or {}
+    start = period.get("start") or res.get("effectiveDateTime") or bounds.get("start")
+    return start, period.get("end") or bounds.get("end"), "effectivePeriod.start"
+
+
+def _dates(start: Any, end: Any, status: Any) -> tuple[date | None, date | None]:
+    """Start and end of a period, quietly (None when unreadable); an ended one without end: its start."""
+    try:
+        first = parse_date(start) if start else None
+        last = parse_date(end) if end else None
+    except ValueError:
+        return None, None
+    return first, last if last is not None or status not in MED_ENDED else first
+
+
 def read_administration(
     conv: FhirConverter,
     b: NativeBuilder,
@@ -270,6 +286,9 @@ def read_administration(
         return
     target = drug_of(conv, b, res, origin, medications)
     if target is None:
+        value, _ = first_date(res, "effectiveDateTime", "effectivePeriod")
+        day, _ = _dates(value, value, None)
+        conv.lists.medication(day, day, f"MedicationAdministration/{res.get('id')}", origin)
         return
     day = when(b, res, origin, "effectiveDateTime", "effectivePeriod")
     if day is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from screener.importers.core import NativeBuilder, Origin, parse_number
 from screener.importers.fhir.common import at, codings, has_value, text, unit, when
 from screener.importers.fhir.oxygen import BLOOD_GASES, component_state, oxygen_code
+from screener.importers.fhir.statements import read_classification
 from screener.importers.fhir.status import observation_set_aside
 from screener.importers.mapping import AssessmentTarget
 
@@ -37,6 +38,13 @@ def read_observation(conv: FhirConverter, b: NativeBuilder, res: dict[str, Any],
         return
     if conv.oxygen.note(res):
         return  # an inhaled-oxygen observation: it tells a blood gas's oxygen state
+    for c in codings(res.get("code")):
+        classified = conv.mapping.classification(c.get("system"), c["code"])
+        if classified is not None:  # the number of classification criteria a diagnosis meets (I2)
+            day = when(b, res, origin, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+            if day is not None:
+                read_classification(conv, b, res, classified, day, origin)
+            return
     source = f"Observation/{res.get('id')}"
     oxygen = component_state(res)
     parts: list[tuple[dict[str, Any], str, str]] = [(res, source, "")]

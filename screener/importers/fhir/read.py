@@ -60,7 +60,7 @@ class _Pool:
             self.patients[pid] = (res, origin)
         elif kind == "Medication":
             self.medications[str(res.get("id"))] = res
-        elif kind == "Organization":
+        elif kind in ("Organization", "Device"):  # looked up by reference (payors, devices in use)
             self.organizations[str(res.get("id"))] = res
         elif kind in USED:
             self.others.append((res, origin))
@@ -327,7 +327,7 @@ def iter_ndjson(paths: Iterable[str | Path], mapping: Mapping | None = None) -> 
                         first_patient[pid] = _digest(res)
                     elif kind == "Medication":
                         medications[str(res.get("id"))] = res
-                    elif kind == "Organization":
+                    elif kind in ("Organization", "Device"):  # looked up by reference
                         organizations[str(res.get("id"))] = res
                     elif kind in USED:
                         pid = patient_ref(res)

@@ -26,6 +26,7 @@ SYSTEMS = {
     "http://hl7.org/fhir/sid/icd-10": "icd10",
     "http://hl7.org/fhir/sid/icd-10-cm": "icd10cm",
     "http://www.whocc.no/atc": "atc",
+    "urn:screener:codes": "screener",
 }
 
 # fact name -> (terminology ids "section/id", extra keys)
@@ -272,6 +273,17 @@ PRODUCTS = [
         "display": "cyclosporine, modified 100 MG Oral Capsule",
         "source": "shared/data/synthea27nj-omop/README.md (cyclosporine 241834) and its CONCEPT.csv "
         "concept_name",
+    },
+    {
+        "system": "rxnorm",
+        "code": "200060",
+        "drug": "mycophenolate_mofetil",
+        "strength_mg": 500,
+        "route": "oral",
+        "display": "mycophenolate mofetil 500 MG Oral Tablet",
+        "source": "NLM RxImage record (rxcui 200060, NDC 00093-7477-01 'mycophenolate mofetil 500 MG Oral "
+        "Tablet') and a second public data set listing the same name and code, via exact-string code search "
+        "(repositories not identified); used by fixtures/omop/make_eligible_refractory_lupus.py",
     },
     {
         "system": "rxnorm",
@@ -821,9 +833,23 @@ CONTRACEPTION: list[tuple[str, str, str, str, str, int]] = [
 ]
 
 
+# Device types (FHIR Device.type, read through a DeviceUseStatement). SNOMED CT 268460000 as listed,
+# with its name, in the KBV (Kassenaerztliche Bundesvereinigung) value set of implant types
+# https://fhir.kbv.de/ValueSet/KBV_VS_MIO_NFD_Implant (exact-string code search); not in the shared
+# OMOP vocabulary extract.
+_KBV_IMPLANT = "KBV ValueSet KBV_VS_MIO_NFD_Implant (https://fhir.kbv.de/ValueSet/KBV_VS_MIO_NFD_Implant)"
+CONTRACEPTIVE_DEVICES: list[tuple[str, str, str, str, str]] = [
+    ("snomed", "268460000", "Intrauterine contraceptive device (physical object)", "iud", "start"),
+]
+
+
 def contraception_entries() -> list[dict[str, Any]]:
     """``contraception:`` of the mapping, one entry per method and event (codes with their source)."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for system, code, display, method, event in CONTRACEPTIVE_DEVICES:
+        grouped.setdefault((method, event), []).append(
+            {"system": system, "code": code, "display": display, "source": _KBV_IMPLANT, "verified": False}
+        )
     for system, code, display, method, event, concept in CONTRACEPTION:
         grouped.setdefault((method, event), []).append(
             {
@@ -864,6 +890,88 @@ def treatment_outcome_entries() -> list[dict[str, Any]]:
             {"system": system, "code": code, "display": display, "source": source, "verified": False}
         )
     return [{"outcome": o, "codes": codes} for o, codes in grouped.items()]
+
+
+# ------------------------------------------------------------------ screener's own code system
+# Facts of NCT03562065 that no standard terminology codes (searched 2026-12-03: no LOINC or
+# SNOMED CT concept for "number of ACR classification criteria met", for "included in no other
+# study" or for "under no legal protection measure"). They use screener's own small code system
+# urn:screener:codes, documented in docs/terminology.md ("screener's own codes"); it is not LOINC
+# or SNOMED CT and never pretends to be. SELENA-SLEDAI has no standard code either
+# (terminology.yaml#sledai_score).
+SCREENER = "urn:screener:codes"
+_OWN = "screener's own code system urn:screener:codes (docs/terminology.md#screeners-own-codes)"
+OWN_STATUSES: list[tuple[str, str, str]] = [
+    ("in_other_study", "in-other-study", "Currently included in another study (valueBoolean)"),
+    ("legal_protection", "legal-protection", "Under a legal protection measure (valueBoolean)"),
+]
+# A List with this code, status current and emptyReason nilknown (FHIR R4 List.emptyReason,
+# http://terminology.hl7.org/CodeSystem/list-empty-reason: "clinical judgment that there are no
+# known items for this list after reasonable investigation") says the fact is false on its date.
+OWN_LISTS: list[tuple[str, str, str]] = [
+    ("in_other_study", "research-participations", "Current research study participations"),
+    ("legal_protection", "legal-protection-measures", "Current legal protection measures"),
+]
+# condition, classification, number of criteria, code, display
+OWN_CLASSIFICATIONS: list[tuple[str, str, int, str, str]] = [
+    (
+        "sle",
+        "acr_1997",
+        11,
+        "sle-acr-1997-criteria-met",
+        "SLE: number of ACR 1997 classification criteria met",
+    ),
+    (
+        "sle",
+        "acr_1982",
+        11,
+        "sle-acr-1982-criteria-met",
+        "SLE: number of ACR 1982 classification criteria met",
+    ),
+]
+OWN_ASSESSMENTS: list[tuple[str, str, str]] = [
+    ("selena_sledai", "selena-sledai", "SELENA-SLEDAI total score (0-105)"),
+]
+# Patient.contact.relationship / RelatedPerson.relationship codes of HL7 v3-RoleCode's
+# ResponsibleParty value set (http://terminology.hl7.org/ValueSet/v3-ResponsibleParty, THO 3.0.0:
+# RESPRSN and its 7 children). A guardian is a legal protection measure of an adult (E16); a
+# power of attorney or a guardian ad litem may or may not be one: a person must check, so such a
+# record keeps E16 unknown (it never lets a "none" statement pass it).
+V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+_RESPONSIBLE = "HL7 THO ValueSet v3-ResponsibleParty (v3-RoleCode is-a RESPRSN)"
+LEGAL_REPRESENTATIVES: list[tuple[str, str, bool | None]] = [
+    ("GUARD", "guardian", True),
+    ("GUADLTM", "guardian ad lidem", None),
+    ("POWATT", "power of attorney", None),
+    ("DPOWATT", "durable power of attorney", None),
+    ("HPOWATT", "healthcare power of attorney", None),
+    ("SPOWATT", "special power of attorney", None),
+    ("RESPRSN", "responsible party", None),
+]
+
+
+def own_entries() -> dict[str, Any]:
+    """The mapping's sections for screener's own codes and the v3 responsible-party roles."""
+
+    def code(c: str, display: str) -> dict[str, Any]:
+        return {"system": "screener", "code": c, "display": display, "source": _OWN}
+
+    return {
+        "statuses": [{"name": n, "codes": [code(c, d)], "answers": []} for n, c, d in OWN_STATUSES],
+        "assessments": [{"name": n, "codes": [code(c, d)]} for n, c, d in OWN_ASSESSMENTS],
+        "completeness_lists": [{"status": n, "codes": [code(c, d)]} for n, c, d in OWN_LISTS],
+        "classifications": [
+            {"condition": cond, "classification": cl, "criteria": k, "codes": [code(c, d)]}
+            for cond, cl, k, c, d in OWN_CLASSIFICATIONS
+        ],
+        "legal_representatives": [
+            {
+                "value": value,
+                "codes": [{"system": V3_ROLE, "code": c, "display": d, "source": _RESPONSIBLE}],
+            }
+            for c, d, value in LEGAL_REPRESENTATIVES
+        ],
+    }
 
 
 def build(ref: Path) -> dict[str, Any]:
@@ -924,6 +1032,7 @@ def build(ref: Path) -> dict[str, Any]:
     answers = {}
     for value, codes in EXTRA_ANSWERS.items():
         answers[value] = [{**c, "source": EXTRA_ANSWER_SOURCE, "verified": False} for c in codes]
+    own = own_entries()
     return {
         "schema_version": "1",
         "mapping": {
@@ -944,7 +1053,11 @@ def build(ref: Path) -> dict[str, Any]:
             "negative": ["negative", "neg", "not detected", "non-reactive", "nonreactive", "absent"],
         },
         "observations": observations,
-        "statuses": statuses,
+        "statuses": statuses + own["statuses"],
+        "assessments": own["assessments"],
+        "completeness_lists": own["completeness_lists"],
+        "classifications": own["classifications"],
+        "legal_representatives": own["legal_representatives"],
         "conditions": conditions + _snomed_conditions(),
         "condition_ranges": CONDITION_RANGES,
         "not_criteria": NOT_CRITERIA,
@@ -975,6 +1088,12 @@ HEADER = """\
 #   contraception: procedure / medication codes -> contraceptive method put in place (start) or
 #                 removed (removal); read into the status effective_contraception
 #   treatment_outcomes: a medication's statusReason codes -> its outcome (inefficacy, adverse_effect)
+#   assessments:  screener's own code for the SELENA-SLEDAI total (no standard code exists)
+#   completeness_lists: List codes whose empty List (emptyReason nilknown) says a status is false
+#   classifications: codes of an Observation giving the number of classification criteria met
+#                 (valueInteger) -> the condition's classification and criteria_met
+#   legal_representatives: v3-RoleCode responsible-party roles (Patient.contact, RelatedPerson)
+#                 -> legal_protection true (guardian) or null (a person must check)
 """
 
 
