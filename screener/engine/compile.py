@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from screener.facts import window_field
+from screener.model.operators import OPERATORS, WINDOW_OPS, negation
 from screener.model.rules import (
-    WINDOW_OPS,
     Comparison,
     Criterion,
     Derived,
@@ -32,26 +32,6 @@ from screener.model.rules import (
     RuleSet,
     walk,
 )
-
-NEGATION = {
-    "eq": "ne",
-    "ne": "eq",
-    "lt": "gte",
-    "gte": "lt",
-    "lte": "gt",
-    "gt": "lte",
-    "in": "not_in",
-    "not_in": "in",
-    "min_ago": "min_ago_not",
-    "max_ago": "max_ago_not",
-}
-_DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
-_WINDOW_DURABLE = {  # (date - first day of the window) against 0
-    "min_ago": "$lte",
-    "min_ago_not": "$gt",
-    "max_ago": "$gte",
-    "max_ago_not": "$lt",
-}
 
 
 @dataclass(frozen=True)
@@ -137,7 +117,7 @@ def _target(node: FactTest | FieldTest) -> str:
     return name
 
 
-def _expression(target: str, op: str, value: Any) -> dict[str, Any]:
+def durable_comparison(target: str, op: str, value: Any) -> dict[str, Any]:
     """One durable_rules expression; the field must exist (absent is not "not equal").
 
     Date windows compare ``<field>_vs_<window>`` (days from the window's first
@@ -147,17 +127,20 @@ def _expression(target: str, op: str, value: Any) -> dict[str, Any]:
     pattern inside ``$and`` crashed the process.
     """
     exists = {"$ex": {target: 1}}
-    if op in _WINDOW_DURABLE:
-        compare: dict[str, Any] = {_WINDOW_DURABLE[op]: {target: 0}}
-    elif op == "eq":
-        compare = {target: value}
-    elif op == "in":
-        compare = {"$or": [{target: v} for v in value]}
-    elif op == "not_in":
-        compare = {"$and": [{"$neq": {target: v}} for v in value]}
+    operator = OPERATORS[op]
+    compare: dict[str, Any]
+    if operator.window:
+        compare = _one(operator.durable, target, 0)
+    elif operator.join is not None:
+        compare = {operator.join: [_one(operator.durable, target, v) for v in value]}
     else:
-        compare = {_DURABLE_OP[op]: {target: value}}
+        compare = _one(operator.durable, target, value)
     return {"$and": [exists, compare]}
+
+
+def _one(durable: str, target: str, value: Any) -> dict[str, Any]:
+    """One durable_rules comparison of ``target`` with ``value`` (``=`` is ``{target: value}``)."""
+    return {target: value} if durable == "=" else {durable: {target: value}}
 
 
 def _match_expressions(match: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[dict[str, Any]]:
@@ -175,9 +158,9 @@ def _test_patterns(
     compiled: Compiled, test: CompiledTest, comparison: Comparison, negate: bool
 ) -> list[dict[str, Any]]:
     node = test.node
-    op = NEGATION[comparison.op] if negate else comparison.op
+    op = negation(comparison.op) if negate else comparison.op
     value = None if comparison.op in WINDOW_OPS else comparison.value
-    expression = _expression(_target(node), op, value)
+    expression = durable_comparison(_target(node), op, value)
     patterns: list[dict[str, Any]]
     if isinstance(node, FactTest):
         patterns = [{"f": _and({"kind": "fact"}, {"name": node.fact}, expression)}]
@@ -196,7 +179,7 @@ def _test_patterns(
                         {"kind": "exposure_value"},
                         {"name": node.field},
                         {"of": {"e": "rec"}},
-                        _expression("value", op, value),
+                        durable_comparison("value", op, value),
                     )
                 },
             ]

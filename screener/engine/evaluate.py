@@ -26,9 +26,9 @@ from screener.engine.screening import uncertain_outcomes, uncertain_screen
 from screener.engine.uncertain import open_world
 from screener.errors import EngineError
 from screener.facts import PreparedFacts, from_day_number, prepare, window_end
+from screener.model.operators import NUMERIC_OPS, OPERATORS, WINDOW_OPS
 from screener.model.patient import Patient
 from screener.model.rules import (
-    WINDOW_OPS,
     Criterion,
     Derived,
     FactTest,
@@ -127,7 +127,7 @@ class Engine:
             self._test_info[id(node)] = _TestInfo(
                 tid=test.id,
                 description=self._describe(node),
-                threshold=comparison.value if comparison.op in ("lt", "lte", "gt", "gte") else None,
+                threshold=comparison.value if comparison.op in NUMERIC_OPS else None,
                 op=comparison.op,
                 unit=node.unit,
             )
@@ -155,7 +155,10 @@ class Engine:
                 if n.comparison.op in WINDOW_OPS
             ]
             self._lower_bounds[c.id] = [
-                n for n in tests if isinstance(n, FactTest) and n.comparison.op in ("gte", "gt")
+                n
+                for n in tests
+                if isinstance(n, FactTest) and OPERATORS[n.comparison.op].numeric
+                if OPERATORS[n.comparison.op].bound == "lower"
             ]
         # criteria a failing patient may still pass later: a date window, or a lower bound on
         # a value that grows with the screening date (age); eligible_from looks for that date

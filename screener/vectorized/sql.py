@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from screener.model.rules import WINDOW_OPS, Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
+from screener.model.operators import OPERATORS
+from screener.model.rules import Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
 from screener.vectorized.flatten import Layout, target_key
-
-_SQL_OP = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-_WINDOW_SQL = {"min_ago": "<= 0", "max_ago": ">= 0"}
 
 OUTCOME_CODES = ("pass", "fail", "unknown")  # query returns 0, 1, 2
 
@@ -40,13 +38,15 @@ def literal(value: Any) -> str:
 
 
 def comparison(column: str, op: str, value: Any) -> str:
-    if op in WINDOW_OPS:
-        return f"({column} {_WINDOW_SQL[op]})"
-    if op == "in":
-        return f"({column} IN ({', '.join(literal(v) for v in value)}))"
-    if op == "not_in":
-        return f"({column} NOT IN ({', '.join(literal(v) for v in value)}))"
-    return f"({column} {_SQL_OP[op]} {literal(value)})"
+    """The SQL form of a comparison (:data:`screener.model.operators.OPERATORS`)."""
+    operator = OPERATORS[op]
+    if operator.window:
+        rendered = ""  # the window is in the prepared offset, compared with 0
+    elif operator.value == "list":
+        rendered = ", ".join(literal(v) for v in value)
+    else:
+        rendered = literal(value)
+    return "(" + operator.sql.format(col=column, v=rendered) + ")"
 
 
 @dataclass(frozen=True)
