@@ -19,6 +19,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from screener.engine.names import (
+    CONTEXT,
+    FACT,
+    KIND_CONTEXT,
+    KIND_EXPOSURE,
+    KIND_EXPOSURE_VALUE,
+    KIND_FACT,
+    KIND_MEMBER,
+    MEMBER_OF,
+    MEMBER_RECORD,
+    RECORD,
+    VALUE,
+    VALUE_OF,
+    candidate_rule,
+    derive_rule,
+    input_pattern,
+    quantifier_id,
+    test_id,
+    test_rule,
+)
 from screener.facts import window_field
 from screener.model.operators import OPERATORS, WINDOW_OPS, negation
 from screener.model.rules import (
@@ -73,11 +93,11 @@ class Compiled:
         by_name = {d.name: d for d in self.derived.values()}
         for q in self.quantifiers.values():
             if q.criterion == criterion_id:
-                names.append(f"{q.id}:candidate")
+                names.append(candidate_rule(q.id))
         for test in self.tests.values():
             if test.criterion != criterion_id:
                 continue
-            names += [f"{test.id}:true", f"{test.id}:false"]
+            names += [test_rule(test.id, True), test_rule(test.id, False)]
             wanted.append(test.node.fact if isinstance(test.node, FactTest) else test.node.field)
         seen: set[str] = set()
         while wanted:
@@ -163,46 +183,46 @@ def _test_patterns(
     expression = durable_comparison(_target(node), op, value)
     patterns: list[dict[str, Any]]
     if isinstance(node, FactTest):
-        patterns = [{"f": _and({"kind": "fact"}, {"name": node.fact}, expression)}]
+        patterns = [{FACT: _and({"kind": KIND_FACT}, {"name": node.fact}, expression)}]
     else:
         # Field tests match the quantifier's "member" facts, not the raw records:
         # durable_rules' alpha network overflows (error 303, a 64-deep stack) when
         # one fact can reach too many rules, as a rituximab record would here.
-        member = _and({"kind": "member"}, {"q": test.quantifier})
+        member = _and({"kind": KIND_MEMBER}, {MEMBER_OF: test.quantifier})
         per_exposure = compiled.ruleset.exposure_derived
         q = compiled.quantifiers[test.quantifier or ""].node
         if q.record == "exposure" and node.field in per_exposure:
             patterns = [
-                {"e": member},
+                {RECORD: member},
                 {
-                    "v": _and(
-                        {"kind": "exposure_value"},
+                    VALUE: _and(
+                        {"kind": KIND_EXPOSURE_VALUE},
                         {"name": node.field},
-                        {"of": {"e": "rec"}},
+                        {VALUE_OF: {RECORD: MEMBER_RECORD}},
                         durable_comparison("value", op, value),
                     )
                 },
             ]
         else:
-            patterns = [{"e": _and({"kind": "member"}, {"q": test.quantifier}, expression)}]
+            patterns = [{RECORD: _and({"kind": KIND_MEMBER}, {MEMBER_OF: test.quantifier}, expression)}]
     return patterns
 
 
 def _derived_rule(d: Derived) -> list[dict[str, Any]]:
     patterns: list[dict[str, Any]] = []
     if d.per == "exposure":
-        patterns.append({"e": _and({"kind": "exposure"}, *_match_expressions(d.match))})
+        patterns.append({RECORD: _and({"kind": KIND_EXPOSURE}, *_match_expressions(d.match))})
     for source in dict.fromkeys(d.fact_inputs()):
-        patterns.append({f"i_{source}": _and({"kind": "fact"}, {"name": source})})
+        patterns.append({input_pattern(source): _and({"kind": KIND_FACT}, {"name": source})})
     if any(i.source == "context" for i in d.inputs):
-        patterns.append({"ctx": {"kind": "context"}})
+        patterns.append({CONTEXT: {"kind": KIND_CONTEXT}})
     return patterns
 
 
 def compile_ruleset(ruleset: RuleSet) -> Compiled:
     compiled = Compiled(ruleset)
     for d in ruleset.derived:
-        name = f"derive:{d.name}"
+        name = derive_rule(d.name)
         compiled.rules[name] = {"all": _derived_rule(d), "run": name}
         compiled.derived[name] = d
     counter = 0
@@ -215,12 +235,13 @@ def _compile_criterion(compiled: Compiled, criterion: Criterion, counter: int) -
     # Quantifiers first, so field tests know their enclosing record filter.
     for node in walk(criterion.test):
         if isinstance(node, Quantifier):
-            qid = f"q{len(compiled.quantifiers)}"
+            qid = quantifier_id(len(compiled.quantifiers))
             compiled.quantifiers[qid] = CompiledQuantifier(qid, criterion.id, node)
             compiled.quantifier_of_node[id(node)] = qid
-            compiled.rules[f"{qid}:candidate"] = {
-                "all": [{"e": _and({"kind": node.record}, *_match_expressions(node.match))}],
-                "run": f"{qid}:candidate",
+            rule = candidate_rule(qid)
+            compiled.rules[rule] = {
+                "all": [{RECORD: _and({"kind": node.record}, *_match_expressions(node.match))}],
+                "run": rule,
             }
             if node.where is not None:
                 for inner in walk(node.where):
@@ -240,14 +261,14 @@ def _add_test(
     quantifier: str | None,
     counter: int,
 ) -> int:
-    tid = f"t{counter}"
+    tid = test_id(counter)
     test = CompiledTest(tid, criterion.id, node, quantifier)
     compiled.tests[tid] = test
     compiled.test_of_node[id(node)] = tid
-    for truth, negate in (("true", False), ("false", True)):
-        name = f"{tid}:{truth}"
+    for holds in (True, False):
+        name = test_rule(tid, holds)
         compiled.rules[name] = {
-            "all": _test_patterns(compiled, test, node.comparison, negate),
+            "all": _test_patterns(compiled, test, node.comparison, negate=not holds),
             "run": name,
         }
     return counter + 1
