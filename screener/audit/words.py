@@ -7,15 +7,12 @@ before the screening date``.
 
 from __future__ import annotations
 
+from screener.model.logic import GROUPS
 from screener.model.operators import OPERATORS
 from screener.model.rules import Comparison, FactTest, FieldTest, Group, Node, Quantifier, WhereNode
 
 RECORD_WORDS = {"exposure": "medication period", "condition": "condition"}
-GROUP_WORDS = {
-    "all": "all of",
-    "any": "any of",
-    "first_known": "the first known of",
-}
+GROUP_WORDS = {op: g.words for op, g in GROUPS.items() if op != "not"}  # "not (...)" reads apart
 
 
 def scalar(value: object) -> str:

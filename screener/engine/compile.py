@@ -35,8 +35,6 @@ from screener.engine.names import (
     candidate_rule,
     derive_rule,
     input_pattern,
-    quantifier_id,
-    test_id,
     test_rule,
 )
 from screener.facts import window_field
@@ -235,7 +233,7 @@ def _compile_criterion(compiled: Compiled, criterion: Criterion, counter: int) -
     # Quantifiers first, so field tests know their enclosing record filter.
     for node in walk(criterion.test):
         if isinstance(node, Quantifier):
-            qid = quantifier_id(len(compiled.quantifiers))
+            qid = f"q{len(compiled.quantifiers)}"
             compiled.quantifiers[qid] = CompiledQuantifier(qid, criterion.id, node)
             compiled.quantifier_of_node[id(node)] = qid
             rule = candidate_rule(qid)
@@ -261,7 +259,7 @@ def _add_test(
     quantifier: str | None,
     counter: int,
 ) -> int:
-    tid = test_id(counter)
+    tid = f"t{counter}"
     test = CompiledTest(tid, criterion.id, node, quantifier)
     compiled.tests[tid] = test
     compiled.test_of_node[id(node)] = tid

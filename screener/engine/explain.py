@@ -31,16 +31,8 @@ from screener.errors import EngineError
 from screener.facts import PreparedFacts
 from screener.model.logic import GROUPS, QUANTIFIERS, Truth, combine, criterion_outcome, quantify
 from screener.model.operators import NUMERIC_OPS
-from screener.model.rules import (
-    Criterion,
-    FactTest,
-    FieldTest,
-    Group,
-    Node,
-    Quantifier,
-    RuleSet,
-)
-from screener.results import CriterionResult, Evidence, FactUse
+from screener.model.rules import Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
+from screener.results import CriterionResult, Evidence, FactUse, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,31 +348,27 @@ class Explainer:
         verdict = self._node(c.test, fired, prepared)
         outcome = criterion_outcome(c.type, verdict.value)
         missing = verdict.missing if outcome == "unknown" else ()
-        return CriterionResult(
-            id=c.id,
-            type=c.type,
-            title=c.title,
-            outcome=outcome,
-            section=c.section,
-            quote=c.quote,
-            reading=c.reading,
-            person_only=c.person_only,
-            missing=missing,
-            evidence=verdict.evidence,
-            conflicts=_conflicts(missing, prepared),
+        return _result(
+            c, outcome, missing=missing, evidence=verdict.evidence, conflicts=_conflicts(missing, prepared)
         )
 
     def passing(self, c: Criterion) -> CriterionResult:
-        return CriterionResult(
-            id=c.id,
-            type=c.type,
-            title=c.title,
-            outcome="pass",
-            section=c.section,
-            quote=c.quote,
-            reading=c.reading,
-            person_only=c.person_only,
-        )
+        """A criterion known to pass, without its explanation (batch rows show none)."""
+        return _result(c, "pass")
+
+
+def _result(c: Criterion, outcome: Outcome, **explanation: Any) -> CriterionResult:
+    return CriterionResult(
+        id=c.id,
+        type=c.type,
+        title=c.title,
+        outcome=outcome,
+        section=c.section,
+        quote=c.quote,
+        reading=c.reading,
+        person_only=c.person_only,
+        **explanation,
+    )
 
 
 def _conflicts(missing: tuple[str, ...], prepared: PreparedFacts) -> tuple[str, ...]:

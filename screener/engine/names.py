@@ -31,14 +31,6 @@ def input_pattern(source: str) -> str:
     return f"i_{source}"
 
 
-def test_id(counter: int) -> str:
-    return f"t{counter}"
-
-
-def quantifier_id(counter: int) -> str:
-    return f"q{counter}"
-
-
 def test_rule(tid: str, holds: bool) -> str:
     """The rule that fires when test ``tid`` holds (``holds``) or fails."""
     return f"{tid}:{HOLDS if holds else FAILS}"

@@ -18,6 +18,7 @@ from screener.engine.glue import Fired
 from screener.facts import PreparedFacts
 from screener.model.logic import Truth, combine, criterion_outcome, quantify
 from screener.model.rules import Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
+from screener.results import Outcome
 
 TruthFn = Callable[[Fired, PreparedFacts], Truth]
 WhereFn = Callable[[Fired, str], Truth]
@@ -31,7 +32,7 @@ class Outcomes:
         self._explainer = explainer
         self._truths: dict[str, TruthFn] = {c.id: self._truth_fn(c.test) for c in ruleset.criteria}
 
-    def outcome(self, c: Criterion, fired: Fired, prepared: PreparedFacts) -> str:
+    def outcome(self, c: Criterion, fired: Fired, prepared: PreparedFacts) -> Outcome:
         return criterion_outcome(c.type, self._truths[c.id](fired, prepared))
 
     def _truth_fn(self, node: Node) -> TruthFn:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from screener.results import Outcome
+
 Truth = bool | None
 
 
@@ -95,7 +97,7 @@ def quantify(quantifier: str, values: Sequence[Truth], absent: str) -> Truth:
     return combine(QUANTIFIERS[quantifier], values)
 
 
-def criterion_outcome(criterion_type: str, value: Truth) -> str:
+def criterion_outcome(criterion_type: str, value: Truth) -> Outcome:
     """A criterion's outcome from its test's value: an inclusion passes when its test
     holds, an exclusion fails when its test holds; unknown stays unknown."""
     if value is None:
