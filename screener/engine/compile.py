@@ -35,7 +35,7 @@ from screener.engine.names import (
     candidate_rule,
     derive_rule,
     input_pattern,
-    test_rule,
+    truth_rule,
 )
 from screener.facts import window_field
 from screener.model.operators import OPERATORS, WINDOW_OPS, negation
@@ -95,7 +95,7 @@ class Compiled:
         for test in self.tests.values():
             if test.criterion != criterion_id:
                 continue
-            names += [test_rule(test.id, True), test_rule(test.id, False)]
+            names += [truth_rule(test.id, True), truth_rule(test.id, False)]
             wanted.append(test.node.fact if isinstance(test.node, FactTest) else test.node.field)
         seen: set[str] = set()
         while wanted:
@@ -264,7 +264,7 @@ def _add_test(
     compiled.tests[tid] = test
     compiled.test_of_node[id(node)] = tid
     for holds in (True, False):
-        name = test_rule(tid, holds)
+        name = truth_rule(tid, holds)
         compiled.rules[name] = {
             "all": _test_patterns(compiled, test, node.comparison, negate=not holds),
             "run": name,

@@ -20,6 +20,7 @@ from screener.engine.compile import Compiled
 from screener.engine.glue import Fired
 from screener.engine.names import (
     FACT,
+    KIND_EXPOSURE,
     MEMBER_RECORD,
     RECORD,
     VALUE,
@@ -27,6 +28,7 @@ from screener.engine.names import (
     derive_error_key,
     derived_fact_id,
 )
+from screener.engine.uncertain import records_missing
 from screener.errors import EngineError
 from screener.facts import PreparedFacts
 from screener.model.logic import GROUPS, QUANTIFIERS, Truth, combine, criterion_outcome, quantify
@@ -146,7 +148,7 @@ class Explainer:
         return fired.facts.get(base_fact_id(name)) or fired.facts.get(derived_fact_id(name))
 
     def record_label(self, record: dict[str, Any]) -> str:
-        if record.get("kind") == "exposure":
+        if record.get("kind") == KIND_EXPOSURE:
             when = record.get("start", "?")
             until = record.get("end") or ("ongoing" if record.get("ongoing") else "?")
             return f"{record['drug']} {when}..{until} ({record['id']})"
@@ -303,11 +305,7 @@ class Explainer:
         if not records:
             absent = quantify(node.quantifier, (), node.absent)  # false, or unknown
             if absent is None:
-                label = (
-                    node.missing
-                    or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
-                )
-                return Verdict(None, missing=(label,))
+                return Verdict(None, missing=(records_missing(node),))
             if not fired.evidence:
                 return _KNOWN[absent]
             what = ", ".join(f"{k} in {list(v)}" for k, v in node.match)

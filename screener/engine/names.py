@@ -31,7 +31,7 @@ def input_pattern(source: str) -> str:
     return f"i_{source}"
 
 
-def test_rule(tid: str, holds: bool) -> str:
+def truth_rule(tid: str, holds: bool) -> str:
     """The rule that fires when test ``tid`` holds (``holds``) or fails."""
     return f"{tid}:{HOLDS if holds else FAILS}"
 

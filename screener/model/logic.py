@@ -2,8 +2,9 @@
 
 A test that had nothing to read is *unknown* (``None``) beside true and false.
 Groups and quantifiers combine their children with Kleene's strong three-valued
-logic (the logic SQL's AND / OR / NOT also follow), as CQL does for clinical
-criteria (HL7 CQL 1.5, "Logical Operators"):
+logic: the logic of SQL's AND / OR / NOT with NULL as unknown (PostgreSQL
+documentation, section 9.1 "Logical Operators", truth tables) and of CQL's
+logical operators (HL7 Clinical Quality Language 1.5, Author's Guide, Table 2-I):
 
 * ``all``: false if any child is false, else unknown if any is unknown, else true;
 * ``any``: true if any child is true, else unknown if any is unknown, else false;
