@@ -65,9 +65,7 @@ def markdown() -> str:
     quantifiers = " and ".join(f"`{q}` is `{g}`" for q, g in QUANTIFIERS.items())
     absent = ", ".join(f'`absent: "{k}"` gives {_truth(v)}' for k, v in ABSENT.items())
     decisive = ", ".join(
-        f"in `{op}` one {_truth(g.decisive)} child"
-        for op, g in GROUPS.items()
-        if g.decisive is not None
+        f"in `{op}` one {_truth(g.decisive)} child" for op, g in GROUPS.items() if g.decisive is not None
     )
     lines = [
         BEGIN,

@@ -102,7 +102,8 @@ _MEANING: dict[str, Callable[[Any, Any], bool]] = {
     "min_ago_not": lambda offset, _: offset > 0,
     "max_ago_not": lambda offset, _: offset < 0,
 }
-_LINT: dict[str, dict[str, Any]] = {
+# the list operators' joins, the linter's reading, and which a rule file cannot write
+_EXTRA: dict[str, dict[str, Any]] = {
     "eq": {"values": "allowed"},
     "ne": {"values": "excluded"},
     "lt": {"bound": "upper", "strict": True},
@@ -118,7 +119,7 @@ _LINT: dict[str, dict[str, Any]] = {
 }
 
 OPERATORS: dict[str, Operator] = {
-    row[0]: Operator(*row, holds=_MEANING[row[0]], **_LINT[row[0]]) for row in _TABLE
+    row[0]: Operator(*row, holds=_MEANING[row[0]], **_EXTRA[row[0]]) for row in _TABLE
 }
 
 #: The operators a rule file may write, in the order the schema and the docs list them.
