@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.errors import Location
+from screener.model.operators import OPERATORS
 from screener.model.rules import (
     Comparison,
     Criterion,
@@ -217,13 +218,14 @@ class _Bound:
 
 def _numeric(c: Comparison) -> tuple[str, float, bool] | None:
     """(direction, value, strict) of a comparison that bounds a number or a date's age."""
-    if c.op in ("lt", "lte", "gt", "gte") and isinstance(c.value, int | float):
-        direction = "upper" if c.op in ("lt", "lte") else "lower"
-        return direction, float(c.value), c.op in ("lt", "gt")
-    if c.op in ("min_ago", "max_ago") and isinstance(c.value, Window):
+    operator = OPERATORS[c.op]
+    if operator.bound is None:
+        return None
+    if operator.numeric and isinstance(c.value, int | float):
+        return operator.bound, float(c.value), operator.strict
+    if operator.window and isinstance(c.value, Window):
         # Age of the date at the screening date: max_ago is an upper bound, min_ago a lower one.
-        direction = "upper" if c.op == "max_ago" else "lower"
-        return direction, _window_days(c.value), False
+        return operator.bound, _window_days(c.value), operator.strict
     return None
 
 
@@ -282,15 +284,15 @@ def _check_same_subject(
         if numeric:
             direction, value, strict = numeric
             bounds[direction].append((_Bound(value, strict, _label(node)), node))
-        elif comp.op == "eq":
-            equal.append((comp.value, node))
-            allowed.append(({comp.value}, node))
-        elif comp.op == "in":
-            allowed.append((set(comp.value), node))
-        elif comp.op == "ne":
-            excluded.append(({comp.value}, node))
-        elif comp.op == "not_in":
-            excluded.append((set(comp.value), node))
+        else:
+            operator = OPERATORS[comp.op]
+            listed = set(comp.value) if operator.value == "list" else {comp.value}
+            if operator.values == "allowed":
+                if operator.value != "list":
+                    equal.append((comp.value, node))
+                allowed.append((listed, node))
+            elif operator.values == "excluded":
+                excluded.append((listed, node))
 
     # Contradictions: an empty interval, or no value left among the allowed ones.
     for lower, lnode in bounds["lower"]:

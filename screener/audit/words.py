@@ -7,14 +7,12 @@ before the screening date``.
 
 from __future__ import annotations
 
+from screener.model.logic import GROUPS
+from screener.model.operators import OPERATORS
 from screener.model.rules import Comparison, FactTest, FieldTest, Group, Node, Quantifier, WhereNode
 
 RECORD_WORDS = {"exposure": "medication period", "condition": "condition"}
-GROUP_WORDS = {
-    "all": "all of",
-    "any": "any of",
-    "first_known": "the first known of",
-}
+GROUP_WORDS = {op: g.words for op, g in GROUPS.items() if op != "not"}  # "not (...)" reads apart
 
 
 def scalar(value: object) -> str:
@@ -26,15 +24,13 @@ def scalar(value: object) -> str:
 
 
 def comparison_words(comparison: Comparison, unit: str | None = None) -> str:
-    op, value = comparison.op, comparison.value
-    if op in ("in", "not_in"):
-        listed = ", ".join(scalar(v) for v in value)
-        text = f"{'in' if op == 'in' else 'not in'} [{listed}]"
-    elif op in ("min_ago", "max_ago"):
+    operator, value = OPERATORS[comparison.op], comparison.value
+    if operator.value == "list":
+        text = f"{operator.symbol} [{', '.join(scalar(v) for v in value)}]"
+    elif operator.window:
         text = comparison.describe()
     else:
-        symbol = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
-        text = f"{symbol} {scalar(value)}"
+        text = f"{operator.symbol} {scalar(value)}"
     if unit:
         text += f" {unit}"
     return text

@@ -46,6 +46,7 @@ from screener.batch.safe_io import csv_lines
 from screener.batch.summary import Funnel
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, Location, ScreenerError
+from screener.model.operators import NUMERIC_OPS, OPERATORS
 from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet, find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, result_columns
@@ -112,9 +113,6 @@ def _fmt(x: float) -> str:
     return f"{round(float(x), 2):g}"
 
 
-_OP_WORD = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
 def near_misses(result: ScreeningResult) -> list[str]:
     """For each failing criterion, its numeric tests on the failing side and how far off.
 
@@ -126,10 +124,10 @@ def near_misses(result: ScreeningResult) -> list[str]:
         failing_side = c.type != "inclusion"  # exclusion fails when its test holds
         for e in c.evidence:
             margin = e.margin
-            if e.outcome is not failing_side or margin is None or e.op not in _OP_WORD:
+            if e.outcome is not failing_side or margin is None or e.op not in NUMERIC_OPS:
                 continue
             assert e.value is not None and e.threshold is not None
-            subject = e.test.rsplit(f" {_OP_WORD[e.op]} ", 1)[0]
+            subject = e.test.rsplit(f" {OPERATORS[e.op].words} ", 1)[0]  # as Comparison.describe wrote it
             relation = "<" if margin < 0 else ">" if margin > 0 else "="
             unit = f" {e.unit}" if e.unit else ""
             distance = (

@@ -19,9 +19,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from screener.engine.names import (
+    CONTEXT,
+    FACT,
+    KIND_CONTEXT,
+    KIND_EXPOSURE,
+    KIND_EXPOSURE_VALUE,
+    KIND_FACT,
+    KIND_MEMBER,
+    MEMBER_OF,
+    MEMBER_RECORD,
+    RECORD,
+    VALUE,
+    VALUE_OF,
+    candidate_rule,
+    derive_rule,
+    input_pattern,
+    truth_rule,
+)
 from screener.facts import window_field
+from screener.model.operators import OPERATORS, WINDOW_OPS, negation
 from screener.model.rules import (
-    WINDOW_OPS,
     Comparison,
     Criterion,
     Derived,
@@ -32,26 +50,6 @@ from screener.model.rules import (
     RuleSet,
     walk,
 )
-
-NEGATION = {
-    "eq": "ne",
-    "ne": "eq",
-    "lt": "gte",
-    "gte": "lt",
-    "lte": "gt",
-    "gt": "lte",
-    "in": "not_in",
-    "not_in": "in",
-    "min_ago": "min_ago_not",
-    "max_ago": "max_ago_not",
-}
-_DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
-_WINDOW_DURABLE = {  # (date - first day of the window) against 0
-    "min_ago": "$lte",
-    "min_ago_not": "$gt",
-    "max_ago": "$gte",
-    "max_ago_not": "$lt",
-}
 
 
 @dataclass(frozen=True)
@@ -93,11 +91,11 @@ class Compiled:
         by_name = {d.name: d for d in self.derived.values()}
         for q in self.quantifiers.values():
             if q.criterion == criterion_id:
-                names.append(f"{q.id}:candidate")
+                names.append(candidate_rule(q.id))
         for test in self.tests.values():
             if test.criterion != criterion_id:
                 continue
-            names += [f"{test.id}:true", f"{test.id}:false"]
+            names += [truth_rule(test.id, True), truth_rule(test.id, False)]
             wanted.append(test.node.fact if isinstance(test.node, FactTest) else test.node.field)
         seen: set[str] = set()
         while wanted:
@@ -137,7 +135,7 @@ def _target(node: FactTest | FieldTest) -> str:
     return name
 
 
-def _expression(target: str, op: str, value: Any) -> dict[str, Any]:
+def durable_comparison(target: str, op: str, value: Any) -> dict[str, Any]:
     """One durable_rules expression; the field must exist (absent is not "not equal").
 
     Date windows compare ``<field>_vs_<window>`` (days from the window's first
@@ -147,17 +145,20 @@ def _expression(target: str, op: str, value: Any) -> dict[str, Any]:
     pattern inside ``$and`` crashed the process.
     """
     exists = {"$ex": {target: 1}}
-    if op in _WINDOW_DURABLE:
-        compare: dict[str, Any] = {_WINDOW_DURABLE[op]: {target: 0}}
-    elif op == "eq":
-        compare = {target: value}
-    elif op == "in":
-        compare = {"$or": [{target: v} for v in value]}
-    elif op == "not_in":
-        compare = {"$and": [{"$neq": {target: v}} for v in value]}
+    operator = OPERATORS[op]
+    compare: dict[str, Any]
+    if operator.window:
+        compare = _one(operator.durable, target, 0)
+    elif operator.join is not None:
+        compare = {operator.join: [_one(operator.durable, target, v) for v in value]}
     else:
-        compare = {_DURABLE_OP[op]: {target: value}}
+        compare = _one(operator.durable, target, value)
     return {"$and": [exists, compare]}
+
+
+def _one(durable: str, target: str, value: Any) -> dict[str, Any]:
+    """One durable_rules comparison of ``target`` with ``value`` (``=`` is ``{target: value}``)."""
+    return {target: value} if durable == "=" else {durable: {target: value}}
 
 
 def _match_expressions(match: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[dict[str, Any]]:
@@ -175,51 +176,51 @@ def _test_patterns(
     compiled: Compiled, test: CompiledTest, comparison: Comparison, negate: bool
 ) -> list[dict[str, Any]]:
     node = test.node
-    op = NEGATION[comparison.op] if negate else comparison.op
+    op = negation(comparison.op) if negate else comparison.op
     value = None if comparison.op in WINDOW_OPS else comparison.value
-    expression = _expression(_target(node), op, value)
+    expression = durable_comparison(_target(node), op, value)
     patterns: list[dict[str, Any]]
     if isinstance(node, FactTest):
-        patterns = [{"f": _and({"kind": "fact"}, {"name": node.fact}, expression)}]
+        patterns = [{FACT: _and({"kind": KIND_FACT}, {"name": node.fact}, expression)}]
     else:
         # Field tests match the quantifier's "member" facts, not the raw records:
         # durable_rules' alpha network overflows (error 303, a 64-deep stack) when
         # one fact can reach too many rules, as a rituximab record would here.
-        member = _and({"kind": "member"}, {"q": test.quantifier})
+        member = _and({"kind": KIND_MEMBER}, {MEMBER_OF: test.quantifier})
         per_exposure = compiled.ruleset.exposure_derived
         q = compiled.quantifiers[test.quantifier or ""].node
         if q.record == "exposure" and node.field in per_exposure:
             patterns = [
-                {"e": member},
+                {RECORD: member},
                 {
-                    "v": _and(
-                        {"kind": "exposure_value"},
+                    VALUE: _and(
+                        {"kind": KIND_EXPOSURE_VALUE},
                         {"name": node.field},
-                        {"of": {"e": "rec"}},
-                        _expression("value", op, value),
+                        {VALUE_OF: {RECORD: MEMBER_RECORD}},
+                        durable_comparison("value", op, value),
                     )
                 },
             ]
         else:
-            patterns = [{"e": _and({"kind": "member"}, {"q": test.quantifier}, expression)}]
+            patterns = [{RECORD: _and({"kind": KIND_MEMBER}, {MEMBER_OF: test.quantifier}, expression)}]
     return patterns
 
 
 def _derived_rule(d: Derived) -> list[dict[str, Any]]:
     patterns: list[dict[str, Any]] = []
     if d.per == "exposure":
-        patterns.append({"e": _and({"kind": "exposure"}, *_match_expressions(d.match))})
+        patterns.append({RECORD: _and({"kind": KIND_EXPOSURE}, *_match_expressions(d.match))})
     for source in dict.fromkeys(d.fact_inputs()):
-        patterns.append({f"i_{source}": _and({"kind": "fact"}, {"name": source})})
+        patterns.append({input_pattern(source): _and({"kind": KIND_FACT}, {"name": source})})
     if any(i.source == "context" for i in d.inputs):
-        patterns.append({"ctx": {"kind": "context"}})
+        patterns.append({CONTEXT: {"kind": KIND_CONTEXT}})
     return patterns
 
 
 def compile_ruleset(ruleset: RuleSet) -> Compiled:
     compiled = Compiled(ruleset)
     for d in ruleset.derived:
-        name = f"derive:{d.name}"
+        name = derive_rule(d.name)
         compiled.rules[name] = {"all": _derived_rule(d), "run": name}
         compiled.derived[name] = d
     counter = 0
@@ -235,9 +236,10 @@ def _compile_criterion(compiled: Compiled, criterion: Criterion, counter: int) -
             qid = f"q{len(compiled.quantifiers)}"
             compiled.quantifiers[qid] = CompiledQuantifier(qid, criterion.id, node)
             compiled.quantifier_of_node[id(node)] = qid
-            compiled.rules[f"{qid}:candidate"] = {
-                "all": [{"e": _and({"kind": node.record}, *_match_expressions(node.match))}],
-                "run": f"{qid}:candidate",
+            rule = candidate_rule(qid)
+            compiled.rules[rule] = {
+                "all": [{RECORD: _and({"kind": node.record}, *_match_expressions(node.match))}],
+                "run": rule,
             }
             if node.where is not None:
                 for inner in walk(node.where):
@@ -261,10 +263,10 @@ def _add_test(
     test = CompiledTest(tid, criterion.id, node, quantifier)
     compiled.tests[tid] = test
     compiled.test_of_node[id(node)] = tid
-    for truth, negate in (("true", False), ("false", True)):
-        name = f"{tid}:{truth}"
+    for holds in (True, False):
+        name = truth_rule(tid, holds)
         compiled.rules[name] = {
-            "all": _test_patterns(compiled, test, node.comparison, negate),
+            "all": _test_patterns(compiled, test, node.comparison, negate=not holds),
             "run": name,
         }
     return counter + 1

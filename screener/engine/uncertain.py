@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from screener.model.logic import ABSENT
 from screener.model.patient import Condition, Patient
 from screener.model.rules import Criterion, Group, Node, Quantifier, RuleSet
 
@@ -97,6 +98,11 @@ def death_reason(patient: Patient, as_of: date) -> str | None:
     return None
 
 
+def records_missing(node: Quantifier) -> str:
+    """The to-do item of a quantifier without any matching record that leaves it unknown."""
+    return node.missing or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
+
+
 def open_world(ruleset: RuleSet) -> RuleSet:
     """The rule set with every ``absent: false`` reading made ``absent: unknown``."""
     criteria = tuple(replace(c, test=_open(c.test)) for c in ruleset.criteria)
@@ -105,11 +111,12 @@ def open_world(ruleset: RuleSet) -> RuleSet:
 
 def _open(node: Node) -> Node:
     if isinstance(node, Quantifier):
-        if node.absent != "false":
+        if ABSENT[node.absent] is None:  # already unknown
             return node
         label = (
-            node.missing or f"{node.record} records ({', '.join(str(x) for _, v in node.match for x in v)})"
-        ) + " (the record does not cover the screening date, so none recorded is not none)"
+            records_missing(node)
+            + " (the record does not cover the screening date, so none recorded is not none)"
+        )
         return replace(node, absent="unknown", missing=label)
     if isinstance(node, Group):
         return replace(node, children=tuple(_open(c) for c in node.children))

@@ -30,6 +30,7 @@ from typing import Any
 
 from screener import units
 from screener.errors import RuleSpecError
+from screener.model.operators import LIST_OPS, SCALAR_OPS
 from screener.model.rules import (
     NUMERIC_OPS,
     Comparison,
@@ -58,9 +59,9 @@ def _field_values() -> dict[tuple[str, str], tuple[str, ...]]:
 
 
 def _values(comparison: Comparison) -> list[Any]:
-    if comparison.op in ("eq", "ne"):
+    if comparison.op in SCALAR_OPS:
         return [comparison.value]
-    if comparison.op in ("in", "not_in"):
+    if comparison.op in LIST_OPS:
         return list(comparison.value)
     return []
 
@@ -179,7 +180,7 @@ def _match_errors(rs: RuleSet) -> list[RuleSpecError]:
             for inner in walk(node.where):
                 if isinstance(inner, FieldTest) and inner.field == field:
                     op = inner.comparison.op
-                    path = (*inner.path, op) if op in ("in", "not_in") else inner.path
+                    path = (*inner.path, op) if op in LIST_OPS else inner.path
                     check(kind, _values(inner.comparison), path)
     return errors
 
@@ -191,7 +192,7 @@ def _enum_errors(
     op = comparison.op
     for i, value in enumerate(_values(comparison)):
         if value not in allowed:
-            at = (*path, op, i) if op in ("in", "not_in") else (*path, op)
+            at = (*path, op, i) if op in LIST_OPS else (*path, op)
             errors.append(RuleSpecError(_not_one_of(what, value, allowed), rs.locate(at)))
     return errors
 

@@ -23,6 +23,7 @@ import yaml
 from screener.clinical import FUNCTIONS
 from screener.errors import Location, RuleSpecError
 from screener.fileio import FileFormatError, read_text
+from screener.model.operators import NUMERIC_OPS, OPERATORS, PUBLIC, SCALAR_OPS, WINDOW_OPS
 from screener.spec.validate import schema_errors
 from screener.yamlio import LineMap, load_text, yaml_error_location, yaml_error_message
 
@@ -75,9 +76,7 @@ FACT_FIELDS: dict[str, str] = {
     "confirmed_by": "string",
 }
 
-NUMERIC_OPS = ("lt", "lte", "gt", "gte")
-WINDOW_OPS = ("min_ago", "max_ago")
-OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "min_ago", "max_ago")
+OPS = PUBLIC  # the comparison operators (:mod:`screener.model.operators`)
 
 
 @dataclass(frozen=True)
@@ -107,18 +106,7 @@ class Comparison:
     value: Any  # Scalar, list of scalars, or Window
 
     def describe(self) -> str:
-        words = {
-            "eq": "is",
-            "ne": "is not",
-            "lt": "<",
-            "lte": "<=",
-            "gt": ">",
-            "gte": ">=",
-            "in": "is one of",
-            "not_in": "is none of",
-            "min_ago": "is at least",
-            "max_ago": "is at most",
-        }[self.op]
+        words = OPERATORS[self.op].words
         value = self.value
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
@@ -447,9 +435,9 @@ def _check_comparison(
         return RuleSpecError(f"{op} needs a date, but {what} is a {value_type}", where)
     if op in NUMERIC_OPS and value_type != "number":
         return RuleSpecError(f"{op} needs a number, but {what} is a {value_type}", where)
-    if op in ("eq", "ne") and value_type == "number" and isinstance(value, str | bool):
+    if op in SCALAR_OPS and value_type == "number" and isinstance(value, str | bool):
         return RuleSpecError(f"{what} is a number; compare it with a number", where)
-    if op in ("eq", "ne") and value_type == "boolean" and not isinstance(value, bool):
+    if op in SCALAR_OPS and value_type == "boolean" and not isinstance(value, bool):
         return RuleSpecError(f"{what} is yes/no; compare it with true or false", where)
     return None
 

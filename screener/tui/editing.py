@@ -19,6 +19,7 @@ from typing import Any
 
 from screener import units
 from screener.explain.words import clinical_number, human_unit
+from screener.model.operators import OPERATORS
 from screener.model.rules import FactDef, FactTest, RuleSet, walk
 
 #: Kinds of base facts a person can type in (conditions and medications are records, not facts).
@@ -73,9 +74,6 @@ class FormSpec:
         return f"possible values {low} to {high}" + (f" {unit}" if unit else "")
 
 
-SYMBOLS = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
 def fact_thresholds(ruleset: RuleSet, name: str) -> tuple[str, ...]:
     """How the rule set's criteria compare ``name``: ``("E3: lvef < 40 %",)``."""
     found: list[str] = []
@@ -85,7 +83,7 @@ def fact_thresholds(ruleset: RuleSet, name: str) -> tuple[str, ...]:
                 value = node.comparison.value
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     unit = human_unit(node.unit)
-                    symbol = SYMBOLS.get(node.comparison.op, node.comparison.op)
+                    symbol = OPERATORS[node.comparison.op].symbol
                     text = f"{c.id}: {name} {symbol} {clinical_number(value)}"
                     text += f" {unit}" if unit else ""
                     if text not in found:

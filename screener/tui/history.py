@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from screener import units
+from screener.model.operators import OPERATORS
 from screener.model.rules import FieldTest, Quantifier, RuleSet, walk
 from screener.spec.validate import schema
 from screener.tui.editing import FactInputError, parse_date
@@ -70,7 +71,6 @@ def _field_tests(ruleset: RuleSet, record: str, key: str) -> list[tuple[str, Fie
 
 def _field_readings(ruleset: RuleSet, record: str, key: str) -> str:
     """How the criteria read ``key`` of ``record``s: ``I2: one of acr_1997, acr_1982``."""
-    symbols = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
     found: list[str] = []
     for c in ruleset.criteria:
         for node in walk(c.test):
@@ -78,11 +78,12 @@ def _field_readings(ruleset: RuleSet, record: str, key: str) -> str:
                 continue
             for inner in walk(node.where):
                 if isinstance(inner, FieldTest) and inner.field == key:
-                    op, value = inner.comparison.op, inner.comparison.value
-                    if op in ("in", "not_in"):
-                        words = ("one of " if op == "in" else "none of ") + ", ".join(map(str, value))
-                    elif op in symbols:
-                        words = f"{symbols[op]} {value}"
+                    operator, value = OPERATORS[inner.comparison.op], inner.comparison.value
+                    if operator.value == "list":
+                        listed = ", ".join(map(str, value))
+                        words = ("one of " if operator.values == "allowed" else "none of ") + listed
+                    elif not operator.window:
+                        words = f"{operator.symbol} {value}"
                     else:
                         continue
                     text = f"{c.id}: {words}"

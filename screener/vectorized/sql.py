@@ -2,11 +2,11 @@
 
 Tables: ``p(pid, "<fact>.<key>"...)`` one row per patient, ``e(pid, <field>...)``
 one row per medication exposure, ``c(pid, <field>...)`` one row per condition.
-A missing value is NULL, and SQL's three-valued AND/OR/NOT are Kleene's, as the
-engine's: ``all``/``any``/``not`` map to them, ``first_known`` to COALESCE. A
-quantifier is a grouped subquery over its matching records: ``exists`` is true
-if any record's ``where`` holds, else unknown if any is unknown, else false;
-``every`` dually; no matching record gives its ``absent`` value.
+A missing value is NULL. The logic is the engine's, from the same tables: groups
+and quantifiers from :mod:`screener.model.logic` (SQL's three-valued AND/OR/NOT are
+Kleene's; ``first_known`` is COALESCE; a quantifier is a grouped subquery over its
+matching records, no matching record giving its ``absent`` value), comparisons
+from :mod:`screener.model.operators`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from screener.model.rules import WINDOW_OPS, Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
+from screener.model.logic import ABSENT, GROUPS, QUANTIFIERS, criterion_outcome
+from screener.model.operators import OPERATORS
+from screener.model.rules import Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
 from screener.vectorized.flatten import Layout, target_key
-
-_SQL_OP = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-_WINDOW_SQL = {"min_ago": "<= 0", "max_ago": ">= 0"}
 
 OUTCOME_CODES = ("pass", "fail", "unknown")  # query returns 0, 1, 2
 
@@ -40,13 +39,15 @@ def literal(value: Any) -> str:
 
 
 def comparison(column: str, op: str, value: Any) -> str:
-    if op in WINDOW_OPS:
-        return f"({column} {_WINDOW_SQL[op]})"
-    if op == "in":
-        return f"({column} IN ({', '.join(literal(v) for v in value)}))"
-    if op == "not_in":
-        return f"({column} NOT IN ({', '.join(literal(v) for v in value)}))"
-    return f"({column} {_SQL_OP[op]} {literal(value)})"
+    """The SQL form of a comparison (:data:`screener.model.operators.OPERATORS`)."""
+    operator = OPERATORS[op]
+    if operator.window:
+        rendered = ""  # the window is in the prepared offset, compared with 0
+    elif operator.value == "list":
+        rendered = ", ".join(literal(v) for v in value)
+    else:
+        rendered = literal(value)
+    return "(" + operator.sql.format(col=column, v=rendered) + ")"
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,17 @@ class _Compiler:
 
     @staticmethod
     def group(op: str, parts: list[str]) -> str:
-        if op == "not":
-            return f"(NOT {parts[0]})"
-        if op == "first_known":
-            return f"COALESCE({', '.join(parts)})" if len(parts) > 1 else parts[0]
+        """A group in SQL (:data:`screener.model.logic.GROUPS`): SQL's AND / OR / NOT are
+        Kleene's three-valued ones, COALESCE is ``first_known``."""
+        connective = GROUPS[op].sql
+        if connective == "NOT":
+            (part,) = parts
+            return f"(NOT {part})"
         if len(parts) == 1:
             return parts[0]
-        return "(" + (" AND " if op == "all" else " OR ").join(parts) + ")"
+        if connective in ("AND", "OR"):
+            return "(" + f" {connective} ".join(parts) + ")"
+        return f"{connective}({', '.join(parts)})"
 
     def quantifier(self, node: Quantifier) -> str:
         name = f"q{len(self.ctes)}"
@@ -82,22 +87,24 @@ class _Compiler:
             f"(r.{ident(key)} IN ({', '.join(literal(v) for v in values)}))" for key, values in node.match
         )
         if node.where is None:
-            verdict = "TRUE"
+            verdict = "TRUE"  # every matching record counts as true
         else:
+            # a quantifier is its group over the records' ``where`` values (logic.QUANTIFIERS):
+            # the group's decisive value if a record has it, else unknown if one is unknown
             w = self.where(node.where, "r")
-            if node.quantifier == "exists":
-                verdict = (
-                    f"CASE WHEN bool_or({w}) THEN TRUE WHEN bool_or({w} IS NULL) THEN NULL ELSE FALSE END"
-                )
-            else:
-                verdict = (
-                    f"CASE WHEN bool_or(NOT {w}) THEN FALSE WHEN bool_or({w} IS NULL) THEN NULL ELSE TRUE END"
-                )
+            decisive = GROUPS[QUANTIFIERS[node.quantifier]].decisive
+            assert decisive is not None
+            hit = w if decisive else f"NOT {w}"
+            verdict = (
+                f"CASE WHEN bool_or({hit}) THEN {literal(decisive)} "
+                f"WHEN bool_or({w} IS NULL) THEN NULL ELSE {literal(not decisive)} END"
+            )
         self.ctes.append(
             f"{name} AS (SELECT r.pid AS pid, {verdict} AS v FROM {table} r"
             f"{' WHERE ' + match if match else ''} GROUP BY r.pid)"
         )
-        absent = "FALSE" if node.absent == "false" else "CAST(NULL AS BOOLEAN)"
+        absent_value = ABSENT[node.absent]
+        absent = "CAST(NULL AS BOOLEAN)" if absent_value is None else literal(absent_value)
         # a patient without matching records has no row in the subquery: the LEFT JOIN gives NULL pid
         return f"(CASE WHEN {name}.pid IS NULL THEN {absent} ELSE {name}.v END)"
 
@@ -116,8 +123,8 @@ class _Compiler:
 
     def criterion(self, c: Criterion) -> str:
         v = self.node(c.test)
-        yes, no = ("0", "1") if c.type == "inclusion" else ("1", "0")
-        code = f"CASE WHEN ({v}) IS NULL THEN 2 WHEN ({v}) THEN {yes} ELSE {no} END"
+        yes, no, unknown = (OUTCOME_CODES.index(criterion_outcome(c.type, x)) for x in (True, False, None))
+        code = f"CASE WHEN ({v}) IS NULL THEN {unknown} WHEN ({v}) THEN {yes} ELSE {no} END"
         return f"CAST({code} AS TINYINT) AS {ident(c.id)}"
 
 
