@@ -33,6 +33,7 @@ from screener import units
 from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
+from screener.derivation import ROUND_DIGITS, sql_default
 from screener.facts import AGREEMENT, FAILED_OUTCOMES, window_field, window_start, windows_of
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
@@ -489,7 +490,8 @@ class TablePreparation:
                 date_typed = i.source in self.ruleset.facts and self.ruleset.facts[i.source].type == "date"
                 value = f"CAST({column} AS DATE)" if date_typed and not i.field else column
             if i.param in defaults:
-                value = f"coalesce({value}, {literal(defaults[i.param])})"
+                # a default of the wrong type is NULL: unknown, as the Python function's TypeError
+                value = f"coalesce({value}, {sql_default(d.function, i.param, defaults[i.param], literal)})"
             kwargs[i.param] = value
         return kwargs, " AND ".join(present) or "TRUE"
 
@@ -497,8 +499,8 @@ class TablePreparation:
         call = sql_call(d.function, **kwargs)
         every = " AND ".join(f"({v}) IS NOT NULL" for v in kwargs.values()) or "TRUE"
         if FUNCTIONS[d.function].unit not in ("", "bool"):
-            # the engine rounds floats with round(x, 4): half to even, as DuckDB's round_even
-            call = f"round_even(CAST({call} AS DOUBLE), 4)"
+            # the engine rounds floats with round(x, ROUND_DIGITS): half to even, as DuckDB's round_even
+            call = f"round_even(CAST({call} AS DOUBLE), {ROUND_DIGITS})"
         return f"(CASE WHEN {every} THEN {call} END)"
 
     def _derived_scalar_sql(self, d: Derived, as_of: date) -> str:
