@@ -35,6 +35,7 @@ from screener.errors import InputError, Location, PatientDataError, ScreenerErro
 from screener.model.patient import Patient, Scalar
 from screener.tables.layout import FORMAT, TABLES
 from screener.tables.place import MANIFEST, check_target, move_into_place, new_sibling, part_name
+from screener.which_value import SEQ_SPAN
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BIGINT_MAX = 2**63 - 1
@@ -147,6 +148,8 @@ def _transpose(rows: list[tuple[Any, ...]], table: str) -> list[tuple[Any, ...]]
 
 def _where(patient: Patient, refused: _Refused) -> Location:
     prefix = _FIELDS[refused.table]
+    if refused.seq is None and prefix:
+        return Location(patient.file, None, prefix)
     if not prefix:
         return Location(patient.file, None, refused.column)
     if refused.table == "administrations":
@@ -361,6 +364,12 @@ class TablesWriter:
         self._buffered = 0
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
+        for table in ("observations", "statuses", "assessments"):
+            count = len(getattr(patient, table))
+            if count > SEQ_SPAN:  # the SQL order key packs seq below SEQ_SPAN (screener.which_value)
+                raise _Refused(
+                    f"{count} {table}: at most {SEQ_SPAN} can be screened per patient", table, None, ""
+                )
         observations = []
         for seq, o in enumerate(patient.observations):
             num, text, flag = _split(o.value, "observations", seq)

@@ -34,22 +34,28 @@ from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
 from screener.derivation import ROUND_DIGITS, sql_default
-from screener.facts import AGREEMENT, FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
+from screener.which_value import (
+    date_of_day_sql,
+    day_of_sql,
+    disagree_sql,
+    is_confirmed_sql,
+    is_fresh_sql,
+    is_preferred_sql,
+    key_day_sql,
+    lift_sql,
+    order_key_sql,
+    same_day_sql,
+)
 
 # observation fields a rule may test besides the value (its unit is the rule set's, not a test)
 _OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle")
 
-
-# Row order key: days since 1900 x _SEQ_SPAN + seq (seq < _SEQ_SPAN records per patient and
-# table); a preferred value is lifted by _PREFERRED, above any date before the year 4000.
-_SEQ_SPAN = 1_000_000
-_PREFERRED = 10**15
 _QUOTE = "''''"  # SQL text of a single quote
 _DEMOGRAPHICS = ("birth_date", "sex")  # the patients table's columns that can be facts
-_UNDATED = -693596  # the day before 0001-01-01, counted from 1900-01-01: an undated status
 
 
 class PreparationError(ValueError):
@@ -140,9 +146,9 @@ class TablePreparation:
         """SQL: the order key of fact ``name``'s rows (NULL on other rows)."""
         definition = self.ruleset.facts[name]
         key = "k"
-        if definition.prefer_value is not None and kind == "observation":
-            preferred = f"{_value_column(definition)} IS NOT DISTINCT FROM {literal(definition.prefer_value)}"
-            key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
+        if definition.prefer_value is not None and kind == "observation":  # which_value rule 3
+            preferred = is_preferred_sql(_value_column(definition), literal(definition.prefer_value))
+            key = lift_sql("k", preferred)
         return f"CASE WHEN name = {literal(name)} THEN {key} END"
 
     def _aggregates(self, name: str, kind: str, key: str) -> list[str]:
@@ -163,18 +169,13 @@ class TablePreparation:
         if self._same_day_conflicts(name, kind):
             # another row of the chosen row's day whose value disagrees (facts.disagree)
             chosen, value = ident(f"m:{name}"), ident(f"v:{name}")
-            same_day = f"{key} <> {chosen} AND floor({key} / {_SEQ_SPAN}.0) = floor({chosen} / {_SEQ_SPAN}.0)"
-            if definition.type == "number":
-                share = f"CAST({AGREEMENT!r} AS DOUBLE)"
-                differs = f"abs({column} - {value}) > {share} * greatest(abs({column}), abs({value}))"
-                differs = f"coalesce({differs}, {column} IS DISTINCT FROM {value})"
-            else:
-                differs = f"{column} IS DISTINCT FROM {value}"
+            same_day = f"{key} <> {chosen} AND {same_day_sql(key, chosen)}"
+            differs = disagree_sql(column, value, numbers=definition.type == "number")
             out.append(f"coalesce(bool_or({same_day} AND {differs}), FALSE) AS {ident(name + '.__conflict')}")
         if self._needs_unit(definition):
             out.append(pick("unit", "unit"))
         if definition.person_only:
-            out.append(pick("coalesce(confirmed_by, '') <> ''" if kind == "status" else "FALSE", "confirmed"))
+            out.append(pick(is_confirmed_sql("confirmed_by") if kind == "status" else "FALSE", "confirmed"))
         for field in sorted(self.keys[name]):
             if field in _OBSERVATION_FIELDS and kind == "observation":
                 out.append(pick(field, field))
@@ -188,12 +189,12 @@ class TablePreparation:
     def _rows(self, relation: str, kind: str, names: list[str], as_of: date, where: str) -> str:
         """A group's rows that may count at ``as_of``, with their order key ``k``."""
         dated = f"date <= {sql_date(as_of)}"
-        day = "date_diff('day', DATE '1900-01-01', date)"
-        if kind == "status":  # an undated status counts as the oldest
+        undated = kind == "status"  # an undated status counts as the oldest (which_value rule 1)
+        if undated:
             dated = f"(date IS NULL OR {dated})"
-            day = f"coalesce({day}, {_UNDATED})"
+        key = order_key_sql(day_of_sql("date", undated), "seq")
         return (
-            f"(SELECT *, {day} * {_SEQ_SPAN} + seq AS k FROM {relation} "
+            f"(SELECT *, {key} AS k FROM {relation} "
             f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
         )
 
@@ -248,15 +249,10 @@ class TablePreparation:
         def col(label: str) -> str:
             return ident(f"{name}.__{label}")
 
-        base = f"({col('key')} - CASE WHEN {col('key')} >= {_PREFERRED // 2} THEN {_PREFERRED} ELSE 0 END)"
-        day = f"CAST(floor({base} / {_SEQ_SPAN}.0) AS BIGINT)"
-        dated = f"(CASE WHEN {day} <> {_UNDATED} THEN DATE '1900-01-01' + CAST({day} AS INTEGER) END)"
+        dated = date_of_day_sql(key_day_sql(col("key")))
         counts = f"{col('key')} IS NOT NULL"
-        if definition.max_age_days is not None:
-            counts += (
-                f" AND ({dated} IS NULL OR "
-                f"date_diff('day', {dated}, {sql_date(as_of)}) <= {definition.max_age_days})"
-            )
+        if definition.max_age_days is not None:  # which_value rule 4
+            counts += f" AND {is_fresh_sql(dated, sql_date(as_of), definition.max_age_days)}"
         if definition.person_only:
             counts += f" AND {col('confirmed')}"
         if self._same_day_conflicts(name, definition.kind):
