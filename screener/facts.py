@@ -28,6 +28,7 @@ from screener.clinical.dates import add_months, days_between
 from screener.clinical.dosing import daily_dose_mg, monthly_dose_mg, weekly_dose_mg
 from screener.errors import Location, PatientDataError
 from screener.model.patient import Patient
+from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import WINDOW_OPS, FactTest, FieldTest, RuleSet, Window, walk
 from screener.which_value import (
     SEQ_SPAN,
@@ -40,6 +41,10 @@ from screener.which_value import (
 )
 
 EPOCH = date(1970, 1, 1)
+# Record fields taken as they are, from the one declaration (screener.model.records): an
+# observation's testable fields besides its date; a medication's stored fields other than dates.
+_OBSERVATION_FIELDS = tuple(n for n in rule_fields("observation") if n != "date")
+_MEDICATION_AS_IS = tuple(f.name for f in stored("medication") if f.type != "date")
 FAILED_OUTCOMES = ("inefficacy", "adverse_effect")
 RESOLVE = "a person must check the source records and correct or remove the wrong one"
 
@@ -109,6 +114,11 @@ def _with_days(fact: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fact.items() if v is not None}
 
 
+def _condition_fields() -> tuple[str, ...]:
+    """A condition fact's record fields: those rules test, and its source (read at each call)."""
+    return tuple(f.name for f in RECORDS["condition"] if f.rules or f.name == "source")
+
+
 def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
     if med.start > as_of:
         return None
@@ -129,17 +139,12 @@ def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
     fact: dict[str, Any] = {
         "kind": "exposure",
         "id": f"m{index}",
-        "drug": med.drug,
-        "route": med.route,
-        "frequency": med.frequency,
-        "dose_mg": med.dose_mg,
+        **{name: getattr(med, name) for name in _MEDICATION_AS_IS},
         "start": med.start,
         "end": end,
         "last_dose": last,
         "ongoing": ongoing,
         "duration_days": days_between(med.start, period_end) + 1,
-        "outcome": med.outcome,
-        "source": med.source,
     }
     if med.outcome is not None:
         fact["failed"] = med.outcome in FAILED_OUTCOMES
@@ -359,11 +364,7 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             value,
             unit=unit,
             date=obs.date,
-            reference_high=obs.reference_high,
-            reference_low=obs.reference_low,
-            method=obs.method,
-            on_oxygen=obs.on_oxygen,
-            attributed_to_sle=obs.attributed_to_sle,
+            **{name: getattr(obs, name) for name in _OBSERVATION_FIELDS},
             source=obs.source,
             original=original,
         )
@@ -405,27 +406,18 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             pair = sorted((counted[position], counted[other]), key=lambda item: item[0])
             words = " and ".join(_condition_words(c, f"c{k}", as_of) for k, c in pair)
             conflicts[f"c{i}"] = f"{words} contradict each other (active and resolved); {RESOLVE}"
-        facts.append(
-            _with_days(
-                {
-                    "kind": "condition",
-                    "id": f"c{i}",
-                    "name": cond.name,
-                    "status": "resolved" if ended else cond.status,
-                    # a condition recorded both active and resolved: whether it is active is unknown
-                    "active": None if other is not None else cond.status == "active" and not ended,
-                    "conflict": conflicts.get(f"c{i}"),
-                    "type": cond.type,
-                    "onset": cond.onset,
-                    "end": cond.end,
-                    "severity": cond.severity,
-                    "classification": cond.classification,
-                    "criteria_met": cond.criteria_met,
-                    "controlled": cond.controlled,
-                    "source": cond.source,
-                }
-            )
-        )
+        computed = {
+            "status": "resolved" if ended else cond.status,
+            # a condition recorded both active and resolved: whether it is active is unknown
+            "active": None if other is not None else cond.status == "active" and not ended,
+            "conflict": conflicts.get(f"c{i}"),
+        }
+        fact = {"kind": "condition", "id": f"c{i}"}
+        for name in _condition_fields():
+            fact[name] = computed[name] if name in computed else getattr(cond, name)
+            if name == "active":
+                fact["conflict"] = computed["conflict"]
+        facts.append(_with_days(fact))
 
     exposures = [e for e in (_exposure(med, i, as_of) for i, med in enumerate(patient.medications)) if e]
     by_drug: dict[str, list[dict[str, Any]]] = {}

@@ -35,6 +35,7 @@ from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
 from screener.derivation import ROUND_DIGITS, sql_default
 from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
@@ -51,8 +52,10 @@ from screener.which_value import (
     same_day_sql,
 )
 
-# observation fields a rule may test besides the value (its unit is the rule set's, not a test)
-_OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle")
+# observation fields a rule may test besides the value and date (its unit is the rule set's, not a test)
+_OBSERVATION_FIELDS = tuple(n for n in rule_fields("observation") if n != "date")
+# stored medication fields rules test as they are (dates are clipped to the screening date)
+_MEDICATION_AS_IS = tuple(f.name for f in stored("medication") if f.rules and f.type != "date")
 
 _QUOTE = "''''"  # SQL text of a single quote
 _DEMOGRAPHICS = ("birth_date", "sex")  # the patients table's columns that can be facts
@@ -520,7 +523,7 @@ class TablePreparation:
 
         failed = ", ".join(map(literal, FAILED_OUTCOMES))
         e0 = f"""
-        SELECT m.pid, m.seq, m.drug, m.route, m.frequency, m.dose_mg, m.outcome, m.start,
+        SELECT m.pid, m.seq, {", ".join("m." + ident(n) for n in _MEDICATION_AS_IS)}, m.start,
                CASE WHEN m."end" <= {d} THEN m."end" END AS end_,
                (m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)) AS single,
                CASE WHEN m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)
@@ -554,7 +557,7 @@ class TablePreparation:
             if field in dates
         ]
         e3 = f"""
-        SELECT e2.pid, e2.seq, e2.drug, e2.route, e2.frequency, e2.dose_mg, e2.daily_dose_mg,
+        SELECT e2.pid, e2.seq, {", ".join("e2." + ident(n) for n in _MEDICATION_AS_IS)}, e2.daily_dose_mg,
                e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
                e2.duration_days,
                CASE WHEN e2.daily_dose_mg IS NOT NULL THEN coalesce(cum.days, e2.duration_days) END
@@ -562,15 +565,12 @@ class TablePreparation:
                CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
                CASE WHEN e2.n_adm > 0 THEN date_diff('day', e2.first_adm, e2.last_adm)
                     WHEN e2.frequency = 'once' THEN 0 END AS administration_span_days,
-               CASE WHEN e2.outcome IS NOT NULL THEN e2.outcome IN ({failed}) END AS failed,
-               e2.outcome{"".join(", " + w for w in windows)}
+               CASE WHEN e2.outcome IS NOT NULL THEN e2.outcome IN ({failed}) END AS failed
+               {"".join(", " + w for w in windows)}
         FROM e2 LEFT JOIN cum ON cum.pid = e2.pid AND cum.seq = e2.seq
         """
         plain = (
-            "drug",
-            "route",
-            "frequency",
-            "dose_mg",
+            *_MEDICATION_AS_IS,
             "daily_dose_mg",
             "weekly_dose_mg",
             "monthly_dose_mg",
@@ -580,7 +580,6 @@ class TablePreparation:
             "administrations",
             "administration_span_days",
             "failed",
-            "outcome",
         )
         fields = {f: f"x.{f}" for f in plain}
         fields |= {"start": _iso("x.start"), "end": _iso("x.end_"), "last_dose": _iso("x.last_dose")}
@@ -687,18 +686,13 @@ class TablePreparation:
             f"AND (y.onset IS NULL OR y.onset <= {d}) AND {y_active} <> {active} "
             f"AND NOT coalesce({recurrence}, FALSE))"
         )
-        fields = {
-            "name": "x.name",
-            "status": f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END",
-            "active": f"CASE WHEN {contradicted} THEN NULL ELSE {active} END",
-            "type": "x.type",
-            "onset": _iso("x.onset"),
-            "end": _iso('x."end"'),
-            "severity": "x.severity",
-            "classification": "x.classification",
-            "criteria_met": "x.criteria_met",
-            "controlled": "x.controlled",
+        fields = {  # stored fields as they are (dates as ISO text), from screener.model.records
+            f.name: _iso(f"x.{ident(f.name)}") if f.type == "date" else f"x.{ident(f.name)}"
+            for f in RECORDS["condition"]
+            if f.stored and f.rules
         }
+        fields["status"] = f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END"
+        fields["active"] = f"CASE WHEN {contradicted} THEN NULL ELSE {active} END"
         for key, (field, w) in self.windows.items():
             source = {"onset": "x.onset", "end": 'x."end"'}.get(field)
             if source:
