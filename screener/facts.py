@@ -1,10 +1,12 @@
 """From a patient record to the flat facts the engine matches.
 
-This is the one place that decides *which* value of a patient counts at a
-screening date: the latest observation not after that date and not older than
-the rule set allows (or the latest with a preferred value, such as an ANA ever
-positive), the latest status, the latest assessment; a person-only fact counts
-only when someone confirmed it. Values are checked against the rule set's
+This module decides, in Python, *which* value of a patient counts at a screening
+date, by the rules that :mod:`screener.which_value` specifies (and whose
+primitives it uses, as the SQL preparation :mod:`screener.vectorized.prepare`
+uses their SQL twins): the latest observation not after that date and not older
+than the rule set allows (or the latest with a preferred value, such as an ANA
+ever positive), the latest status, the latest assessment; a person-only fact
+counts only when someone confirmed it. Values are checked against the rule set's
 types and converted to its units. Medication periods get their calendar
 attributes (daily dose, duration, cumulative days at dose, last dose, failure)
 from the named functions of :mod:`screener.clinical`.
@@ -26,24 +28,25 @@ from screener.clinical.dates import add_months, days_between
 from screener.clinical.dosing import daily_dose_mg, monthly_dose_mg, weekly_dose_mg
 from screener.errors import Location, PatientDataError
 from screener.model.patient import Patient
+from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import WINDOW_OPS, FactTest, FieldTest, RuleSet, Window, walk
+from screener.which_value import (
+    SEQ_SPAN,
+    day_of,
+    disagree,
+    is_confirmed,
+    is_fresh,
+    is_preferred,
+    order_key,
+)
 
 EPOCH = date(1970, 1, 1)
+# Record fields taken as they are, from the one declaration (screener.model.records): an
+# observation's testable fields besides its date; a medication's stored fields other than dates.
+_OBSERVATION_FIELDS = tuple(n for n in rule_fields("observation") if n != "date")
+_MEDICATION_AS_IS = tuple(f.name for f in stored("medication") if f.type != "date")
 FAILED_OUTCOMES = ("inefficacy", "adverse_effect")
-#: Two numbers recorded for one fact on one day agree when they differ by at most this share of
-#: the larger (rounding of a value reported in two units: 88 umol/L is 0.995 mg/dL); beyond it
-#: they contradict each other and a person must say which is right. Same in the SQL preparation.
-#: An engineering tolerance for unit rounding (rule set 1.1.0 policy), not a clinical threshold.
-AGREEMENT = 0.025
 RESOLVE = "a person must check the source records and correct or remove the wrong one"
-
-
-def disagree(a: Any, b: Any) -> bool:
-    """Whether two values recorded for one fact on one day contradict each other."""
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
-    if numbers:
-        return abs(a - b) > AGREEMENT * max(abs(a), abs(b))
-    return a != b or isinstance(a, bool) != isinstance(b, bool)
 
 
 def _shown(value: Any, unit: str | None, original: str | None, source: str | None) -> str:
@@ -111,6 +114,11 @@ def _with_days(fact: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fact.items() if v is not None}
 
 
+def _condition_fields() -> tuple[str, ...]:
+    """A condition fact's record fields: those rules test, and its source (read at each call)."""
+    return tuple(f.name for f in RECORDS["condition"] if f.rules or f.name == "source")
+
+
 def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
     if med.start > as_of:
         return None
@@ -131,17 +139,12 @@ def _exposure(med: Any, index: int, as_of: date) -> dict[str, Any] | None:
     fact: dict[str, Any] = {
         "kind": "exposure",
         "id": f"m{index}",
-        "drug": med.drug,
-        "route": med.route,
-        "frequency": med.frequency,
-        "dose_mg": med.dose_mg,
+        **{name: getattr(med, name) for name in _MEDICATION_AS_IS},
         "start": med.start,
         "end": end,
         "last_dose": last,
         "ongoing": ongoing,
         "duration_days": days_between(med.start, period_end) + 1,
-        "outcome": med.outcome,
-        "source": med.source,
     }
     if med.outcome is not None:
         fact["failed"] = med.outcome in FAILED_OUTCOMES
@@ -214,13 +217,6 @@ def _convert(
     return value, target, f"{obs.value} {obs.unit}"
 
 
-def _better(candidate: Any, current: Any, preferred: Any) -> bool:
-    """Whether observation ``candidate`` should replace ``current`` as the one that counts."""
-    if preferred is not None and (candidate.value == preferred) != (current.value == preferred):
-        return candidate.value == preferred
-    return candidate.date >= current.date
-
-
 def _type_problem(expected: str, allowed: tuple[str, ...], value: Any) -> str | None:
     """Why ``value`` cannot stand for a fact of type ``expected`` (None if it can)."""
     if expected == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -270,6 +266,17 @@ def cumulative_days_at_dose(periods: list[tuple[date, date, float | None]], inde
     return len(days)
 
 
+def _check_positions(patient: Patient) -> None:
+    """Refuse a patient with more records of one kind than the order key can tell apart."""
+    for kind in ("observations", "statuses", "assessments"):
+        count = len(getattr(patient, kind))
+        if count > SEQ_SPAN:
+            raise PatientDataError(
+                f"{count} {kind}: at most {SEQ_SPAN} can be screened per patient",
+                Location(patient.file, None, kind),
+            )
+
+
 def context_fact(as_of: date) -> dict[str, Any]:
     return {
         "kind": "context",
@@ -298,29 +305,34 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             fact["unit"] = definition.unit
         facts.append(_with_days(fact))
 
-    def fresh(name: str, when: date | None) -> bool:
+    def fresh(name: str, when: date | None) -> bool:  # rule 4 of screener.which_value
         if when is None:
             return True
         if when > as_of:
             set_aside.setdefault(name, SetAside(name, when, f"dated {when}, after the screening date"))
             return False
         limit = vocabulary[name].max_age_days
-        if limit is not None and days_between(when, as_of) > limit:
+        if not is_fresh(when, as_of, limit):
             set_aside[name] = SetAside(name, when, f"latest value dated {when} is older than {limit} days")
             return False
         return True
+
+    _check_positions(patient)
 
     if "birth_date" in vocabulary and patient.birth_date is not None:
         scalar("birth_date", patient.birth_date, source=patient.demographics_source)
     if "sex" in vocabulary and patient.sex is not None:
         scalar("sex", patient.sex, source=patient.demographics_source)
 
+    # rules 1-3 of screener.which_value: the candidate with the largest order key counts
+    keys: dict[str, int] = {}
     latest: dict[str, Any] = {}
-    for obs in patient.observations:
+    for seq, obs in enumerate(patient.observations):
         if obs.name in vocabulary and obs.date <= as_of:
-            current = latest.get(obs.name)
-            if current is None or _better(obs, current, vocabulary[obs.name].prefer_value):
-                latest[obs.name] = obs
+            preferred = is_preferred(obs.value, vocabulary[obs.name].prefer_value)
+            key = order_key(day_of(obs.date), seq, preferred)
+            if obs.name not in latest or key > keys[obs.name]:
+                keys[obs.name], latest[obs.name] = key, obs
         elif obs.name in vocabulary and obs.date > as_of and obs.name not in latest:
             set_aside.setdefault(
                 obs.name,
@@ -352,30 +364,26 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             value,
             unit=unit,
             date=obs.date,
-            reference_high=obs.reference_high,
-            reference_low=obs.reference_low,
-            method=obs.method,
-            on_oxygen=obs.on_oxygen,
-            attributed_to_sle=obs.attributed_to_sle,
+            **{name: getattr(obs, name) for name in _OBSERVATION_FIELDS},
             source=obs.source,
             original=original,
         )
 
     for group in (patient.statuses, patient.assessments):
-        chosen: dict[str, Any] = {}
-        for item in group:
+        chosen: dict[str, tuple[int, Any]] = {}
+        for seq, item in enumerate(group):
             if item.name not in vocabulary:
                 continue
-            when = item.date
-            if when is not None and when > as_of:
+            if item.date is not None and item.date > as_of:
                 continue
-            current = chosen.get(item.name)
-            if current is None or (current.date or date.min) <= (when or date.min):
-                chosen[item.name] = item
-        for name, item in chosen.items():
+            key = order_key(day_of(item.date), seq)  # undated: older than any date
+            if item.name not in chosen or key > chosen[item.name][0]:
+                chosen[item.name] = (key, item)
+        for name, (_, item) in chosen.items():
             if not fresh(name, item.date):
                 continue
-            if vocabulary[name].person_only and not getattr(item, "confirmed_by", None):
+            # rule 5 of screener.which_value
+            if vocabulary[name].person_only and not is_confirmed(getattr(item, "confirmed_by", None)):
                 # e.g. a Consent resource imported from an EHR: only a person can confirm it
                 set_aside[name] = SetAside(
                     name, item.date or as_of, "recorded but not confirmed by a person (confirmed_by)"
@@ -398,27 +406,18 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
             pair = sorted((counted[position], counted[other]), key=lambda item: item[0])
             words = " and ".join(_condition_words(c, f"c{k}", as_of) for k, c in pair)
             conflicts[f"c{i}"] = f"{words} contradict each other (active and resolved); {RESOLVE}"
-        facts.append(
-            _with_days(
-                {
-                    "kind": "condition",
-                    "id": f"c{i}",
-                    "name": cond.name,
-                    "status": "resolved" if ended else cond.status,
-                    # a condition recorded both active and resolved: whether it is active is unknown
-                    "active": None if other is not None else cond.status == "active" and not ended,
-                    "conflict": conflicts.get(f"c{i}"),
-                    "type": cond.type,
-                    "onset": cond.onset,
-                    "end": cond.end,
-                    "severity": cond.severity,
-                    "classification": cond.classification,
-                    "criteria_met": cond.criteria_met,
-                    "controlled": cond.controlled,
-                    "source": cond.source,
-                }
-            )
-        )
+        computed = {
+            "status": "resolved" if ended else cond.status,
+            # a condition recorded both active and resolved: whether it is active is unknown
+            "active": None if other is not None else cond.status == "active" and not ended,
+            "conflict": conflicts.get(f"c{i}"),
+        }
+        fact = {"kind": "condition", "id": f"c{i}"}
+        for name in _condition_fields():
+            fact[name] = computed[name] if name in computed else getattr(cond, name)
+            if name == "active":
+                fact["conflict"] = computed["conflict"]
+        facts.append(_with_days(fact))
 
     exposures = [e for e in (_exposure(med, i, as_of) for i, med in enumerate(patient.medications)) if e]
     by_drug: dict[str, list[dict[str, Any]]] = {}

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from screener.clinical import FUNCTIONS
+from screener.derivation import DERIVATION_ERRORS, rounded
 from screener.engine.names import (
     CONTEXT,
     KIND_EXPOSURE_VALUE,
@@ -71,11 +72,10 @@ class Deriver:
         owner = matched[RECORD]["id"] if d.per == "exposure" else None
         try:
             result = function.fn(**kwargs)
-        except (ValueError, TypeError, ZeroDivisionError, KeyError) as error:
+        except DERIVATION_ERRORS as error:  # screener.derivation, rule 4: unknown on every route
             fired.derive_errors[derive_error_key(d.name, owner)] = str(error)
             return None
-        if isinstance(result, float):
-            result = round(result, 4)  # same rounding in screener.vectorized; 1e-4 below any threshold
+        result = rounded(result)  # screener.derivation, rule 5: as every route rounds it
         fact: dict[str, Any] = {
             "name": d.name,
             "value": result,

@@ -16,7 +16,10 @@ and types. These checks catch what still loads but quietly changes decisions:
   between different units, or every patient would be blamed for it);
 - a non-finite threshold (``.nan``/``.inf`` are refused by the reader already);
 - derived values that depend on each other in a cycle, reported as a cycle before
-  anything else (otherwise the forward reference reads as "unknown fact").
+  anything else (otherwise the forward reference reads as "unknown fact");
+- a constant of the wrong type for where it is used (a ``defaults:`` value against the
+  clinical function's parameter, ``match:`` and ``eq``/``in`` values against the field),
+  and derived inputs wired to a parameter of another type (:mod:`screener.model.type_checks`).
 
 Each problem is a :class:`RuleSpecError` with the rule file, line and field.
 """
@@ -220,4 +223,13 @@ def _value_errors(rs: RuleSet) -> list[RuleSpecError]:
 
 def load_time_errors(rs: RuleSet) -> list[RuleSpecError]:
     """Problems that load but would silently change decisions; cycles first."""
-    return _cycle_errors(rs) + _unit_errors(rs) + _prefer_errors(rs) + _value_errors(rs) + _match_errors(rs)
+    from screener.model.type_checks import type_errors
+
+    return (
+        _cycle_errors(rs)
+        + _unit_errors(rs)
+        + _prefer_errors(rs)
+        + _value_errors(rs)
+        + _match_errors(rs)
+        + type_errors(rs)
+    )

@@ -24,57 +24,19 @@ from screener.clinical import FUNCTIONS
 from screener.errors import Location, RuleSpecError
 from screener.fileio import FileFormatError, read_text
 from screener.model.operators import NUMERIC_OPS, OPERATORS, PUBLIC, SCALAR_OPS, WINDOW_OPS
+from screener.model.records import rule_fields
 from screener.spec.validate import schema_errors
 from screener.yamlio import LineMap, load_text, yaml_error_location, yaml_error_message
 
 Scalar = float | int | str | bool
 NodePath = tuple[str | int, ...]
 
-#: Fields of a medication exposure as the engine sees it (see ``screener.facts``).
-EXPOSURE_FIELDS: dict[str, str] = {
-    "drug": "string",
-    "route": "string",
-    "frequency": "string",
-    "dose_mg": "number",
-    "daily_dose_mg": "number",
-    "weekly_dose_mg": "number",
-    "monthly_dose_mg": "number",
-    "start": "date",
-    "end": "date",
-    "last_dose": "date",
-    "ongoing": "boolean",
-    "duration_days": "number",
-    "cumulative_days_at_dose": "number",
-    "administrations": "number",
-    "administration_span_days": "number",
-    "failed": "boolean",
-    "outcome": "string",
-}
-
-#: Fields of a condition (diagnosis) as the engine sees it.
-CONDITION_FIELDS: dict[str, str] = {
-    "name": "string",
-    "status": "string",
-    "active": "boolean",
-    "type": "string",
-    "onset": "date",
-    "end": "date",
-    "severity": "string",
-    "classification": "string",
-    "criteria_met": "number",
-    "controlled": "boolean",
-}
-
-#: Extra fields a scalar fact may carry besides ``value``.
-FACT_FIELDS: dict[str, str] = {
-    "date": "date",
-    "reference_high": "number",
-    "reference_low": "number",
-    "method": "string",
-    "on_oxygen": "boolean",
-    "attributed_to_sle": "boolean",
-    "confirmed_by": "string",
-}
+#: Fields of a medication exposure as the engine sees it (see ``screener.facts``), of a
+#: condition (diagnosis), and the extra fields a scalar fact may carry besides ``value``:
+#: built from the one declaration of record fields, :mod:`screener.model.records`.
+EXPOSURE_FIELDS: dict[str, str] = rule_fields("medication")
+CONDITION_FIELDS: dict[str, str] = rule_fields("condition")
+FACT_FIELDS: dict[str, str] = rule_fields("observation", "status", "assessment")
 
 OPS = PUBLIC  # the comparison operators (:mod:`screener.model.operators`)
 

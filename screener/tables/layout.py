@@ -12,11 +12,16 @@ scalar value goes in exactly one of ``value_num`` (numbers), ``value_text``
 (strings) and ``value_bool`` (true/false), so a value of the wrong type for a
 rule set is still seen as such when screening.
 
+The record tables' columns come from the one declaration of record fields
+(:mod:`screener.model.records`), in its order.
+
 On disk: ``DIR/<table>/part-00000.parquet``, ``part-00001.parquet``... (one part
 per written chunk) and ``DIR/manifest.json`` (format, counts, sources).
 """
 
 from __future__ import annotations
+
+from screener.model.records import TABLE_OF, table_columns
 
 # 2: patients.line; 3: what leaves a record uncertain (patients.deceased, deceased_undated,
 # observed; conditions.verification: see screener.engine.uncertain)
@@ -37,68 +42,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         # dates, END empty while open; NULL when the source says nothing about it
         ("observed", "VARCHAR"),
     ),
-    "observations": (
-        ("pid", "BIGINT"),
-        ("seq", "INTEGER"),
-        ("name", "VARCHAR"),
-        ("date", "DATE"),
-        ("value_num", "DOUBLE"),
-        ("value_text", "VARCHAR"),
-        ("value_bool", "BOOLEAN"),
-        ("unit", "VARCHAR"),
-        ("reference_high", "DOUBLE"),
-        ("reference_low", "DOUBLE"),
-        ("method", "VARCHAR"),
-        ("on_oxygen", "BOOLEAN"),
-        ("attributed_to_sle", "BOOLEAN"),
-        ("source", "VARCHAR"),
-    ),
-    "statuses": (
-        ("pid", "BIGINT"),
-        ("seq", "INTEGER"),
-        ("name", "VARCHAR"),
-        ("date", "DATE"),
-        ("value_num", "DOUBLE"),
-        ("value_text", "VARCHAR"),
-        ("value_bool", "BOOLEAN"),
-        ("confirmed_by", "VARCHAR"),
-        ("source", "VARCHAR"),
-    ),
-    "assessments": (
-        ("pid", "BIGINT"),
-        ("seq", "INTEGER"),
-        ("name", "VARCHAR"),
-        ("date", "DATE"),
-        ("score", "DOUBLE"),
-        ("source", "VARCHAR"),
-    ),
-    "conditions": (
-        ("pid", "BIGINT"),
-        ("seq", "INTEGER"),
-        ("name", "VARCHAR"),
-        ("status", "VARCHAR"),
-        ("type", "VARCHAR"),
-        ("onset", "DATE"),
-        ("end", "DATE"),
-        ("severity", "VARCHAR"),
-        ("classification", "VARCHAR"),
-        ("criteria_met", "BIGINT"),
-        ("controlled", "BOOLEAN"),
-        ("source", "VARCHAR"),
-        ("verification", "VARCHAR"),  # confirmed | unconfirmed
-    ),
-    "medications": (
-        ("pid", "BIGINT"),
-        ("seq", "INTEGER"),
-        ("drug", "VARCHAR"),
-        ("dose_mg", "DOUBLE"),
-        ("route", "VARCHAR"),
-        ("frequency", "VARCHAR"),
-        ("start", "DATE"),
-        ("end", "DATE"),
-        ("outcome", "VARCHAR"),
-        ("source", "VARCHAR"),
-    ),
+    # the record tables: pid, seq and the stored fields declared in screener.model.records
+    **{TABLE_OF[kind]: table_columns(kind) for kind in TABLE_OF},
     "administrations": (
         ("pid", "BIGINT"),
         ("med_seq", "INTEGER"),

@@ -25,6 +25,7 @@ from screener.model.patient import (
     Scalar,
     Status,
 )
+from screener.model.records import stored
 from screener.tables.layout import TABLES
 
 
@@ -46,6 +47,18 @@ def _observed_periods(text: str | None) -> tuple[tuple[date, date | None], ...]:
         start, _, end = part.partition("/")
         periods.append((date.fromisoformat(start), date.fromisoformat(end) if end else None))
     return tuple(periods)
+
+
+def _record(cls: type[Any], kind: str, row: tuple[Any, ...], **extra: Any) -> Any:
+    """A record from its table row (pid, seq, then the stored fields of :mod:`screener.model.records`)."""
+    values = iter(row[2:])
+    fields: dict[str, Any] = {}
+    for f in stored(kind):
+        if f.type == "scalar":
+            fields[f.name] = _scalar(next(values), next(values), next(values))
+        else:
+            fields[f.name] = next(values)
+    return cls(**fields, **extra)
 
 
 def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> list[Patient]:
@@ -72,6 +85,10 @@ def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> l
         ((_, patient_id, birth_date, sex, demographics_source, file, _, died, undated, observed),) = rows[
             "patients"
         ][pid]
+
+        def of(table: str, pid: int = pid) -> tuple[tuple[Any, ...], ...]:
+            return tuple(rows[table].get(pid, ()))
+
         given: dict[int, list[Any]] = defaultdict(list)
         for _, med_seq, day in rows["administrations"].get(pid, ()):
             given[med_seq].append(day)
@@ -80,38 +97,13 @@ def read_patients(con: Any, relations: dict[str, str], pids: Sequence[int]) -> l
                 patient_id=patient_id,
                 birth_date=birth_date,
                 sex=sex,
-                observations=tuple(
-                    Observation(
-                        name, _scalar(num, text, flag), unit, day, high, low, method, oxygen, sle, src
-                    )
-                    for _, _, name, day, num, text, flag, unit, high, low, method, oxygen, sle, src in rows[
-                        "observations"
-                    ].get(pid, ())
-                ),
-                statuses=tuple(
-                    Status(name, _scalar(num, text, flag), day, confirmed, src)
-                    for _, _, name, day, num, text, flag, confirmed, src in rows["statuses"].get(pid, ())
-                ),
-                assessments=tuple(
-                    Assessment(name, score, day, src)
-                    for _, _, name, day, score, src in rows["assessments"].get(pid, ())
-                ),
-                conditions=tuple(Condition(*row[2:]) for row in rows["conditions"].get(pid, ())),
+                observations=tuple(_record(Observation, "observation", r) for r in of("observations")),
+                statuses=tuple(_record(Status, "status", r) for r in of("statuses")),
+                assessments=tuple(_record(Assessment, "assessment", r) for r in of("assessments")),
+                conditions=tuple(_record(Condition, "condition", r) for r in of("conditions")),
                 medications=tuple(
-                    Medication(
-                        drug=drug,
-                        start=start,
-                        dose_mg=dose,
-                        route=route,
-                        frequency=frequency,
-                        end=end,
-                        administrations=tuple(given.get(seq, ())),
-                        outcome=outcome,
-                        source=src,
-                    )
-                    for _, seq, drug, dose, route, frequency, start, end, outcome, src in rows[
-                        "medications"
-                    ].get(pid, ())
+                    _record(Medication, "medication", r, administrations=tuple(given.get(r[1], ())))
+                    for r in of("medications")
                 ),
                 demographics_source=demographics_source,
                 deceased=True if undated else died,

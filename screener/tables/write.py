@@ -33,8 +33,10 @@ from screener import __version__
 from screener.batch.safe_io import fsync_folder
 from screener.errors import InputError, Location, PatientDataError, ScreenerError
 from screener.model.patient import Patient, Scalar
+from screener.model.records import TABLE_OF, stored
 from screener.tables.layout import FORMAT, TABLES
 from screener.tables.place import MANIFEST, check_target, move_into_place, new_sibling, part_name
+from screener.which_value import SEQ_SPAN
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BIGINT_MAX = 2**63 - 1
@@ -107,6 +109,24 @@ def _bigint(value: int | None, table: str, seq: int, column: str) -> int | None:
     return value
 
 
+def _record_row(kind: str, record: Any, pid: int, seq: int) -> tuple[Any, ...]:
+    """The table row of one record: pid, seq and its stored fields (:mod:`screener.model.records`)."""
+    table = TABLE_OF[kind]
+    row: list[Any] = [pid, seq]
+    for field in stored(kind):
+        name, type_ = field.name, field.type
+        value = getattr(record, name)
+        if type_ == "scalar":
+            row += _split(value, table, seq)
+        elif type_ == "number":
+            row.append(_float(value, table, seq, name))
+        elif type_ == "integer":
+            row.append(_bigint(value, table, seq, name))
+        else:
+            row.append(value)
+    return tuple(row)
+
+
 def _printable_path(file: str) -> str:
     """A file name as valid UTF-8 (undecodable bytes of a path become U+FFFD)."""
     if file.isascii():
@@ -147,6 +167,8 @@ def _transpose(rows: list[tuple[Any, ...]], table: str) -> list[tuple[Any, ...]]
 
 def _where(patient: Patient, refused: _Refused) -> Location:
     prefix = _FIELDS[refused.table]
+    if refused.seq is None and prefix:
+        return Location(patient.file, None, prefix)
     if not prefix:
         return Location(patient.file, None, refused.column)
     if refused.table == "administrations":
@@ -361,71 +383,25 @@ class TablesWriter:
         self._buffered = 0
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
-        observations = []
-        for seq, o in enumerate(patient.observations):
-            num, text, flag = _split(o.value, "observations", seq)
-            observations.append(
-                (
-                    pid,
-                    seq,
-                    o.name,
-                    o.date,
-                    num,
-                    text,
-                    flag,
-                    o.unit,
-                    _float(o.reference_high, "observations", seq, "reference_high"),
-                    _float(o.reference_low, "observations", seq, "reference_low"),
-                    o.method,
-                    o.on_oxygen,
-                    o.attributed_to_sle,
-                    o.source,
+        for table in ("observations", "statuses", "assessments"):
+            count = len(getattr(patient, table))
+            if count > SEQ_SPAN:  # the SQL order key packs seq below SEQ_SPAN (screener.which_value)
+                raise _Refused(
+                    f"{count} {table}: at most {SEQ_SPAN} can be screened per patient", table, None, ""
                 )
+        rows = {
+            TABLE_OF[kind]: [_record_row(kind, record, pid, seq) for seq, record in enumerate(records)]
+            for kind, records in (
+                ("observation", patient.observations),
+                ("status", patient.statuses),
+                ("assessment", patient.assessments),
+                ("condition", patient.conditions),
+                ("medication", patient.medications),
             )
-        statuses = []
-        for seq, s in enumerate(patient.statuses):
-            num, text, flag = _split(s.value, "statuses", seq)
-            statuses.append((pid, seq, s.name, s.date, num, text, flag, s.confirmed_by, s.source))
-        assessments = [
-            (pid, seq, a.name, a.date, _float(a.score, "assessments", seq, "score"), a.source)
-            for seq, a in enumerate(patient.assessments)
+        }
+        administrations = [
+            (pid, seq, day) for seq, m in enumerate(patient.medications) for day in m.administrations
         ]
-        conditions = [
-            (
-                pid,
-                seq,
-                c.name,
-                c.status,
-                c.type,
-                c.onset,
-                c.end,
-                c.severity,
-                c.classification,
-                _bigint(c.criteria_met, "conditions", seq, "criteria_met"),
-                c.controlled,
-                c.source,
-                c.verification,
-            )
-            for seq, c in enumerate(patient.conditions)
-        ]
-        medications = []
-        administrations = []
-        for seq, m in enumerate(patient.medications):
-            medications.append(
-                (
-                    pid,
-                    seq,
-                    m.drug,
-                    _float(m.dose_mg, "medications", seq, "dose_mg"),
-                    m.route,
-                    m.frequency,
-                    m.start,
-                    m.end,
-                    m.outcome,
-                    m.source,
-                )
-            )
-            administrations.extend((pid, seq, day) for day in m.administrations)
         return {
             "patients": [
                 (
@@ -441,11 +417,7 @@ class TablesWriter:
                     _observed_text(patient.observed),
                 )
             ],
-            "observations": observations,
-            "statuses": statuses,
-            "assessments": assessments,
-            "conditions": conditions,
-            "medications": medications,
+            **rows,
             "administrations": administrations,
         }
 

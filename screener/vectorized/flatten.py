@@ -1,9 +1,10 @@
 """Prepared facts -> rows of three tables: patients (p), exposures (e), conditions (c).
 
 Derived values are computed here exactly as :class:`screener.engine.evaluate.Engine`
-derives them (same inputs, defaults, functions from :data:`screener.clinical.FUNCTIONS`,
-same errors meaning "unknown", same rounding); a derived value exists only when
-every fact it reads exists, as a durable_rules join would require.
+derives them, by the rules of :mod:`screener.derivation` (same inputs, defaults,
+functions from :data:`screener.clinical.FUNCTIONS`, same errors meaning "unknown",
+same rounding); a derived value exists only when every fact it reads exists, as a
+durable_rules join would require.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from screener.clinical import FUNCTIONS
+from screener.derivation import compute
 from screener.facts import PreparedFacts, window_field
 from screener.model.rules import (
     CONDITION_FIELDS,
@@ -156,13 +158,8 @@ class Deriver:
             if value is None:
                 return None
             kwargs[i.param] = value
-        try:
-            result = FUNCTIONS[d.function].fn(**kwargs)
-        except (ValueError, ZeroDivisionError, KeyError):
-            return None  # the engine records a derive error: the value stays unknown
-        if isinstance(result, float):
-            result = round(result, 4)
-        return result
+        # refused or mistyped arguments leave the value unknown, as in the engine (rules 3, 4)
+        return compute(d.function, kwargs)
 
     @staticmethod
     def _matches(d: Derived, record: dict[str, Any]) -> bool:

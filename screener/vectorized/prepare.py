@@ -33,22 +33,32 @@ from screener import units
 from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
-from screener.facts import AGREEMENT, FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.derivation import ROUND_DIGITS, sql_default
+from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
+from screener.which_value import (
+    date_of_day_sql,
+    day_of_sql,
+    disagree_sql,
+    is_confirmed_sql,
+    is_fresh_sql,
+    is_preferred_sql,
+    key_day_sql,
+    lift_sql,
+    order_key_sql,
+    same_day_sql,
+)
 
-# observation fields a rule may test besides the value (its unit is the rule set's, not a test)
-_OBSERVATION_FIELDS = ("reference_high", "reference_low", "method", "on_oxygen", "attributed_to_sle")
+# observation fields a rule may test besides the value and date (its unit is the rule set's, not a test)
+_OBSERVATION_FIELDS = tuple(n for n in rule_fields("observation") if n != "date")
+# stored medication fields rules test as they are (dates are clipped to the screening date)
+_MEDICATION_AS_IS = tuple(f.name for f in stored("medication") if f.rules and f.type != "date")
 
-
-# Row order key: days since 1900 x _SEQ_SPAN + seq (seq < _SEQ_SPAN records per patient and
-# table); a preferred value is lifted by _PREFERRED, above any date before the year 4000.
-_SEQ_SPAN = 1_000_000
-_PREFERRED = 10**15
 _QUOTE = "''''"  # SQL text of a single quote
 _DEMOGRAPHICS = ("birth_date", "sex")  # the patients table's columns that can be facts
-_UNDATED = -693596  # the day before 0001-01-01, counted from 1900-01-01: an undated status
 
 
 class PreparationError(ValueError):
@@ -139,9 +149,9 @@ class TablePreparation:
         """SQL: the order key of fact ``name``'s rows (NULL on other rows)."""
         definition = self.ruleset.facts[name]
         key = "k"
-        if definition.prefer_value is not None and kind == "observation":
-            preferred = f"{_value_column(definition)} IS NOT DISTINCT FROM {literal(definition.prefer_value)}"
-            key = f"k + CASE WHEN {preferred} THEN {_PREFERRED} ELSE 0 END"
+        if definition.prefer_value is not None and kind == "observation":  # which_value rule 3
+            preferred = is_preferred_sql(_value_column(definition), literal(definition.prefer_value))
+            key = lift_sql("k", preferred)
         return f"CASE WHEN name = {literal(name)} THEN {key} END"
 
     def _aggregates(self, name: str, kind: str, key: str) -> list[str]:
@@ -162,18 +172,13 @@ class TablePreparation:
         if self._same_day_conflicts(name, kind):
             # another row of the chosen row's day whose value disagrees (facts.disagree)
             chosen, value = ident(f"m:{name}"), ident(f"v:{name}")
-            same_day = f"{key} <> {chosen} AND floor({key} / {_SEQ_SPAN}.0) = floor({chosen} / {_SEQ_SPAN}.0)"
-            if definition.type == "number":
-                share = f"CAST({AGREEMENT!r} AS DOUBLE)"
-                differs = f"abs({column} - {value}) > {share} * greatest(abs({column}), abs({value}))"
-                differs = f"coalesce({differs}, {column} IS DISTINCT FROM {value})"
-            else:
-                differs = f"{column} IS DISTINCT FROM {value}"
+            same_day = f"{key} <> {chosen} AND {same_day_sql(key, chosen)}"
+            differs = disagree_sql(column, value, numbers=definition.type == "number")
             out.append(f"coalesce(bool_or({same_day} AND {differs}), FALSE) AS {ident(name + '.__conflict')}")
         if self._needs_unit(definition):
             out.append(pick("unit", "unit"))
         if definition.person_only:
-            out.append(pick("coalesce(confirmed_by, '') <> ''" if kind == "status" else "FALSE", "confirmed"))
+            out.append(pick(is_confirmed_sql("confirmed_by") if kind == "status" else "FALSE", "confirmed"))
         for field in sorted(self.keys[name]):
             if field in _OBSERVATION_FIELDS and kind == "observation":
                 out.append(pick(field, field))
@@ -187,12 +192,12 @@ class TablePreparation:
     def _rows(self, relation: str, kind: str, names: list[str], as_of: date, where: str) -> str:
         """A group's rows that may count at ``as_of``, with their order key ``k``."""
         dated = f"date <= {sql_date(as_of)}"
-        day = "date_diff('day', DATE '1900-01-01', date)"
-        if kind == "status":  # an undated status counts as the oldest
+        undated = kind == "status"  # an undated status counts as the oldest (which_value rule 1)
+        if undated:
             dated = f"(date IS NULL OR {dated})"
-            day = f"coalesce({day}, {_UNDATED})"
+        key = order_key_sql(day_of_sql("date", undated), "seq")
         return (
-            f"(SELECT *, {day} * {_SEQ_SPAN} + seq AS k FROM {relation} "
+            f"(SELECT *, {key} AS k FROM {relation} "
             f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
         )
 
@@ -247,15 +252,10 @@ class TablePreparation:
         def col(label: str) -> str:
             return ident(f"{name}.__{label}")
 
-        base = f"({col('key')} - CASE WHEN {col('key')} >= {_PREFERRED // 2} THEN {_PREFERRED} ELSE 0 END)"
-        day = f"CAST(floor({base} / {_SEQ_SPAN}.0) AS BIGINT)"
-        dated = f"(CASE WHEN {day} <> {_UNDATED} THEN DATE '1900-01-01' + CAST({day} AS INTEGER) END)"
+        dated = date_of_day_sql(key_day_sql(col("key")))
         counts = f"{col('key')} IS NOT NULL"
-        if definition.max_age_days is not None:
-            counts += (
-                f" AND ({dated} IS NULL OR "
-                f"date_diff('day', {dated}, {sql_date(as_of)}) <= {definition.max_age_days})"
-            )
+        if definition.max_age_days is not None:  # which_value rule 4
+            counts += f" AND {is_fresh_sql(dated, sql_date(as_of), definition.max_age_days)}"
         if definition.person_only:
             counts += f" AND {col('confirmed')}"
         if self._same_day_conflicts(name, definition.kind):
@@ -489,7 +489,8 @@ class TablePreparation:
                 date_typed = i.source in self.ruleset.facts and self.ruleset.facts[i.source].type == "date"
                 value = f"CAST({column} AS DATE)" if date_typed and not i.field else column
             if i.param in defaults:
-                value = f"coalesce({value}, {literal(defaults[i.param])})"
+                # a default of the wrong type is NULL: unknown, as the Python function's TypeError
+                value = f"coalesce({value}, {sql_default(d.function, i.param, defaults[i.param], literal)})"
             kwargs[i.param] = value
         return kwargs, " AND ".join(present) or "TRUE"
 
@@ -497,8 +498,8 @@ class TablePreparation:
         call = sql_call(d.function, **kwargs)
         every = " AND ".join(f"({v}) IS NOT NULL" for v in kwargs.values()) or "TRUE"
         if FUNCTIONS[d.function].unit not in ("", "bool"):
-            # the engine rounds floats with round(x, 4): half to even, as DuckDB's round_even
-            call = f"round_even(CAST({call} AS DOUBLE), 4)"
+            # the engine rounds floats with round(x, ROUND_DIGITS): half to even, as DuckDB's round_even
+            call = f"round_even(CAST({call} AS DOUBLE), {ROUND_DIGITS})"
         return f"(CASE WHEN {every} THEN {call} END)"
 
     def _derived_scalar_sql(self, d: Derived, as_of: date) -> str:
@@ -522,7 +523,7 @@ class TablePreparation:
 
         failed = ", ".join(map(literal, FAILED_OUTCOMES))
         e0 = f"""
-        SELECT m.pid, m.seq, m.drug, m.route, m.frequency, m.dose_mg, m.outcome, m.start,
+        SELECT m.pid, m.seq, {", ".join("m." + ident(n) for n in _MEDICATION_AS_IS)}, m.start,
                CASE WHEN m."end" <= {d} THEN m."end" END AS end_,
                (m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)) AS single,
                CASE WHEN m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)
@@ -556,7 +557,7 @@ class TablePreparation:
             if field in dates
         ]
         e3 = f"""
-        SELECT e2.pid, e2.seq, e2.drug, e2.route, e2.frequency, e2.dose_mg, e2.daily_dose_mg,
+        SELECT e2.pid, e2.seq, {", ".join("e2." + ident(n) for n in _MEDICATION_AS_IS)}, e2.daily_dose_mg,
                e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
                e2.duration_days,
                CASE WHEN e2.daily_dose_mg IS NOT NULL THEN coalesce(cum.days, e2.duration_days) END
@@ -564,15 +565,12 @@ class TablePreparation:
                CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
                CASE WHEN e2.n_adm > 0 THEN date_diff('day', e2.first_adm, e2.last_adm)
                     WHEN e2.frequency = 'once' THEN 0 END AS administration_span_days,
-               CASE WHEN e2.outcome IS NOT NULL THEN e2.outcome IN ({failed}) END AS failed,
-               e2.outcome{"".join(", " + w for w in windows)}
+               CASE WHEN e2.outcome IS NOT NULL THEN e2.outcome IN ({failed}) END AS failed
+               {"".join(", " + w for w in windows)}
         FROM e2 LEFT JOIN cum ON cum.pid = e2.pid AND cum.seq = e2.seq
         """
         plain = (
-            "drug",
-            "route",
-            "frequency",
-            "dose_mg",
+            *_MEDICATION_AS_IS,
             "daily_dose_mg",
             "weekly_dose_mg",
             "monthly_dose_mg",
@@ -582,7 +580,6 @@ class TablePreparation:
             "administrations",
             "administration_span_days",
             "failed",
-            "outcome",
         )
         fields = {f: f"x.{f}" for f in plain}
         fields |= {"start": _iso("x.start"), "end": _iso("x.end_"), "last_dose": _iso("x.last_dose")}
@@ -689,18 +686,13 @@ class TablePreparation:
             f"AND (y.onset IS NULL OR y.onset <= {d}) AND {y_active} <> {active} "
             f"AND NOT coalesce({recurrence}, FALSE))"
         )
-        fields = {
-            "name": "x.name",
-            "status": f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END",
-            "active": f"CASE WHEN {contradicted} THEN NULL ELSE {active} END",
-            "type": "x.type",
-            "onset": _iso("x.onset"),
-            "end": _iso('x."end"'),
-            "severity": "x.severity",
-            "classification": "x.classification",
-            "criteria_met": "x.criteria_met",
-            "controlled": "x.controlled",
+        fields = {  # stored fields as they are (dates as ISO text), from screener.model.records
+            f.name: _iso(f"x.{ident(f.name)}") if f.type == "date" else f"x.{ident(f.name)}"
+            for f in RECORDS["condition"]
+            if f.stored and f.rules
         }
+        fields["status"] = f"CASE WHEN {ended} THEN 'resolved' ELSE x.status END"
+        fields["active"] = f"CASE WHEN {contradicted} THEN NULL ELSE {active} END"
         for key, (field, w) in self.windows.items():
             source = {"onset": "x.onset", "end": 'x."end"'}.get(field)
             if source:

@@ -330,6 +330,24 @@ def test_a_value_the_layout_cannot_hold_refuses_only_that_patient(tmp_path: Path
     assert {r[0] for r in _rows(con, out, "conditions")} == {1}
 
 
+def test_more_records_than_the_order_key_can_tell_apart_refuses_that_patient(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screener.tables.write
+
+    monkeypatch.setattr(screener.tables.write, "SEQ_SPAN", 2)
+    two = Patient(
+        "two", file="t.yaml", statuses=(Status("pregnant", False, D1), Status("pregnant", False, D2))
+    )
+    three = replace(two, patient_id="three", statuses=(*two.statuses, Status("pregnant", True, D3)))
+    with TablesWriter(tmp_path / "reg") as writer:
+        assert writer.add(two) == 0  # SEQ_SPAN records fit
+        with pytest.raises(PatientDataError, match="3 statuses: at most 2") as caught:
+            writer.add(three)
+        assert str(caught.value.location) == "t.yaml: statuses"
+        assert writer.add(BARE) == 1
+
+
 def test_manifest_contents(tmp_path: Path) -> None:
     out = tmp_path / "reg"
     before = datetime.now(UTC).replace(microsecond=0)
