@@ -382,3 +382,37 @@ def test_unverified_drugs_are_matched_by_ingredient_name_only() -> None:
     assert m.ingredient_drug("voclosporin") == "voclosporin"
     assert m.ingredient_drug("tacrolimine") is None
     assert not any(t.drug == "tacrolimus" for t in m.drugs.values())  # no guessed code
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("rules", ["nct04184258", ""])
+def test_screen_reads_a_fhir_bundle_with_the_rule_sets_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: str
+) -> None:
+    """``screener screen bundle.json --rules rules/<trial>`` (or the folder) reads the trial's codes:
+    M32.14 is a lupus nephritis and 5130-0 a positive anti-dsDNA for NCT04184258."""
+    from screener.cli.main import main
+
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_lupus_nephritis_bundle()), encoding="utf-8")
+    code = main(
+        [
+            "screen",
+            str(path),
+            "--rules",
+            str(REPO / "rules" / rules),
+            "--as-of",
+            "2026-11-25",
+            "--format",
+            "json",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    document = json.loads(out)
+    results = document.get("results", [document])
+    mine = next(r for r in results if r["trial"] == "NCT04184258")
+    outcomes = {c["id"]: c["outcome"] for c in mine["criteria"]}
+    assert outcomes["I2"] == "pass" and outcomes["I4"] == "pass" and outcomes["E5"] == "fail"
