@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     patient = load_patient_file(
         args.patient,
         on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
-        mapping=mapping_for_rules(args.rules),  # the rule set's code mapping, a portfolio's union
+        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
     )
     as_of = args.as_of or date.today()
     with Engine(ruleset) as engine:
@@ -90,7 +90,7 @@ def run_portfolio(args: argparse.Namespace) -> int:
     patient = load_patient_file(
         args.patient,
         on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
-        mapping=mapping_for_rules(args.rules),  # the rule set's code mapping, a portfolio's union
+        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
     )
     as_of = args.as_of or date.today()
     with PortfolioScreener(portfolio) as screener:
