@@ -448,3 +448,16 @@ def test_omop_condition_occurrences_become_every_condition_their_code_names(tmp_
         ("tuberculosis", "2023-01-10", "2023-06-30", "condition_occurrence/8"),
         ("infection", "2023-01-10", "2023-06-30", "condition_occurrence/8"),
     } <= got
+
+
+def test_a_malformed_also_names_file_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "conditions:\n  - name: sle\n    also: lupus_nephritis\n"
+        "    codes: [{system: icd10cm, code: M32.14, source: s}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    where = info.value.location
+    assert where is not None and where.file == str(path) and where.line == 3 and "also" in str(info.value)
