@@ -132,17 +132,20 @@ def is_fhir_bundle(path: str | Path) -> bool:
 def load_patient_file(
     path: str | Path,
     on_issue: Callable[[ImportIssue], None] | None = None,
-    mapping: Mapping | str | Path | None = None,
+    mapping: Mapping | str | Path | Callable[[], Mapping] | None = None,
 ) -> Patient:
     """A native patient file (YAML/JSON), or FHIR R4 JSON (a Bundle, or a lone Patient
     resource) holding exactly one patient.
 
     Import issues (dropped values, warnings) of a bundle go to ``on_issue``. ``mapping`` is
     the code mapping of a FHIR file (default: NCT03562065's; a rule set's own, or a portfolio's
-    union: :func:`screener.importers.mapping_union.mapping_for_rules`).
+    union: :func:`screener.importers.mapping_union.mapping_for_rules`), or a function giving
+    it, called only for a FHIR file (a native file needs no mapping).
     """
     if Path(path).suffix.lower() != ".json" or fhir_json_kind(path) is None:
         return load_patient(path)
+    if callable(mapping):
+        mapping = mapping()
     run = iter_patients([path], format="fhir", mapping=mapping)
     records = list(run)
     for issue in run.report.issues:

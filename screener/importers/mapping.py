@@ -426,7 +426,8 @@ def load_mapping(path: str | Path | None = None, terminology: str | Path | None 
     mapping = mapping_from_data(data, lines)
     if term:
         mapping = replace(mapping, local=terminology_from(Path(term)))
-    _CACHE.clear()  # one mapping per run is the common case; keep memory flat
+    if len(_CACHE) >= 8:  # one mapping per trial of a portfolio at most; keep memory flat
+        _CACHE.clear()
     _CACHE[key] = mapping
     return mapping
 

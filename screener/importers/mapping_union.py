@@ -30,6 +30,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,11 +57,26 @@ def _rules_file(path: Path) -> Path:
     return path / "rules.yaml" if path.is_dir() else path
 
 
+_RULESET_ID = re.compile(
+    r"^ruleset:[ \t]*\n(?:[ \t]+.*\n|[ \t]*#.*\n|[ \t]*\n)*?[ \t]+id:[ \t]*['\"]?([\w.-]+)", re.M
+)
+
+
 def _ruleset_id(rules_file: Path) -> str | None:
-    """The ``ruleset.id`` of a rules file (None when it cannot be read: the rule loader says why)."""
+    """The ``ruleset.id`` of a rules file (None when it cannot be read: the rule loader says why).
+
+    Read from the ``ruleset:`` block's ``id:`` line when written that way (a full YAML parse of a
+    large rule file costs a noticeable fraction of a second), else from the parsed file."""
     try:
-        data = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        text = rules_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = _RULESET_ID.search(text)
+    if found:
+        return found.group(1)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
         return None
     meta = data.get("ruleset") if isinstance(data, dict) else None
     ident = meta.get("id") if isinstance(meta, dict) else None
@@ -90,10 +106,24 @@ def rule_set_files(rules: str | Path) -> list[Path]:
 
 
 def mapping_for_rules(rules: str | Path, terminology: str | Path | None = None) -> Mapping:
-    """The mapping to read patients with for ``rules``: one rule set's, or the union of a folder's."""
+    """The mapping to read patients with for ``rules``: one rule set's, or the union of a folder's.
+
+    Each file is parsed once per process (:func:`load_mapping`); the union of the same files is
+    built once too."""
     files = rule_set_files(rules)
     paths = list(dict.fromkeys(ruleset_mapping_path(f) for f in files)) or [DEFAULT_MAPPING]
-    return combine_mappings([load_mapping(p, terminology) for p in paths])
+    members = tuple(load_mapping(p, terminology) for p in paths)
+    key = tuple(id(m) for m in members)
+    found = _UNIONS.get(key)
+    if found is None or any(a is not b for a, b in zip(found[0], members, strict=True)):
+        if len(_UNIONS) >= 4:
+            _UNIONS.clear()
+        found = (members, combine_mappings(members))
+        _UNIONS[key] = found
+    return found[1]
+
+
+_UNIONS: dict[tuple[int, ...], tuple[tuple[Mapping, ...], Mapping]] = {}
 
 
 @dataclass(frozen=True)

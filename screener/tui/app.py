@@ -67,7 +67,7 @@ class ScreenerApp(App[None]):
         cursor_blink: bool = True,
         today: date | None = None,
         engine: Engine | None = None,
-        mapping: Mapping | None = None,
+        mapping: Mapping | Callable[[], Mapping] | None = None,
     ) -> None:
         super().__init__()
         #: the real date; a screening date other than this one is a what-if
@@ -75,7 +75,8 @@ class ScreenerApp(App[None]):
         self.ruleset = ruleset
         # compiled once, reused for every screening, closed on exit
         self.engine = engine if engine is not None else Engine(ruleset)
-        #: the code mapping of FHIR files opened from inside (None: the default mapping)
+        #: the code mapping of FHIR files opened from inside (None: the default mapping), or
+        #: the function that builds it when first needed
         self.mapping = mapping
         self.patient = patient
         self.as_of = as_of
@@ -466,7 +467,9 @@ def make_app(
     """
     from screener.portfolio import is_portfolio
 
-    mapping = mapping_for_rules(rules_dir)
+    def mapping() -> Mapping:  # built when a FHIR file is read (a native file needs none)
+        return mapping_for_rules(rules_dir)
+
     patient = load_patient_file(patient_path, mapping=mapping) if patient_path is not None else None
     options: dict[str, Any] = {
         "records_dir": Path(records_dir),

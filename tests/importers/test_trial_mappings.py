@@ -382,3 +382,82 @@ def test_unverified_drugs_are_matched_by_ingredient_name_only() -> None:
     assert m.ingredient_drug("voclosporin") == "voclosporin"
     assert m.ingredient_drug("tacrolimine") is None
     assert not any(t.drug == "tacrolimus" for t in m.drugs.values())  # no guessed code
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("rules", ["nct04184258", ""])
+def test_screen_reads_a_fhir_bundle_with_the_rule_sets_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: str
+) -> None:
+    """``screener screen bundle.json --rules rules/<trial>`` (or the folder) reads the trial's codes:
+    M32.14 is a lupus nephritis and 5130-0 a positive anti-dsDNA for NCT04184258."""
+    from screener.cli.main import main
+
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_lupus_nephritis_bundle()), encoding="utf-8")
+    code = main(
+        [
+            "screen",
+            str(path),
+            "--rules",
+            str(REPO / "rules" / rules),
+            "--as-of",
+            "2026-11-25",
+            "--format",
+            "json",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    document = json.loads(out)
+    results = document.get("results", [document])
+    mine = next(r for r in results if r["trial"] == "NCT04184258")
+    outcomes = {c["id"]: c["outcome"] for c in mine["criteria"]}
+    assert outcomes["I2"] == "pass" and outcomes["I4"] == "pass" and outcomes["E5"] == "fail"
+
+
+def test_omop_condition_occurrences_become_every_condition_their_code_names(tmp_path: Path) -> None:
+    """The OMOP reader adds the ``also`` conditions like the FHIR one (same dates, status, source)."""
+    from screener.importers.omop import iter_omop
+
+    (tmp_path / "PERSON.csv").write_text(
+        "person_id,gender_concept_id,birth_datetime,gender_source_value\n1,8532,1990-05-04 00:00:00,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "CONDITION_OCCURRENCE.csv").write_text(
+        "condition_occurrence_id,person_id,condition_concept_id,condition_start_date,condition_end_date,"
+        "condition_source_value\n"
+        "7,1,300,2024-03-01,,M32.14\n"
+        "8,1,301,2023-01-10,2023-06-30,A15.0\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "CONCEPT.csv").write_text(
+        "concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code\n"
+        "8532,FEMALE,Gender,Gender,Gender,S,F\n"
+        "300,Glomerular disease in systemic lupus erythematosus,Condition,ICD10CM,5-char code,,M32.14\n"
+        "301,Tuberculosis of lung,Condition,ICD10CM,4-char billing code,,A15.0\n",
+        encoding="utf-8",
+    )
+    (record,) = list(iter_omop([tmp_path], mapping_for_rules(REPO / "rules")))
+    got = {(c["name"], c.get("onset"), c.get("end"), c["source"]) for c in record.data["conditions"]}
+    assert {
+        ("sle", "2024-03-01", None, "condition_occurrence/7"),
+        ("lupus_nephritis", "2024-03-01", None, "condition_occurrence/7"),
+        ("tuberculosis", "2023-01-10", "2023-06-30", "condition_occurrence/8"),
+        ("infection", "2023-01-10", "2023-06-30", "condition_occurrence/8"),
+    } <= got
+
+
+def test_a_malformed_also_names_file_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "conditions:\n  - name: sle\n    also: lupus_nephritis\n"
+        "    codes: [{system: icd10cm, code: M32.14, source: s}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    where = info.value.location
+    assert where is not None and where.file == str(path) and where.line == 3 and "also" in str(info.value)

@@ -47,12 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from screener.importers import load_patient_file  # native files, or a one-patient FHIR Bundle
+    from screener.importers.mapping_union import mapping_for_rules
 
     if is_portfolio(args.rules):
         return run_portfolio(args)
     ruleset = load_ruleset(args.rules)
     patient = load_patient_file(
-        args.patient, on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr)
+        args.patient,
+        on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
+        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
     )
     as_of = args.as_of or date.today()
     with Engine(ruleset) as engine:
@@ -81,10 +84,13 @@ def run_portfolio(args: argparse.Namespace) -> int:
     """``--rules DIR`` of rule sets: every trial, the patient read once; see screener.portfolio."""
     from screener.explain.portfolio import render_portfolio
     from screener.importers import load_patient_file
+    from screener.importers.mapping_union import mapping_for_rules
 
     portfolio = load_portfolio(args.rules)
     patient = load_patient_file(
-        args.patient, on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr)
+        args.patient,
+        on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
+        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
     )
     as_of = args.as_of or date.today()
     with PortfolioScreener(portfolio) as screener:

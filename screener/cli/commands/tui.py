@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "list of facts to collect, forms to enter facts and correct the history, what-if dates, "
             "saved screening records. PATIENT is a native YAML/JSON patient file or a FHIR R4 "
             "Bundle holding one patient (as for screener screen); without it, open a file or an "
-            "earlier record from inside (o)."
+            "earlier record from inside (o). With --rules DIR, a folder of rule sets, it opens on the "
+            "portfolio: one row per trial and the to-do across trials; enter shows a trial's criteria."
         ),
     )
     parser.add_argument(
