@@ -91,15 +91,16 @@ def _python(fast: VectorizedScreener, jobs: Sequence[tuple[Patient, date]]) -> l
     for i, (_, as_of) in enumerate(jobs):
         by_date.setdefault(as_of, []).append(i)
     for as_of, indices in by_date.items():
+        got: list[Outcomes | str]
         try:
-            got = fast.screen([jobs[i][0] for i in indices], as_of)
+            got = [*fast.screen([jobs[i][0] for i in indices], as_of)]
         except Exception:  # one bad patient spoils the group: screen one by one to name it
             got = []
             for i in indices:
                 try:
                     got.append(fast.screen([jobs[i][0]], as_of)[0])
                 except Exception as error:  # reported on the case, never a traceback
-                    got.append(f"python route raised {type(error).__name__}: {error}")  # type: ignore[arg-type]
+                    got.append(f"python route raised {type(error).__name__}: {error}")
         for i, outcomes in zip(indices, got, strict=True):
             found[i] = outcomes
     return found

@@ -282,3 +282,24 @@ def test_every_shipped_rule_set_agrees_on_every_route(capsys: pytest.CaptureFixt
         failed = [c for r in doc["rule_sets"] for c in r["cases"] if c["status"] != "passed"]
         assert code == 0 and not failed, failed[:3]
         assert doc["summary"]["routes"]["sql"]["passed"] == doc["summary"]["cases"] > 100
+
+
+def test_one_patient_the_python_route_cannot_screen_fails_only_its_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screener.vectorized import VectorizedScreener
+
+    real = VectorizedScreener.screen
+
+    def picky(self: VectorizedScreener, patients: Any, as_of: date) -> list[dict[str, str]]:
+        patients = list(patients)
+        if any(p.patient_id == "r1" for p in patients):
+            raise ValueError("cannot flatten r1")
+        return real(self, patients, as_of)
+
+    monkeypatch.setattr(VectorizedScreener, "screen", picky)
+    d = rule_set(tmp_path)
+    with Engine(load_ruleset(d)) as engine:
+        first, second = run_route("python", engine, load_cases(d))
+    assert first.problems == ("python route raised ValueError: cannot flatten r1",)
+    assert second.status == "passed"

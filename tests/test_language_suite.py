@@ -178,3 +178,14 @@ def test_prefer_value_on_a_status_is_refused_at_load_time() -> None:
     assert "prefer_value is read for observations only, and sle_active is a status" in str(error.value)
     # on an observation it is read (I13: a positive ANA wins over a later negative)
     assert "prefer_value: positive" in text
+
+
+def test_the_suite_lints_clean_against_its_own_catalogue() -> None:
+    from screener.audit.lint import find_catalogue, lint, parse_catalogue
+
+    ruleset = load_ruleset(SUITE)
+    catalogue = find_catalogue(ruleset)
+    assert catalogue == SUITE / "criteria.md"
+    ids = parse_catalogue(catalogue.read_text(encoding="utf-8"))
+    assert sorted(ids) == sorted(c.id for c in ruleset.criteria)
+    assert [str(f) for f in lint(ruleset, ids)] == []

@@ -253,6 +253,10 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
         if fact == "ast" and draw(st.booleans()):
             item["reference_range"] = {"high": draw(st.sampled_from([35, 40, 45]))}
         observations.append(item)
+        if draw(st.integers(0, 5)) == 0:  # a second value on the same day: agreeing or in conflict
+            observations.append(
+                {**item, "value": round(item["value"] * draw(st.sampled_from([1.01, 1.2])), 2)}
+            )
     if draw(st.booleans()):
         item = {
             "name": "pao2",
