@@ -169,7 +169,10 @@ def _importer(fmt: str, **options: Any) -> Reader:
         from screener.errors import InputError
         from screener.importers import iter_patients
 
+        mapping = options.get("mapping")
         try:
+            if callable(mapping):  # built on first use: a registry of native files never needs it
+                options["mapping"] = mapping = mapping()
             run = iter_patients([path], format=fmt, **options)
             seen = 0
             while True:
@@ -237,6 +240,18 @@ def _csv(path: Path) -> Iterator[Item]:
     yield from _importer("csv", registry_mapping=mapping)(path)
 
 
+def mapping_of(rules: str | Path) -> Callable[[], Any]:
+    """The code mapping of a rule file or folder (the union of its trials' mappings), built on
+    first use (:func:`screener.importers.mapping_union.mapping_for_rules`)."""
+
+    def build() -> Any:
+        from screener.importers.mapping_union import mapping_for_rules
+
+        return mapping_for_rules(rules)
+
+    return build
+
+
 def _importers_available() -> bool:
     try:
         import screener.importers  # noqa: F401
@@ -245,23 +260,26 @@ def _importers_available() -> bool:
     return True
 
 
-def reader_for(path: Path) -> Reader | None:
+def reader_for(path: Path, mapping: Any = None) -> Reader | None:
+    """The reader of ``path``; FHIR and OMOP readers translate codes with ``mapping`` (a
+    :class:`screener.importers.mapping.Mapping`, or a function building one on first use;
+    None: the default NCT03562065 mapping)."""
     if path.is_dir():
         if not _importers_available():
             return None
         if any(child.name.lower() in ("person.csv", "person.tsv") for child in path.iterdir()):
-            return _importer("omop")
+            return _importer("omop", mapping=mapping)
         if _is_bulk_folder(path):  # a Bulk Data export: the files make the patients together
-            return _importer("ndjson")
+            return _importer("ndjson", mapping=mapping)
         if _holds_fhir_resources(path):  # loose FHIR resource files, joined by subject reference
-            return _importer("fhir")
+            return _importer("fhir", mapping=mapping)
         return None
     name = path.name.lower()
     if _importers_available():
         if name.endswith((".ndjson", ".ndjson.gz")):
-            return _importer("ndjson")
+            return _importer("ndjson", mapping=mapping)
         if name.endswith(".json") and _fhir_kind(path) is not None:
-            return _importer("fhir")
+            return _importer("fhir", mapping=mapping)
         if name.endswith(".csv"):
             return _csv
     for suffix in sorted(READERS, key=len, reverse=True):  # ".fhir.json" before ".json"
@@ -285,9 +303,10 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]:
+def iter_records(paths: Iterable[str | Path], skip: int = 0, mapping: Any = None) -> Iterator[Record]:
     """Every record of ``paths``, in order; the first ``skip`` are passed over unparsed
-    where the format allows (JSONL lines are still counted, not decoded)."""
+    where the format allows (JSONL lines are still counted, not decoded). FHIR and OMOP
+    inputs are read with the code ``mapping`` (see :func:`reader_for`)."""
     index = 0
     for path in expand(paths):
         source = str(path)
@@ -297,7 +316,7 @@ def iter_records(paths: Iterable[str | Path], skip: int = 0) -> Iterator[Record]
             index += 1
             continue
         try:
-            reader = reader_for(path)
+            reader = reader_for(path, mapping)
         except Exception as error:  # sniffing the file failed: report it, go on
             if index >= skip:
                 yield Record(source, None, index, error=RecordError(failure_message(error)))

@@ -418,6 +418,27 @@ def test_screen_reads_a_fhir_bundle_with_the_rule_sets_mapping(
     assert outcomes["I2"] == "pass" and outcomes["I4"] == "pass" and outcomes["E5"] == "fail"
 
 
+@pytest.mark.parametrize("rules", ["nct04184258", ""])
+def test_batch_reads_a_fhir_bundle_with_the_rule_sets_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: str
+) -> None:
+    """``screener batch bundle.json --rules ...`` reads codes as ``screen`` does: with the trial's
+    mapping (or the folder's union), not the default NCT03562065 one."""
+    from screener.cli.main import main
+
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_lupus_nephritis_bundle()), encoding="utf-8")
+    out = tmp_path / "rows.jsonl"
+    argv = ["batch", str(path), "--rules", str(REPO / "rules" / rules), "--as-of", "2026-11-25"]
+    code = main([*argv, "--out", str(out), "--workers", "1", "--no-progress"])
+    capsys.readouterr()
+    assert code == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    mine = next(r for r in rows if r.get("trial", "NCT04184258") == "NCT04184258")
+    assert "I2" not in mine["unknown"] and "I4" not in mine["unknown"]
+    assert "E5" in mine["failing"], mine
+
+
 def test_omop_condition_occurrences_become_every_condition_their_code_names(tmp_path: Path) -> None:
     """The OMOP reader adds the ``also`` conditions like the FHIR one (same dates, status, source)."""
     from screener.importers.omop import iter_omop
