@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import Record, count_records, iter_records
+from screener.batch.inputs import Record, count_records, iter_records, mapping_of
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
 from screener.batch.runner import BatchOptions, _error, screen_row, unknown_cell
@@ -304,7 +304,7 @@ def run_portfolio_batch(opts: BatchOptions, portfolio: Portfolio, wide: bool = F
     except BaseException:
         outputs.release()
         raise
-    source = iter_records(opts.inputs)
+    source = iter_records(opts.inputs, mapping=mapping_of(opts.rules))
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     results = _results(portfolio, records, opts.as_of, opts.workers, max(opts.chunk_size, 1))
     complete = False

@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import Record, count_records, expand, failure_message, iter_records
+from screener.batch.inputs import Record, count_records, expand, failure_message, iter_records, mapping_of
 from screener.batch.outputs import (
     BatchOutputs,
     default_errors_path,
@@ -454,7 +454,7 @@ def run_batch(opts: BatchOptions) -> BatchReport:
     except BaseException:
         outputs.release()
         raise
-    source = iter_records(opts.inputs, skip=outputs.done)
+    source = iter_records(opts.inputs, skip=outputs.done, mapping=mapping_of(opts.rules))
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     chunks = _chunks(records, max(opts.chunk_size, 1))
     if opts.scheduler:
