@@ -492,7 +492,9 @@ def run(
             pool = sorted(random.Random(f"{seed}:{module}").sample(pool, sample), key=lambda m: m.line)
         outcomes: list[Outcome] = []
         for n, mutant in enumerate(pool, 1):
-            if f"{ROOT / module}:{mutant.statement_line}" not in executed:
+            # a multi-line statement may only report its later lines: either counts
+            here = {f"{ROOT / module}:{mutant.statement_line}", f"{ROOT / module}:{mutant.line}"}
+            if not here & executed:
                 outcomes.append(Outcome(mutant, "not covered", 0.0))
             else:
                 pid = _run_child(tests, mutant, None, work / "mutant.log")

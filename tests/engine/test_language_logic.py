@@ -204,7 +204,8 @@ def test_a_per_exposure_derived_value_shows_its_record_and_inputs(engine: Engine
     assert evidence.test.startswith("prednisone 2026-01-01..ongoing (")
     assert (evidence.value, evidence.threshold, evidence.op, evidence.unit) == (100.5, 100, "gt", "mg/d")
     (used,) = evidence.facts
-    assert used.name == "pred_eq" and used.value == 100.5 and used.function == "prednisone_equivalent_mg"
+    assert (used.name, used.value, used.unit) == ("pred_eq", 100.5, "mg/d")
+    assert used.function == "prednisone_equivalent_mg"
     assert used.record == evidence.test.removesuffix(": pred_eq > 100 mg/d")
     assert used.note == "prednisone_equivalent_mg(drug=prednisone, dose_mg=100.5)"
 
@@ -229,6 +230,7 @@ def test_a_derived_value_shows_its_function_and_inputs(engine: Engine) -> None:
     age = next(e for e in result.evidence if e.test == "age >= 18 a")
     assert (age.value, age.threshold, age.op) == (25, 18, "gte")
     (used,) = age.facts
+    assert (used.name, used.value, used.unit) == ("age", 25, "a")
     assert used.function == "age_in_years" and used.citation == FUNCTIONS["age_in_years"].citation
     assert used.note == f"age_in_years(birth_date=2000-03-11, on={AS_OF.isoformat()})"
     assert [(i.name, i.value) for i in used.inputs] == [("birth_date", "2000-03-11")]
