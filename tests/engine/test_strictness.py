@@ -140,3 +140,17 @@ def test_the_table_route_screens_each_boundary_as_written(fast: object, tmp_path
             assert got == want, POSITIONS[pid]
             seen += 1
     assert seen == len(POSITIONS)
+
+
+def test_the_compiled_index_is_frozen(engine: Engine) -> None:
+    """The compiled tests and quantifiers are shared by every session of an engine (threads
+    too): they cannot be changed after compiling."""
+    import dataclasses
+
+    compiled = engine.compiled
+    test = next(iter(compiled.tests.values()))
+    quantifier = next(iter(compiled.quantifiers.values()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        test.criterion = "I99"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quantifier.criterion = "I99"  # type: ignore[misc]
