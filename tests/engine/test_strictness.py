@@ -110,6 +110,8 @@ def test_every_result_carries_its_criterion_and_rule_set(engine: Engine) -> None
     """Pass, fail and unknown results, full and batch, name the criterion as the rule file does."""
     from .mutant_rules import patient
 
+    # a record without uncertain parts: screening it as recorded, with the defaults, is the same
+    assert engine.screen_as_recorded(patient("any"), AS_OF) == engine.screen(patient("any"), AS_OF)
     for explain, evidence in ((True, "all"), (False, "failing")):
         result = engine.screen(patient("any"), AS_OF, explain=explain, evidence=evidence)
         assert (result.ruleset_id, result.trial, result.ruleset_version) == (
