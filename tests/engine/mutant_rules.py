@@ -134,6 +134,8 @@ LOGIC: dict[str, str] = {
     f"where: {{field: daily_dose_mg, lte: {THRESHOLD}}}}}",
     "I49": "{all: [{fact: age, gte: 18, unit: a}, {fact: sex, eq: male}]}",
     "I52": "{all: [{fact: age, gt: 17, unit: a}, {fact: sex, eq: male}]}",
+    "I53": f"{{any: [{{exists: condition, match: {{name: [sle]}}, absent: 'false'}}, {LOW_LVEF}]}}",
+    "I54": "{fact: platelets, lt: 100, unit: 10*9/L, unknown_when: false, missing: a repeat platelet count}",
     "I50": "{fact: ana, in: [positive]}",
     "I51": "{fact: ana, not_in: [positive]}",
     "E40": f"{{not: {LOW_LVEF}}}",

@@ -86,3 +86,9 @@ def test_the_search_stops_a_few_anniversaries_after_the_threshold(
     assert result.outcome == "fail" and result.eligible_from is None
     birthdays = [date(2010 + k, 6, 15) for k in range(16, 22)]
     assert sorted(tried) == sorted([*birthdays, *(b + timedelta(days=1) for b in birthdays)])
+    # a birthday on the screening date itself is not a coming one (17 today: the 18th to 20th)
+    tried.clear()
+    today = patient("woman-17-today", birth_date="2009-03-10", sex="female")
+    assert next(c for c in engine.screen(today, AS_OF).criteria if c.id == "I49").eligible_from is None
+    birthdays = [date(2009 + k, 3, 10) for k in range(18, 21)]
+    assert sorted(tried) == sorted([*birthdays, *(b + timedelta(days=1) for b in birthdays)])

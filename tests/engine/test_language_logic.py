@@ -126,14 +126,46 @@ def test_quantifiers_on_every_engine_evaluation(
         assert {k: got[k] for k in want} == want, how
 
 
+def test_an_absent_record_that_means_none_leaves_the_group_open(engine: Engine) -> None:
+    """any(no SLE record, with absent "false"; lvef unknown) is unknown with lvef to collect, also
+    when batch screening re-reads an unknown criterion for its missing facts only."""
+    for how, got in _outcomes(engine, patient("nothing")).items():
+        assert got["I53"] == "unknown", how
+    lean = engine.screen(patient("nothing"), AS_OF, explain=False, evidence="failing")
+    assert next(c for c in lean.criteria if c.id == "I53").missing == ("lvef (LVEF)",)
+    assert _outcomes(engine, patient("low", lvef=35.0))["outcomes"]["I53"] == "pass"
+    assert _outcomes(engine, patient("ok", lvef=45.0))["outcomes"]["I53"] == "fail"
+
+
+@pytest.mark.parametrize(("position", "want"), [("below", "pass"), ("at", "unknown"), ("above", "unknown")])
+def test_a_result_that_cannot_settle_the_test_is_unknown_with_its_to_do(
+    engine: Engine, position: str, want: str
+) -> None:
+    """``unknown_when: false``: platelets < 100 passes; a count of 100 or more cannot settle it."""
+    from .mutant_rules import boundary_patient
+
+    p = boundary_patient(position)
+    for how, got in _outcomes(engine, p).items():
+        assert got["I54"] == want, how
+    for explain, evidence in ((True, "all"), (False, "failing")):
+        result = next(
+            c for c in engine.screen(p, AS_OF, explain=explain, evidence=evidence).criteria if c.id == "I54"
+        )
+        assert result.missing == (() if want == "pass" else ("a repeat platelet count",))
+
+
 duckdb = pytest.importorskip("duckdb")
 
 
 def test_the_fast_path_follows_the_same_logic(rules: RuleSet) -> None:
     from screener.vectorized import VectorizedScreener
 
+    from .mutant_rules import boundary_patient
+
     patients = [_grid_patient(a, b) for a, b in GRID] + [patient(n, **f) for n, f, _ in QUANTIFIED]  # type: ignore[arg-type]
     wants = [expected_logic(a, b) for a, b in GRID] + [w for _, _, w in QUANTIFIED]  # type: ignore[arg-type]
+    patients += [patient("nothing"), *(boundary_patient(p) for p in ("below", "at"))]
+    wants += [{"I53": "unknown", "I54": "unknown"}, {"I54": "pass"}, {"I54": "unknown"}]
     with_fast = VectorizedScreener(rules)
     try:
         got = with_fast.screen(patients, AS_OF)
@@ -204,7 +236,8 @@ def test_a_per_exposure_derived_value_shows_its_record_and_inputs(engine: Engine
     assert evidence.test.startswith("prednisone 2026-01-01..ongoing (")
     assert (evidence.value, evidence.threshold, evidence.op, evidence.unit) == (100.5, 100, "gt", "mg/d")
     (used,) = evidence.facts
-    assert used.name == "pred_eq" and used.value == 100.5 and used.function == "prednisone_equivalent_mg"
+    assert (used.name, used.value, used.unit) == ("pred_eq", 100.5, "mg/d")
+    assert used.function == "prednisone_equivalent_mg"
     assert used.record == evidence.test.removesuffix(": pred_eq > 100 mg/d")
     assert used.note == "prednisone_equivalent_mg(drug=prednisone, dose_mg=100.5)"
 
@@ -229,6 +262,7 @@ def test_a_derived_value_shows_its_function_and_inputs(engine: Engine) -> None:
     age = next(e for e in result.evidence if e.test == "age >= 18 a")
     assert (age.value, age.threshold, age.op) == (25, 18, "gte")
     (used,) = age.facts
+    assert (used.name, used.value, used.unit) == ("age", 25, "a")
     assert used.function == "age_in_years" and used.citation == FUNCTIONS["age_in_years"].citation
     assert used.note == f"age_in_years(birth_date=2000-03-11, on={AS_OF.isoformat()})"
     assert [(i.name, i.value) for i in used.inputs] == [("birth_date", "2000-03-11")]

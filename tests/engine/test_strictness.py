@@ -86,6 +86,52 @@ def test_the_engine_screens_each_boundary_as_written(engine: Engine, position: s
             assert engine.outcome(criterion, patient, AS_OF) == want[criterion.id], criterion.id
 
 
+def test_a_date_window_that_fails_today_gives_the_day_it_opens(engine: Engine) -> None:
+    """ "At least 30 days ago" on a date 29 days ago passes tomorrow, for a fact's date and for
+    an exposure's start; "at most 30 days ago" on a date 31 days ago never will."""
+    from datetime import timedelta
+
+    from .mutant_rules import SITES
+
+    windows = {cid: t for cid, t in SITES.items() if "_ago" in t}
+    result = engine.screen(boundary_patient("above"), AS_OF)  # dates 29 days before AS_OF
+    by_id = {c.id: c for c in result.criteria}
+    for cid, test in windows.items():
+        if "min_ago" in test:
+            assert (by_id[cid].outcome, by_id[cid].eligible_from) == ("fail", AS_OF + timedelta(days=1)), cid
+    old = {c.id: c for c in engine.screen(boundary_patient("below"), AS_OF).criteria}  # 31 days
+    for cid, test in windows.items():
+        if "max_ago" in test:
+            assert (old[cid].outcome, old[cid].eligible_from) == ("fail", None), cid
+    assert result.decision == "ineligible"
+
+
+def test_every_result_carries_its_criterion_and_rule_set(engine: Engine) -> None:
+    """Pass, fail and unknown results, full and batch, name the criterion as the rule file does."""
+    from .mutant_rules import patient
+
+    # a record without uncertain parts: screening it as recorded, with the defaults, is the same
+    assert engine.screen_as_recorded(patient("any"), AS_OF) == engine.screen(patient("any"), AS_OF)
+    for explain, evidence in ((True, "all"), (False, "failing")):
+        result = engine.screen(patient("any"), AS_OF, explain=explain, evidence=evidence)
+        assert (result.ruleset_id, result.trial, result.ruleset_version) == (
+            "mutants",
+            "NCT00000000",
+            "1.0.0",
+        )
+        assert result.ruleset_sha256 == engine.ruleset.sha256 and result.as_of == AS_OF
+        assert {c.outcome for c in result.criteria} == {"pass", "fail", "unknown"}
+        for c, criterion in zip(result.criteria, engine.ruleset.criteria, strict=True):
+            assert (c.id, c.type, c.title, c.section, c.quote, c.reading) == (
+                criterion.id,
+                criterion.type,
+                f"{criterion.id} synthetic",
+                "synthetic",
+                "synthetic",
+                "synthetic",
+            )
+
+
 @pytest.mark.parametrize("position", POSITIONS)
 def test_each_boundary_comparison_shows_its_value_threshold_and_operator(
     engine: Engine, position: str
@@ -140,3 +186,17 @@ def test_the_table_route_screens_each_boundary_as_written(fast: object, tmp_path
             assert got == want, POSITIONS[pid]
             seen += 1
     assert seen == len(POSITIONS)
+
+
+def test_the_compiled_index_is_frozen(engine: Engine) -> None:
+    """The compiled tests and quantifiers are shared by every session of an engine (threads
+    too): they cannot be changed after compiling."""
+    import dataclasses
+
+    compiled = engine.compiled
+    test = next(iter(compiled.tests.values()))
+    quantifier = next(iter(compiled.quantifiers.values()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        test.criterion = "I99"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quantifier.criterion = "I99"  # type: ignore[misc]
