@@ -190,41 +190,49 @@ class VectorizedScreener:
         (pid, a 0/1/2 code per criterion); the registry's tables are the views
         ``registry_<table>`` (``registry_patients``, ``registry_observations``...).
         """
-        from screener.tables.write import read_manifest, table_glob
+        from screener.tables.write import read_manifest
 
-        manifest = read_manifest(directory)
+        total = int(read_manifest(directory)["patients"])
+        for first in range(skip, total, chunk_size):
+            yield self.screen_range(directory, as_of, first, min(first + chunk_size, total) - 1)
+
+    def screen_range(
+        self, directory: Path, as_of: date, first: int, last: int, partition: int | None = None
+    ) -> TableChunk:
+        """Screen the pids ``first``..``last`` of a columnar registry, or of one of its
+        patient-hash partitions (``partition``; see :func:`screener.tables.write.partitions`),
+        as :meth:`iter_tables` does for each of its chunks."""
+        from screener.tables.write import table_glob
+
         if self._preparation is None:
             self._preparation = TablePreparation(self.ruleset, self.layout)
         for table in Sources.__annotations__:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW registry_{table} AS "
-                f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table))}')"
+                f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table, partition))}')"
             )
         sources = Sources(**{t: f"registry_{t}" for t in Sources.__annotations__})
-        total = int(manifest["patients"])
-        for first in range(skip, total, chunk_size):
-            last = min(first + chunk_size, total) - 1
-            for statement in self._preparation.statements(sources, as_of, (first, last)):
-                self.con.execute(statement)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
-            codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
-            named = self.con.execute(
-                f"SELECT o.pid, x.patient_id, x.file, x.line FROM outcomes o JOIN {sources.patients} x "
-                "ON x.pid = o.pid ORDER BY o.pid"
-            ).fetchall()
-            errors = self.con.execute(
-                f"SELECT e.pid, x.patient_id, x.file, x.line, e.field, e.message FROM errors e "
-                f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
-            ).fetchall()
-            yield TableChunk(
-                [n[0] for n in named],
-                [n[1] for n in named],
-                [n[2] for n in named],
-                [n[3] for n in named],
-                {c: codes[c] for c in self.query.criteria},
-                tuple(TableError(*e) for e in errors),
-                last + 1,
-            )
+        for statement in self._preparation.statements(sources, as_of, (first, last)):
+            self.con.execute(statement)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
+        codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
+        named = self.con.execute(
+            f"SELECT o.pid, x.patient_id, x.file, x.line FROM outcomes o JOIN {sources.patients} x "
+            "ON x.pid = o.pid ORDER BY o.pid"
+        ).fetchall()
+        errors = self.con.execute(
+            f"SELECT e.pid, x.patient_id, x.file, x.line, e.field, e.message FROM errors e "
+            f"JOIN {sources.patients} x ON x.pid = e.pid ORDER BY e.pid, e.field"
+        ).fetchall()
+        return TableChunk(
+            [n[0] for n in named],
+            [n[1] for n in named],
+            [n[2] for n in named],
+            [n[3] for n in named],
+            {c: codes[c] for c in self.query.criteria},
+            tuple(TableError(*e) for e in errors),
+            last + 1,
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -119,6 +119,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="tables: patients per Parquet part, held in memory at once (default 50000)",
     )
     parser.add_argument(
+        "--partitions",
+        type=positive_int,
+        default=1,
+        help="tables: split the registry into N patient-hash partitions, for screener batch "
+        "--workers and --scheduler to screen in parallel (default 1)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help=(
@@ -256,7 +263,11 @@ def run_tables(args: argparse.Namespace) -> int:
     kept: list[ImportIssue] = []  # every issue, only when --report asks for them
     errors = records = 0
     writer = TablesWriter(
-        args.out, args.chunk_size, overwrite=args.overwrite, sources=[str(p) for p in args.inputs]
+        args.out,
+        args.chunk_size,
+        overwrite=args.overwrite,
+        sources=[str(p) for p in args.inputs],
+        partitions=args.partitions,
     )
     try:
         for record in iter_records(args.inputs):
