@@ -36,9 +36,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class TaskFailed:
-    """A task that failed twice: what went wrong the last time."""
+    """A task that failed twice: what went wrong the last time; ``crashed``: its worker
+    process died (running it again in the main process could kill that too)."""
 
     message: str
+    crashed: bool = False
 
 
 def _describe(error: BaseException) -> str:
@@ -54,12 +56,15 @@ def run_tasks(
     tasks: Iterable[T],
     workers: int = 1,
     scheduler: str | None = None,
+    init: Callable[..., None] | None = None,
+    init_args: tuple[Any, ...] = (),
 ) -> Iterator[tuple[T, Any]]:
-    """``(task, fn(job, task) or TaskFailed)`` for each task, in order (see the module)."""
+    """``(task, fn(job, task) or TaskFailed)`` for each task, in order (see the module).
+    ``init(*init_args)`` runs first in each worker process of the pool."""
     if scheduler:
         yield from _on_dask(fn, job, tasks, scheduler)
     elif workers > 1:
-        yield from _in_pool(fn, job, tasks, workers)
+        yield from _in_pool(fn, job, tasks, workers, (init, init_args))
     else:
         for task in tasks:
             try:
@@ -75,38 +80,45 @@ def run_tasks(
 # --------------------------------------------------------------------------- worker processes
 
 
-def _init_pool_worker(parent: int) -> None:
+_Init = tuple[Callable[..., None] | None, tuple[Any, ...]]
+
+
+def _init_pool_worker(parent: int, init: _Init) -> None:
     from screener.batch.runner import _die_with_parent
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops the pool
     _die_with_parent(parent)
+    function, args = init
+    if function is not None:
+        function(*args)
 
 
-def _executor(workers: int) -> ProcessPoolExecutor:
+def _executor(workers: int, init: _Init = (None, ())) -> ProcessPoolExecutor:
     import multiprocessing
 
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_init_pool_worker,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), init),
     )
 
 
-def _alone(fn: Callable[[Any, T], Any], job: Any, task: T, first: BaseException) -> Any:
+def _alone(fn: Callable[[Any, T], Any], job: Any, task: T, first: BaseException, init: _Init) -> Any:
     """The task once more, alone in a fresh one-process pool (so a task that kills its worker
     cannot take the others, or this process, with it); its result or a :class:`TaskFailed`."""
-    with _executor(1) as single:
+    with _executor(1, init) as single:
         try:
             return single.submit(fn, job, task).result()
         except Exception as error:
-            return TaskFailed(_describe(error if isinstance(error, BrokenProcessPool) else first))
+            crashed = isinstance(error, BrokenProcessPool)
+            return TaskFailed(_describe(error if crashed else first), crashed)
 
 
 def _in_pool(
-    fn: Callable[[Any, T], Any], job: Any, tasks: Iterable[T], workers: int
+    fn: Callable[[Any, T], Any], job: Any, tasks: Iterable[T], workers: int, init: _Init = (None, ())
 ) -> Iterator[tuple[T, Any]]:
-    executor = _executor(workers)
+    executor = _executor(workers, init)
     pending: deque[tuple[T, Future[Any]]] = deque()
 
     def collect() -> tuple[T, Any]:
@@ -118,14 +130,14 @@ def _in_pool(
             # every task the broken pool held failed with it: a new pool takes the others,
             # this one is retried alone (it may be the one that killed its worker)
             executor.shutdown(wait=False, cancel_futures=True)
-            executor = _executor(workers)
+            executor = _executor(workers, init)
             for i, (other, held) in enumerate(pending):
                 if held.done() and not held.cancelled() and held.exception() is None:
                     continue  # finished before the pool broke
                 pending[i] = (other, executor.submit(fn, job, other))
-            return task, _alone(fn, job, task, error)
+            return task, _alone(fn, job, task, error, init)
         except Exception as error:
-            return task, _alone(fn, job, task, error)
+            return task, _alone(fn, job, task, error, init)
 
     try:
         for task in tasks:

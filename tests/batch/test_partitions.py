@@ -225,3 +225,33 @@ def test_a_dask_cluster_screens_partitions_like_one_process(
             registries["split"], tmp_path / "dask.csv", explain="open", scheduler=cluster.scheduler_address
         )
     assert report.complete and (dask_rows, dask_errors) == (rows, errors)
+
+
+def _deadly_chunk(job: Any, chunk: Any) -> Any:
+    """Kills its worker on the chunk holding p0004 (module level: the pool pickles it)."""
+    from screener.batch.runner import engine_for, screen_record
+
+    if any(isinstance(r.data, dict) and r.data.get("patient_id") == "p0004" for r in chunk):
+        os.kill(os.getpid(), signal.SIGKILL)
+    _, engine = engine_for(job)
+    return [screen_record(engine, record, job.as_of) for record in chunk]
+
+
+def test_the_engine_batch_pool_survives_a_killed_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_hang: None
+) -> None:
+    """The durable path's pool: the chunk whose worker dies is reported record by record, the
+    other chunks are screened, the run completes (it used to wait for ever)."""
+    from screener.batch import runner
+    from screener.batch.runner import run_batch
+
+    jsonl = write_jsonl(tmp_path / "p.jsonl", [variant(i) for i in range(12)])
+    monkeypatch.setattr(runner, "screen_chunk", _deadly_chunk)
+    out = tmp_path / "rows.jsonl"
+    report = run_batch(BatchOptions((str(jsonl),), RULES, AS_OF, out, fmt="jsonl", workers=2, chunk_size=3))
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    errors = [json.loads(line) for line in (tmp_path / "rows.jsonl.errors.jsonl").read_text().splitlines()]
+    lost = {e["patient_id"] for e in errors}
+    assert report.complete and "p0004" in lost and all("worker process" in e["message"] for e in errors)
+    assert {r["patient_id"] for r in rows} | lost == {f"p{i:04d}" for i in range(12)}
+    assert not {r["patient_id"] for r in rows} & lost
