@@ -1,9 +1,13 @@
 """``screener batch --engine vectorized``: a whole columnar registry, outcomes per criterion.
 
 The registry (:mod:`screener.tables`, made by ``screener convert --to tables``) is
-screened by :meth:`VectorizedScreener.iter_tables` in chunks of pids; rows are
-written by DuckDB straight from the outcome codes (no Python step per patient), the
-attrition funnel is counted with numpy. Each row has the decision, the failing and
+screened in pieces, ranges of pids split by the registry's patient-hash partitions
+(:mod:`screener.batch.fast_piece`), here, in worker processes or on a dask cluster
+(:mod:`screener.batch.tasks`); this process puts each range's outcomes together in pid
+order and DuckDB writes the rows straight from the outcome codes (no Python step per
+patient), so they are the same bytes however the pieces ran; the attrition funnel is
+counted with numpy. A piece whose worker dies is retried once, then its patients are
+reported by name. Each row has the decision, the failing and
 the unknown criteria and every criterion's outcome. Missing facts, eligible-from
 dates and near-miss margins come from the engine: with ``explain="open"`` it screens
 the patients still in reach (failing nothing, or only a washout or an age limit).
