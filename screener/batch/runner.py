@@ -29,7 +29,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -290,33 +289,13 @@ def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Itera
 
 
 def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Iterator[list[Outcome]]:
-    """Chunks on a dask.distributed cluster; each worker process caches its engine by sha256."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ScreenerError("--scheduler needs dask.distributed: pip install 'screener[batch]'") from None
-    try:
-        client = Client(address, set_as_default=False, timeout="20s")
-    except (OSError, TimeoutError) as error:
-        raise ScreenerError(f"cannot reach the dask scheduler at {address}: {error}") from None
-    with client:
-        workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        shared = client.scatter(job, broadcast=True)
+    """Chunks on a dask.distributed cluster; each worker process caches its engine by sha256.
+    A chunk that fails on the cluster twice (it could not be sent, its workers kept dying)
+    is screened here, record by record."""
+    from screener.batch.tasks import TaskFailed, run_tasks
 
-        def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
-            future, chunk = task
-            try:
-                return future.result()
-            except Exception:  # the chunk failed on the cluster (it could not be sent, a
-                return screen_chunk(job, chunk)  # worker died): here, record by record
-
-        pending: deque[tuple[Any, list[Record]]] = deque()
-        for chunk in chunks:
-            pending.append((client.submit(screen_chunk, shared, chunk, pure=False), chunk))
-            while pending and (len(pending) >= 2 * workers or pending[0][0].done()):
-                yield collect(pending.popleft())
-        while pending:
-            yield collect(pending.popleft())
+    for chunk, result in run_tasks(screen_chunk, job, chunks, scheduler=address):
+        yield screen_chunk(job, chunk) if isinstance(result, TaskFailed) else result
 
 
 # --------------------------------------------------------------------------- writing
