@@ -255,3 +255,16 @@ def test_the_engine_batch_pool_survives_a_killed_worker(
     assert report.complete and "p0004" in lost and all("worker process" in e["message"] for e in errors)
     assert {r["patient_id"] for r in rows} | lost == {f"p{i:04d}" for i in range(12)}
     assert not {r["patient_id"] for r in rows} & lost
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("0", "must be 1 or more"), ("4097", "at most 4096 partitions")]
+)
+def test_convert_refuses_a_partition_count_it_cannot_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    jsonl = write_jsonl(tmp_path / "p.jsonl", [variant(0)])
+    with pytest.raises(SystemExit) as stop:
+        main(["convert", "--to", "tables", "--out", str(tmp_path / "t"), str(jsonl), "--partitions", value])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -45,7 +45,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 USAGE = (
     "%(prog)s INPUT... --to native --out DIR [options]\n"
-    "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--overwrite] [--report FILE]\n"
+    "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--partitions N] [--overwrite]\n"
+    "                [--report FILE]\n"
     "       (older spellings still work: --to-native DIR; --to tables OUT_DIR INPUT...)"
 )
 SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
@@ -120,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument(
         "--partitions",
-        type=positive_int,
+        type=_partitions,
         default=1,
         help="tables: split the registry into N patient-hash partitions, for screener batch "
         "--workers and --scheduler to screen in parallel (default 1)",
@@ -252,6 +253,16 @@ def _issue(record: Record, message: str, location: Location | None = None) -> Im
         message=message,
         patient_id=patient_id if isinstance(patient_id, str) else None,
     )
+
+
+def _partitions(text: str) -> int:
+    """argparse type of --partitions: 1 to MAX_PARTITIONS."""
+    from screener.tables.place import MAX_PARTITIONS
+
+    value = positive_int(text)
+    if value > MAX_PARTITIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PARTITIONS} partitions: {value}")
+    return value
 
 
 def run_tables(args: argparse.Namespace) -> int:
