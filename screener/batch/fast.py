@@ -163,8 +163,8 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
     try:
-        con = duckdb.connect()
-        con.execute("SET threads TO 1")
+        # one thread from the start: no DuckDB worker threads exist when the pool forks
+        con = duckdb.connect(config={"threads": 1})
         con.execute(
             "CREATE TEMP VIEW registry_patients AS SELECT * FROM "
             f"read_parquet({_literal(table_glob(registry, 'patients'))})"
