@@ -48,8 +48,21 @@ ROOT = HERE.parent
 AS_OF = date(2026, 11, 25)
 
 
+def _high_water_mb() -> float | None:
+    """This process's own peak RSS (VmHWM). Unlike ``ru_maxrss``, which Linux carries over
+    ``execve`` from the process that forked it (a driver that generated a registry in memory
+    made every measurement look that large), VmHWM starts again with the new program."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_mb() -> dict[str, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = _high_water_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"peak_rss_mb": round(own, 1), "peak_child_rss_mb": round(children, 1)}
 
@@ -255,6 +268,23 @@ def case_vectorized_tables(path: Path, chunk_size: int = 100_000) -> dict[str, A
     return {"n": n, "seconds": elapsed, "errors": errors}
 
 
+def case_fast_batch(path: Path, workers: int) -> dict[str, Any]:
+    """``screener batch --engine vectorized`` as a user runs it: pieces in ``workers`` processes,
+    rows written as CSV by the main process (peak RSS: main and, apart, its workers)."""
+    from screener.batch.fast import run_fast_batch
+    from screener.batch.runner import BatchOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        report = run_fast_batch(
+            BatchOptions(
+                (str(path),), ROOT / "rules" / "nct03562065", AS_OF, Path(tmp) / "out.csv", workers=workers
+            )
+        )
+        elapsed = time.perf_counter() - started
+    return {"n": report.records, "seconds": elapsed, "errors": report.errors}
+
+
 def case_python(path: Path) -> dict[str, Any]:
     """Four criteria by hand, three-valued (None = unknown), from the raw dicts."""
     from screener.clinical.dates import age_in_years
@@ -369,6 +399,8 @@ CASES = {
     "durable-pool": lambda p: case_durable(p, os.cpu_count() or 1),
     "vectorized": case_vectorized,
     "vectorized-tables": case_vectorized_tables,
+    "fast-batch-1": lambda p: case_fast_batch(p, 1),
+    "fast-batch-2": lambda p: case_fast_batch(p, 2),
     "python": case_python,
     "duckdb-raw": case_duckdb_raw,
 }
@@ -389,27 +421,28 @@ def measure(case: str, path: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def registry(workdir: Path, n: int, seed: int) -> Path:
-    sys.path.insert(0, str(HERE))
-    from generate_registry import write_registry
+def _generate(*args: str) -> None:
+    """Run the generator in its own process: this driver stays small, so the measurements it
+    starts do not inherit its memory (see :func:`_high_water_mb`)."""
+    command = [sys.executable, str(HERE / "generate_registry.py"), "--as-of", AS_OF.isoformat(), *args]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
+
+def registry(workdir: Path, n: int, seed: int) -> Path:
     path = workdir / f"registry-{n}-{seed}.jsonl"
     if not path.exists():
-        write_registry(path, n, seed, AS_OF)
+        _generate("--n", str(n), "--seed", str(seed), "--out", str(path))
     return path
 
 
 def tables_registry(workdir: Path, n: int, seed: int) -> tuple[Path, float | None]:
     """The registry of :func:`registry` as a columnar registry, and how long converting took
     (None when it was already there)."""
-    sys.path.insert(0, str(HERE))
-    from generate_registry import write_registry
-
     path = workdir / f"registry-{n}-{seed}.tables"
     if (path / "manifest.json").exists():
         return path, None
     started = time.perf_counter()
-    write_registry(None, n, seed, AS_OF, tables=path)
+    _generate("--n", str(n), "--seed", str(seed), "--tables", str(path))
     return path, time.perf_counter() - started
 
 
@@ -441,7 +474,14 @@ def main(argv: list[str] | None = None) -> int:
     plan = [
         (case, n)
         for n in fast
-        for case in ("vectorized-tables", "vectorized", "python", "duckdb-raw")
+        for case in (
+            "vectorized-tables",
+            "fast-batch-1",
+            "fast-batch-2",
+            "vectorized",
+            "python",
+            "duckdb-raw",
+        )
         if args.only is None or case in args.only
     ]
     plan += [
@@ -454,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<14}{'patients':>10}{'patients/s':>13}{'peak RSS MB':>13}{'children MB':>13}  notes")
     for case, n in plan:
         converted = None
-        if case == "vectorized-tables":
+        if case in ("vectorized-tables", "fast-batch-1", "fast-batch-2"):
             source, converted = tables_registry(args.workdir, n, args.seed)
         else:
             source = registry(args.workdir, n, args.seed)

@@ -12,7 +12,11 @@ Patients are random but plausible for a refractory-SLE pre-screening registry:
 mostly women aged 16-80, labs mostly in range with tails crossing every
 exclusion threshold, SELENA-SLEDAI 0-20, glucocorticoid and immunosuppressant
 histories of varying dose, duration and outcome, some recent biologics, some
-missing or stale values. The same seed gives the same file.
+missing or stale values. Records are histories, as an EHR export holds them: most labs
+have several results over months (drifting values, the latest at a varying age),
+glucocorticoid courses are tapered through several dose periods before they stop,
+current prednisone often follows a higher dose, conditions have an onset and, when
+resolved, an end. The same seed gives the same file.
 """
 
 from __future__ import annotations
@@ -82,22 +86,33 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
     def lab_age() -> int:
         return rng.choice((3, 10, 20, 45, 75))
 
+    def history(
+        name: str, value: float, unit: str | None, age_days: int, digits: int = 2, **extra: Any
+    ) -> None:
+        """A lab followed over time: the latest result at ``age_days``, then 0-5 older ones
+        every 1-6 months, within 15 % of it (a patient's course, not one value)."""
+        obs(name, value, unit, age_days, **extra)
+        for _ in range(rng.choice((0, 1, 1, 2, 3, 5))):
+            age_days += rng.randint(30, 180)
+            older = value * rng.uniform(0.85, 1.15)  # around the latest, within plausible bounds
+            obs(name, round(older, digits) if digits else round(older), unit, age_days)
+
     if rng.random() < 0.9:
-        obs("weight", round(rng.gauss(68 if sex == "female" else 80, 14), 1), "kg", lab_age())
+        history("weight", round(rng.gauss(68 if sex == "female" else 80, 14), 1), "kg", lab_age(), 1)
     if rng.random() < 0.8:
         obs("height", rng.randint(150, 190), "cm", 400)
     if rng.random() < 0.92:
         if rng.random() < 0.5:
-            obs("creatinine", round(rng.lognormvariate(-0.1, 0.5), 2), "mg/dL", lab_age())
+            history("creatinine", round(rng.lognormvariate(-0.1, 0.5), 2), "mg/dL", lab_age())
         else:
-            obs("creatinine", round(rng.lognormvariate(4.3, 0.5)), "umol/L", lab_age())
+            history("creatinine", round(rng.lognormvariate(4.3, 0.5)), "umol/L", lab_age(), 0)
     for name in ("ast", "alt"):
         if rng.random() < 0.85:
             extra: dict[str, Any] = {"reference_range": {"high": 40}} if rng.random() < 0.6 else {}
             value = round(rng.lognormvariate(3.3, 0.6))
             if value > 80:
                 extra["attributed_to_sle"] = rng.random() < 0.5
-            obs(name, max(value, 5), "U/L", lab_age(), **extra)
+            history(name, max(value, 5), "U/L", lab_age(), 0, **extra)
     for name, mu, sigma, unit, low in (
         ("neutrophils", 3.5, 1.5, "10*9/L", 0.5),
         ("platelets", 220, 80, "10*9/L", 30),
@@ -107,7 +122,7 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
         if rng.random() < 0.8:
             value = round(max(rng.gauss(mu, sigma), low * 0.3), 2)
             extra = {"attributed_to_sle": rng.random() < 0.6} if value < low else {}
-            obs(name, value, unit, lab_age(), **extra)
+            history(name, value, unit, lab_age(), **extra)
     if rng.random() < 0.6:
         obs("lvef", rng.randint(30, 70), "%", rng.randint(10, 500), method="echocardiography")
         obs("pap_mean", rng.randint(12, 60), "mm[Hg]", rng.randint(10, 500), method="echocardiography")
@@ -143,28 +158,51 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
     for name, p in (("heart_failure", 0.02), ("neoplasia", 0.03), ("substance_abuse", 0.02)):
         if rng.random() < p:
             item: dict[str, Any] = {"name": name, "status": rng.choice(("active", "resolved"))}
+            onset = rng.randint(60, 5000)
+            item["onset"] = ago(onset)
+            if item["status"] == "resolved":  # abated some time after its onset
+                item["end"] = ago(max(onset - rng.randint(30, 900), 1))
             if name == "neoplasia":
                 item["type"] = rng.choice(("basal_cell_carcinoma", "breast_cancer"))
             conditions.append(item)
 
     medications: list[dict[str, Any]] = []
     for drug, doses in GLUCOCORTICOIDS:
-        if rng.random() < 0.6:
+        if rng.random() < 0.6:  # a course: 1-4 periods of decreasing dose, then stopped
             start = rng.randint(40, 3000)
-            end = start - rng.randint(10, 400)
+            steps = sorted(rng.sample(doses, rng.randint(1, min(4, len(doses)))), reverse=True)
+            outcome = rng.choice(("inefficacy", "adverse_effect", "response", "completed"))
+            for k, dose in enumerate(steps):
+                end = max(start - rng.randint(10, 200), 1)
+                medications.append(
+                    {
+                        "drug": drug,
+                        "dose": dose,
+                        "unit": "mg",
+                        "route": "oral",
+                        "frequency": "daily",
+                        "start": ago(start),
+                        "end": ago(end),
+                        **({"outcome": outcome} if k == len(steps) - 1 else {}),
+                    }
+                )
+                start = end - 1
+                if start < 2:
+                    break
+    if rng.random() < 0.8:  # current prednisone, often after a higher dose it was lowered from
+        start = rng.randint(5, 400)
+        if rng.random() < 0.5:
             medications.append(
                 {
-                    "drug": drug,
-                    "dose": rng.choice(doses),
+                    "drug": "prednisone",
+                    "dose": rng.choice((15, 20, 30)),
                     "unit": "mg",
                     "route": "oral",
                     "frequency": "daily",
-                    "start": ago(start),
-                    "end": ago(max(end, 1)),
-                    "outcome": rng.choice(("inefficacy", "adverse_effect", "response", "completed")),
+                    "start": ago(start + rng.randint(20, 120)),
+                    "end": ago(start + 1),
                 }
             )
-    if rng.random() < 0.8:
         medications.append(
             {
                 "drug": "prednisone",
@@ -172,7 +210,7 @@ def patient(rng: random.Random, i: int, as_of: date) -> dict[str, Any]:
                 "unit": "mg",
                 "route": "oral",
                 "frequency": "daily",
-                "start": ago(rng.randint(5, 400)),
+                "start": ago(start),
             }
         )
     for drug, doses, frequency, route in rng.sample(IMMUNOSUPPRESSANTS, rng.randint(0, 3)):

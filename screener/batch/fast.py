@@ -1,9 +1,13 @@
 """``screener batch --engine vectorized``: a whole columnar registry, outcomes per criterion.
 
 The registry (:mod:`screener.tables`, made by ``screener convert --to tables``) is
-screened by :meth:`VectorizedScreener.iter_tables` in chunks of pids; rows are
-written by DuckDB straight from the outcome codes (no Python step per patient), the
-attrition funnel is counted with numpy. Each row has the decision, the failing and
+screened in pieces, ranges of pids split by the registry's patient-hash partitions
+(:mod:`screener.batch.fast_piece`), here, in worker processes or on a dask cluster
+(:mod:`screener.batch.tasks`); this process puts each range's outcomes together in pid
+order and DuckDB writes the rows straight from the outcome codes (no Python step per
+patient), so they are the same bytes however the pieces ran; the attrition funnel is
+counted with numpy. A piece whose worker dies is retried once, then its patients are
+reported by name. Each row has the decision, the failing and
 the unknown criteria and every criterion's outcome. Missing facts, eligible-from
 dates and near-miss margins come from the engine: with ``explain="open"`` it screens
 the patients still in reach (failing nothing, or only a washout or an age limit).
@@ -18,58 +22,31 @@ its field, and the batch goes on.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import failure_message
+from screener.batch.fast_piece import (
+    EXPLAINED_SQL,
+    RULESETS,
+    FastJob,
+    Piece,
+    PieceResult,
+    release,
+    screen_piece,
+)
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
-from screener.batch.runner import (
-    CSV_COLUMNS,
-    BatchOptions,
-    BatchReport,
-    make_row,
-    report,
-    screen_row,
-    unknown_cell,
-)
+from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report
 from screener.batch.safe_io import csv_cell_sql, csv_lines
 from screener.batch.summary import Funnel
-from screener.engine.evaluate import Engine
+from screener.batch.tasks import TaskFailed, run_tasks
 from screener.errors import InputError, Location
-from screener.model.patient import Patient
 from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
-from screener.vectorized import VectorizedScreener
-from screener.vectorized.screen import TableChunk
 from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 100_000
-
-
-_EXPLAINED = (
-    "CREATE OR REPLACE TEMP TABLE explained (pid BIGINT, unknown_text VARCHAR, "
-    "unknown_list STRUCT(id VARCHAR, missing VARCHAR[])[], eligible_from VARCHAR, near_misses VARCHAR[], "
-    "decision VARCHAR, decision_reason VARCHAR)"
-)
-
-# The chunk's patients whose records leave something uncertain on the screening date
-# (screener.engine.uncertain): dead by then, screened outside their observed time, or with an
-# unconfirmed diagnosis. The query reads records at face value, so the engine screens these.
-_UNCERTAIN = """
-SELECT pid FROM registry_patients
-WHERE pid IN (SELECT pid FROM outcomes) AND (
-    deceased_undated OR deceased <= $as_of
-    OR (observed IS NOT NULL AND len(list_filter(string_split(observed, ';'), lambda p:
-        CAST(split_part(p, '/', 1) AS DATE) <= $as_of
-        AND coalesce($as_of <= CAST(nullif(split_part(p, '/', 2), '') AS DATE), TRUE))) = 0))
-UNION
-SELECT pid FROM registry_conditions
-WHERE pid IN (SELECT pid FROM outcomes) AND verification = 'unconfirmed'
-ORDER BY pid
-"""
 
 
 def _literal(text: str) -> str:
@@ -115,190 +92,10 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
 
 
-def _problem(patient: Patient, pid: int, line: int | None, message: str) -> dict[str, Any]:
-    return {
-        "source": patient.file,
-        "line": line,
-        "index": pid,
-        "patient_id": patient.patient_id,
-        "field": None,
-        "message": message,
-    }
-
-
-def _explain(
-    screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
-) -> list[dict[str, Any]]:
-    """Screen with the engine the chunk's patients who fail nothing, or only criteria they
-    may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
-
-    Returns error records for any patient the engine could not explain (its row keeps the
-    fast path's outcomes) or on which the engine and the fast path disagree (the
-    differential tests say they never do; a disagreement is reported, not hidden).
-    """
-    from screener.tables.layout import TABLES
-
-    con = screener.con
-    settled = [c for c in screener.query.criteria if c not in engine.time_dependent]
-    failing = " OR ".join(f"{ident(c)} = 1" for c in settled) or "FALSE"
-    query = (
-        f"SELECT pid FROM outcomes WHERE NOT ({failing}) "
-        "AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"  # uncertain ones: done already
-    )
-    pids = [pid for (pid,) in con.execute(query).fetchall()]
-    relations = {t: f"registry_{t}" for t in TABLES}
-    index = {pid: i for i, pid in enumerate(chunk.pids)}
-    values, problems = [], []
-    for pid, patient in _read_each(con, relations, pids):
-        i = index[pid]
-        if isinstance(patient, Exception):  # its rows could not be read back: report, go on
-            problems.append(_chunk_problem(chunk, i, f"not explained: {failure_message(patient)}"))
-            continue
-        try:
-            row = screen_row(engine, patient, as_of, patient.file, chunk.lines[i])
-        except Exception as error:  # one patient the engine cannot explain must not stop the batch
-            message = f"not explained: {type(error).__name__}: {error}"
-            problems.append(_problem(patient, pid, chunk.lines[i], message))
-            continue
-        fast_failing = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 1]
-        fast_unknown = [c for c in screener.query.criteria if int(chunk.codes[c][i]) == 2]
-        if row["failing"] != fast_failing or [u["id"] for u in row["unknown"]] != fast_unknown:
-            problems.append(
-                _problem(
-                    patient,
-                    pid,
-                    chunk.lines[i],
-                    "internal error: the engine and the vectorized query disagree on this patient "
-                    f"(engine failing {row['failing']}, unknown {[u['id'] for u in row['unknown']]}; "
-                    f"query failing {fast_failing}, unknown {fast_unknown}); please report it",
-                )
-            )
-            continue
-        values.append(
-            (
-                pid,
-                unknown_cell(row["unknown"]) or None,
-                row["unknown"],
-                row["eligible_from"],
-                row["near_misses"],
-            )
-        )
-    if values:
-        con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, NULL, NULL)", values)
-    return problems
-
-
-def _read_each(con: Any, relations: dict[str, str], pids: list[int]) -> Iterator[tuple[int, Any]]:
-    """``(pid, patient)`` for ``pids``, read back together; if that fails, one by one, and a
-    patient that cannot be read comes with the exception instead (one never stops the rest)."""
-    from screener.tables.read import read_patients
-
-    try:
-        patients = read_patients(con, relations, pids)
-    except Exception:  # which patient? read them one at a time
-        for pid in pids:
-            try:
-                (patient,) = read_patients(con, relations, [pid])
-            except Exception as error:
-                yield pid, error
-                continue
-            yield pid, patient
-        return
-    yield from zip(pids, patients, strict=True)
-
-
-def _chunk_problem(chunk: TableChunk, i: int, message: str) -> dict[str, Any]:
-    """An error record for the chunk's ``i``-th patient (its file, line, pid and id)."""
-    return {
-        "source": chunk.files[i],
-        "line": chunk.lines[i],
-        "index": chunk.pids[i],
-        "patient_id": chunk.patient_ids[i],
-        "field": None,
-        "message": message,
-    }
-
-
-def _screen_uncertain(
-    screener: VectorizedScreener, make_engine: Callable[[], Engine], chunk: TableChunk, as_of: date
-) -> tuple[list[dict[str, Any]], set[int]]:
-    """Screen with the engine the chunk's patients the query cannot read at face value
-    (:data:`_UNCERTAIN`): their outcomes in ``outcomes`` and ``chunk.codes`` become the
-    engine's, their rows take the engine's decision, reason, missing facts and dates
-    (``explained``). Returns error records and the indexes (in the chunk) of patients whose
-    decision the criteria did not give (a death), which the funnel counts apart.
-
-    A patient the engine cannot screen is reported and left with every criterion unknown:
-    never a face-value row that might read eligible.
-    """
-    from screener.tables.layout import TABLES
-    from screener.vectorized.sql import OUTCOME_CODES
-
-    con = screener.con
-    pids = [pid for (pid,) in con.execute(_UNCERTAIN, {"as_of": as_of}).fetchall()]
-    if not pids:
-        return [], set()
-    engine = make_engine()
-    criteria = screener.query.criteria
-    relations = {t: f"registry_{t}" for t in TABLES}
-    index = {pid: i for i, pid in enumerate(chunk.pids)}
-    problems: list[dict[str, Any]] = []
-    decided: set[int] = set()
-    explained, updates = [], []
-    for pid, patient in _read_each(con, relations, pids):
-        i = index[pid]
-        try:
-            if isinstance(patient, Exception):
-                raise patient
-            result = engine.screen(patient, as_of, explain=False, evidence="failing")
-        except Exception as error:  # reported; the row stays open (all unknown), never eligible
-            message = f"not screened: {failure_message(error)}; every criterion left unknown"
-            problems.append(_chunk_problem(chunk, i, message))
-            codes = {c: OUTCOME_CODES.index("unknown") for c in criteria}
-            explained.append((pid, None, None, None, None, "incomplete", "could not be screened"))
-        else:
-            codes = {c.id: OUTCOME_CODES.index(c.outcome) for c in result.criteria}
-            row = make_row(result, patient.file, chunk.lines[i])
-            explained.append(
-                (
-                    pid,
-                    unknown_cell(row["unknown"]) or None,
-                    row["unknown"],
-                    row["eligible_from"],
-                    row["near_misses"],
-                    result.decision,
-                    result.decision_reason,
-                )
-            )
-            if result.decision_reason is not None:
-                decided.add(i)
-        for c in criteria:
-            chunk.codes[c][i] = codes[c]
-        updates.append([*(codes[c] for c in criteria), pid])
-    assignments = ", ".join(f"{ident(c)} = ?" for c in criteria)
-    con.executemany(f"UPDATE outcomes SET {assignments} WHERE pid = ?", updates)
-    con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
-    return problems, decided
-
-
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
     if fmt != "csv":
         return b""
     return csv_lines([[*CSV_COLUMNS, *criteria]]).encode("utf-8")
-
-
-def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
-    return [
-        {
-            "source": e.file,
-            "line": e.line,
-            "index": e.pid,
-            "patient_id": e.patient_id,
-            "field": e.field,
-            "message": e.message,
-        }
-        for e in chunk.errors
-    ]
 
 
 def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
@@ -308,10 +105,16 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     fail only criteria they may pass later (a washout, an age limit), are also screened
     by the engine, so their rows carry the missing facts of unknown criteria,
     eligible-from dates and near misses, as the engine's rows do.
-    """
-    import numpy as np
 
-    from screener.tables.write import read_manifest
+    The registry is screened in pieces (:mod:`screener.batch.fast_piece`): ranges of
+    ``opts.chunk_size`` pids, each split by the registry's patient-hash partitions. With
+    ``opts.workers > 1`` the pieces run in worker processes, with ``opts.scheduler`` on a
+    dask.distributed cluster (its workers must reach the registry at the same path), else
+    here; the rows are the same, in pid order, whichever runs them.
+    """
+    import duckdb
+
+    from screener.tables.write import partitions, read_manifest, table_glob
 
     if len(opts.inputs) != 1:
         raise InputError(
@@ -327,10 +130,12 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
             Location(str(registry)),
         )
     manifest = read_manifest(registry)
-    if opts.scheduler:
-        raise InputError("--scheduler runs the durable engine; the vectorized engine runs in DuckDB threads")
+    count = partitions(manifest)
     rule_file = find_rule_file(opts.rules)
-    ruleset = parse_ruleset(read_rule_text(rule_file), str(rule_file))
+    text = read_rule_text(rule_file)
+    ruleset = parse_ruleset(text, str(rule_file))
+    RULESETS[ruleset.sha256] = ruleset  # this process and forked workers: parsed once
+    job = FastJob(str(registry.resolve()), text, str(rule_file), ruleset.sha256, opts.as_of, explain)
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)
 
@@ -358,61 +163,131 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
     try:
-        screener = VectorizedScreener(ruleset, threads=max(opts.workers, 1))
-        screener.con.execute(_EXPLAINED)
-        engine = Engine(ruleset) if explain == "open" else None
-        lazy: list[Engine] = [engine] if engine is not None else []
-
-        def uncertain_engine() -> Engine:
-            """The engine for uncertain patients, made the first time one is met."""
-            if not lazy:
-                lazy.append(Engine(ruleset))
-            return lazy[0]
-
+        # one thread from the start: no DuckDB worker threads exist when the pool forks
+        con = duckdb.connect(config={"threads": 1})
+        con.execute(
+            "CREATE TEMP VIEW registry_patients AS SELECT * FROM "
+            f"read_parquet({_literal(table_glob(registry, 'patients'))})"
+        )
     except BaseException:
         outputs.release()
         raise
     select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
+    parallel = opts.workers > 1 or bool(opts.scheduler)
+    pieces = _pieces(outputs.done, limit, total, opts.chunk_size, count, opts.workers if parallel else 1)
+    results = run_tasks(screen_piece, job, pieces, 1 if opts.scheduler else opts.workers, opts.scheduler)
     complete = False
     try:
         outputs.checkpoint()
         with tempfile.TemporaryDirectory(prefix="screener-fast-") as scratch:
             part = Path(scratch) / f"rows.{opts.fmt}"
-            chunks = screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size, skip=outputs.done)
-            for chunk in chunks:
-                screener.con.execute(_EXPLAINED)
-                problems, decided = _screen_uncertain(screener, uncertain_engine, chunk, opts.as_of)
-                if engine is not None:
-                    problems += _explain(screener, engine, chunk, opts.as_of)
-                outputs.write_errors(problems)
-                outputs.errors += len(problems)
-                target = str(part).replace("'", "''")
-                screener.con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
-                outputs.write_rows(part.read_bytes(), len(chunk))
-                outputs.write_errors(_error_records(chunk))
-                if len(chunk):
-                    codes = np.column_stack([chunk.codes[c] for c in criteria])
-                    if decided:  # decided before the criteria (a death): counted apart
-                        codes = np.delete(codes, sorted(decided), axis=0)
-                        for _ in decided:
-                            outputs.funnel.add((), (), decided=True)
-                    outputs.funnel.add_codes(codes)
-                outputs.done = chunk.next_pid
-                outputs.errors += len({e.pid for e in chunk.errors})
+            target = str(part).replace("'", "''")
+            done: list[tuple[Piece, PieceResult | TaskFailed]] = []
+            for piece, result in results:
+                done.append((piece, result))
+                if len(done) < count:
+                    continue  # a range is written when all its partitions are in
+                _write_range(con, outputs, criteria, done, job, count)
+                con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
+                rows = int(con.execute("SELECT count(*) FROM outcomes").fetchall()[0][0])
+                outputs.write_rows(part.read_bytes(), rows)
+                for _, finished in done:
+                    if isinstance(finished, PieceResult):
+                        outputs.write_errors(finished.errors)
+                        outputs.errors += finished.error_pids
+                outputs.done = piece.last + 1
                 outputs.checkpoint()
                 progress.update(outputs.done)
-                if outputs.done >= limit and outputs.done < total:
-                    break
+                done = []
         complete = outputs.done >= total
     except BaseException:
         outputs.release()  # the checkpoint stays for --resume; the output is free again
         raise
     finally:
-        screener.close()
-        if engine is not None:
-            engine.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops a pool or dask client promptly on interruption
+        release(job)
+        con.close()
         outputs.close()
         progress.close()
     return report(outputs, complete, opts.summary)
+
+
+def _pieces(skip: int, limit: int, total: int, size: int, count: int, workers: int) -> Iterator[Piece]:
+    """Ranges of ``size`` pids from ``skip`` (the last range may stop at ``limit``, rounded up to a
+    whole range as before), each as one piece per partition. A registry of one partition screened
+    by several workers gets ranges small enough to give each worker one."""
+    size = max(size, 1)
+    if count == 1 and workers > 1:
+        size = max(1, min(size, -(-(limit - skip) // workers)))
+    for first in range(skip, limit, size):
+        last = min(first + size, total) - 1
+        for partition in range(count) if count > 1 else (None,):
+            yield Piece(first, last, partition)
+
+
+def _write_range(
+    con: Any,
+    outputs: BatchOutputs,
+    criteria: tuple[str, ...],
+    done: list[tuple[Piece, PieceResult | TaskFailed]],
+    job: FastJob,
+    count: int,
+) -> None:
+    """Load one range's pieces into ``outcomes`` and ``explained`` (in pid order), write the
+    error records of the engine and of failed pieces, and count the range in the funnel."""
+    import numpy as np
+
+    from screener.tables.write import table_glob
+
+    results = [r for _, r in done if isinstance(r, PieceResult)]
+    pids = np.array([pid for r in results for pid in r.pids], dtype=np.int64)
+    order = np.argsort(pids, kind="stable")
+    frame: dict[str, Any] = {"pid": pids[order]}
+    for c in criteria:
+        codes = [r.codes[c] for r in results]
+        frame[c] = (np.concatenate(codes) if codes else np.array([], dtype=np.int8))[order].astype(np.int8)
+    con.register("outcomes_in", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE outcomes AS SELECT * FROM outcomes_in")
+    finally:
+        con.unregister("outcomes_in")
+    con.execute(EXPLAINED_SQL)
+    explained = [row for r in results for row in r.explained]
+    if explained:
+        con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
+    problems = [p for r in results for p in r.problems]
+    if len(results) > 1:
+        problems.sort(key=lambda p: p["index"])  # pid order, whichever piece met them
+    for piece, failed in done:
+        if isinstance(failed, TaskFailed):  # every patient of the piece, reported by name
+            glob = _literal(table_glob(job.registry, "patients", piece.partition))
+            for pid, patient_id, file, line in con.execute(
+                f"SELECT pid, patient_id, file, line FROM read_parquet({glob}) "
+                "WHERE pid BETWEEN ? AND ? ORDER BY pid",
+                [piece.first, piece.last],
+            ).fetchall():
+                problems.append(
+                    {
+                        "source": file,
+                        "line": line,
+                        "index": pid,
+                        "patient_id": patient_id,
+                        "field": None,
+                        "message": f"not screened: {failed.message} (retried once); no row written",
+                    }
+                )
+                outputs.errors += 1
+    outputs.write_errors(problems)
+    outputs.errors += sum(len(r.problems) for r in results)
+    if len(pids):
+        matrix = np.column_stack([frame[c] for c in criteria])
+        decided = frozenset().union(*(r.decided for r in results))
+        if decided:  # decided before the criteria (a death): counted apart
+            matrix = matrix[~np.isin(frame["pid"], list(decided))]
+            for _ in decided:
+                outputs.funnel.add((), (), decided=True)
+        outputs.funnel.add_codes(matrix)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from screener.batch.fast import _EXPLAINED, _error_records, _explain, _literal, _screen_uncertain
+from screener.batch.fast import _literal
+from screener.batch.fast_piece import EXPLAINED_SQL, _error_records, _explain, _screen_uncertain
 from screener.batch.outputs import BatchOutputs
 from screener.batch.portfolio import (
     ERROR_CELL,
@@ -185,7 +186,7 @@ def run_portfolio_fast(
             part = Path(scratch) / f"rows.{opts.fmt}"
             for item in portfolio_screener.iter_tables(registry, opts.as_of, chunk_size=opts.chunk_size):
                 screener, chunk, trial = item.screener, item.chunk, rulesets[item.index].trial
-                con.execute(_EXPLAINED)
+                con.execute(EXPLAINED_SQL)
                 problems, decided = _screen_uncertain(
                     screener, lambda i=item.index: engine_of(i), chunk, opts.as_of
                 )

@@ -29,7 +29,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -267,62 +266,34 @@ def run_in_process(job: Job, chunks: Iterable[list[Record]]) -> Iterator[list[Ou
 
 
 def run_in_pool(job: Job, chunks: Iterable[list[Record]], workers: int) -> Iterator[list[Outcome]]:
-    """Chunks through a process pool, results in input order, at most 2 x workers in flight.
+    """Chunks through worker processes (:func:`screener.batch.tasks.run_tasks`), results in
+    input order, at most 2 x workers in flight (memory stays flat).
 
-    ``Pool.imap`` would do the ordering, but its feeder thread drains the input
-    iterator as fast as it can, holding every record in memory; a bounded window
-    of ``apply_async`` calls keeps memory flat.
+    A chunk whose worker dies (killed, out of memory) is retried once, alone; if its worker
+    dies again each of its records is reported as not screened, and the batch goes on (a
+    ``multiprocessing.Pool`` waited for ever for the chunk of a killed worker). A chunk
+    that fails otherwise, e.g. one that cannot travel to a worker and back (a record too
+    deeply nested to pickle), is screened here, record by record.
     """
-    import multiprocessing
+    from screener.batch.tasks import TaskFailed, run_tasks
 
-    def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
-        result, chunk = task
-        try:
-            return result.get()
-        except Exception:  # the chunk could not travel to the worker or back (e.g. a record
-            return screen_chunk(job, chunk)  # too deeply nested to pickle): here, one by one
-
-    # fork: workers start at once and need no importable __main__ (forkserver and spawn
-    # re-import it, and a pool whose workers die at start-up respawns them for ever).
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(job, os.getpid())) as pool:
-        pending: deque[tuple[Any, list[Record]]] = deque()
-        for chunk in chunks:
-            pending.append((pool.apply_async(_pool_chunk, (chunk,)), chunk))
-            while pending and (len(pending) >= 2 * workers or pending[0][0].ready()):
-                yield collect(pending.popleft())  # in order, as soon as the head is done
-        while pending:
-            yield collect(pending.popleft())
+    for chunk, result in run_tasks(screen_chunk, job, chunks, workers, init=_init_worker, init_args=(job,)):
+        if not isinstance(result, TaskFailed):
+            yield result
+        elif result.crashed:
+            yield [_error(record, f"not screened: {result.message} (retried once)") for record in chunk]
+        else:
+            yield screen_chunk(job, chunk)
 
 
 def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Iterator[list[Outcome]]:
-    """Chunks on a dask.distributed cluster; each worker process caches its engine by sha256."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ScreenerError("--scheduler needs dask.distributed: pip install 'screener[batch]'") from None
-    try:
-        client = Client(address, set_as_default=False, timeout="20s")
-    except (OSError, TimeoutError) as error:
-        raise ScreenerError(f"cannot reach the dask scheduler at {address}: {error}") from None
-    with client:
-        workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        shared = client.scatter(job, broadcast=True)
+    """Chunks on a dask.distributed cluster; each worker process caches its engine by sha256.
+    A chunk that fails on the cluster twice (it could not be sent, its workers kept dying)
+    is screened here, record by record."""
+    from screener.batch.tasks import TaskFailed, run_tasks
 
-        def collect(task: tuple[Any, list[Record]]) -> list[Outcome]:
-            future, chunk = task
-            try:
-                return future.result()
-            except Exception:  # the chunk failed on the cluster (it could not be sent, a
-                return screen_chunk(job, chunk)  # worker died): here, record by record
-
-        pending: deque[tuple[Any, list[Record]]] = deque()
-        for chunk in chunks:
-            pending.append((client.submit(screen_chunk, shared, chunk, pure=False), chunk))
-            while pending and (len(pending) >= 2 * workers or pending[0][0].done()):
-                yield collect(pending.popleft())
-        while pending:
-            yield collect(pending.popleft())
+    for chunk, result in run_tasks(screen_chunk, job, chunks, scheduler=address):
+        yield screen_chunk(job, chunk) if isinstance(result, TaskFailed) else result
 
 
 # --------------------------------------------------------------------------- writing

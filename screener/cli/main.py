@@ -23,7 +23,15 @@ from screener.errors import ScreenerError
 from screener.explain.words import safe
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; with ``argv``, only the command it names is registered.
+
+    Each command module imports what its command needs (the batch command pulls in
+    DuckDB and numpy, the TUI textual): registering all of them would make every
+    command, ``screener screen`` too, pay for every other command's imports. Without
+    ``argv``, or when ``argv`` names no command (``--help``, a misspelling that
+    wants suggestions), all commands are registered.
+    """
     parser = ScreenerParser(
         prog="screener",
         description="Explainable eligibility screening for clinical trials.",
@@ -42,11 +50,45 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from screener.cli import commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"screener.cli.commands.{info.name}")
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+    chosen = _command_named(argv, names) if argv is not None else None
+    if chosen:
+        names = [chosen]
+    elif argv is not None and _only_version(argv):
+        names = []  # argparse prints the version and exits before any command runs
+    for name in names:
+        module = importlib.import_module(f"screener.cli.commands.{name}")
         module.register(sub)
     add_exit_codes(parser)
     return parser
+
+
+#: top-level options that take a value (the word after them is not the command)
+_OPTIONS_WITH_VALUE = ("--max-input-mb",)
+
+
+def _command_named(argv: Sequence[str], names: Sequence[str]) -> str | None:
+    """The command ``argv`` chooses (its first positional word), if it is one of ``names``.
+
+    Each command module registers the subcommand of its own name.
+    """
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            word = next(words, "")
+            return word if word in names else None
+        if word in _OPTIONS_WITH_VALUE:
+            next(words, None)
+            continue
+        if word.startswith("-"):
+            continue
+        return word if word in names else None
+    return None
+
+
+def _only_version(argv: Sequence[str]) -> bool:
+    """``screener --version`` (no help asked): no command needs to be known."""
+    return "--version" in argv and not any(w in ("-h", "--help") for w in argv)
 
 
 def _megabytes(text: str) -> float:
@@ -69,9 +111,10 @@ def _input_named(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, for batch summaries
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
+    args.argv = words  # the command, for batch summaries
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return exit_codes.INPUT_ERROR

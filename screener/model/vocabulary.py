@@ -192,14 +192,19 @@ def shipped_vocabulary() -> Vocabulary:
     A rule set that does not load contributes nothing (its names then stay unknown,
     which errs on the side of an error, never of a silent drop).
     """
+    import hashlib
+
     from screener.errors import ScreenerError
-    from screener.model.rules import load_ruleset
+    from screener.model.rules import parse_ruleset, read_rule_text
 
     vocabulary = reference_vocabulary()
     for folder in rule_folders():
         for rule_file in sorted(folder.glob("*/rules.yaml")):
             try:
-                vocabulary = vocabulary | ruleset_vocabulary(load_ruleset(rule_file))
+                text = read_rule_text(rule_file)
+                # a rule set this process already loaded (the one being screened) is not parsed again
+                loaded = _loaded.get(hashlib.sha256(text.encode("utf-8")).hexdigest())
+                vocabulary = vocabulary | (loaded or ruleset_vocabulary(parse_ruleset(text, str(rule_file))))
             except (ScreenerError, OSError):
                 continue
     return vocabulary
@@ -212,6 +217,16 @@ def register_ruleset(rs: RuleSet) -> None:
     """Make a loaded rule set's names known in this process (called by the rule loader)."""
     if rs.sha256 not in _loaded:
         _loaded[rs.sha256] = ruleset_vocabulary(rs)
+
+
+def _at_hand() -> Vocabulary:
+    """The part of :func:`known_vocabulary` that needs no other rule set parsed: the code
+    mapping, the vocabulary files and the rule sets this process loaded. A name found here is
+    known; one not found here is looked up in the whole vocabulary (every shipped rule set)."""
+    vocabulary = reference_vocabulary()
+    for extra in _loaded.values():
+        vocabulary = vocabulary | extra
+    return vocabulary
 
 
 def known_vocabulary() -> Vocabulary:
@@ -241,6 +256,10 @@ def unknown_names(
     """An error for each name of ``patient`` that ``vocabulary`` (default: all known) lacks."""
     from screener.model.rules import suggest
 
+    if vocabulary is None:
+        at_hand = _at_hand()
+        if all(name in at_hand.get(kind) for kind, _, _, name in _names(patient)):
+            return []  # every name is known without parsing the other shipped rule sets
     vocabulary = vocabulary or known_vocabulary()
     errors: list[PatientDataError] = []
     for kind, index, field, name in _names(patient):

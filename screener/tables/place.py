@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import zlib
 from pathlib import Path
 
 from screener.batch.safe_io import fsync_folder
@@ -27,8 +28,27 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
+#: most patient-hash partitions a registry may have (a few per core of the largest cluster)
+MAX_PARTITIONS = 4096
+
+
+def part_name(index: int, partition: int = 0, partitions: int = 1) -> str:
+    """The file of write chunk ``index``: ``part-00003.parquet``, or in a registry of several
+    patient-hash partitions ``part-00003.p0001.parquet`` (chunk 3, partition 1)."""
+    if partitions == 1:
+        return f"part-{index:05d}.parquet"
+    return f"part-{index:05d}.p{partition:04d}.parquet"
+
+
+def partition_glob(partition: int) -> str:
+    """The files of one partition in a table's folder."""
+    return f"part-*.p{partition:04d}.parquet"
+
+
+def partition_of(patient_id: str, partitions: int) -> int:
+    """The partition of a patient: CRC-32 of its id (UTF-8) modulo ``partitions``. Stable across
+    runs, machines and input order (Python's own ``hash`` of a string is salted per process)."""
+    return zlib.crc32(patient_id.encode("utf-8", "surrogatepass")) % partitions
 
 
 def _owned_files(target: Path) -> list[str]:

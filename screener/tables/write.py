@@ -35,7 +35,16 @@ from screener.errors import InputError, Location, PatientDataError, ScreenerErro
 from screener.model.patient import Patient, Scalar
 from screener.model.records import TABLE_OF, stored
 from screener.tables.layout import FORMAT, TABLES
-from screener.tables.place import MANIFEST, check_target, move_into_place, new_sibling, part_name
+from screener.tables.place import (
+    MANIFEST,
+    MAX_PARTITIONS,
+    check_target,
+    move_into_place,
+    new_sibling,
+    part_name,
+    partition_glob,
+    partition_of,
+)
 from screener.which_value import SEQ_SPAN
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -220,6 +229,9 @@ def _column(name: str, sql_type: str, values: list[Any]) -> tuple[dict[str, Any]
     raise ScreenerError(f"screener.tables: no writer for column type {sql_type} ({name})")
 
 
+_PARTITION = "__partition"
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -241,11 +253,16 @@ class TablesWriter:
         *,
         overwrite: bool = False,
         sources: Iterable[str | Path] = (),
+        partitions: int = 1,
     ) -> None:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
+        if not 1 <= partitions <= MAX_PARTITIONS:
+            raise ValueError(f"partitions must be 1 to {MAX_PARTITIONS}, got {partitions}")
         self.directory = Path(directory)
         self.chunk_size = chunk_size
+        self.partitions = partitions
+        self._partition_of: list[int] = []  # of each buffered patient, in pid order
         self.overwrite = overwrite
         self.sources = tuple(str(s) for s in sources)
         self._check_target()
@@ -312,6 +329,8 @@ class TablesWriter:
         for table, values in staged.items():
             for column, more in zip(self._columns[table], values, strict=True):
                 column.extend(more)
+        if self.partitions > 1:
+            self._partition_of.append(partition_of(patient.patient_id, self.partitions))
         self._patients += 1
         self._buffered += 1
         if self._buffered >= self.chunk_size:
@@ -343,8 +362,15 @@ class TablesWriter:
                 "sources": list(self.sources),
                 "screener_version": __version__,
                 # what --overwrite may delete later: exactly these files (and this manifest)
-                "files": [f"{t}/{part_name(i)}" for t in TABLES for i in range(self._parts)],
+                "files": [
+                    f"{t}/{part_name(i, k, self.partitions)}"
+                    for t in TABLES
+                    for i in range(self._parts)
+                    for k in range(self.partitions)
+                ],
             }
+            if self.partitions > 1:  # absent: one partition (as every registry before partitions)
+                manifest["partitions"] = self.partitions
             path = self._tmp / MANIFEST
             with path.open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
@@ -381,6 +407,7 @@ class TablesWriter:
     def _reset(self) -> None:
         self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}
         self._buffered = 0
+        self._partition_of = []
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
         for table in ("observations", "statuses", "assessments"):
@@ -422,8 +449,11 @@ class TablesWriter:
         }
 
     def _flush(self) -> None:
-        """Write the buffered chunk: one typed part per table, even an empty one."""
-        part = part_name(self._parts)
+        """Write the buffered chunk: one typed part per table and partition, even an empty one."""
+        import numpy as np
+
+        first_pid = self._patients - self._buffered
+        partition_of_pid = np.array(self._partition_of, dtype=np.int32)
         for table, columns in TABLES.items():
             values = self._columns[table]
             arrays: dict[str, Any] = {}
@@ -435,14 +465,18 @@ class TablesWriter:
             count = len(values[0])
             del values
             self._columns[table] = []  # the lists go before DuckDB copies the arrays
+            if self.partitions > 1:  # each row goes to its patient's partition
+                arrays[_PARTITION] = partition_of_pid[arrays["pid"] - first_pid]
             view = f"chunk_{table}"
             self._con.register(view, arrays)
             try:
-                target = self._tmp / table / part
-                self._con.execute(
-                    f"COPY (SELECT {', '.join(exprs)} FROM {view}) TO {_sql_string(str(target))} "
-                    "(FORMAT parquet, COMPRESSION zstd)"
-                )
+                for k in range(self.partitions):
+                    target = self._tmp / table / part_name(self._parts, k, self.partitions)
+                    where = f" WHERE {_PARTITION} = {k}" if self.partitions > 1 else ""
+                    self._con.execute(
+                        f"COPY (SELECT {', '.join(exprs)} FROM {view}{where}) TO "
+                        f"{_sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+                    )
             finally:
                 self._con.unregister(view)
             self._rows[table] += count
@@ -483,8 +517,19 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def table_glob(directory: str | Path, table: str) -> str:
-    """The Parquet glob of ``table`` for DuckDB's ``read_parquet`` (quote it for SQL yourself)."""
+def table_glob(directory: str | Path, table: str, partition: int | None = None) -> str:
+    """The Parquet glob of ``table`` for DuckDB's ``read_parquet`` (quote it for SQL yourself):
+    all of it, or one ``partition`` of a partitioned registry (see :func:`partitions`)."""
     if table not in TABLES:
         raise ScreenerError(f"unknown table {table!r}; the tables are {', '.join(TABLES)}")
-    return str(Path(directory) / table / "part-*.parquet")
+    if partition is None:
+        return str(Path(directory) / table / "part-*.parquet")
+    return str(Path(directory) / table / partition_glob(partition))
+
+
+def partitions(manifest: dict[str, Any]) -> int:
+    """How many patient-hash partitions a registry has (1: not partitioned; older registries)."""
+    count = manifest.get("partitions", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_PARTITIONS:
+        raise InputError(f"{MANIFEST}: partitions must be a whole number from 1 to {MAX_PARTITIONS}")
+    return count

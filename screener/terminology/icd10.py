@@ -15,10 +15,11 @@ narrower ranges, never as code.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -81,6 +82,10 @@ def parse_range(text: str) -> tuple[str, str]:
     return start, end
 
 
+def _width(r: CodeRange[Any]) -> tuple[int, int]:
+    return r.width
+
+
 class RangeTable(Generic[T]):
     """Ranges per system; :meth:`lookup` gives the narrowest range covering a code."""
 
@@ -91,8 +96,9 @@ class RangeTable(Generic[T]):
 
     def add(self, r: CodeRange[T]) -> None:
         entries = self._by_system.setdefault(r.system, [])
-        entries.append(r)
-        entries.sort(key=lambda x: x.width)
+        # after every range at least as narrow: the order a stable sort by width gives,
+        # without re-sorting (and recomputing every width) on each of the mapping's ranges
+        bisect.insort_right(entries, r, key=_width)
 
     def lookup(self, system: str, code: str) -> CodeRange[T] | None:
         for r in self._by_system.get(system, ()):

@@ -204,6 +204,14 @@ class VectorizedScreener:
             last = min(first + chunk_size, total) - 1
             yield self.chunk_outcomes(sources, as_of, first, last)
 
+    def screen_range(
+        self, directory: Path, as_of: date, first: int, last: int, partition: int | None = None
+    ) -> TableChunk:
+        """Screen the pids ``first``..``last`` of a columnar registry, or of one of its
+        patient-hash partitions (``partition``; see :func:`screener.tables.write.partitions`),
+        as :meth:`iter_tables` does for each of its chunks."""
+        return self.chunk_outcomes(attach_registry(self.con, directory, partition), as_of, first, last)
+
     def chunk_outcomes(self, sources: Sources, as_of: date, first: int, last: int) -> TableChunk:
         """Prepare pids ``first``..``last`` of an attached registry (:func:`attach_registry`) for
         this rule set and run its query: the outcomes, also left in the temporary table
@@ -239,14 +247,15 @@ class VectorizedScreener:
             self._open_world.close()
 
 
-def attach_registry(con: Any, directory: Path) -> Sources:
-    """The registry's tables as the views ``registry_<table>`` of ``con`` (read once per run)."""
+def attach_registry(con: Any, directory: Path, partition: int | None = None) -> Sources:
+    """The registry's tables (or one patient-hash ``partition`` of them) as the views
+    ``registry_<table>`` of ``con`` (read once per run, or per piece)."""
     from screener.tables.write import table_glob
 
     for table in Sources.__annotations__:
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW registry_{table} AS "
-            f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table))}')"
+            f"SELECT * FROM read_parquet('{_quoted(table_glob(directory, table, partition))}')"
         )
     return Sources(**{t: f"registry_{t}" for t in Sources.__annotations__})
 

@@ -187,17 +187,17 @@ def test_explain_needs_the_vectorized_engine(tmp_path: Path, registry: tuple[Pat
 def test_a_patient_the_engine_cannot_explain_is_reported_and_the_batch_goes_on(
     tmp_path: Path, registry: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from screener.batch import fast
+    from screener.batch import fast_piece
 
     _, tables = registry
-    real = fast.screen_row
+    real = fast_piece.screen_row
 
     def flaky(engine, patient, as_of, source, line):  # type: ignore[no-untyped-def]
         if patient.patient_id == "p0000":
             raise RuntimeError("engine fault")
         return real(engine, patient, as_of, source, line)
 
-    monkeypatch.setattr(fast, "screen_row", flaky)
+    monkeypatch.setattr(fast_piece, "screen_row", flaky)
     report = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl"), explain="open")
     assert report.complete and report.rows == 22 and report.errors == 2
     rows = {r["patient_id"]: r for r in read_jsonl(tmp_path / "fast.jsonl")}

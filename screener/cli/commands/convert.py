@@ -45,7 +45,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 USAGE = (
     "%(prog)s INPUT... --to native --out DIR [options]\n"
-    "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--overwrite] [--report FILE]\n"
+    "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--partitions N] [--overwrite]\n"
+    "                [--report FILE]\n"
     "       (older spellings still work: --to-native DIR; --to tables OUT_DIR INPUT...)"
 )
 SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
@@ -117,6 +118,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         type=positive_int,
         default=50_000,
         help="tables: patients per Parquet part, held in memory at once (default 50000)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=_partitions,
+        default=1,
+        help="tables: split the registry into N patient-hash partitions, for screener batch "
+        "--workers and --scheduler to screen in parallel (default 1)",
     )
     parser.add_argument(
         "--overwrite",
@@ -247,6 +255,16 @@ def _issue(record: Record, message: str, location: Location | None = None) -> Im
     )
 
 
+def _partitions(text: str) -> int:
+    """argparse type of --partitions: 1 to MAX_PARTITIONS."""
+    from screener.tables.place import MAX_PARTITIONS
+
+    value = positive_int(text)
+    if value > MAX_PARTITIONS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PARTITIONS} partitions: {value}")
+    return value
+
+
 def run_tables(args: argparse.Namespace) -> int:
     from screener.tables.write import TablesWriter
 
@@ -256,7 +274,11 @@ def run_tables(args: argparse.Namespace) -> int:
     kept: list[ImportIssue] = []  # every issue, only when --report asks for them
     errors = records = 0
     writer = TablesWriter(
-        args.out, args.chunk_size, overwrite=args.overwrite, sources=[str(p) for p in args.inputs]
+        args.out,
+        args.chunk_size,
+        overwrite=args.overwrite,
+        sources=[str(p) for p in args.inputs],
+        partitions=args.partitions,
     )
     try:
         for record in iter_records(args.inputs):
