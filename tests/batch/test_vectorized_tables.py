@@ -10,6 +10,7 @@ prepared tables themselves must equal those of the Python preparation.
 from __future__ import annotations
 
 import math
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from .test_vectorized import ENGINE, RULESET, patients
 
 FAST = VectorizedScreener(RULESET)
 DATES = (AS_OF, date(2026, 10, 1), date(2027, 2, 28), date(2024, 2, 29))
+# Random registries per test; the language suite and the random rule trees cover the routes
+# too. A longer search: SCREENER_REGISTRY_EXAMPLES=300 pytest tests/batch/test_vectorized_tables.py
+EXAMPLES = int(os.environ.get("SCREENER_REGISTRY_EXAMPLES", "30"))
 
 
 def people(datas: list[dict[str, Any]]) -> list[Patient]:
@@ -75,7 +79,7 @@ def test_fixture_variants_agree_with_the_engine(tmp_path: Path) -> None:
     assert {o["E2"] for o in got.values()} == {"pass", "fail"}  # both sides are exercised
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datas=st.lists(patients(), min_size=1, max_size=6), as_of=st.sampled_from(DATES))
 def test_sql_preparation_agrees_with_durable_rules(
     tmp_path_factory: pytest.TempPathFactory, datas: list[dict[str, Any]], as_of: date
@@ -90,7 +94,7 @@ def test_sql_preparation_agrees_with_durable_rules(
         }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(EXAMPLES * 2 // 3, 1), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datas=st.lists(patients(), min_size=1, max_size=6), as_of=st.sampled_from(DATES))
 def test_sql_preparation_builds_the_same_tables_as_python(
     tmp_path_factory: pytest.TempPathFactory, datas: list[dict[str, Any]], as_of: date
