@@ -28,7 +28,7 @@ from typing import Any
 from screener.batch.inputs import Record, count_records, iter_records, mapping_of
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
-from screener.batch.runner import BatchOptions, _error, screen_row, unknown_cell
+from screener.batch.runner import BatchOptions, _error, csv_row, screen_row
 from screener.batch.safe_io import csv_lines, refuse_existing, write_atomic
 from screener.batch.summary import Funnel, RunInfo, render_html, render_svg
 from screener.engine.evaluate import Engine
@@ -129,22 +129,7 @@ class PortfolioRowWriter:
         if self.wide:
             cells = [[r[c] if r[c] is not None else "" for c in wide_columns(self.trials)] for r in rows]
         else:
-            cells = [
-                [
-                    r["patient_id"],
-                    r["trial"],
-                    r["decision"],
-                    r["decision_reason"] or "",
-                    ";".join(r["failing"]),
-                    unknown_cell(r["unknown"]),
-                    r["eligible_from"] or "",
-                    "; ".join(r["near_misses"]),
-                    r["source"],
-                    "" if r["line"] is None else r["line"],
-                    *(r[c] for c in PROVENANCE_COLUMNS),
-                ]
-                for r in rows
-            ]
+            cells = [csv_row(r, trial=True) for r in rows]
         return csv_lines(cells).encode("utf-8", "backslashreplace"), len(rows)
 
     def _wide(self, rows: list[dict[str, Any]], failed: set[str]) -> dict[str, Any]:

@@ -299,6 +299,24 @@ def run_on_dask(job: Job, chunks: Iterable[list[Record]], address: str) -> Itera
 # --------------------------------------------------------------------------- writing
 
 
+def csv_row(r: dict[str, Any], *, trial: bool = False) -> list[Any]:
+    """A row's CSV cells in the order of the CSV header (with the ``trial`` column of a
+    portfolio's long rows after the patient id)."""
+    return [
+        r["patient_id"],
+        *([r["trial"]] if trial else []),
+        r["decision"],
+        r["decision_reason"] or "",
+        ";".join(r["failing"]),
+        unknown_cell(r["unknown"]),
+        r["eligible_from"] or "",
+        "; ".join(r["near_misses"]),
+        r["source"],
+        "" if r["line"] is None else r["line"],
+        *(r[c] for c in PROVENANCE_COLUMNS),
+    ]
+
+
 def unknown_cell(unknown: list[dict[str, Any]]) -> str:
     """The CSV cell of a row's unknown criteria: ``E2: creatinine | weight; E3: lvef``."""
     return "; ".join(f"{u['id']}: {' | '.join(u['missing'])}" for u in unknown)
@@ -325,23 +343,7 @@ class RowWriter:
         if self.fmt == "jsonl":
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             return text.encode("utf-8", "backslashreplace")  # a lone surrogate: a JSON \udXXX escape
-        return self._csv(
-            [
-                [
-                    r["patient_id"],
-                    r["decision"],
-                    r["decision_reason"] or "",
-                    ";".join(r["failing"]),
-                    unknown_cell(r["unknown"]),
-                    r["eligible_from"] or "",
-                    "; ".join(r["near_misses"]),
-                    r["source"],
-                    "" if r["line"] is None else r["line"],
-                    *(r[c] for c in PROVENANCE_COLUMNS),
-                ]
-                for r in rows
-            ]
-        )
+        return self._csv([csv_row(r) for r in rows])
 
 
 # --------------------------------------------------------------------------- the run
