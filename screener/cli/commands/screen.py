@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
@@ -15,6 +16,9 @@ from screener.engine.evaluate import Engine
 from screener.explain.text import render_text
 from screener.model.rules import load_ruleset
 from screener.portfolio import PortfolioScreener, is_portfolio, load_portfolio
+
+if TYPE_CHECKING:
+    from screener.model.patient import Patient
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,33 +49,50 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from screener.importers import load_patient_file  # native files, or a one-patient FHIR Bundle
+def _patient(args: argparse.Namespace) -> Patient:
+    """The patient file, native or FHIR; a FHIR file is read with its rule set's mapping(s)."""
+    from screener.importers import load_patient_file
     from screener.importers.mapping_union import mapping_for_rules
 
+    return load_patient_file(
+        args.patient,
+        on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
+        mapping=lambda: mapping_for_rules(args.rules),
+    )
+
+
+def _audit(args: argparse.Namespace, input_sha256: str, as_of: date, **fields: object) -> None:
+    """One audit entry for one trial screened (``--audit-log``)."""
+    from screener.audit.trail import append_entry
+
+    append_entry(
+        args.audit_log,
+        operator=args.operator or os.environ.get("USER") or "unknown",
+        action="screen",
+        input_sha256=input_sha256,
+        as_of=as_of.isoformat(),
+        **fields,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     if is_portfolio(args.rules):
         return run_portfolio(args)
     ruleset = load_ruleset(args.rules)
-    patient = load_patient_file(
-        args.patient,
-        on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
-        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
-    )
+    patient = _patient(args)
     as_of = args.as_of or date.today()
     with Engine(ruleset) as engine:
         result = engine.screen(patient, as_of)
     if args.audit_log:
-        from screener.audit.trail import append_entry, sha256_file
+        from screener.audit.trail import sha256_file
 
-        append_entry(
-            args.audit_log,
-            operator=args.operator or os.environ.get("USER") or "unknown",
-            action="screen",
+        _audit(
+            args,
+            sha256_file(args.patient),
+            as_of,
             ruleset_sha256=result.ruleset_sha256,
-            input_sha256=sha256_file(args.patient),
             patient_id=result.patient_id,
             decision=result.decision,
-            as_of=as_of.isoformat(),
         )
     if args.format == "json":
         emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -83,33 +104,25 @@ def run(args: argparse.Namespace) -> int:
 def run_portfolio(args: argparse.Namespace) -> int:
     """``--rules DIR`` of rule sets: every trial, the patient read once; see screener.portfolio."""
     from screener.explain.portfolio import render_portfolio
-    from screener.importers import load_patient_file
-    from screener.importers.mapping_union import mapping_for_rules
 
     portfolio = load_portfolio(args.rules)
-    patient = load_patient_file(
-        args.patient,
-        on_issue=lambda issue: print(f"screener: import: {issue}", file=sys.stderr),
-        mapping=lambda: mapping_for_rules(args.rules),  # a FHIR file: its rule set's mapping(s)
-    )
+    patient = _patient(args)
     as_of = args.as_of or date.today()
     with PortfolioScreener(portfolio) as screener:
         result = screener.screen(patient, as_of)
     if args.audit_log:
-        from screener.audit.trail import append_entry, sha256_file
+        from screener.audit.trail import sha256_file
 
         input_sha256 = sha256_file(args.patient)
         for trial in sorted(result.trials, key=lambda t: t.trial):  # one entry per trial screened
-            append_entry(
-                args.audit_log,
-                operator=args.operator or os.environ.get("USER") or "unknown",
-                action="screen",
+            _audit(
+                args,
+                input_sha256,
+                as_of,
                 ruleset_sha256=trial.result.ruleset_sha256,
-                input_sha256=input_sha256,
                 patient_id=result.patient_id,
                 trial=trial.trial,
                 decision=trial.decision,
-                as_of=as_of.isoformat(),
             )
     if args.format == "json":
         emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
