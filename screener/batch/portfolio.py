@@ -302,11 +302,7 @@ def run_portfolio_batch(opts: BatchOptions, portfolio: Portfolio, wide: bool = F
                 outputs.write_rows(data, count)
             for rows, _ in patients:
                 for row in rows:
-                    funnels[row["trial"]].add(
-                        row["failing"],
-                        (u["id"] for u in row["unknown"]),
-                        decided=bool(row["decision_reason"]),
-                    )
+                    funnels[row["trial"]].add_row(row)
             outputs.write_errors(errors)
             outputs.done += len(chunk)
             outputs.errors += len(errors)

@@ -446,9 +446,7 @@ def run_batch(opts: BatchOptions) -> BatchReport:
             if good:
                 outputs.write_rows(writer.encode(good), len(good))
             for row in good:
-                outputs.funnel.add(
-                    row["failing"], (u["id"] for u in row["unknown"]), decided=bool(row["decision_reason"])
-                )
+                outputs.funnel.add_row(row)
             outputs.write_errors(bad)
             outputs.done += len(outcomes)
             outputs.errors += len(bad)

@@ -67,6 +67,10 @@ class Funnel:
         if opened is not None:
             self.first_open[opened] += 1
 
+    def add_row(self, row: dict[str, Any]) -> None:
+        """Count one batch row (its ``failing``, ``unknown`` and ``decision_reason``)."""
+        self.add(row["failing"], (u["id"] for u in row["unknown"]), decided=bool(row["decision_reason"]))
+
     def add_codes(self, codes: Any) -> None:
         """Count many patients at once from a (patients x criteria) array of outcome codes
         (0 pass, 1 fail, 2 unknown, criteria in :attr:`criteria` order): the same counts as

@@ -31,6 +31,16 @@ def test_independent_and_sequential_counts() -> None:
     assert [rows[c]["clear"] for c in "ABC"] == [3, 3, 1]
 
 
+def test_a_batch_row_counts_as_its_failing_and_unknown_ids_or_as_decided() -> None:
+    f = Funnel(("A", "B", "C"), ("alpha", "beta", "gamma"))
+    f.add_row({"failing": ["B"], "unknown": [{"id": "A", "missing": ["x"]}], "decision_reason": None})
+    f.add_row({"failing": [], "unknown": [], "decision_reason": "died 2026-01-02"})
+    want = Funnel(("A", "B", "C"), ("alpha", "beta", "gamma"))
+    want.add(["B"], ["A"])
+    want.add([], [], decided=True)
+    assert f.rows() == want.rows() and (f.screened, f.decided) == (2, 1)
+
+
 def test_state_round_trip() -> None:
     f = funnel()
     again = Funnel.from_state(f.to_state(), f.titles)
