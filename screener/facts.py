@@ -217,6 +217,34 @@ def _convert(
     return value, target, f"{obs.value} {obs.unit}"
 
 
+def declared_bounds(definition: Any) -> tuple[str, float, float] | None:
+    """(quantity, low, high) when a fact's name is not itself a quantity but the rule set
+    declares one (``quantity:``, e.g. creatinine_clearance_measured -> creatinine_clearance;
+    selena_sledai -> sledai) in that quantity's canonical unit: the loader checks the
+    plausibility of named quantities only, so these are checked when prepared, on every route
+    (screener.vectorized.prepare mirrors this)."""
+    quantity = definition.quantity
+    if quantity is None or quantity == definition.name or definition.type != "number":
+        return None
+    if units.CANONICAL.get(quantity) != definition.unit:
+        return None
+    bounds = units.plausible_range(quantity)
+    return None if bounds is None else (quantity, bounds[0], bounds[1])
+
+
+def implausible(name: str, definition: Any, value: Any) -> str | None:
+    """Why ``value`` of fact ``name`` cannot be real (:func:`declared_bounds`), or None."""
+    found = declared_bounds(definition)
+    if found is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    quantity, low, high = found
+    if low <= value <= high:
+        return None
+    return (
+        f"{name} = {float(value)!r} {definition.unit} is impossible: expected {low:g}..{high:g} ({quantity})"
+    )
+
+
 def _type_problem(expected: str, allowed: tuple[str, ...], value: Any) -> str | None:
     """Why ``value`` cannot stand for a fact of type ``expected`` (None if it can)."""
     if expected == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -359,6 +387,9 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
         if definition.unit and unit and unit != definition.unit:
             # the rule set names the unit family (quantity) when it differs from the fact name
             value, unit, original = _convert(name, definition.quantity, definition.unit, obs, patient.file)
+        problem = implausible(name, definition, value)
+        if problem:
+            raise PatientDataError(problem, Location(patient.file, None, f"observations[name={name}].value"))
         scalar(
             name,
             value,
@@ -390,6 +421,11 @@ def prepare(patient: Patient, ruleset: RuleSet, as_of: date) -> PreparedFacts:
                 )
                 continue
             value = item.score if hasattr(item, "score") else item.value
+            problem = implausible(name, vocabulary[name], value)
+            if problem:
+                raise PatientDataError(
+                    problem, Location(patient.file, None, f"assessments[name={name}].score")
+                )
             extra = {"confirmed_by": getattr(item, "confirmed_by", None)}
             scalar(name, value, date=item.date, source=item.source, **extra)
 

@@ -34,7 +34,7 @@ from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
 from screener.derivation import ROUND_DIGITS, sql_default
-from screener.facts import FAILED_OUTCOMES, window_field, window_start, windows_of
+from screener.facts import FAILED_OUTCOMES, declared_bounds, window_field, window_start, windows_of
 from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import Derived, FactDef, RuleSet, Window
 from screener.vectorized.flatten import SQL_TYPES, Layout
@@ -296,6 +296,15 @@ class TablePreparation:
                 f"CASE WHEN {no_conversion} THEN {literal(name)} || ' is in ' || {col('unit')} || "
                 f"{literal(f'; the rule set needs {definition.unit} and no conversion is known')} END"
             )
+        bounds = declared_bounds(definition)
+        if bounds is not None:  # screener.facts.implausible, in SQL
+            quantity, low, high = bounds
+            implausible = (
+                f"CASE WHEN NOT ({value} BETWEEN {low!r} AND {high!r}) THEN {literal(name + ' = ')} || "
+                f"CAST(CAST({value} AS DOUBLE) AS VARCHAR) || "
+                f"{literal(f' {definition.unit} is impossible: expected {low:g}..{high:g} ({quantity})')} END"
+            )
+            unit_error = f"coalesce({unit_error}, {implausible})"
         items = [
             f"{counts} AND NOT ({bad}) AS {ident(name + '.__present')}",
             f"CASE WHEN {counts} THEN CASE WHEN {bad} THEN {message} ELSE {unit_error} END END "

@@ -139,6 +139,65 @@ def test_a_unit_with_no_conversion_makes_that_patient_an_error(tmp_path: Path) -
     assert "is in mL/s; the rule set needs mL/min" in error.message
 
 
+def _python_error(patient: Patient) -> str | None:
+    from screener.errors import PatientDataError
+    from screener.facts import prepare
+
+    try:
+        prepare(patient, RULESET, AS_OF)
+    except PatientDataError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "value", "unit", "plausible"),
+    [
+        # creatinine_clearance_measured is named for its quantity creatinine_clearance (0..500 mL/min)
+        ("observations", "creatinine_clearance_measured", 500, "mL/min", True),
+        ("observations", "creatinine_clearance_measured", 500.01, "mL/min", False),
+        ("observations", "creatinine_clearance_measured", 0, "mL/min", True),
+        ("observations", "creatinine_clearance_measured", -0.01, "mL/min", False),
+        # selena_sledai's quantity sledai: 0..105 points (the loader also refuses 106 by name)
+        ("assessments", "selena_sledai", 105, None, True),
+    ],
+)
+def test_a_value_impossible_for_its_declared_quantity_is_an_error_on_both_routes(
+    tmp_path: Path, kind: str, name: str, value: float, unit: str | None, plausible: bool
+) -> None:
+    """The loader checks quantities by name; a fact named otherwise is checked against the
+    quantity its rule set declares, in Python and in SQL alike."""
+    data = base_patient()
+    if kind == "observations":
+        data = _with(data, name=name, value=value, unit=unit, date="2026-11-20")
+    else:
+        data = {
+            **data,
+            "assessments": [
+                *data.get("assessments", []),
+                {"name": name, "score": value, "date": "2026-11-20"},
+            ],
+        }
+    (odd,) = people([data])
+    python = _python_error(odd)
+    (chunk,) = FAST.iter_tables(write(tmp_path / "reg", [odd]), AS_OF)
+    sql = [e.message for e in chunk.errors if e.field == name]
+    if plausible:
+        assert python is None and sql == []
+    else:
+        assert python is not None and "is impossible: expected" in python
+        assert len(sql) == 1 and sql[0] in python, (sql, python)
+
+
+def test_an_assessment_is_held_to_its_declared_quantity_too() -> None:
+    from screener.facts import implausible
+
+    definition = RULESET.facts["selena_sledai"]
+    assert implausible("selena_sledai", definition, 105) is None
+    assert "expected 0..105 (sledai)" in (implausible("selena_sledai", definition, 105.5) or "")
+    assert implausible("selena_sledai", definition, True) is None  # not a number: the type check says so
+
+
 def test_skip_resumes_after_the_pids_already_done(tmp_path: Path) -> None:
     group = [patient_from_data(variant(i), LineMap(f"v{i}", {})) for i in range(5)]
     directory = write(tmp_path / "reg", group)
