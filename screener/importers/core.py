@@ -334,13 +334,9 @@ class NativeBuilder:
             except (units.UnitError, ValueError, TypeError) as error:
                 self.problem(origin, str(error))
                 return False
-            bounds = units.plausible_range(name)
-            if bounds is not None and not bounds[0] <= converted <= bounds[1]:
-                self.problem(
-                    origin,
-                    f"impossible {name} value {value} {unit}: expected {bounds[0]}..{bounds[1]} "
-                    f"{units.CANONICAL[name]}",
-                )
+            problem = units.plausibility_problem(name, converted)
+            if problem:
+                self.problem(origin, f"impossible {name} value {value} {unit}: {problem}")
                 return False
         self.items["observations"].append((item, origin))
         return True
