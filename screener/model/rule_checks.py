@@ -27,6 +27,7 @@ Each problem is a :class:`RuleSpecError` with the rule file, line and field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -141,22 +142,26 @@ def _threshold_errors(path: NodePath, comparison: Comparison, rs: RuleSet) -> li
     return []
 
 
-def _names_known(rs: RuleSet) -> Any:
-    from screener.model.vocabulary import reference_vocabulary
+def _names_known(rs: RuleSet) -> tuple[Any, Callable[[], Any]]:
+    """The vocabulary files beside the rule set, and (parsed only when a name is not in those)
+    the whole reference vocabulary with the code mapping."""
+    from screener.model.vocabulary import file_vocabulary, reference_vocabulary
 
     folder = Path(rs.file).resolve().parent
-    return reference_vocabulary((folder, folder.parent))
+    return file_vocabulary((folder, folder.parent)), lambda: reference_vocabulary((folder, folder.parent))
 
 
 def _match_errors(rs: RuleSet) -> list[RuleSpecError]:
     """Unknown condition and drug names in match lists and name/drug tests."""
-    vocabulary = _names_known(rs)
+    listed, vocabulary = _names_known(rs)
     kinds = {"condition": ("name", "condition"), "exposure": ("drug", "drug")}
     errors: list[RuleSpecError] = []
 
     def check(kind: str, names: Any, path: NodePath) -> None:
-        known = vocabulary.get(kind)
         for i, name in enumerate(names):
+            if name in listed.get(kind):
+                continue
+            known = vocabulary().get(kind)
             if name not in known:
                 errors.append(
                     RuleSpecError(

@@ -32,8 +32,10 @@ that says where it belongs. Condition ``type`` (a subtype such as
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -105,23 +107,56 @@ def ruleset_vocabulary(rs: RuleSet) -> Vocabulary:
     return Vocabulary.of(**by_kind)
 
 
+# The shipped code mapping (screener.importers.mapping.DEFAULT_MAPPING, named here without
+# importing the importers) and the index of the names it produces, written beside it.
+SHIPPED_MAPPING = Path(__file__).resolve().parents[1] / "importers" / "mappings" / "nct03562065.yaml"
+MAPPING_NAMES = SHIPPED_MAPPING.with_suffix(".names.json")
+
+
+def names_from_mapping(path: Path = SHIPPED_MAPPING) -> dict[str, list[str]]:
+    """The names a code mapping file produces, by kind (parses the mapping)."""
+    from screener.importers.mapping import load_mapping
+
+    mapping = load_mapping(path)
+    conditions = {t.name for t in mapping.conditions.values()}
+    conditions |= {t.name for _, _, t in mapping.condition_prefixes}
+    return {
+        "observation": sorted({t.name for t in mapping.observations.values()}),
+        "status": sorted({t.name for t in mapping.statuses.values()}),
+        "assessment": sorted({t.name for t in mapping.assessments.values()}),
+        "condition": sorted(conditions),
+        "drug": sorted({t.drug for t in mapping.drugs.values()}),
+    }
+
+
+def names_index(path: Path = SHIPPED_MAPPING) -> str:
+    """The text of the names index of a mapping file: its names and the SHA-256 of the file
+    they were read from (``python -m screener.model.vocabulary`` rewrites the shipped one)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return json.dumps({"mapping_sha256": digest, **names_from_mapping(path)}, indent=1) + "\n"
+
+
+def _shipped_mapping_names() -> dict[str, list[str]]:
+    """The shipped mapping's names from its index when the index was made from this very
+    mapping file (same SHA-256), else from the mapping itself: the index saves parsing ~180 KB
+    of YAML at every start, and a stale or missing index only costs that time."""
+    try:
+        index = json.loads(MAPPING_NAMES.read_text(encoding="utf-8"))
+        if index.get("mapping_sha256") == hashlib.sha256(SHIPPED_MAPPING.read_bytes()).hexdigest():
+            return {kind: index[kind] for kind in KINDS}
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    return names_from_mapping()
+
+
 @cache
 def mapping_vocabulary() -> Vocabulary:
     """The names the shipped code mapping produces, and the clinical functions' drug tables."""
     from screener.clinical.dosing import MYCOPHENOLATE_FACTORS, PREDNISONE_FACTORS
-    from screener.importers.mapping import load_mapping
 
-    mapping = load_mapping()
-    drugs = {t.drug for t in mapping.drugs.values()}
-    drugs |= {k.replace(" ", "_") for k in (*PREDNISONE_FACTORS, *MYCOPHENOLATE_FACTORS)}
-    return Vocabulary.of(
-        observation={t.name for t in mapping.observations.values()},
-        status={t.name for t in mapping.statuses.values()},
-        assessment={t.name for t in mapping.assessments.values()},
-        condition={t.name for t in mapping.conditions.values()}
-        | {t.name for _, _, t in mapping.condition_prefixes},
-        drug=drugs,
-    )
+    names = _shipped_mapping_names()
+    drugs = {*names["drug"], *(k.replace(" ", "_") for k in (*PREDNISONE_FACTORS, *MYCOPHENOLATE_FACTORS))}
+    return Vocabulary.of(**{**names, "drug": drugs})
 
 
 VOCABULARY_FILE = "vocabulary.yaml"
@@ -172,10 +207,9 @@ def rule_folders() -> list[Path]:
 
 
 @cache
-def reference_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
-    """Names defined outside any rule set: the code mapping, the clinical functions, and the
-    ``vocabulary.yaml`` files of the ``rules/`` folders and of ``extra_folders``."""
-    vocabulary = mapping_vocabulary()
+def file_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
+    """Names listed in the ``vocabulary.yaml`` files of the ``rules/`` folders and of ``extra_folders``."""
+    vocabulary = Vocabulary.of()
     seen: set[Path] = set()
     for folder in (*rule_folders(), *extra_folders):
         path = (folder / VOCABULARY_FILE).resolve()
@@ -186,14 +220,19 @@ def reference_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
 
 
 @cache
+def reference_vocabulary(extra_folders: tuple[Path, ...] = ()) -> Vocabulary:
+    """Names defined outside any rule set: the code mapping, the clinical functions, and the
+    ``vocabulary.yaml`` files of the ``rules/`` folders and of ``extra_folders``."""
+    return mapping_vocabulary() | file_vocabulary(extra_folders)
+
+
+@cache
 def shipped_vocabulary() -> Vocabulary:
     """The reference vocabulary and the names of every rule set under the ``rules/`` folders.
 
     A rule set that does not load contributes nothing (its names then stay unknown,
     which errs on the side of an error, never of a silent drop).
     """
-    import hashlib
-
     from screener.errors import ScreenerError
     from screener.model.rules import parse_ruleset, read_rule_text
 
@@ -219,14 +258,16 @@ def register_ruleset(rs: RuleSet) -> None:
         _loaded[rs.sha256] = ruleset_vocabulary(rs)
 
 
-def _at_hand() -> Vocabulary:
-    """The part of :func:`known_vocabulary` that needs no other rule set parsed: the code
-    mapping, the vocabulary files and the rule sets this process loaded. A name found here is
-    known; one not found here is looked up in the whole vocabulary (every shipped rule set)."""
-    vocabulary = reference_vocabulary()
+def _at_hand() -> Iterator[Vocabulary]:
+    """Growing parts of :func:`known_vocabulary`, cheapest first: the rule sets this process
+    loaded and the vocabulary files; then the code mapping as well (~180 KB of YAML to parse).
+    A name found in one is known; one found in none is looked up in the whole vocabulary
+    (every shipped rule set parsed)."""
+    vocabulary = file_vocabulary()
     for extra in _loaded.values():
         vocabulary = vocabulary | extra
-    return vocabulary
+    yield vocabulary
+    yield vocabulary | mapping_vocabulary()
 
 
 def known_vocabulary() -> Vocabulary:
@@ -257,9 +298,10 @@ def unknown_names(
     from screener.model.rules import suggest
 
     if vocabulary is None:
-        at_hand = _at_hand()
-        if all(name in at_hand.get(kind) for kind, _, _, name in _names(patient)):
-            return []  # every name is known without parsing the other shipped rule sets
+        names = [(kind, name) for kind, _, _, name in _names(patient)]
+        for at_hand in _at_hand():
+            if all(name in at_hand.get(kind) for kind, name in names):
+                return []  # every name is known without parsing more (the mapping, other rule sets)
     vocabulary = vocabulary or known_vocabulary()
     errors: list[PatientDataError] = []
     for kind, index, field, name in _names(patient):
@@ -285,3 +327,8 @@ def unknown_names(
             )
         )
     return errors
+
+
+if __name__ == "__main__":  # rewrite the shipped mapping's names index after the mapping changed
+    MAPPING_NAMES.write_text(names_index(), encoding="utf-8")
+    print(MAPPING_NAMES)

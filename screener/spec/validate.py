@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from screener.errors import InputError
 from screener.yamlio import LineMap
+
+if TYPE_CHECKING:  # python-jsonschema is imported only to explain a file that is not valid
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
 def schema(name: str) -> dict[str, Any]:
     """Load a shipped schema by file name (``rules.schema.json``...)."""
-    text = resources.files("screener.spec").joinpath(name).read_text(encoding="utf-8")
+    # beside this module (not importlib.resources: its import costs ~10 ms at every start)
+    text = Path(__file__).with_name(name).read_text(encoding="utf-8")
     return json.loads(text)
 
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(schema(name), format_checker=FormatChecker())
 
 
@@ -89,6 +94,8 @@ def _explain(error: ValidationError) -> tuple[str, list[str | int]]:
     For a ``oneOf`` (a test is a group, a fact test or a quantifier), the branch the value
     chose by its keys is explained, not whichever branch jsonschema ranks first.
     """
+    from jsonschema.exceptions import best_match, relevance
+
     path = list(error.absolute_path)
     instance = error.instance
     if error.validator == "additionalProperties" and isinstance(instance, dict):
@@ -165,6 +172,8 @@ def schema_errors(
     """All schema violations, most relevant first, each with file, line and field."""
     if _fast_validator(schema_name).is_valid(data):
         return []
+    from jsonschema.exceptions import relevance
+
     validator = _validator(schema_name)
     errors = sorted(validator.iter_errors(data), key=relevance)
     out: list[InputError] = []

@@ -143,3 +143,26 @@ def test_help_and_misspellings_still_know_every_command(capsys: pytest.CaptureFi
         parser.parse_args(["scren", "p.yaml"])
     assert "did you mean 'screen'?" in capsys.readouterr().err
     assert set(build_parser(["screen", "p"])._subparsers._group_actions[0].choices) == {"screen"}  # type: ignore[union-attr]
+
+
+def _python_jsonschema_after_screen(patient: Path, tmp_path: Path) -> list[str]:
+    found = _run(
+        f"""
+        import contextlib, io, json, sys
+        from screener.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            main(["screen", {str(patient)!r}, "--as-of", "2026-11-25"])
+        mods = sorted(m for m in sys.modules if m == "jsonschema" or m.startswith("jsonschema."))
+        json.dump({{"mods": mods}}, open(OUT, "w"))
+        """,
+        tmp_path,
+    )
+    return list(found["mods"])  # type: ignore[call-overload]
+
+
+def test_python_jsonschema_is_imported_only_to_explain_an_invalid_file(tmp_path: Path) -> None:
+    """jsonschema-rs answers "valid?"; python-jsonschema (~60 ms to import) writes the messages."""
+    assert _python_jsonschema_after_screen(PATIENT, tmp_path) == []
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(PATIENT.read_text(encoding="utf-8").replace("sex: female", "sex: 3"), encoding="utf-8")
+    assert "jsonschema" in _python_jsonschema_after_screen(broken, tmp_path)

@@ -99,3 +99,30 @@ def test_a_malformed_vocabulary_file_names_file_and_line(tmp_path: Path) -> None
         vocabulary_file(path)
     path.write_text("drugs:\n  - {name: aspirin, source: INN}\n", encoding="utf-8")
     assert vocabulary_file(path).get("drug") == frozenset({"aspirin"})
+
+
+def test_the_shipped_names_index_is_the_mapping_s_own() -> None:
+    """The index a start-up reads instead of the mapping was made from the shipped mapping file
+    as it is (rewrite it with ``python -m screener.model.vocabulary`` after the mapping changes)."""
+    from screener.model.vocabulary import MAPPING_NAMES, names_index
+
+    assert MAPPING_NAMES.read_text(encoding="utf-8") == names_index()
+
+
+def test_a_stale_or_broken_names_index_falls_back_to_the_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screener.model import vocabulary
+
+    parsed = vocabulary.names_from_mapping()
+    index = tmp_path / "names.json"
+    monkeypatch.setattr(vocabulary, "MAPPING_NAMES", index)
+    stale = {"mapping_sha256": "0" * 64, **{k: [] for k in vocabulary.KINDS}}
+    for text in (None, "not json", '["a list"]', vocabulary.json.dumps(stale)):
+        if text is not None:
+            index.write_text(text, encoding="utf-8")
+        assert vocabulary._shipped_mapping_names() == parsed
+    fresh = vocabulary.json.loads(vocabulary.names_index())
+    fresh["drug"] = ["only_this"]  # a current index is believed (and tested above against the file)
+    index.write_text(vocabulary.json.dumps(fresh), encoding="utf-8")
+    assert vocabulary._shipped_mapping_names()["drug"] == ["only_this"]

@@ -7,18 +7,16 @@ import json
 import os
 import sys
 from datetime import date
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from screener.cli import exit_codes
 from screener.cli.common import add_as_of_argument, add_rules_argument
 from screener.cli.output import emit
 from screener.engine.evaluate import Engine
 from screener.explain.text import render_text
+from screener.model.patient import Patient, load_patient
 from screener.model.rules import load_ruleset
 from screener.portfolio import PortfolioScreener, is_portfolio, load_portfolio
-
-if TYPE_CHECKING:
-    from screener.model.patient import Patient
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _patient(args: argparse.Namespace) -> Patient:
     """The patient file, native or FHIR; a FHIR file is read with its rule set's mapping(s)."""
+    if Path(args.patient).suffix.lower() != ".json":  # native YAML: the importers are not needed
+        return load_patient(args.patient)  # (what load_patient_file does with it; ~50 ms less at start)
     from screener.importers import load_patient_file
     from screener.importers.mapping_union import mapping_for_rules
 

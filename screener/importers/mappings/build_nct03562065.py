@@ -1103,6 +1103,10 @@ def main(argv: list[str]) -> int:
     text = yaml.safe_dump(build(ref), sort_keys=False, allow_unicode=True, width=200, default_flow_style=None)
     out.write_text(HEADER + text, encoding="utf-8")
     print(out)
+    from screener.model.vocabulary import MAPPING_NAMES, names_index
+
+    MAPPING_NAMES.write_text(names_index(out), encoding="utf-8")  # what a start-up reads instead
+    print(MAPPING_NAMES)
     return 0
 
 
