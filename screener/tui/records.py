@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from screener.errors import InputError, Location
+from screener.outputs.files import OutputExists, write_new
 from screener.outputs.provenance import result_columns
 from screener.results import ScreeningResult
 
@@ -139,24 +138,22 @@ def save_record(
     saved_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     document = record_document(patient_raw, result, operator, patient_file=patient_file, saved_at=saved_at)
     folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = _file_stem(result.patient_id, result.as_of, saved_at)
-        target = folder / f"{stem}.json"
-        n = 1
-        while target.exists():
-            n += 1
-            target = folder / f"{stem}-{n}.json"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".record-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2, ensure_ascii=False)
-            out.write("\n")
-        os.replace(tmp, target)
-    except OSError as error:
-        raise InputError(
-            f"cannot save the screening record: {error.strerror or error}", Location(str(folder))
-        ) from None
-    return target
+    stem = _file_stem(result.patient_id, result.as_of, saved_at)
+    data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # written whole (fsynced temporary file) and linked into place, which fails if a record of
+    # that name appeared meanwhile (another nurse's save): then the next free name is tried
+    for n in range(1, 10_000):
+        target = folder / (f"{stem}.json" if n == 1 else f"{stem}-{n}.json")
+        try:
+            write_new(target, data)
+        except OutputExists:
+            continue
+        except InputError as error:
+            raise InputError(
+                f"cannot save the screening record: {error.message}", Location(str(folder))
+            ) from None
+        return target
+    raise InputError("cannot save the screening record: no free file name", Location(str(folder)))
 
 
 def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], file: str) -> Any:

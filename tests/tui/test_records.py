@@ -39,6 +39,32 @@ def test_save_and_load_round_trip(engine: Engine, tmp_path: Path) -> None:
     assert [o.id for o in record.outcomes] == [c.id for c in result.criteria]
 
 
+def test_a_record_appearing_under_the_same_name_is_never_replaced(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another save may take the name between the check and the write: the file written first
+    stays as it is, this one goes under the next free name, and no temporary file is left."""
+    import screener.tui.records as records
+
+    patient = load_patient(MISSING_CREATININE)
+    result = engine.screen(patient, AS_OF)
+    now = datetime(2026, 11, 25, 16, 30, 5, tzinfo=UTC)
+    first = tmp_path / "tui-missing-creatinine_2026-11-25_20261125T163005Z.json"
+    real = records.write_new
+
+    def racing(path: Path, data: bytes, overwrite: bool = False) -> None:
+        if path == first and not path.exists():
+            path.write_text("another nurse's record", encoding="utf-8")  # appears just in time
+        real(path, data, overwrite)
+
+    monkeypatch.setattr(records, "write_new", racing)
+    saved = save_record(tmp_path, patient.raw, result, "nurse.b", now=now)
+    assert saved.name == first.name.replace(".json", "-2.json")
+    assert first.read_text(encoding="utf-8") == "another nurse's record"
+    assert json.loads(saved.read_text(encoding="utf-8"))["operator"] == "nurse.b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, saved.name])
+
+
 def test_listing_reports_bad_files_and_carries_on(engine: Engine, tmp_path: Path) -> None:
     patient = load_patient(MISSING_CREATININE)
     good = save_record(tmp_path, patient.raw, engine.screen(patient, AS_OF), "n")
