@@ -35,7 +35,7 @@ from screener.batch.safe_io import (
     refuse_existing,
     write_atomic,
 )
-from screener.batch.summary import Funnel, render_html, render_svg
+from screener.batch.summary import Funnel, TrialFunnels, render_html, render_svg
 from screener.errors import InputError, Location
 
 CHECKPOINT_VERSION = 2
@@ -85,7 +85,7 @@ class BatchOutputs:
         out: Path,
         errors: Path | None,
         signature: dict[str, Any],
-        funnel: Funnel,
+        funnel: Funnel | TrialFunnels,
         header: bytes,
         resume: bool,
         mismatch: str,
@@ -179,7 +179,7 @@ class BatchOutputs:
                     Location(str(self.ckpt)),
                 )
         self.done, self.rows, self.errors = state["done"], state["rows"], state["errors"]
-        self.funnel = Funnel.from_state(state["funnel"], self.funnel.titles)
+        self.funnel = type(self.funnel).from_state(state["funnel"], self.funnel.titles)  # type: ignore[arg-type]
         self.resumed_from = self.done
         self.replaces = bool(state.get("replaces", False))
         with self._writing(out_partial):
@@ -271,6 +271,7 @@ class BatchOutputs:
         fsync_dir(self.out)
         if summary is not None:
             funnel = self.funnel
+            assert isinstance(funnel, Funnel), "a portfolio writes its funnels itself"
             text = render_svg(funnel) if summary.suffix.lower() == ".svg" else render_html(funnel)
             summary.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(summary, text)

@@ -10,8 +10,9 @@ trials are still written (the wide cell says ``error``). Rule sets that could no
 are not screened and are reported with the run (:class:`PortfolioBatchReport.broken`).
 
 The row files go through :class:`screener.batch.outputs.BatchOutputs` (``.partial``,
-lock, atomic rename, errors file); a portfolio run is not resumable yet (the checkpoint
-holds one funnel): start again with ``--overwrite``.
+lock, atomic rename, errors file); the checkpoint holds every trial's funnel
+(:class:`screener.batch.summary.TrialFunnels`), so an interrupted run continues with
+``--resume`` after the last checkpointed chunk of records, as a single-trial run does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
 from screener.batch.runner import BatchOptions, _error, csv_row, screen_row
 from screener.batch.safe_io import csv_lines, refuse_existing, write_atomic
-from screener.batch.summary import Funnel, RunInfo, render_html, render_svg
+from screener.batch.summary import Funnel, RunInfo, TrialFunnels, render_html, render_svg
 from screener.engine.evaluate import Engine
 from screener.errors import InputError, ScreenerError
 from screener.model.patient import patient_from_data
@@ -243,6 +244,7 @@ class PortfolioBatchReport:
     errors_path: Path | None
     funnels: dict[str, Funnel] = field(compare=False)  # trial -> its funnel, in portfolio order
     broken: tuple[BrokenRuleSet, ...] = ()
+    resumed_from: int = 0  # records a resumed run found done at its checkpoint
 
 
 def portfolio_signature(portfolio: Portfolio, opts: BatchOptions, wide: bool, engine: str) -> dict[str, Any]:
@@ -266,30 +268,28 @@ def funnels_of(portfolio: Portfolio) -> dict[str, Funnel]:
 
 def run_portfolio_batch(opts: BatchOptions, portfolio: Portfolio, wide: bool = False) -> PortfolioBatchReport:
     """Screen every record of ``opts.inputs`` against every usable trial of ``portfolio``."""
-    if opts.resume:
-        raise InputError(
-            "a portfolio batch (--rules DIR) cannot be resumed yet; start again with --overwrite"
-        )
-    refuse_existing([opts.summary], opts.overwrite)
+    if not opts.resume:
+        refuse_existing([opts.summary], opts.overwrite)
     trials = portfolio.trials
     writer = PortfolioRowWriter(opts.fmt, trials, wide)
-    funnels = funnels_of(portfolio)
     outputs = BatchOutputs(
         opts.out,
         opts.errors,
         portfolio_signature(portfolio, opts, wide, "durable"),
-        Funnel(()),  # the checkpoint's; the per-trial funnels are below
+        TrialFunnels(funnels_of(portfolio)),
         writer.header(),
-        False,
+        opts.resume,
         "another portfolio, inputs, date or format",
         overwrite=opts.overwrite,
     )
+    assert isinstance(outputs.funnel, TrialFunnels)
+    funnels = outputs.funnel.by_trial  # counted on from the checkpoint when resuming
     try:
         progress = Progress(count_records(opts.inputs) if opts.progress else None, enabled=opts.progress)
     except BaseException:
         outputs.release()
         raise
-    source = iter_records(opts.inputs, mapping=mapping_of(opts.rules))
+    source = iter_records(opts.inputs, skip=outputs.done, mapping=mapping_of(opts.rules))
     records: Iterable[Record] = source if opts.limit is None else itertools.islice(source, opts.limit)
     results = _results(portfolio, records, opts.as_of, opts.workers, max(opts.chunk_size, 1))
     complete = False
@@ -344,6 +344,7 @@ def finish(
         errors_path=kept,
         funnels=funnels,
         broken=portfolio.broken if broken is None else broken,
+        resumed_from=outputs.resumed_from,
     )
 
 

@@ -147,6 +147,25 @@ class Funnel:
         )
 
 
+@dataclass
+class TrialFunnels:
+    """A portfolio's funnels, one per trial in portfolio order, checkpointed as one state (as a
+    single-trial run checkpoints its :class:`Funnel`), so a portfolio batch can be resumed."""
+
+    by_trial: dict[str, Funnel]
+
+    @property
+    def titles(self) -> dict[str, tuple[str, ...]]:
+        return {t: f.titles for t, f in self.by_trial.items()}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"trials": {t: f.to_state() for t, f in self.by_trial.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], titles: dict[str, tuple[str, ...]]) -> TrialFunnels:
+        return cls({t: Funnel.from_state(s, titles.get(t, ())) for t, s in state["trials"].items()})
+
+
 HEADERS = ("criterion", "fail", "unknown", "pass", "failed here", "unknown here", "remaining", "clear")
 
 

@@ -192,7 +192,10 @@ def test_a_broken_rule_set_is_named_and_the_others_screened(
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(("--resume",), "cannot be resumed yet"), (("--scheduler", "tcp://x:1"), "--scheduler")],
+    [
+        (("--resume", "--engine", "vectorized"), "cannot be resumed yet"),
+        (("--scheduler", "tcp://x:1"), "--scheduler"),
+    ],
 )
 def test_what_a_portfolio_batch_does_not_do_is_refused_before_anything_is_written(
     extra: tuple[str, ...],
@@ -206,6 +209,31 @@ def test_what_a_portfolio_batch_does_not_do_is_refused_before_anything_is_writte
     )
     assert code == 2 and message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_an_interrupted_portfolio_batch_resumes_to_the_same_rows_and_funnels(
+    wide: bool, inputs: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Stopped after 5 records (chunks of 2), then ``--resume``: the rows, the errors and every
+    trial's funnel are those of a run that was never stopped; nothing is screened twice."""
+    extra = ("--chunk-size", "2", *(("--wide",) if wide else ()))
+    whole_code, whole_text = _batch(capsys, inputs["jsonl"], RULES, tmp_path / "whole.jsonl", *extra)
+    out = tmp_path / "resumed.jsonl"
+    code, _ = _batch(capsys, inputs["jsonl"], RULES, out, *extra, "--stop-after", "5")
+    assert code == 130 and not out.exists() and Path(f"{out}.partial").exists()
+    code = main(
+        ["batch", str(inputs["jsonl"]), "--rules", str(RULES), "--as-of", AS_OF.isoformat(), "--out",
+         str(out), "--workers", "1", "--no-progress", "--resume", *extra]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == whole_code == 1  # the one unreadable line, reported once
+    assert "resumed after 5 records" in captured.err
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert _rows(tmp_path / "resumed.jsonl.errors.jsonl") == _rows(tmp_path / "whole.jsonl.errors.jsonl")
+    for trial in (t.name.upper() for t in TRIAL_DIRS):  # every funnel counted on from the checkpoint
+        assert _section(captured.out, trial) == _section(whole_text, trial)
+        assert f"{N_PATIENTS} patients screened" in _section(captured.out, trial)[0]
 
 
 def test_wide_needs_a_folder_of_rule_sets(

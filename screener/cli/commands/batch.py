@@ -323,8 +323,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _portfolio_refusals(args: argparse.Namespace) -> str | None:
     """What a portfolio batch does not do yet, said before anything is written."""
-    if args.resume:
-        return "--resume: a portfolio batch cannot be resumed yet; start again with --overwrite"
+    if args.resume and args.engine == "vectorized":
+        return "--resume: a vectorized portfolio batch cannot be resumed yet; start again with --overwrite"
     if args.scheduler:
         return "--scheduler: a portfolio batch runs here (--workers); screen one trial on the cluster"
     if exports.wanted(args):
@@ -370,6 +370,7 @@ def run_portfolio(args: argparse.Namespace) -> int:
         summary=args.summary,
         progress=not args.no_progress,
         overwrite=args.overwrite,
+        resume=args.resume,
     )
     if args.engine == "vectorized":
         from screener.batch.portfolio_fast import run_portfolio_fast
@@ -377,10 +378,17 @@ def run_portfolio(args: argparse.Namespace) -> int:
         report = run_portfolio_fast(options, portfolio, wide=args.wide, explain=args.explain)
     else:
         report = run_portfolio_batch(options, portfolio, wide=args.wide)
+    if report.resumed_from:
+        print(f"screener: resumed after {report.resumed_from} records", file=sys.stderr)
     if not report.complete:
+        again = (
+            "a vectorized portfolio batch cannot be resumed yet"
+            if args.engine == "vectorized"
+            else "continue with the same command and --resume"
+        )
         print(
             f"screener: stopped after {report.records} records; partial output kept in "
-            f"{args.out}.partial (a portfolio batch cannot be resumed yet)",
+            f"{args.out}.partial ({again})",
             file=sys.stderr,
         )
         return exit_codes.INTERRUPTED
