@@ -55,6 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # targeted (a run per mutant on a loaded 2-core machine) and leave out tests that start
 # subprocesses (a child process would import the unmutated module).
 _ENGINE_TESTS = [
+    # fast, broad killers first: pytest runs with -x, so a mutant dies at the first failure
+    "tests/test_language_suite.py",
     "tests/engine/test_language_logic.py",
     "tests/engine/test_strictness.py",
     "tests/engine/test_eligible_from_age.py",
@@ -62,21 +64,41 @@ _ENGINE_TESTS = [
     "tests/engine/test_compile.py",
     "tests/engine/test_durable.py",
     "tests/engine/test_engine.py",
+    "tests/engine/test_names.py",
     "tests/engine/test_outcomes.py",
     "tests/engine/test_uncertain.py",
+    "tests/unit/test_explain_words.py",
+    "tests/unit/test_derivation.py",
     "tests/test_rule_cases.py",
     # a durable_rules session cap test: 20 s of sessions, nothing a mutant here could change
     "--deselect=tests/engine/test_engine.py::test_thousands_of_sessions_do_not_hit_the_session_cap",
 ]
 _FAST_TESTS = [
+    "tests/test_language_suite.py",
     "tests/engine/test_strictness.py",
     "tests/engine/test_language_logic.py",
     "tests/test_rule_cases_vectorized.py",
     "tests/batch/test_vectorized.py",
     "tests/batch/test_fast.py",
 ]
+# engine/evaluate.py was split by job (issue 16 section 6): each part is its own module here
+_ENGINE_MODULES = [
+    f"screener/engine/{name}.py"
+    for name in (
+        "evaluate",
+        "glue",
+        "derive",
+        "explain",
+        "outcome",
+        "eligible",
+        "names",
+        "screening",
+        "durable",
+        "uncertain",
+    )
+]
 PROFILES: dict[str, tuple[list[str], list[str]]] = {
-    "engine": (["screener/engine/evaluate.py", "screener/engine/screening.py"], _ENGINE_TESTS),
+    "engine": (_ENGINE_MODULES, _ENGINE_TESTS),
     "compile": (["screener/engine/compile.py"], _ENGINE_TESTS),
     "vectorized": (["screener/vectorized/sql.py", "screener/vectorized/screen.py"], _FAST_TESTS),
     "prepare": (["screener/vectorized/prepare.py", "screener/vectorized/flatten.py"], _FAST_TESTS),
