@@ -171,6 +171,7 @@ class Mutant:
     statement_line: int
     change: str
     message_only: bool
+    built_text: bool = False  # f-string text outside a raise (see _built_text)
 
 
 @dataclass
@@ -316,17 +317,25 @@ def _apply(node: ast.AST, change: str) -> ast.AST:
     raise ValueError(change)
 
 
-def _message_only(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
-    if change.startswith("f-string text"):
-        return True
-    if not change.startswith("string"):
-        return False
+def _in_raise(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
     up = parents.get(id(node))
     while up is not None:
         if isinstance(up, ast.Raise):
             return True
         up = parents.get(id(up))
     return False
+
+
+def _message_only(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
+    if change.startswith("f-string text"):
+        return True
+    return change.startswith("string") and _in_raise(node, parents)
+
+
+def _built_text(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
+    """An f-string's literal text outside a ``raise``: a message, or text that is the
+    meaning itself (SQL built with f-strings); ``--fstrings`` scores these."""
+    return change.startswith("f-string text") and not _in_raise(node, parents)
 
 
 def _statement_line(node: ast.AST, parents: dict[int, ast.AST]) -> int:
@@ -356,6 +365,7 @@ def mutants(path: str) -> list[Mutant]:
                     statement_line=_statement_line(node, parents),
                     change=change,
                     message_only=_message_only(node, parents, change),
+                    built_text=_built_text(node, parents, change),
                 )
             )
     return found
@@ -486,6 +496,7 @@ def run(
     lines: range | None = None,
     out: Path | None = None,
     skip_clean: float | None = None,
+    fstrings: bool = False,
 ) -> dict[str, object]:
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
@@ -510,11 +521,14 @@ def run(
         "tests": tests,
         "seed": seed,
         "sample": sample,
+        "fstrings_scored": fstrings,
         "modules": {},
     }
     for module in modules:
         everything = mutants(module)
-        set_aside = [m for m in everything if m.message_only and not messages]
+        set_aside = [
+            m for m in everything if m.message_only and not messages and not (fstrings and m.built_text)
+        ]
         pool = [m for m in everything if m not in set_aside and (lines is None or m.line in lines)]
         before = (previous or {}).get("modules", {}).get(module)
         if before is not None:  # --rerun: the survivors again; the mutants killed then stay killed
@@ -606,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", help="only mutants on these lines of each module, e.g. 470-500")
     parser.add_argument("--limit", type=float, help="seconds per mutant; skips the clean (traced) run")
     parser.add_argument("--messages", action="store_true", help="run message-only mutants too")
+    parser.add_argument(
+        "--fstrings",
+        action="store_true",
+        help="score f-string text outside raise statements (SQL built with f-strings)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--show", nargs="+", metavar="ID", help="print the diff of these mutants")
     parser.add_argument("--rerun", type=Path, help="run only the survivors of this report")
@@ -629,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         for module in modules:
             for m in mutants(module):
                 flag = " (message only)" if m.message_only else ""
+                flag = " (f-string text: scored with --fstrings)" if m.built_text else flag
                 print(f"{m.id}  line {m.line}: {m.change}{flag}")
         return 0
     previous = json.loads(args.rerun.read_text(encoding="utf-8")) if args.rerun else None
@@ -649,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         lines,
         args.out,
         args.limit,
+        args.fstrings,
     )
     text = json.dumps(report, indent=1)
     if args.out:
