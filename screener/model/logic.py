@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from screener.results import Outcome
 
-Truth = bool | None
+Truth: TypeAlias = bool | None
 
 
 @dataclass(frozen=True)
