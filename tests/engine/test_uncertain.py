@@ -165,3 +165,18 @@ def test_merging_two_readings_keeps_an_outcome_only_where_they_agree(with_it: st
 
 def test_merging_one_reading_gives_its_outcomes() -> None:
     assert merge_readings([{"E7": "fail", "I1": "unknown"}]) == {"E7": "fail", "I1": "unknown"}
+
+
+def test_the_todo_names_only_the_unconfirmed_records_the_criterion_reads(
+    engine: Engine, fast: VectorizedScreener, base: dict[str, Any]
+) -> None:
+    """E9 reads HIV and hepatitis B records: its to-do names the unconfirmed HIV diagnosis,
+    not an unconfirmed heart-failure record on the same patient (E9 does not read it)."""
+    hiv = {"name": "hiv_infection", "onset": "2025-05-01", "source": "Condition/hiv"}
+    heart = {"name": "heart_failure", "onset": "2025-06-01", "source": "Condition/hf"}
+    assert both(engine, fast, make(base, conditions=[hiv]))["E9"] == "fail"
+    doubtful = [{**c, "verification": "unconfirmed"} for c in (hiv, heart)]
+    e9 = engine.screen(make(base, conditions=doubtful), AS_OF).criterion("E9")
+    assert e9.outcome == "unknown"
+    assert any("hiv_infection" in m and "Condition/hiv" in m for m in e9.missing)
+    assert not any("Condition/hf" in m for m in e9.missing)
