@@ -30,14 +30,7 @@ from typing import TYPE_CHECKING
 from screener.case_gaps import KnownGap
 from screener.cases import Case, CaseResult, run_cases, skipped
 from screener.engine.evaluate import Engine
-from screener.engine.uncertain import (
-    as_confirmed,
-    death_reason,
-    merge,
-    outside_observation,
-    unconfirmed,
-    without_unconfirmed,
-)
+from screener.engine.uncertain import death_reason, merge_readings, outside_observation, readings
 from screener.model.patient import Patient
 from screener.results import decide
 
@@ -106,10 +99,6 @@ def _python(fast: VectorizedScreener, jobs: Sequence[tuple[Patient, date]]) -> l
     return found
 
 
-def _variants(patient: Patient) -> list[Patient]:
-    return [as_confirmed(patient), without_unconfirmed(patient)] if unconfirmed(patient) else [patient]
-
-
 def _sql(
     fast: VectorizedScreener, jobs: Sequence[tuple[Patient, date]], workdir: Path
 ) -> list[Outcomes | str]:
@@ -130,7 +119,7 @@ def _sql(
             first = writer.patients
             for i in indices:
                 try:
-                    pids[i] = [writer.add(variant) for variant in _variants(jobs[i][0])]
+                    pids[i] = [writer.add(variant) for variant in readings(jobs[i][0])]
                 except Exception as error:  # nothing of a refused patient is kept
                     found[i] = f"sql route: the registry refused the patient: {error}"
             ranges[key] = (first, writer.patients - first)
@@ -157,14 +146,7 @@ def _sql(
                 continue
             got = [codes.get(pid, "sql route: patient not screened") for pid in pids[i]]
             bad = next((g for g in got if isinstance(g, str)), None)
-            if bad is not None:
-                found[i] = bad
-            elif len(got) == 2:
-                first_, second = got
-                assert isinstance(first_, dict) and isinstance(second, dict)
-                found[i] = {cid: merge(outcome, second[cid]) for cid, outcome in first_.items()}
-            else:
-                found[i] = got[0]
+            found[i] = bad if bad is not None else merge_readings([g for g in got if isinstance(g, dict)])
     return found
 
 

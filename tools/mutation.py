@@ -55,6 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # targeted (a run per mutant on a loaded 2-core machine) and leave out tests that start
 # subprocesses (a child process would import the unmutated module).
 _ENGINE_TESTS = [
+    # fast, broad killers first: pytest runs with -x, so a mutant dies at the first failure
+    "tests/test_language_suite.py",
     "tests/engine/test_language_logic.py",
     "tests/engine/test_strictness.py",
     "tests/engine/test_eligible_from_age.py",
@@ -62,21 +64,41 @@ _ENGINE_TESTS = [
     "tests/engine/test_compile.py",
     "tests/engine/test_durable.py",
     "tests/engine/test_engine.py",
+    "tests/engine/test_names.py",
     "tests/engine/test_outcomes.py",
     "tests/engine/test_uncertain.py",
+    "tests/unit/test_explain_words.py",
+    "tests/unit/test_derivation.py",
     "tests/test_rule_cases.py",
     # a durable_rules session cap test: 20 s of sessions, nothing a mutant here could change
     "--deselect=tests/engine/test_engine.py::test_thousands_of_sessions_do_not_hit_the_session_cap",
 ]
 _FAST_TESTS = [
+    "tests/test_language_suite.py",
     "tests/engine/test_strictness.py",
     "tests/engine/test_language_logic.py",
     "tests/test_rule_cases_vectorized.py",
     "tests/batch/test_vectorized.py",
     "tests/batch/test_fast.py",
 ]
+# engine/evaluate.py was split by job (issue 16 section 6): each part is its own module here
+_ENGINE_MODULES = [
+    f"screener/engine/{name}.py"
+    for name in (
+        "evaluate",
+        "glue",
+        "derive",
+        "explain",
+        "outcome",
+        "eligible",
+        "names",
+        "screening",
+        "durable",
+        "uncertain",
+    )
+]
 PROFILES: dict[str, tuple[list[str], list[str]]] = {
-    "engine": (["screener/engine/evaluate.py", "screener/engine/screening.py"], _ENGINE_TESTS),
+    "engine": (_ENGINE_MODULES, _ENGINE_TESTS),
     "compile": (["screener/engine/compile.py"], _ENGINE_TESTS),
     "vectorized": (["screener/vectorized/sql.py", "screener/vectorized/screen.py"], _FAST_TESTS),
     "prepare": (["screener/vectorized/prepare.py", "screener/vectorized/flatten.py"], _FAST_TESTS),
@@ -149,6 +171,7 @@ class Mutant:
     statement_line: int
     change: str
     message_only: bool
+    built_text: bool = False  # f-string text outside a raise (see _built_text)
 
 
 @dataclass
@@ -294,17 +317,25 @@ def _apply(node: ast.AST, change: str) -> ast.AST:
     raise ValueError(change)
 
 
-def _message_only(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
-    if change.startswith("f-string text"):
-        return True
-    if not change.startswith("string"):
-        return False
+def _in_raise(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
     up = parents.get(id(node))
     while up is not None:
         if isinstance(up, ast.Raise):
             return True
         up = parents.get(id(up))
     return False
+
+
+def _message_only(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
+    if change.startswith("f-string text"):
+        return True
+    return change.startswith("string") and _in_raise(node, parents)
+
+
+def _built_text(node: ast.AST, parents: dict[int, ast.AST], change: str) -> bool:
+    """An f-string's literal text outside a ``raise``: a message, or text that is the
+    meaning itself (SQL built with f-strings); ``--fstrings`` scores these."""
+    return change.startswith("f-string text") and not _in_raise(node, parents)
 
 
 def _statement_line(node: ast.AST, parents: dict[int, ast.AST]) -> int:
@@ -334,6 +365,7 @@ def mutants(path: str) -> list[Mutant]:
                     statement_line=_statement_line(node, parents),
                     change=change,
                     message_only=_message_only(node, parents, change),
+                    built_text=_built_text(node, parents, change),
                 )
             )
     return found
@@ -464,6 +496,7 @@ def run(
     lines: range | None = None,
     out: Path | None = None,
     skip_clean: float | None = None,
+    fstrings: bool = False,
 ) -> dict[str, object]:
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
@@ -488,11 +521,14 @@ def run(
         "tests": tests,
         "seed": seed,
         "sample": sample,
+        "fstrings_scored": fstrings,
         "modules": {},
     }
     for module in modules:
         everything = mutants(module)
-        set_aside = [m for m in everything if m.message_only and not messages]
+        set_aside = [
+            m for m in everything if m.message_only and not messages and not (fstrings and m.built_text)
+        ]
         pool = [m for m in everything if m not in set_aside and (lines is None or m.line in lines)]
         before = (previous or {}).get("modules", {}).get(module)
         if before is not None:  # --rerun: the survivors again; the mutants killed then stay killed
@@ -584,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", help="only mutants on these lines of each module, e.g. 470-500")
     parser.add_argument("--limit", type=float, help="seconds per mutant; skips the clean (traced) run")
     parser.add_argument("--messages", action="store_true", help="run message-only mutants too")
+    parser.add_argument(
+        "--fstrings",
+        action="store_true",
+        help="score f-string text outside raise statements (SQL built with f-strings)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--show", nargs="+", metavar="ID", help="print the diff of these mutants")
     parser.add_argument("--rerun", type=Path, help="run only the survivors of this report")
@@ -607,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         for module in modules:
             for m in mutants(module):
                 flag = " (message only)" if m.message_only else ""
+                flag = " (f-string text: scored with --fstrings)" if m.built_text else flag
                 print(f"{m.id}  line {m.line}: {m.change}{flag}")
         return 0
     previous = json.loads(args.rerun.read_text(encoding="utf-8")) if args.rerun else None
@@ -627,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         lines,
         args.out,
         args.limit,
+        args.fstrings,
     )
     text = json.dumps(report, indent=1)
     if args.out:

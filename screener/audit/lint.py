@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.errors import Location
+from screener.model.logic import GROUPS
 from screener.model.operators import OPERATORS
 from screener.model.rules import (
     Comparison,
@@ -155,12 +156,17 @@ def covered(catalogue_id: str, rule_ids: set[str]) -> bool:
 
 
 def canonical(node: Node | WhereNode | None) -> Any:
-    """A comparable form of a test tree, without positions; all/any are unordered."""
+    """A comparable form of a test tree, without positions. What is unordered comes from
+    the one truth table and the operator table: the children of a group whose value never
+    depends on their order (``unordered`` in :data:`screener.model.logic.GROUPS`: ``all``,
+    ``any``), the values of a list operator (``in``, ``not_in``: value kind ``list`` in
+    :data:`screener.model.operators.OPERATORS`), and a quantifier's ``match`` lists (any
+    listed value)."""
     if node is None:
         return None
     if isinstance(node, Group):
         children = [canonical(c) for c in node.children]
-        if node.op in ("all", "any"):
+        if GROUPS[node.op].unordered:
             children = sorted(children, key=repr)
         return (node.op, tuple(children))
     if isinstance(node, FactTest):
@@ -177,10 +183,9 @@ def canonical(node: Node | WhereNode | None) -> Any:
 
 
 def _comparison_key(c: Comparison) -> Any:
-    value = c.value
-    if isinstance(value, list):
-        value = tuple(sorted(map(repr, value)))
-    return (c.op, repr(value) if not isinstance(value, tuple) else value)
+    if OPERATORS[c.op].value == "list":  # a set of values: ``in: [a, b]`` is ``in: [b, a]``
+        return (c.op, tuple(sorted(map(repr, c.value))))
+    return (c.op, repr(c.value))
 
 
 def _window_days(w: Window) -> float:

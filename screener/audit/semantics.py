@@ -67,6 +67,9 @@ def markdown() -> str:
     decisive = ", ".join(
         f"in `{op}` one {_truth(g.decisive)} child" for op, g in GROUPS.items() if g.decisive is not None
     )
+    free = " or ".join(f"`{op}`" for op, g in GROUPS.items() if g.unordered and op != "not")
+    kept = " or ".join(f"`{op}`" for op, g in GROUPS.items() if not g.unordered)
+    ordered = f"; it can change the value of {kept}" if kept else ""
     lines = [
         BEGIN,
         "",
@@ -86,6 +89,8 @@ def markdown() -> str:
         "**Groups** follow Kleene's three-valued logic (as SQL's AND / OR / NOT and CQL do).",
         f"One child can decide a group, {decisive}: its evidence alone then explains the",
         "group. `first_known` is SQL's COALESCE.",
+        f"The children's order never changes the value of {free} (two tests that differ only",
+        f"in that order are the same test: the linter's SCR006){ordered}.",
         "",
         *_truth_table(),
         "",

@@ -32,14 +32,14 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import durable_rules_engine as dre
 import orjson
 
 from screener.errors import EngineError
 
-Action = Callable[[str, dict[str, dict[str, Any]]], list[dict[str, Any]] | None]
+Action: TypeAlias = Callable[[str, dict[str, dict[str, Any]]], list[dict[str, Any]] | None]
 
 _LOCK = threading.RLock()
 _NAMES = itertools.count(1)

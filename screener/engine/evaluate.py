@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 
 from screener.engine.compile import Compiled, compile_ruleset
 from screener.engine.derive import Deriver
@@ -31,7 +31,7 @@ from screener.engine.eligible import EligibleFrom
 from screener.engine.explain import Explainer
 from screener.engine.glue import Fired, Glue, engine_fields
 from screener.engine.outcome import Outcomes
-from screener.engine.screening import uncertain_outcomes, uncertain_screen
+from screener.engine.screening import ScreenOptions, uncertain_outcomes, uncertain_screen
 from screener.engine.uncertain import open_world
 from screener.facts import PreparedFacts, prepare
 from screener.model.patient import Patient
@@ -96,20 +96,12 @@ class Engine:
 
     # ------------------------------------------------------------------ screening
 
-    def screen(
-        self,
-        patient: Patient,
-        as_of: date,
-        *,
-        explain: bool = True,
-        evidence: str = "all",
-        earliest_possible: bool = True,
-    ) -> ScreeningResult:
+    def screen(self, patient: Patient, as_of: date, **options: Unpack[ScreenOptions]) -> ScreeningResult:
         """Screen ``patient`` on ``as_of``, with what the record leaves uncertain
-        (unconfirmed conditions, unobserved time, death: :mod:`screener.engine.uncertain`)."""
-        return uncertain_screen(
-            self, patient, as_of, explain=explain, evidence=evidence, earliest_possible=earliest_possible
-        )
+        (unconfirmed conditions, unobserved time, death: :mod:`screener.engine.uncertain`).
+        The options (``explain``, ``evidence``, ``earliest_possible``) are those of
+        :meth:`screen_as_recorded`, with its defaults."""
+        return uncertain_screen(self, patient, as_of, **options)
 
     def outcomes(self, patient: Patient, as_of: date) -> dict[str, str]:
         """Every criterion's outcome on ``as_of`` (pass, fail or unknown), nothing else.

@@ -11,6 +11,7 @@ re-screenings read it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 from screener.engine.compile import Compiled
 from screener.engine.explain import Explainer
@@ -20,8 +21,8 @@ from screener.model.logic import Truth, combine, criterion_outcome, quantify
 from screener.model.rules import Criterion, FactTest, FieldTest, Group, Node, Quantifier, RuleSet
 from screener.results import Outcome
 
-TruthFn = Callable[[Fired, PreparedFacts], Truth]
-WhereFn = Callable[[Fired, str], Truth]
+TruthFn: TypeAlias = Callable[[Fired, PreparedFacts], Truth]
+WhereFn: TypeAlias = Callable[[Fired, str], Truth]
 
 
 class Outcomes:

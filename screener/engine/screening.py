@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from screener.engine.uncertain import (
-    as_confirmed,
     confirm_todo,
     death_reason,
     merge,
+    merge_readings,
     outside_observation,
+    readings,
     unconfirmed,
-    without_unconfirmed,
 )
 from screener.model.patient import Patient
 from screener.results import ScreeningResult, decide
@@ -30,27 +30,27 @@ def _engine_for(engine: Engine, patient: Patient, as_of: date) -> Engine:
     return engine.open_world() if outside_observation(patient, as_of) else engine
 
 
+class ScreenOptions(TypedDict, total=False):
+    """The options of a screening, passed through unchanged to
+    :meth:`Engine.screen_as_recorded`, which holds their defaults and their meaning."""
+
+    explain: bool
+    evidence: str
+    earliest_possible: bool
+
+
 def uncertain_screen(
-    engine: Engine,
-    patient: Patient,
-    as_of: date,
-    *,
-    explain: bool = True,
-    evidence: str = "all",
-    earliest_possible: bool = True,
+    engine: Engine, patient: Patient, as_of: date, **options: Unpack[ScreenOptions]
 ) -> ScreeningResult:
     target = _engine_for(engine, patient, as_of)
-    pending = unconfirmed(patient)
-    recorded = as_confirmed(patient) if pending else patient
-    result = target.screen_as_recorded(
-        recorded, as_of, explain=explain, evidence=evidence, earliest_possible=earliest_possible
-    )
-    if pending:
-        other = target.outcomes_as_recorded(without_unconfirmed(patient), as_of)
+    recorded, *without_it = readings(patient)
+    result = target.screen_as_recorded(recorded, as_of, **options)
+    if without_it:
+        other = target.outcomes_as_recorded(without_it[0], as_of)
         criteria = []
         for c in result.criteria:
             if merge(c.outcome, other[c.id]) != c.outcome:
-                todo = confirm_todo(pending, engine.ruleset.criterion(c.id))
+                todo = confirm_todo(unconfirmed(patient), engine.ruleset.criterion(c.id))
                 c = replace(c, outcome="unknown", missing=todo, eligible_from=None)
             criteria.append(c)
         changed = [a.outcome for a in result.criteria] != [c.outcome for c in criteria]
@@ -69,8 +69,4 @@ def uncertain_screen(
 
 def uncertain_outcomes(engine: Engine, patient: Patient, as_of: date) -> dict[str, str]:
     target = _engine_for(engine, patient, as_of)
-    if not unconfirmed(patient):
-        return target.outcomes_as_recorded(patient, as_of)
-    with_it = target.outcomes_as_recorded(as_confirmed(patient), as_of)
-    without_it = target.outcomes_as_recorded(without_unconfirmed(patient), as_of)
-    return {cid: merge(outcome, without_it[cid]) for cid, outcome in with_it.items()}
+    return merge_readings([target.outcomes_as_recorded(p, as_of) for p in readings(patient)])

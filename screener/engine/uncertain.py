@@ -23,6 +23,7 @@ Three things a source record can tell that no rule tests, applied alike by the e
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -77,6 +78,22 @@ def criterion_condition_names(criterion: Criterion) -> set[str] | None:
 def merge(with_it: str, without_it: str) -> str:
     """One criterion's outcome when an unconfirmed condition may be true or false."""
     return with_it if with_it == without_it else "unknown"
+
+
+def readings(patient: Patient) -> list[Patient]:
+    """The record as every route screens it: as recorded when no condition is unconfirmed,
+    else twice, each unconfirmed condition read as confirmed and then left out (in that
+    order; :func:`merge_readings` combines their outcomes)."""
+    return [as_confirmed(patient), without_unconfirmed(patient)] if unconfirmed(patient) else [patient]
+
+
+def merge_readings(outcomes: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Criterion id -> outcome over the outcomes of each of :func:`readings`, in its order:
+    the one reading's outcomes, or each criterion :func:`merge`-d over the two."""
+    if len(outcomes) == 1:
+        return dict(outcomes[0])
+    with_it, without_it = outcomes
+    return {cid: merge(outcome, without_it[cid]) for cid, outcome in with_it.items()}
 
 
 def outside_observation(patient: Patient, as_of: date) -> bool:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from screener.results import Outcome
 
-Truth = bool | None
+Truth: TypeAlias = bool | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class GroupLogic:
     combine: Callable[[Sequence[Truth]], Truth]
     sql: str  # the SQL connective: AND / OR (Kleene in SQL), NOT, COALESCE
     words: str  # in rule reports: "all of: a; b"
+    #: the children's order never changes the value (``all``, ``any``; ``not`` has one
+    #: child): two trees that differ only in that order are the same test (the linter's
+    #: :func:`screener.audit.lint.canonical`); ``tests/model/test_logic.py`` checks the flag
+    #: against :attr:`combine` on every ordering
+    unordered: bool
 
 
 def _settled_by(decisive: bool) -> Callable[[Sequence[Truth]], Truth]:
@@ -71,10 +77,10 @@ def _first_known(values: Sequence[Truth]) -> Truth:
 GROUPS: dict[str, GroupLogic] = {
     g.name: g
     for g in (
-        GroupLogic("all", False, _settled_by(False), "AND", "all of"),
-        GroupLogic("any", True, _settled_by(True), "OR", "any of"),
-        GroupLogic("not", None, _not, "NOT", "not"),
-        GroupLogic("first_known", None, _first_known, "COALESCE", "the first known of"),
+        GroupLogic("all", False, _settled_by(False), "AND", "all of", unordered=True),
+        GroupLogic("any", True, _settled_by(True), "OR", "any of", unordered=True),
+        GroupLogic("not", None, _not, "NOT", "not", unordered=True),
+        GroupLogic("first_known", None, _first_known, "COALESCE", "the first known of", unordered=False),
     )
 }
 

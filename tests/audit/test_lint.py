@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from screener.audit.lint import covered, find_catalogue, lint, parse_catalogue
-from screener.model.rules import load_ruleset, parse_ruleset
+from screener.audit.lint import canonical, covered, find_catalogue, lint, parse_catalogue
+from screener.model.logic import GROUPS, GroupLogic, Truth
+from screener.model.operators import OPERATORS
+from screener.model.rules import (
+    Comparison,
+    FactTest,
+    FieldTest,
+    Group,
+    Quantifier,
+    load_ruleset,
+    parse_ruleset,
+)
 from tests.audit.conftest import DATA, I1_TEST, clean_text, line_of, variant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,6 +238,65 @@ def test_first_known_order_matters_for_duplicates() -> None:
         .replace("    test: {fact: crcl_cockcroft_gault, lt: 30, unit: mL/min}\n", "    test:\n" + second)
     )
     assert "SCR006" not in [f.code for f in lint(parse_ruleset(text, "x.yaml"), None)]
+
+
+# --------------------------------------------------------------------------- canonical trees
+# What is unordered comes from the truth table (screener.model.logic.GROUPS) and the operator
+# table (screener.model.operators.OPERATORS): these tests run over the tables' entries, so a
+# construct added to either is covered without a change here.
+
+_A = FactTest("a", Comparison("eq", True), ("a",))
+_B = FactTest("b", Comparison("gte", 18), ("b",))
+
+
+@pytest.mark.parametrize("op", [op for op in GROUPS if op != "not"])
+def test_a_groups_children_are_unordered_exactly_where_the_truth_table_says(op: str) -> None:
+    forward = canonical(Group(op, (_A, _B), ("x",)))
+    backward = canonical(Group(op, (_B, _A), ("y",)))
+    assert (forward == backward) is GROUPS[op].unordered
+    assert forward == canonical(Group(op, (_A, _B), ("z",)))  # positions never count
+    assert forward != canonical(Group(op, (_A, _A), ("x",)))  # nor is every tree the same
+
+
+def test_a_group_added_to_the_truth_table_is_read_by_canonical(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an unordered construct the language does not have yet ("at least two"), and an ordered one
+    def two(values: Sequence[Truth]) -> Truth:
+        return None
+
+    monkeypatch.setitem(GROUPS, "two_of", GroupLogic("two_of", None, two, "?", "two of", unordered=True))
+    monkeypatch.setitem(GROUPS, "then", GroupLogic("then", None, two, "?", "then", unordered=False))
+    assert canonical(Group("two_of", (_A, _B), ())) == canonical(Group("two_of", (_B, _A), ()))
+    assert canonical(Group("then", (_A, _B), ())) != canonical(Group("then", (_B, _A), ()))
+
+
+@pytest.mark.parametrize("op", list(OPERATORS))
+def test_a_comparisons_values_are_unordered_exactly_for_list_operators(op: str) -> None:
+    listed = OPERATORS[op].value == "list"
+    first, second = (["x", "y"], ["y", "x"]) if listed else ("x", "y")
+    a = canonical(FieldTest("f", Comparison(op, first), ("p",)))
+    b = canonical(FieldTest("f", Comparison(op, second), ("q",)))
+    assert (a == b) is listed
+    assert a == canonical(FieldTest("f", Comparison(op, first), ("r",)))
+
+
+def test_a_list_operator_added_to_the_operator_table_is_read_by_canonical(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    added = dataclasses.replace(OPERATORS["in"], name="one_of", negation="not_in")
+    monkeypatch.setitem(OPERATORS, "one_of", added)
+    a = canonical(FieldTest("f", Comparison("one_of", ["x", "y"]), ()))
+    assert a == canonical(FieldTest("f", Comparison("one_of", ["y", "x"]), ()))
+    assert a != canonical(FieldTest("f", Comparison("in", ["y", "x"]), ()))  # the operator counts
+
+
+def test_a_quantifiers_match_values_are_unordered_but_its_where_is_compared() -> None:
+    def exists(names: tuple[str, ...], where: FieldTest | None) -> Quantifier:
+        return Quantifier("exists", "condition", (("name", names),), where, "false", ("p",))
+
+    same = exists(("sle", "lupus"), None)
+    assert canonical(same) == canonical(exists(("lupus", "sle"), None))
+    controlled = FieldTest("controlled", Comparison("eq", True), ())
+    assert canonical(same) != canonical(exists(("sle", "lupus"), controlled))
 
 
 def test_findings_serialise_with_location() -> None:

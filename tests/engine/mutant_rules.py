@@ -228,7 +228,14 @@ def patient(
         data["conditions"] = [condition]
     if azathioprine:
         data["medications"] = [
-            {"drug": "azathioprine", "dose": d, "unit": "mg", "frequency": "daily", "start": "2026-01-01"}
-            for d in azathioprine
+            {
+                "drug": "azathioprine",
+                "dose": d,
+                "unit": "mg",
+                "frequency": "daily",
+                "start": "2026-01-01",
+                "source": f"MedicationStatement/aza-{n}",
+            }
+            for n, d in enumerate(azathioprine)
         ]
     return patient_from_data(data, LineMap("<logic>", {}))

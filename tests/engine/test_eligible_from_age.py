@@ -18,7 +18,7 @@ import pytest
 from screener.clinical import FUNCTIONS
 from screener.engine.evaluate import Engine
 
-from .mutant_rules import AS_OF, patient, ruleset
+from .mutant_rules import AS_OF, EXCLUSIONS, LOGIC, SITES, patient, ruleset
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,17 @@ def test_the_search_stops_a_few_anniversaries_after_the_threshold(
     assert next(c for c in engine.screen(today, AS_OF).criteria if c.id == "I49").eligible_from is None
     birthdays = [date(2009 + k, 3, 10) for k in range(18, 21)]
     assert sorted(tried) == sorted([*birthdays, *(b + timedelta(days=1) for b in birthdays)])
+
+
+def test_the_criteria_a_patient_may_pass_later_are_date_windows_and_lower_bounds_on_age(
+    engine: Engine,
+) -> None:
+    """``Engine.time_dependent`` (the batch explains a patient failing only these, for an
+    eligible-from date): a criterion with a date window, or with a lower bound on a value
+    that grows with the screening date (age); not a lower bound on a lab value."""
+    tests = {**SITES, **EXCLUSIONS, **LOGIC}
+    windows = {cid for cid, t in tests.items() if "min_ago:" in t or "max_ago:" in t}
+    ages = {cid for cid, t in tests.items() if "fact: age, gt" in t}  # gt and gte
+    assert windows and ages and not windows & ages  # each kind alone
+    assert any("fact: platelets, gt" in t for t in tests.values())  # a bound that does not grow
+    assert engine.time_dependent == windows | ages

@@ -225,6 +225,7 @@ def test_a_field_test_shows_the_record_its_value_and_label(engine: Engine) -> No
     assert (evidence.outcome, evidence.value, evidence.threshold, evidence.op) == (False, 150.0, 100, "lte")
     (used,) = evidence.facts
     assert (used.name, used.value, used.record, used.date) == ("daily_dose_mg", 150.0, label, "2026-01-01")
+    assert used.source == "MedicationStatement/aza-0"  # where an auditor finds the record
 
 
 def test_a_per_exposure_derived_value_shows_its_record_and_inputs(engine: Engine) -> None:

@@ -89,8 +89,10 @@ def test_batch_screening_differs_from_the_full_one_only_by_what_rows_never_show(
                 assert list(b.evidence) == evidence, case.where
 
 
-def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine) -> None:
-    """Neither rule of a test fired although its fact is there: both paths refuse the same way."""
+@pytest.mark.parametrize("on_a_field", [False, True], ids=["value", "field"])
+def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine, on_a_field: bool) -> None:
+    """Neither rule of a test fired although its fact (or the fact's field, e.g. E4's
+    ``attributed_to_sle``) is there: both paths refuse the same way."""
     patient = load_patient(EXAMPLE_PATIENT)
     prepared = prepare(patient, engine.ruleset, AS_OF)
     fired = engine.fire(prepared)
@@ -98,7 +100,9 @@ def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine)
         (c, n)
         for c in engine.ruleset.criteria
         for n in walk(c.test)
-        if isinstance(n, FactTest) and f"f:{n.fact}" in fired.facts and n.field is None
+        if isinstance(n, FactTest)
+        and f"f:{n.fact}" in fired.facts
+        and (n.field in fired.facts[f"f:{n.fact}"] if on_a_field else n.field is None)
     )
     fired.tests.pop(engine.compiled.test_of_node[id(node)], None)  # as if the value matched neither
     with pytest.raises(EngineError, match="wrong type of value") as full:
@@ -106,3 +110,22 @@ def test_outcomes_raise_like_screen_on_a_value_of_the_wrong_type(engine: Engine)
     with pytest.raises(EngineError, match="wrong type of value") as lean:
         engine._outcome(criterion, fired, prepared)
     assert str(full.value) == str(lean.value)
+
+
+def test_a_field_the_fact_does_not_have_is_unknown_on_both_paths(engine: Engine) -> None:
+    """The fact is there without the field its test reads (E8's ``attributed_to_sle`` on a
+    count recorded without it): unknown naming the field, never an error."""
+    patient = load_patient(EXAMPLE_PATIENT)
+    prepared = prepare(patient, engine.ruleset, AS_OF)
+    fired = engine.fire(prepared)
+    node = next(
+        n
+        for n in walk(engine.ruleset.criterion("E8").test)
+        if isinstance(n, FactTest)
+        and n.field is not None
+        and f"f:{n.fact}" in fired.facts
+        and n.field not in fired.facts[f"f:{n.fact}"]
+    )
+    assert engine._outcomes._truth_fn(node)(fired, prepared) is None  # the outcome-only value
+    verdict = engine._explainer.test(node, fired, prepared)
+    assert verdict.value is None and verdict.missing == (f"{node.fact}: {node.field}",)

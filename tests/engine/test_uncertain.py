@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from screener.engine.evaluate import Engine
+from screener.engine.uncertain import merge_readings, readings
 from screener.errors import PatientDataError
 from screener.model.patient import Patient, patient_from_data
 from screener.model.rules import RuleSet
@@ -131,3 +132,51 @@ def test_native_file_errors_name_the_field(base: dict[str, Any]) -> None:
         make(base, deceased="last year")
     with pytest.raises(PatientDataError, match="before it starts"):
         make(base, observed=[{"start": "2020-01-01", "end": "2019-01-01"}])
+
+
+# ------------------------------------------------------------ the readings every route screens
+
+
+def test_a_record_without_unconfirmed_conditions_is_read_once_as_it_is(base: dict[str, Any]) -> None:
+    patient = make(base, conditions=[CANCER])
+    assert readings(patient) == [patient]
+
+
+def test_an_unconfirmed_condition_gives_two_readings_with_it_confirmed_then_without_it(
+    base: dict[str, Any],
+) -> None:
+    doubtful = {**CANCER, "source": "Condition/c10", "verification": "unconfirmed"}
+    patient = make(base, conditions=[CANCER, doubtful])
+    with_it, without_it = readings(patient)
+    assert len(with_it.conditions) == len(patient.conditions)
+    assert all(c.verification != "unconfirmed" for c in with_it.conditions)
+    assert [c.source for c in without_it.conditions] == [
+        c.source for c in patient.conditions if c.source != "Condition/c10"
+    ]
+    assert "Condition/c9" in [c.source for c in without_it.conditions]  # the confirmed one stays
+
+
+@pytest.mark.parametrize("with_it", ["pass", "fail", "unknown"])
+@pytest.mark.parametrize("without_it", ["pass", "fail", "unknown"])
+def test_merging_two_readings_keeps_an_outcome_only_where_they_agree(with_it: str, without_it: str) -> None:
+    merged = merge_readings([{"E7": with_it, "I1": "pass"}, {"E7": without_it, "I1": "pass"}])
+    assert merged == {"E7": with_it if with_it == without_it else "unknown", "I1": "pass"}
+
+
+def test_merging_one_reading_gives_its_outcomes() -> None:
+    assert merge_readings([{"E7": "fail", "I1": "unknown"}]) == {"E7": "fail", "I1": "unknown"}
+
+
+def test_the_todo_names_only_the_unconfirmed_records_the_criterion_reads(
+    engine: Engine, fast: VectorizedScreener, base: dict[str, Any]
+) -> None:
+    """E9 reads HIV and hepatitis B records: its to-do names the unconfirmed HIV diagnosis,
+    not an unconfirmed heart-failure record on the same patient (E9 does not read it)."""
+    hiv = {"name": "hiv_infection", "onset": "2025-05-01", "source": "Condition/hiv"}
+    heart = {"name": "heart_failure", "onset": "2025-06-01", "source": "Condition/hf"}
+    assert both(engine, fast, make(base, conditions=[hiv]))["E9"] == "fail"
+    doubtful = [{**c, "verification": "unconfirmed"} for c in (hiv, heart)]
+    e9 = engine.screen(make(base, conditions=doubtful), AS_OF).criterion("E9")
+    assert e9.outcome == "unknown"
+    assert any("hiv_infection" in m and "Condition/hiv" in m for m in e9.missing)
+    assert not any("Condition/hf" in m for m in e9.missing)

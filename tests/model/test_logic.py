@@ -6,7 +6,7 @@ DuckDB, against the table; and the table against Kleene's logic itself."""
 from __future__ import annotations
 
 from datetime import date
-from itertools import product
+from itertools import permutations, product
 from typing import Any
 
 import pytest
@@ -53,6 +53,14 @@ def test_the_table_is_kleenes_logic(op: str) -> None:
     decisive = GROUPS[op].decisive
     if decisive is not None:  # one child with that value settles the group
         assert all(combine(op, (*v, decisive)) is decisive for v in _combinations(op) if len(v) < 3)
+
+
+@pytest.mark.parametrize("op", list(GROUPS))
+def test_unordered_says_whether_the_childrens_order_can_change_the_value(op: str) -> None:
+    """The flag the linter reads (two trees that differ only in the children's order are
+    the same test) against the truth table: every ordering of every combination."""
+    changes = any(len({combine(op, p) for p in permutations(values)}) > 1 for values in _combinations(op))
+    assert GROUPS[op].unordered is not changes
 
 
 def test_quantifiers_are_their_group_over_the_records_and_absent_without_records() -> None:
