@@ -1,0 +1,546 @@
+"""Native JSONL (one patient per line) into the registry tables with DuckDB's JSON functions.
+
+The lines of each file are read in chunks (bounded memory); each chunk is parsed and checked
+in SQL and left as :class:`~screener.tables.staged.Staged` relations for the writer
+(:mod:`screener.tables.write_staged`), one ``Staged`` per chunk.
+
+The SQL does not re-implement the loader (:func:`screener.model.patient.patient_from_data`);
+it takes a patient only when the line is **certainly** clean, checked by a whitelist:
+
+- the line is ASCII, holds no backslash (no escapes to decode), no run of 16 or more digits
+  and no exponent (numbers that Python and DuckDB could read differently), no ``NaN`` or
+  ``Infinity``, and is valid JSON;
+- every object has only the keys the patient schema allows, none twice, its required keys,
+  and every value its schema type (enums, name pattern, dates as valid ``YYYY-MM-DD`` from
+  year 1, integers where the schema asks for one);
+- every name is in the known vocabulary of its kind (:func:`screener.model.vocabulary.known_vocabulary`);
+- every quantity of a known kind (:data:`screener.units.CANONICAL`) has a number and one of
+  the unit spellings :func:`screener.units.accepted_units` lists verbatim, and its converted
+  value is finite and inside :func:`screener.units.plausible_range`; reference ranges are
+  not negative, converted the same way and not inverted; doses are positive with a unit;
+- no dated record (observation, status, assessment, medication start, administration) is
+  before birth, medication periods and observed periods do not end before they start, a
+  SELENA-SLEDAI score is within 0..105, ACR criteria counts within the set's size, a status
+  is not the text yes/no/on/off..., at most ``SEQ_SPAN`` records of a kind.
+
+Every other line (invalid JSON, a unit spelled another way, an unknown name, anything
+unusual) goes to the Python path (``fallback``), which reads it exactly as before and gives
+the same patient or the same located error. The checks only decide *which path* reads a
+line; a whitelist that is too strict costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from screener.batch.inputs import Record, _decode, _jsonl_lines
+from screener.tables.staged import Staged
+from screener.which_value import SEQ_SPAN
+
+#: lines per chunk: the text of one chunk is in memory at once (about 4 kB per generated patient)
+CHUNK_LINES = 20_000
+
+# A line with any of these is read by Python: a number DuckDB and Python may read differently
+# (16+ digits, an exponent, NaN/Infinity), or a backslash (an escape to decode).
+_SUSPECT = r"[0-9]{16}|[0-9][eE]|NaN|Infinity|\\"
+_NAME = "[a-z][a-z0-9_]*"
+_YES_NO = ("yes", "no", "y", "n", "on", "off")  # screener.model.patient._YES_NO_WORDS
+_ACR_LIMITS = None  # filled from screener.model.patient.CLASSIFICATION_CRITERIA
+
+
+def _list(values: Iterable[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _paths(fields: Sequence[str]) -> str:
+    return _list(f"$.{f}" for f in fields)
+
+
+def _json_strings(values: Iterable[str]) -> str:
+    """SQL list of JSON texts of strings: ['"a"', '"b"']."""
+    return _list(f'"{v}"' for v in values)
+
+
+_TOP = (
+    "schema_version",
+    "patient_id",
+    "demographics",
+    "observations",
+    "statuses",
+    "assessments",
+    "conditions",
+    "medications",
+)
+_DEMO = ("birth_date", "deceased", "sex_source", "observed", "sex", "source")
+_OBS = (
+    "name",
+    "value",
+    "unit",
+    "date",
+    "reference_range",
+    "method",
+    "on_oxygen",
+    "attributed_to_sle",
+    "source",
+)
+_STATUS = ("name", "value", "date", "confirmed_by", "source")
+_ASSESS = ("name", "score", "date", "source")
+_COND = (
+    "name",
+    "status",
+    "verification",
+    "type",
+    "onset",
+    "end",
+    "severity",
+    "classification",
+    "criteria_met",
+    "controlled",
+    "source",
+)
+_MED = ("drug", "dose", "unit", "route", "frequency", "start", "end", "administrations", "outcome", "source")
+
+
+def _enum(schema: dict[str, Any], kind: str, field: str) -> tuple[str, ...]:
+    return tuple(schema["$defs"][kind]["properties"][field]["enum"])
+
+
+_MACROS = (
+    # a JSON text (as json_extract gives it) of a string, a number, true/false, a date
+    "CREATE OR REPLACE TEMP MACRO nl_isstr(x) AS left(x, 1) = '\"'",
+    "CREATE OR REPLACE TEMP MACRO nl_str(x) AS CASE WHEN left(x, 1) = '\"' THEN substr(x, 2, length(x) - 2) END",
+    "CREATE OR REPLACE TEMP MACRO nl_isnum(x) AS regexp_full_match(x, '-?[0-9]+(\\.[0-9]+)?')",
+    "CREATE OR REPLACE TEMP MACRO nl_num(x) AS CASE WHEN nl_isnum(x) THEN TRY_CAST(x AS DOUBLE) END",
+    "CREATE OR REPLACE TEMP MACRO nl_isbool(x) AS x IN ('true', 'false')",
+    "CREATE OR REPLACE TEMP MACRO nl_bool(x) AS CASE WHEN x IN ('true', 'false') THEN x = 'true' END",
+    "CREATE OR REPLACE TEMP MACRO nl_isdate(x) AS regexp_full_match(x, '\"[0-9]{4}-[0-9]{2}-[0-9]{2}\"') "
+    "AND x >= '\"0001-01-01\"' AND TRY_CAST(substr(x, 2, 10) AS DATE) IS NOT NULL",
+    "CREATE OR REPLACE TEMP MACRO nl_date(x) AS CASE WHEN nl_isdate(x) THEN TRY_CAST(substr(x, 2, 10) AS DATE) END",
+    # an optional field: absent, or a valid value
+    "CREATE OR REPLACE TEMP MACRO nl_opt(x, ok) AS x IS NULL OR ok",
+    # an object's keys: none twice, none unknown, the required ones present
+    "CREATE OR REPLACE TEMP MACRO nl_keys(ks, allowed, required) AS "
+    "len(ks) = len(list_distinct(ks)) AND list_has_all(allowed, ks) AND list_has_all(ks, required)",
+    "CREATE OR REPLACE TEMP MACRO nl_name(x, k) AS nl_isstr(x) AND regexp_full_match(nl_str(x), '"
+    + _NAME
+    + "') "
+    "AND nl_str(x) IN (SELECT name FROM nl_vocab WHERE kind = k)",
+)
+
+
+def _setup(con: Any) -> None:
+    """Macros and the reference tables (vocabulary, units, bounds) the checks join."""
+    import numpy as np
+
+    from screener import units
+    from screener.model.vocabulary import KINDS, known_vocabulary
+    from screener.spec.validate import schema
+
+    for macro in _MACROS:
+        con.execute(macro)
+    vocabulary = known_vocabulary()
+    kinds = [k for k in KINDS for _ in vocabulary.get(k)]
+    names = [n for k in KINDS for n in sorted(vocabulary.get(k))]
+    con.register(
+        "nl_vocab_src", {"kind": np.array(kinds, dtype=object), "name": np.array(names, dtype=object)}
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nl_vocab AS SELECT kind::VARCHAR kind, name::VARCHAR name FROM nl_vocab_src"
+    )
+    con.unregister("nl_vocab_src")
+    canon = []
+    for quantity, unit in units.CANONICAL.items():
+        bounds = units.plausible_range(quantity)
+        canon.append((quantity, unit, *(bounds if bounds else (None, None))))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nl_canon (quantity VARCHAR, unit VARCHAR, low DOUBLE, high DOUBLE)"
+    )
+    con.executemany("INSERT INTO nl_canon VALUES (?, ?, ?, ?)", canon)
+    # the spellings Python accepts verbatim, with the factor it multiplies by (normalize(q, 1, s))
+    conv = [(q, s, units.normalize(q, 1.0, s)) for q in units.CANONICAL for s in units.accepted_units(q)]
+    con.execute("CREATE OR REPLACE TEMP TABLE nl_conv (quantity VARCHAR, spelling VARCHAR, factor DOUBLE)")
+    con.executemany("INSERT INTO nl_conv VALUES (?, ?, ?)", conv)
+    s = schema("patient.schema.json")
+    global _ENUMS
+    _ENUMS = {
+        "sex": tuple(s["properties"]["demographics"]["properties"]["sex"]["enum"]),
+        "status": _enum(s, "condition", "status"),
+        "verification": _enum(s, "condition", "verification"),
+        "severity": _enum(s, "condition", "severity"),
+        "route": _enum(s, "medication", "route"),
+        "frequency": _enum(s, "medication", "frequency"),
+        "outcome": _enum(s, "medication", "outcome"),
+    }
+
+
+_ENUMS: dict[str, tuple[str, ...]] = {}
+
+
+def _v(fields: Sequence[str], name: str, var: str = "v") -> str:
+    return f"{var}[{fields.index(name) + 1}]"
+
+
+def _explode(array: str, fields: Sequence[str], source: str = "nl_pat") -> str:
+    """Rows (ord, seq, ks, v) of the objects of a JSON array column of ``source``."""
+    return (
+        f"SELECT ord, seq, json_keys(o) AS ks, json_extract(o, {_paths(fields)}) AS v FROM ("
+        f"SELECT ord, unnest(a) AS o, unnest(range(len(a))) AS seq FROM ("
+        f"SELECT ord, json_extract({array}, '$[*]') AS a FROM {source} WHERE {array} IS NOT NULL))"
+    )
+
+
+def _sql_patients(file: str) -> str:
+    T, D = _TOP, _DEMO
+    v = lambda n: _v(T, n)  # noqa: E731
+    d = lambda n: _v(D, n, "dv")  # noqa: E731
+    arrays = " AND ".join(f"nl_opt({v(n)}, left({v(n)}, 1) = '[')" for n in T[3:])
+    ok = f"""
+        nl_keys(ks, {_list(T)}, ['schema_version', 'patient_id', 'demographics'])
+        AND {v("schema_version")} = '"1"'
+        AND nl_isstr({v("patient_id")}) AND length({v("patient_id")}) > 2
+        AND left({v("demographics")}, 1) = '{{' AND nl_keys(dks, {_list(D)}, [])
+        AND nl_opt({d("birth_date")}, nl_isdate({d("birth_date")}))
+        AND nl_opt({d("deceased")}, nl_isbool({d("deceased")}) OR nl_isdate({d("deceased")}))
+        AND nl_opt({d("sex_source")}, nl_isstr({d("sex_source")}))
+        AND nl_opt({d("observed")}, left({d("observed")}, 1) = '[')
+        AND nl_opt({d("sex")}, {d("sex")} IN {_json_strings(_ENUMS["sex"])})
+        AND nl_opt({d("source")}, nl_isstr({d("source")}))
+        AND {arrays}"""
+    path = "'" + file.replace("'", "''") + "'"
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_pat AS
+    SELECT ord, line, {v("observations")} AS observations, {v("statuses")} AS statuses,
+        {v("assessments")} AS assessments, {v("conditions")} AS conditions, {v("medications")} AS medications,
+        {d("observed")} AS observed_j,
+        nl_str({v("patient_id")}) AS patient_id, nl_date({d("birth_date")}) AS birth_date,
+        nl_str({d("sex")}) AS sex, nl_str({d("source")}) AS demographics_source, {path} AS file,
+        CASE WHEN nl_isstr({d("deceased")}) THEN nl_date({d("deceased")}) END AS deceased,
+        coalesce({d("deceased")} = 'true', false) AS deceased_undated,
+        coalesce({ok}, false) AS ok
+    FROM (SELECT *, json_keys({v("demographics")}) AS dks, json_extract({v("demographics")}, {_paths(D)}) AS dv
+          FROM (SELECT ord, line, json_keys(text) AS ks, json_extract(text, {_paths(T)}) AS v
+                FROM nl_lines WHERE json_valid(text) AND NOT regexp_matches(text, '{_SUSPECT}')))
+    """
+
+
+def _sql_observed() -> str:
+    F = ("start", "end")
+    v = lambda n: _v(F, n)  # noqa: E731
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_observed AS
+    SELECT ord, seq, nl_date({v("start")}) AS start, nl_date({v("end")}) AS "end",
+        coalesce(nl_keys(ks, ['start', 'end'], ['start']) AND nl_isdate({v("start")})
+            AND nl_opt({v("end")}, nl_isdate({v("end")}) AND nl_date({v("end")}) >= nl_date({v("start")})), false) AS ok
+    FROM ({_explode("observed_j", F)})
+    """
+
+
+def _sql_observations() -> str:
+    F = _OBS
+    v = lambda n: _v(F, n)  # noqa: E731
+    R = ("low", "high", "unit")
+    r = lambda n: _v(R, n, "rv")  # noqa: E731
+    bound_ok = " AND ".join(
+        f"nl_opt({r(b)}, nl_isnum({r(b)}) AND nl_num({r(b)}) >= 0)" for b in ("low", "high")
+    )
+    ok = f"""
+        nl_keys(ks, {_list(F)}, ['name', 'value', 'date'])
+        AND nl_name({v("name")}, 'observation')
+        AND (nl_isstr({v("value")}) OR nl_isbool({v("value")}) OR (nl_isnum({v("value")}) AND isfinite(num)))
+        AND nl_opt({v("unit")}, nl_isstr({v("unit")}))
+        AND nl_isdate({v("date")})
+        AND nl_opt({v("method")}, nl_isstr({v("method")}))
+        AND nl_opt({v("on_oxygen")}, nl_isbool({v("on_oxygen")}))
+        AND nl_opt({v("attributed_to_sle")}, nl_isbool({v("attributed_to_sle")}))
+        AND nl_opt({v("source")}, nl_isstr({v("source")}))
+        AND (quantity IS NULL OR (nl_isnum({v("value")}) AND factor IS NOT NULL AND isfinite(num * factor)
+             AND (plo IS NULL OR num * factor BETWEEN plo AND phi)))
+        AND nl_opt(rr, left(rr, 1) = '{{' AND nl_keys(rks, {_list(R)}, []) AND {bound_ok}
+             AND nl_opt({r("unit")}, nl_isstr({r("unit")}))
+             AND (NOT convert_ref OR ref_factor IS NOT NULL)
+             AND nl_opt(low, isfinite(low)) AND nl_opt(high, isfinite(high))
+             AND (low IS NULL OR high IS NULL OR low <= high))"""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_obs AS
+    SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
+        CASE WHEN nl_isnum({v("value")}) THEN (CASE WHEN quantity IS NULL THEN num ELSE num * factor END) END
+            AS value_num,
+        nl_str({v("value")}) AS value_text, nl_bool({v("value")}) AS value_bool,
+        CASE WHEN quantity IS NULL THEN nl_str({v("unit")}) ELSE canon_unit END AS unit,
+        high AS reference_high, low AS reference_low,
+        nl_str({v("method")}) AS method, nl_bool({v("on_oxygen")}) AS on_oxygen,
+        nl_bool({v("attributed_to_sle")}) AS attributed_to_sle, nl_str({v("source")}) AS source,
+        coalesce({ok}, false) AS ok
+    FROM (
+        SELECT e.*, rc.factor AS ref_factor,
+            CASE WHEN convert_ref THEN nl_num({r("low")}) * rc.factor ELSE nl_num({r("low")}) END AS low,
+            CASE WHEN convert_ref THEN nl_num({r("high")}) * rc.factor ELSE nl_num({r("high")}) END AS high
+        FROM (
+            SELECT e.*, k.quantity AS quantity, k.unit AS canon_unit, k.low AS plo, k.high AS phi,
+                c.factor AS factor, k.quantity IS NOT NULL AND ref_unit IS NOT NULL AND ref_unit <> '' AS convert_ref
+            FROM (
+                SELECT e.*, nl_num({v("value")}) AS num, {v("reference_range")} AS rr,
+                    json_keys({v("reference_range")}) AS rks,
+                    json_extract({v("reference_range")}, {_paths(R)}) AS rv,
+                    CASE WHEN {v("reference_range")} IS NOT NULL THEN
+                        coalesce(nl_str(json_extract({v("reference_range")}, '$.unit')), nl_str({v("unit")})) END
+                        AS ref_unit
+                FROM ({_explode("observations", F)}) e
+            ) e
+            LEFT JOIN nl_canon k ON k.quantity = nl_str({v("name")})
+            LEFT JOIN nl_conv c ON c.quantity = k.quantity AND c.spelling = nl_str({v("unit")})
+        ) e
+        LEFT JOIN nl_conv rc ON rc.quantity = e.quantity AND rc.spelling = e.ref_unit
+    ) e
+    """
+
+
+def _sql_statuses() -> str:
+    F = _STATUS
+    v = lambda n: _v(F, n)  # noqa: E731
+    value = v("value")
+    ok = f"""
+        nl_keys(ks, {_list(F)}, ['name', 'value'])
+        AND nl_name({v("name")}, 'status')
+        AND ((nl_isstr({value}) AND lower(nl_str({value})) NOT IN {_list(_YES_NO)}) OR nl_isbool({value})
+             OR (nl_isnum({value}) AND isfinite(nl_num({value}))))
+        AND nl_opt({v("date")}, nl_isdate({v("date")}))
+        AND nl_opt({v("confirmed_by")}, nl_isstr({v("confirmed_by")}))
+        AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_statuses AS
+    SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
+        nl_num({value}) AS value_num, nl_str({value}) AS value_text, nl_bool({value}) AS value_bool,
+        nl_str({v("confirmed_by")}) AS confirmed_by, nl_str({v("source")}) AS source,
+        coalesce({ok}, false) AS ok
+    FROM ({_explode("statuses", F)})
+    """
+
+
+def _sql_assessments() -> str:
+    F = _ASSESS
+    v = lambda n: _v(F, n)  # noqa: E731
+    score = f"nl_num({v('score')})"
+    ok = f"""
+        nl_keys(ks, {_list(F)}, ['name', 'score', 'date'])
+        AND nl_name({v("name")}, 'assessment')
+        AND nl_isnum({v("score")}) AND isfinite({score})
+        AND (nl_str({v("name")}) <> 'selena_sledai' OR {score} BETWEEN 0 AND 105)
+        AND nl_isdate({v("date")})
+        AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_assessments AS
+    SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date, {score} AS score,
+        nl_str({v("source")}) AS source, coalesce({ok}, false) AS ok
+    FROM ({_explode("assessments", F)})
+    """
+
+
+def _sql_conditions() -> str:
+    from screener.model.patient import CLASSIFICATION_CRITERIA
+
+    F = _COND
+    v = lambda n: _v(F, n)  # noqa: E731
+    met = v("criteria_met")
+    limits = " ".join(
+        f"WHEN '{name}' THEN {limit}" for name, limit in sorted(CLASSIFICATION_CRITERIA.items())
+    )
+    ok = f"""
+        nl_keys(ks, {_list(F)}, ['name'])
+        AND nl_name({v("name")}, 'condition')
+        AND nl_opt({v("status")}, {v("status")} IN {_json_strings(_ENUMS["status"])})
+        AND nl_opt({v("verification")}, {v("verification")} IN {_json_strings(_ENUMS["verification"])})
+        AND nl_opt({v("type")}, nl_isstr({v("type")}) AND regexp_full_match(nl_str({v("type")}), '{_NAME}'))
+        AND nl_opt({v("onset")}, nl_isdate({v("onset")}))
+        AND nl_opt({v("end")}, nl_isdate({v("end")}))
+        AND nl_opt({v("severity")}, {v("severity")} IN {_json_strings(_ENUMS["severity"])})
+        AND nl_opt({v("classification")}, nl_isstr({v("classification")}))
+        AND nl_opt({met}, regexp_full_match({met}, '[0-9]{{1,15}}')
+            AND CAST({met} AS BIGINT) <= coalesce(CASE nl_str({v("classification")}) {limits} END, CAST({met} AS BIGINT)))
+        AND nl_opt({v("controlled")}, nl_isbool({v("controlled")}))
+        AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_conditions AS
+    SELECT ord, seq, nl_str({v("name")}) AS name, coalesce(nl_str({v("status")}), 'active') AS status,
+        nl_str({v("type")}) AS type, nl_date({v("onset")}) AS onset, nl_date({v("end")}) AS "end",
+        nl_str({v("severity")}) AS severity, nl_str({v("classification")}) AS classification,
+        CASE WHEN regexp_full_match({met}, '[0-9]{{1,15}}') THEN CAST({met} AS BIGINT) END AS criteria_met,
+        nl_bool({v("controlled")}) AS controlled, nl_str({v("source")}) AS source,
+        coalesce(nl_str({v("verification")}), 'confirmed') AS verification,
+        coalesce({ok}, false) AS ok
+    FROM ({_explode("conditions", F)})
+    """
+
+
+def _sql_medications() -> str:
+    F = _MED
+    v = lambda n: _v(F, n)  # noqa: E731
+    start, end = f"nl_date({v('start')})", f"nl_date({v('end')})"
+    ok = f"""
+        nl_keys(ks, {_list(F)}, ['drug', 'start'])
+        AND nl_name({v("drug")}, 'drug')
+        AND nl_opt({v("dose")}, nl_isnum({v("dose")}) AND dose > 0 AND c.factor IS NOT NULL
+            AND isfinite(dose * c.factor) AND dose * c.factor BETWEEN k.low AND k.high)
+        AND nl_opt({v("unit")}, nl_isstr({v("unit")}))
+        AND nl_opt({v("route")}, {v("route")} IN {_json_strings(_ENUMS["route"])})
+        AND nl_opt({v("frequency")}, {v("frequency")} IN {_json_strings(_ENUMS["frequency"])})
+        AND nl_isdate({v("start")})
+        AND nl_opt({v("end")}, nl_isdate({v("end")}) AND {end} >= {start})
+        AND nl_opt({v("administrations")}, left({v("administrations")}, 1) = '[')
+        AND nl_opt({v("outcome")}, {v("outcome")} IN {_json_strings(_ENUMS["outcome"])})
+        AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE nl_medications AS
+    SELECT ord, seq, nl_str({v("drug")}) AS drug, dose * c.factor AS dose_mg,
+        nl_str({v("route")}) AS route, nl_str({v("frequency")}) AS frequency, {start} AS start, {end} AS "end",
+        nl_str({v("outcome")}) AS outcome, nl_str({v("source")}) AS source,
+        {v("administrations")} AS administrations_j,
+        coalesce({ok}, false) AS ok
+    FROM (SELECT *, nl_num({v("dose")}) AS dose FROM ({_explode("medications", F)})) e
+    LEFT JOIN nl_canon k ON k.quantity = 'dose'
+    LEFT JOIN nl_conv c ON c.quantity = 'dose' AND c.spelling = nl_str({v("unit")})
+    """
+
+
+_SQL_ADMINISTRATIONS = """
+    CREATE OR REPLACE TEMP TABLE nl_administrations AS
+    SELECT ord, seq AS med_seq, nl_date(d) AS date, coalesce(nl_isdate(d), false) AS ok
+    FROM (SELECT ord, seq, unnest(json_extract(administrations_j, '$[*]')) AS d
+          FROM nl_medications WHERE administrations_j IS NOT NULL)
+"""
+
+# ords of patients the SQL does not take: any record not certainly clean, a date before birth,
+# more records of a kind than the order key can tell apart (SEQ_SPAN)
+_SQL_BAD = f"""
+    CREATE OR REPLACE TEMP TABLE nl_bad AS
+    SELECT ord FROM nl_pat WHERE NOT ok
+    UNION SELECT ord FROM nl_observed WHERE NOT ok
+    UNION SELECT ord FROM nl_obs WHERE NOT ok
+    UNION SELECT ord FROM nl_statuses WHERE NOT ok
+    UNION SELECT ord FROM nl_assessments WHERE NOT ok
+    UNION SELECT ord FROM nl_conditions WHERE NOT ok
+    UNION SELECT ord FROM nl_medications WHERE NOT ok
+    UNION SELECT ord FROM nl_administrations WHERE NOT ok
+    UNION SELECT ord FROM (
+        SELECT ord, date FROM nl_obs UNION ALL SELECT ord, date FROM nl_statuses
+        UNION ALL SELECT ord, date FROM nl_assessments UNION ALL SELECT ord, start FROM nl_medications
+        UNION ALL SELECT ord, date FROM nl_administrations
+    ) r JOIN nl_pat p USING (ord) WHERE r.date < p.birth_date
+    UNION SELECT ord FROM (
+        SELECT ord, count(*) AS n FROM nl_obs GROUP BY ord UNION ALL
+        SELECT ord, count(*) FROM nl_statuses GROUP BY ord UNION ALL
+        SELECT ord, count(*) FROM nl_assessments GROUP BY ord
+    ) WHERE n > {SEQ_SPAN}
+"""
+
+
+def _good(table: str) -> str:
+    return f"{table} WHERE ord NOT IN (SELECT ord FROM nl_bad)"
+
+
+_VIEWS = {
+    "patients": """SELECT ord, patient_id, birth_date, sex, demographics_source, file, line, deceased,
+        deceased_undated, (SELECT string_agg(strftime(start, '%Y-%m-%d') || '/' || coalesce(strftime("end", '%Y-%m-%d'), ''),
+            ';' ORDER BY seq) FROM nl_observed o WHERE o.ord = p.ord) AS observed
+        FROM nl_pat p WHERE ord NOT IN (SELECT ord FROM nl_bad)""",
+    "observations": """SELECT ord, seq, name, date, value_num, value_text, value_bool, unit, reference_high,
+        reference_low, method, on_oxygen, attributed_to_sle, source FROM """
+    + _good("nl_obs"),
+    "statuses": "SELECT ord, seq, name, date, value_num, value_text, value_bool, confirmed_by, source FROM "
+    + _good("nl_statuses"),
+    "assessments": "SELECT ord, seq, name, date, score, source FROM " + _good("nl_assessments"),
+    "conditions": """SELECT ord, seq, name, status, type, onset, "end", severity, classification, criteria_met,
+        controlled, source, verification FROM """
+    + _good("nl_conditions"),
+    "medications": """SELECT ord, seq, drug, dose_mg, route, frequency, start, "end", outcome, source FROM """
+    + _good("nl_medications"),
+    "administrations": "SELECT ord, med_seq, date FROM " + _good("nl_administrations"),
+}
+
+
+def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for item in _jsonl_lines(path):
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stage_chunk(con: Any, source: str, file: str, lines: list[tuple[int, bytes]], first: int) -> Staged:
+    import numpy as np
+
+    ords: list[int] = []
+    numbers: list[int] = []
+    texts: list[str] = []
+    fallback: list[tuple[int, Record]] = []
+    for i, (number, raw) in enumerate(lines):
+        if raw.isascii():
+            ords.append(first + i)
+            numbers.append(number)
+            texts.append(raw.decode("ascii").rstrip("\r\n"))
+        else:  # decoded (or refused) by Python, as iter_records does
+            line, data, error, _ = _decode(raw, number)
+            fallback.append((first + i, Record(source, line, first + i, data, error)))
+    con.register(
+        "nl_lines_src",
+        {
+            "ord": np.array(ords, dtype=np.int64),
+            "line": np.array(numbers, dtype=np.int64),
+            "text": np.array(texts, dtype=object),
+        },
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nl_lines AS SELECT ord::BIGINT ord, line::INTEGER line, text::VARCHAR text "
+        "FROM nl_lines_src"
+    )
+    con.unregister("nl_lines_src")
+    del texts
+    for sql in (
+        _sql_patients(file),
+        _sql_observed(),
+        _sql_observations(),
+        _sql_statuses(),
+        _sql_assessments(),
+        _sql_conditions(),
+        _sql_medications(),
+        _SQL_ADMINISTRATIONS,
+        _SQL_BAD,
+    ):
+        con.execute(sql)
+    rows = con.execute(
+        "SELECT ord, line, text FROM nl_lines WHERE ord NOT IN (SELECT ord FROM nl_pat WHERE ord NOT IN "
+        "(SELECT ord FROM nl_bad)) ORDER BY ord"
+    ).fetchall()
+    for ord_, number, text in rows:
+        line, data, error, _ = _decode(text.encode("ascii"), number)
+        fallback.append((ord_, Record(source, line, ord_, data, error)))
+    tables = {}
+    for table, sql in _VIEWS.items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW nl_staged_{table} AS {sql}")
+        tables[table] = f"nl_staged_{table}"
+    fallback.sort(key=lambda item: item[0])
+    return Staged(tables=tables, fallback=fallback, issues=(), records=len(lines))
+
+
+def stage_native(
+    con: Any, inputs: Sequence[Path], mapping: Any = None, *, chunk_lines: int = CHUNK_LINES
+) -> Iterator[Staged]:
+    """Stage native JSONL files (``*.jsonl``, read as :func:`screener.batch.inputs.iter_records`
+    reads them): one :class:`Staged` per chunk of ``chunk_lines`` non-blank lines, ``ord``
+    counting the lines of all ``inputs`` in order. Each chunk's relations are replaced by the
+    next chunk's: the writer takes them before asking for the next. ``mapping`` is not used
+    (native records carry names, not codes)."""
+    from screener.tables.write import _printable_path
+
+    _setup(con)
+    first = 0
+    for path in inputs:
+        source = str(path)
+        for lines in _chunks(Path(path), chunk_lines):
+            yield _stage_chunk(con, source, _printable_path(source), lines, first)
+            first += len(lines)
