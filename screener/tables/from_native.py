@@ -528,7 +528,7 @@ def _stage_chunk(con: Any, source: str, file: str, lines: list[tuple[int, bytes]
 
 
 def stage_native(
-    con: Any, inputs: Sequence[Path], mapping: Any = None, *, chunk_lines: int = CHUNK_LINES
+    con: Any, inputs: Sequence[Path], mapping: Any = None, *, chunk_lines: int | None = None
 ) -> Iterator[Staged]:
     """Stage native JSONL files (``*.jsonl``, read as :func:`screener.batch.inputs.iter_records`
     reads them): one :class:`Staged` per chunk of ``chunk_lines`` non-blank lines, ``ord``
@@ -538,9 +538,10 @@ def stage_native(
     from screener.tables.write import _printable_path
 
     _setup(con)
+    size = chunk_lines or CHUNK_LINES
     first = 0
     for path in inputs:
         source = str(path)
-        for lines in _chunks(Path(path), chunk_lines):
+        for lines in _chunks(Path(path), size):
             yield _stage_chunk(con, source, _printable_path(source), lines, first)
             first += len(lines)
