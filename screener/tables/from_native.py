@@ -110,14 +110,16 @@ def _enum(schema: dict[str, Any], kind: str, field: str) -> tuple[str, ...]:
 _MACROS = (
     # a JSON text (as json_extract gives it) of a string, a number, true/false, a date
     "CREATE OR REPLACE TEMP MACRO nl_isstr(x) AS left(x, 1) = '\"'",
-    "CREATE OR REPLACE TEMP MACRO nl_str(x) AS CASE WHEN left(x, 1) = '\"' THEN substr(x, 2, length(x) - 2) END",
+    "CREATE OR REPLACE TEMP MACRO nl_str(x) AS "
+    "CASE WHEN left(x, 1) = '\"' THEN substr(x, 2, length(x) - 2) END",
     "CREATE OR REPLACE TEMP MACRO nl_isnum(x) AS regexp_full_match(x, '-?[0-9]+(\\.[0-9]+)?')",
     "CREATE OR REPLACE TEMP MACRO nl_num(x) AS CASE WHEN nl_isnum(x) THEN TRY_CAST(x AS DOUBLE) END",
     "CREATE OR REPLACE TEMP MACRO nl_isbool(x) AS x IN ('true', 'false')",
     "CREATE OR REPLACE TEMP MACRO nl_bool(x) AS CASE WHEN x IN ('true', 'false') THEN x = 'true' END",
     "CREATE OR REPLACE TEMP MACRO nl_isdate(x) AS regexp_full_match(x, '\"[0-9]{4}-[0-9]{2}-[0-9]{2}\"') "
     "AND x >= '\"0001-01-01\"' AND TRY_CAST(substr(x, 2, 10) AS DATE) IS NOT NULL",
-    "CREATE OR REPLACE TEMP MACRO nl_date(x) AS CASE WHEN nl_isdate(x) THEN TRY_CAST(substr(x, 2, 10) AS DATE) END",
+    "CREATE OR REPLACE TEMP MACRO nl_date(x) AS "
+    "CASE WHEN nl_isdate(x) THEN TRY_CAST(substr(x, 2, 10) AS DATE) END",
     # an optional field: absent, or a valid value
     "CREATE OR REPLACE TEMP MACRO nl_opt(x, ok) AS x IS NULL OR ok",
     # an object's keys: none twice, none unknown, the required ones present
@@ -147,7 +149,8 @@ def _setup(con: Any) -> None:
         "nl_vocab_src", {"kind": np.array(kinds, dtype=object), "name": np.array(names, dtype=object)}
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE nl_vocab AS SELECT kind::VARCHAR kind, name::VARCHAR name FROM nl_vocab_src"
+        "CREATE OR REPLACE TEMP TABLE nl_vocab AS "
+        "SELECT kind::VARCHAR kind, name::VARCHAR name FROM nl_vocab_src"
     )
     con.unregister("nl_vocab_src")
     canon = []
@@ -219,7 +222,8 @@ def _sql_patients(file: str) -> str:
         CASE WHEN nl_isstr({d("deceased")}) THEN nl_date({d("deceased")}) END AS deceased,
         coalesce({d("deceased")} = 'true', false) AS deceased_undated,
         coalesce({ok}, false) AS ok
-    FROM (SELECT *, json_keys({v("demographics")}) AS dks, json_extract({v("demographics")}, {_paths(D)}) AS dv
+    FROM (SELECT *, json_keys({v("demographics")}) AS dks,
+            json_extract({v("demographics")}, {_paths(D)}) AS dv
           FROM (SELECT ord, line, json_keys(text) AS ks, json_extract(text, {_paths(T)}) AS v
                 FROM nl_lines WHERE json_valid(text) AND NOT regexp_matches(text, '{_SUSPECT}')))
     """
@@ -232,7 +236,8 @@ def _sql_observed() -> str:
     CREATE OR REPLACE TEMP TABLE nl_observed AS
     SELECT ord, seq, nl_date({v("start")}) AS start, nl_date({v("end")}) AS "end",
         coalesce(nl_keys(ks, ['start', 'end'], ['start']) AND nl_isdate({v("start")})
-            AND nl_opt({v("end")}, nl_isdate({v("end")}) AND nl_date({v("end")}) >= nl_date({v("start")})), false) AS ok
+            AND nl_opt({v("end")}, nl_isdate({v("end")}) AND nl_date({v("end")}) >= nl_date({v("start")})),
+            false) AS ok
     FROM ({_explode("observed_j", F)})
     """
 
@@ -279,13 +284,15 @@ def _sql_observations() -> str:
             CASE WHEN convert_ref THEN nl_num({r("high")}) * rc.factor ELSE nl_num({r("high")}) END AS high
         FROM (
             SELECT e.*, k.quantity AS quantity, k.unit AS canon_unit, k.low AS plo, k.high AS phi,
-                c.factor AS factor, k.quantity IS NOT NULL AND ref_unit IS NOT NULL AND ref_unit <> '' AS convert_ref
+                c.factor AS factor,
+                k.quantity IS NOT NULL AND ref_unit IS NOT NULL AND ref_unit <> '' AS convert_ref
             FROM (
                 SELECT e.*, nl_num({v("value")}) AS num, {v("reference_range")} AS rr,
                     json_keys({v("reference_range")}) AS rks,
                     json_extract({v("reference_range")}, {_paths(R)}) AS rv,
                     CASE WHEN {v("reference_range")} IS NOT NULL THEN
-                        coalesce(nl_str(json_extract({v("reference_range")}, '$.unit')), nl_str({v("unit")})) END
+                        coalesce(nl_str(json_extract({v("reference_range")}, '$.unit')),
+                            nl_str({v("unit")})) END
                         AS ref_unit
                 FROM ({_explode("observations", F)}) e
             ) e
@@ -358,7 +365,8 @@ def _sql_conditions() -> str:
         AND nl_opt({v("severity")}, {v("severity")} IN {_json_strings(_ENUMS["severity"])})
         AND nl_opt({v("classification")}, nl_isstr({v("classification")}))
         AND nl_opt({met}, regexp_full_match({met}, '[0-9]{{1,15}}')
-            AND CAST({met} AS BIGINT) <= coalesce(CASE nl_str({v("classification")}) {limits} END, CAST({met} AS BIGINT)))
+            AND CAST({met} AS BIGINT)
+                <= coalesce(CASE nl_str({v("classification")}) {limits} END, CAST({met} AS BIGINT)))
         AND nl_opt({v("controlled")}, nl_isbool({v("controlled")}))
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
     return f"""
@@ -394,7 +402,8 @@ def _sql_medications() -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE nl_medications AS
     SELECT ord, seq, nl_str({v("drug")}) AS drug, dose * c.factor AS dose_mg,
-        nl_str({v("route")}) AS route, nl_str({v("frequency")}) AS frequency, {start} AS start, {end} AS "end",
+        nl_str({v("route")}) AS route, nl_str({v("frequency")}) AS frequency,
+        {start} AS start, {end} AS "end",
         nl_str({v("outcome")}) AS outcome, nl_str({v("source")}) AS source,
         {v("administrations")} AS administrations_j,
         coalesce({ok}, false) AS ok
@@ -442,7 +451,8 @@ def _good(table: str) -> str:
 
 _VIEWS = {
     "patients": """SELECT ord, patient_id, birth_date, sex, demographics_source, file, line, deceased,
-        deceased_undated, (SELECT string_agg(strftime(start, '%Y-%m-%d') || '/' || coalesce(strftime("end", '%Y-%m-%d'), ''),
+        deceased_undated, (SELECT string_agg(
+            strftime(start, '%Y-%m-%d') || '/' || coalesce(strftime("end", '%Y-%m-%d'), ''),
             ';' ORDER BY seq) FROM nl_observed o WHERE o.ord = p.ord) AS observed
         FROM nl_pat p WHERE ord NOT IN (SELECT ord FROM nl_bad)""",
     "observations": """SELECT ord, seq, name, date, value_num, value_text, value_bool, unit, reference_high,
@@ -451,7 +461,8 @@ _VIEWS = {
     "statuses": "SELECT ord, seq, name, date, value_num, value_text, value_bool, confirmed_by, source FROM "
     + _good("nl_statuses"),
     "assessments": "SELECT ord, seq, name, date, score, source FROM " + _good("nl_assessments"),
-    "conditions": """SELECT ord, seq, name, status, type, onset, "end", severity, classification, criteria_met,
+    "conditions": """SELECT ord, seq, name, status, type, onset, "end", severity, classification,
+        criteria_met,
         controlled, source, verification FROM """
     + _good("nl_conditions"),
     "medications": """SELECT ord, seq, drug, dose_mg, route, frequency, start, "end", outcome, source FROM """
@@ -495,7 +506,8 @@ def _stage_chunk(con: Any, source: str, file: str, lines: list[tuple[int, bytes]
         },
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE nl_lines AS SELECT ord::BIGINT ord, line::INTEGER line, text::VARCHAR text "
+        "CREATE OR REPLACE TEMP TABLE nl_lines AS "
+        "SELECT ord::BIGINT ord, line::INTEGER line, text::VARCHAR text "
         "FROM nl_lines_src"
     )
     con.unregister("nl_lines_src")

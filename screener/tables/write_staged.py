@@ -177,7 +177,12 @@ class StagedWriter:
         for ord_, record in fallback:
             kept: list[dict[str, list[tuple[Any, ...]]]] = []
 
-            def use(patient: Patient, ord_: int = ord_ + offset, line: int | None = record.line) -> None:
+            def use(
+                patient: Patient,
+                ord_: int = ord_ + offset,
+                line: int | None = record.line,
+                kept: list[dict[str, list[tuple[Any, ...]]]] = kept,
+            ) -> None:
                 kept.append(patient_columns(patient, ord_, line))
 
             issue = load_record(record, use)
@@ -220,7 +225,8 @@ class StagedWriter:
             patients.append(f"SELECT ord + {offset} FROM {staged.tables['patients']}")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE sw_pids AS SELECT ord, "
-            f"{self._patients} + row_number() OVER (ORDER BY ord) - 1 AS pid FROM ({' UNION ALL '.join(patients)})"
+            f"{self._patients} + row_number() OVER (ORDER BY ord) - 1 AS pid "
+            f"FROM ({' UNION ALL '.join(patients)})"
         )
         added = con.execute("SELECT count(*) FROM sw_pids").fetchone()[0]
         for table in TABLES:
@@ -254,7 +260,8 @@ class StagedWriter:
             )
             con.register("sw_part_src", {"pid": np.asarray(ids["pid"], dtype=np.int64), "k": of})
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE sw_part AS SELECT pid::BIGINT pid, k::INTEGER k FROM sw_part_src"
+                "CREATE OR REPLACE TEMP TABLE sw_part AS "
+                "SELECT pid::BIGINT pid, k::INTEGER k FROM sw_part_src"
             )
             con.unregister("sw_part_src")
         for table in TABLES:
