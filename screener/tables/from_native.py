@@ -7,9 +7,9 @@ in SQL and left as :class:`~screener.tables.staged.Staged` relations for the wri
 The SQL does not re-implement the loader (:func:`screener.model.patient.patient_from_data`);
 it takes a patient only when the line is **certainly** clean, checked by a whitelist:
 
-- the line is ASCII, holds no backslash (no escapes to decode), no run of 16 or more digits
-  and no exponent (numbers that Python and DuckDB could read differently), no ``NaN`` or
-  ``Infinity``, and is valid JSON;
+- the line is ASCII, holds no backslash (no escapes to decode) and is valid JSON;
+- every number, as DuckDB writes it back, has at most 15 integer digits and no exponent
+  (so it is not ``NaN``, ``Infinity`` or an integer Python keeps exact and DuckDB rounds);
 - every object has only the keys the patient schema allows, none twice, its required keys,
   and every value its schema type (enums, name pattern, dates as valid ``YYYY-MM-DD`` from
   year 1, integers where the schema asks for one);
@@ -42,9 +42,6 @@ from screener.which_value import SEQ_SPAN
 #: lines per chunk: the text of one chunk is in memory at once (about 4 kB per generated patient)
 CHUNK_LINES = 20_000
 
-# A line with any of these is read by Python: a number DuckDB and Python may read differently
-# (16+ digits, an exponent, NaN/Infinity), or a backslash (an escape to decode).
-_SUSPECT = r"[0-9]{16}|[0-9][eE]|NaN|Infinity|\\"
 _NAME = "[a-z][a-z0-9_]*"
 _YES_NO = ("yes", "no", "y", "n", "on", "off")  # screener.model.patient._YES_NO_WORDS
 _ACR_LIMITS = None  # filled from screener.model.patient.CLASSIFICATION_CRITERIA
@@ -112,7 +109,9 @@ _MACROS = (
     "CREATE OR REPLACE TEMP MACRO nl_isstr(x) AS left(x, 1) = '\"'",
     "CREATE OR REPLACE TEMP MACRO nl_str(x) AS "
     "CASE WHEN left(x, 1) = '\"' THEN substr(x, 2, length(x) - 2) END",
-    "CREATE OR REPLACE TEMP MACRO nl_isnum(x) AS regexp_full_match(x, '-?[0-9]+(\\.[0-9]+)?')",
+    # a number as json_extract writes it back: at most 15 integer digits (a double holds them
+    # exactly), no exponent, not NaN or Infinity (which DuckDB's reader accepts, Python's refuses)
+    "CREATE OR REPLACE TEMP MACRO nl_isnum(x) AS regexp_full_match(x, '-?[0-9]{1,15}(\\.[0-9]+)?')",
     "CREATE OR REPLACE TEMP MACRO nl_num(x) AS CASE WHEN nl_isnum(x) THEN TRY_CAST(x AS DOUBLE) END",
     "CREATE OR REPLACE TEMP MACRO nl_isbool(x) AS x IN ('true', 'false')",
     "CREATE OR REPLACE TEMP MACRO nl_bool(x) AS CASE WHEN x IN ('true', 'false') THEN x = 'true' END",
@@ -122,9 +121,6 @@ _MACROS = (
     "CASE WHEN nl_isdate(x) THEN TRY_CAST(substr(x, 2, 10) AS DATE) END",
     # an optional field: absent, or a valid value
     "CREATE OR REPLACE TEMP MACRO nl_opt(x, ok) AS x IS NULL OR ok",
-    # an object's keys: none twice, none unknown, the required ones present
-    "CREATE OR REPLACE TEMP MACRO nl_keys(ks, allowed, required) AS "
-    "len(ks) = len(list_distinct(ks)) AND list_has_all(allowed, ks) AND list_has_all(ks, required)",
     "CREATE OR REPLACE TEMP MACRO nl_name(x, k) AS nl_isstr(x) AND regexp_full_match(nl_str(x), '"
     + _NAME
     + "') "
@@ -182,15 +178,33 @@ _ENUMS: dict[str, tuple[str, ...]] = {}
 
 
 def _v(fields: Sequence[str], name: str, var: str = "v") -> str:
-    return f"{var}[{fields.index(name) + 1}]"
+    """The column holding field ``name`` (JSON text) of an unpacked object."""
+    assert name in fields
+    return f'"{var}_{name}"'
 
 
-def _explode(array: str, fields: Sequence[str], source: str = "nl_pat") -> str:
-    """Rows (ord, seq, ks, v) of the objects of a JSON array column of ``source``."""
+def _keys(ks: str, var: str, fields: Sequence[str], required: Sequence[str] = ()) -> str:
+    """An object's keys ``ks`` are the allowed ``fields``, none twice, the ``required`` ones
+    present: as many keys as fields found (json_extract of a field given twice or of an
+    unknown key finds one value or none), which is cheaper than comparing lists."""
+    found = " + ".join(f"({_v(fields, f, var)} IS NOT NULL)::INTEGER" for f in fields)
+    present = "".join(f" AND {_v(fields, f, var)} IS NOT NULL" for f in required)
+    return f"(len({ks}) = {found}{present})"
+
+
+def _unpack(var: str, fields: Sequence[str]) -> str:
+    """The list ``var`` of json_extract(obj, paths) as one column per field (``var_field``)."""
+    return ", ".join(f'{var}[{i + 1}] AS "{var}_{f}"' for i, f in enumerate(fields))
+
+
+def _explode(array: str, fields: Sequence[str], table: str, source: str = "nl_pat") -> str:
+    """A statement materialising ``table``: rows (ord, seq, ks, one column per field) of the
+    objects of the JSON array column ``array`` of ``source`` (each object parsed once)."""
     return (
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT ord, seq, ks, {_unpack('v', fields)} FROM ("
         f"SELECT ord, seq, json_keys(o) AS ks, json_extract(o, {_paths(fields)}) AS v FROM ("
         f"SELECT ord, unnest(a) AS o, unnest(range(len(a))) AS seq FROM ("
-        f"SELECT ord, json_extract({array}, '$[*]') AS a FROM {source} WHERE {array} IS NOT NULL))"
+        f"SELECT ord, json_extract({array}, '$[*]') AS a FROM {source} WHERE {array} IS NOT NULL)));\n"
     )
 
 
@@ -200,10 +214,10 @@ def _sql_patients(file: str) -> str:
     d = lambda n: _v(D, n, "dv")  # noqa: E731
     arrays = " AND ".join(f"nl_opt({v(n)}, left({v(n)}, 1) = '[')" for n in T[3:])
     ok = f"""
-        nl_keys(ks, {_list(T)}, ['schema_version', 'patient_id', 'demographics'])
+        {_keys('ks', 'v', T, ('schema_version', 'patient_id', 'demographics'))}
         AND {v("schema_version")} = '"1"'
         AND nl_isstr({v("patient_id")}) AND length({v("patient_id")}) > 2
-        AND left({v("demographics")}, 1) = '{{' AND nl_keys(dks, {_list(D)}, [])
+        AND left({v("demographics")}, 1) = '{{' AND {_keys('dks', 'dv', D)}
         AND nl_opt({d("birth_date")}, nl_isdate({d("birth_date")}))
         AND nl_opt({d("deceased")}, nl_isbool({d("deceased")}) OR nl_isdate({d("deceased")}))
         AND nl_opt({d("sex_source")}, nl_isstr({d("sex_source")}))
@@ -213,6 +227,12 @@ def _sql_patients(file: str) -> str:
         AND {arrays}"""
     path = "'" + file.replace("'", "''") + "'"
     return f"""
+    CREATE OR REPLACE TEMP TABLE nl_top AS
+    SELECT * EXCLUDE (dv), {_unpack("dv", D)} FROM (
+        SELECT *, json_keys({v("demographics")}) AS dks, json_extract({v("demographics")}, {_paths(D)}) AS dv
+        FROM (SELECT ord, line, ks, {_unpack("v", T)} FROM (
+            SELECT ord, line, try(json_keys(text)) AS ks, try(json_extract(text, {_paths(T)})) AS v
+            FROM nl_lines) WHERE v IS NOT NULL));
     CREATE OR REPLACE TEMP TABLE nl_pat AS
     SELECT ord, line, {v("observations")} AS observations, {v("statuses")} AS statuses,
         {v("assessments")} AS assessments, {v("conditions")} AS conditions, {v("medications")} AS medications,
@@ -222,23 +242,20 @@ def _sql_patients(file: str) -> str:
         CASE WHEN nl_isstr({d("deceased")}) THEN nl_date({d("deceased")}) END AS deceased,
         coalesce({d("deceased")} = 'true', false) AS deceased_undated,
         coalesce({ok}, false) AS ok
-    FROM (SELECT *, json_keys({v("demographics")}) AS dks,
-            json_extract({v("demographics")}, {_paths(D)}) AS dv
-          FROM (SELECT ord, line, json_keys(text) AS ks, json_extract(text, {_paths(T)}) AS v
-                FROM nl_lines WHERE json_valid(text) AND NOT regexp_matches(text, '{_SUSPECT}')))
+    FROM nl_top
     """
 
 
 def _sql_observed() -> str:
     F = ("start", "end")
     v = lambda n: _v(F, n)  # noqa: E731
-    return f"""
+    return _explode("observed_j", F, "nl_x_observed") + f"""
     CREATE OR REPLACE TEMP TABLE nl_observed AS
     SELECT ord, seq, nl_date({v("start")}) AS start, nl_date({v("end")}) AS "end",
-        coalesce(nl_keys(ks, ['start', 'end'], ['start']) AND nl_isdate({v("start")})
+        coalesce({_keys('ks', 'v', F, ('start',))} AND nl_isdate({v("start")})
             AND nl_opt({v("end")}, nl_isdate({v("end")}) AND nl_date({v("end")}) >= nl_date({v("start")})),
             false) AS ok
-    FROM ({_explode("observed_j", F)})
+    FROM nl_x_observed
     """
 
 
@@ -251,7 +268,7 @@ def _sql_observations() -> str:
         f"nl_opt({r(b)}, nl_isnum({r(b)}) AND nl_num({r(b)}) >= 0)" for b in ("low", "high")
     )
     ok = f"""
-        nl_keys(ks, {_list(F)}, ['name', 'value', 'date'])
+        {_keys('ks', 'v', F, ('name', 'value', 'date'))}
         AND nl_name({v("name")}, 'observation')
         AND (nl_isstr({v("value")}) OR nl_isbool({v("value")}) OR (nl_isnum({v("value")}) AND isfinite(num)))
         AND nl_opt({v("unit")}, nl_isstr({v("unit")}))
@@ -262,12 +279,12 @@ def _sql_observations() -> str:
         AND nl_opt({v("source")}, nl_isstr({v("source")}))
         AND (quantity IS NULL OR (nl_isnum({v("value")}) AND factor IS NOT NULL AND isfinite(num * factor)
              AND (plo IS NULL OR num * factor BETWEEN plo AND phi)))
-        AND nl_opt(rr, left(rr, 1) = '{{' AND nl_keys(rks, {_list(R)}, []) AND {bound_ok}
+        AND nl_opt(rr, left(rr, 1) = '{{' AND {_keys('rks', 'rv', R)} AND {bound_ok}
              AND nl_opt({r("unit")}, nl_isstr({r("unit")}))
              AND (NOT convert_ref OR ref_factor IS NOT NULL)
              AND nl_opt(low, isfinite(low)) AND nl_opt(high, isfinite(high))
              AND (low IS NULL OR high IS NULL OR low <= high))"""
-    return f"""
+    return _explode("observations", F, "nl_x_obs") + f"""
     CREATE OR REPLACE TEMP TABLE nl_obs AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
         CASE WHEN nl_isnum({v("value")}) THEN (CASE WHEN quantity IS NULL THEN num ELSE num * factor END) END
@@ -287,14 +304,11 @@ def _sql_observations() -> str:
                 c.factor AS factor,
                 k.quantity IS NOT NULL AND ref_unit IS NOT NULL AND ref_unit <> '' AS convert_ref
             FROM (
-                SELECT e.*, nl_num({v("value")}) AS num, {v("reference_range")} AS rr,
-                    json_keys({v("reference_range")}) AS rks,
-                    json_extract({v("reference_range")}, {_paths(R)}) AS rv,
+                SELECT e.* EXCLUDE (rv), {_unpack("rv", R)}, nl_num({v("value")}) AS num,
+                    {v("reference_range")} AS rr, json_keys({v("reference_range")}) AS rks,
                     CASE WHEN {v("reference_range")} IS NOT NULL THEN
-                        coalesce(nl_str(json_extract({v("reference_range")}, '$.unit')),
-                            nl_str({v("unit")})) END
-                        AS ref_unit
-                FROM ({_explode("observations", F)}) e
+                        coalesce(nl_str(rv[3]), nl_str({v("unit")})) END AS ref_unit
+                FROM (SELECT *, json_extract({v("reference_range")}, {_paths(R)}) AS rv FROM nl_x_obs) e
             ) e
             LEFT JOIN nl_canon k ON k.quantity = nl_str({v("name")})
             LEFT JOIN nl_conv c ON c.quantity = k.quantity AND c.spelling = nl_str({v("unit")})
@@ -309,20 +323,20 @@ def _sql_statuses() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     value = v("value")
     ok = f"""
-        nl_keys(ks, {_list(F)}, ['name', 'value'])
+        {_keys('ks', 'v', F, ('name', 'value'))}
         AND nl_name({v("name")}, 'status')
         AND ((nl_isstr({value}) AND lower(nl_str({value})) NOT IN {_list(_YES_NO)}) OR nl_isbool({value})
              OR (nl_isnum({value}) AND isfinite(nl_num({value}))))
         AND nl_opt({v("date")}, nl_isdate({v("date")}))
         AND nl_opt({v("confirmed_by")}, nl_isstr({v("confirmed_by")}))
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return f"""
+    return _explode("statuses", F, "nl_x_statuses") + f"""
     CREATE OR REPLACE TEMP TABLE nl_statuses AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
         nl_num({value}) AS value_num, nl_str({value}) AS value_text, nl_bool({value}) AS value_bool,
         nl_str({v("confirmed_by")}) AS confirmed_by, nl_str({v("source")}) AS source,
         coalesce({ok}, false) AS ok
-    FROM ({_explode("statuses", F)})
+    FROM nl_x_statuses
     """
 
 
@@ -331,17 +345,17 @@ def _sql_assessments() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     score = f"nl_num({v('score')})"
     ok = f"""
-        nl_keys(ks, {_list(F)}, ['name', 'score', 'date'])
+        {_keys('ks', 'v', F, ('name', 'score', 'date'))}
         AND nl_name({v("name")}, 'assessment')
         AND nl_isnum({v("score")}) AND isfinite({score})
         AND (nl_str({v("name")}) <> 'selena_sledai' OR {score} BETWEEN 0 AND 105)
         AND nl_isdate({v("date")})
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return f"""
+    return _explode("assessments", F, "nl_x_assessments") + f"""
     CREATE OR REPLACE TEMP TABLE nl_assessments AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date, {score} AS score,
         nl_str({v("source")}) AS source, coalesce({ok}, false) AS ok
-    FROM ({_explode("assessments", F)})
+    FROM nl_x_assessments
     """
 
 
@@ -355,7 +369,7 @@ def _sql_conditions() -> str:
         f"WHEN '{name}' THEN {limit}" for name, limit in sorted(CLASSIFICATION_CRITERIA.items())
     )
     ok = f"""
-        nl_keys(ks, {_list(F)}, ['name'])
+        {_keys('ks', 'v', F, ('name',))}
         AND nl_name({v("name")}, 'condition')
         AND nl_opt({v("status")}, {v("status")} IN {_json_strings(_ENUMS["status"])})
         AND nl_opt({v("verification")}, {v("verification")} IN {_json_strings(_ENUMS["verification"])})
@@ -369,7 +383,7 @@ def _sql_conditions() -> str:
                 <= coalesce(CASE nl_str({v("classification")}) {limits} END, CAST({met} AS BIGINT)))
         AND nl_opt({v("controlled")}, nl_isbool({v("controlled")}))
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return f"""
+    return _explode("conditions", F, "nl_x_conditions") + f"""
     CREATE OR REPLACE TEMP TABLE nl_conditions AS
     SELECT ord, seq, nl_str({v("name")}) AS name, coalesce(nl_str({v("status")}), 'active') AS status,
         nl_str({v("type")}) AS type, nl_date({v("onset")}) AS onset, nl_date({v("end")}) AS "end",
@@ -378,7 +392,7 @@ def _sql_conditions() -> str:
         nl_bool({v("controlled")}) AS controlled, nl_str({v("source")}) AS source,
         coalesce(nl_str({v("verification")}), 'confirmed') AS verification,
         coalesce({ok}, false) AS ok
-    FROM ({_explode("conditions", F)})
+    FROM nl_x_conditions
     """
 
 
@@ -387,7 +401,7 @@ def _sql_medications() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     start, end = f"nl_date({v('start')})", f"nl_date({v('end')})"
     ok = f"""
-        nl_keys(ks, {_list(F)}, ['drug', 'start'])
+        {_keys('ks', 'v', F, ('drug', 'start'))}
         AND nl_name({v("drug")}, 'drug')
         AND nl_opt({v("dose")}, nl_isnum({v("dose")}) AND dose > 0 AND c.factor IS NOT NULL
             AND isfinite(dose * c.factor) AND dose * c.factor BETWEEN k.low AND k.high)
@@ -399,7 +413,7 @@ def _sql_medications() -> str:
         AND nl_opt({v("administrations")}, left({v("administrations")}, 1) = '[')
         AND nl_opt({v("outcome")}, {v("outcome")} IN {_json_strings(_ENUMS["outcome"])})
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return f"""
+    return _explode("medications", F, "nl_x_medications") + f"""
     CREATE OR REPLACE TEMP TABLE nl_medications AS
     SELECT ord, seq, nl_str({v("drug")}) AS drug, dose * c.factor AS dose_mg,
         nl_str({v("route")}) AS route, nl_str({v("frequency")}) AS frequency,
@@ -407,7 +421,7 @@ def _sql_medications() -> str:
         nl_str({v("outcome")}) AS outcome, nl_str({v("source")}) AS source,
         {v("administrations")} AS administrations_j,
         coalesce({ok}, false) AS ok
-    FROM (SELECT *, nl_num({v("dose")}) AS dose FROM ({_explode("medications", F)})) e
+    FROM (SELECT *, nl_num({v("dose")}) AS dose FROM nl_x_medications) e
     LEFT JOIN nl_canon k ON k.quantity = 'dose'
     LEFT JOIN nl_conv c ON c.quantity = 'dose' AND c.spelling = nl_str({v("unit")})
     """
@@ -490,7 +504,7 @@ def _stage_chunk(con: Any, source: str, file: str, lines: list[tuple[int, bytes]
     texts: list[str] = []
     fallback: list[tuple[int, Record]] = []
     for i, (number, raw) in enumerate(lines):
-        if raw.isascii():
+        if raw.isascii() and b"\\" not in raw:  # no escape to decode: text is what DuckDB sees
             ords.append(first + i)
             numbers.append(number)
             texts.append(raw.decode("ascii").rstrip("\r\n"))
