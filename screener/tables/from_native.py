@@ -35,7 +35,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import Record, _decode, _jsonl_lines
+from screener.batch import inputs
+from screener.batch.inputs import Record, RecordError, _decode
 from screener.tables.staged import Staged
 from screener.which_value import SEQ_SPAN
 
@@ -214,10 +215,10 @@ def _sql_patients(file: str) -> str:
     d = lambda n: _v(D, n, "dv")  # noqa: E731
     arrays = " AND ".join(f"nl_opt({v(n)}, left({v(n)}, 1) = '[')" for n in T[3:])
     ok = f"""
-        {_keys('ks', 'v', T, ('schema_version', 'patient_id', 'demographics'))}
+        {_keys("ks", "v", T, ("schema_version", "patient_id", "demographics"))}
         AND {v("schema_version")} = '"1"'
         AND nl_isstr({v("patient_id")}) AND length({v("patient_id")}) > 2
-        AND left({v("demographics")}, 1) = '{{' AND {_keys('dks', 'dv', D)}
+        AND left({v("demographics")}, 1) = '{{' AND {_keys("dks", "dv", D)}
         AND nl_opt({d("birth_date")}, nl_isdate({d("birth_date")}))
         AND nl_opt({d("deceased")}, nl_isbool({d("deceased")}) OR nl_isdate({d("deceased")}))
         AND nl_opt({d("sex_source")}, nl_isstr({d("sex_source")}))
@@ -249,14 +250,17 @@ def _sql_patients(file: str) -> str:
 def _sql_observed() -> str:
     F = ("start", "end")
     v = lambda n: _v(F, n)  # noqa: E731
-    return _explode("observed_j", F, "nl_x_observed") + f"""
+    return (
+        _explode("observed_j", F, "nl_x_observed")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_observed AS
     SELECT ord, seq, nl_date({v("start")}) AS start, nl_date({v("end")}) AS "end",
-        coalesce({_keys('ks', 'v', F, ('start',))} AND nl_isdate({v("start")})
+        coalesce({_keys("ks", "v", F, ("start",))} AND nl_isdate({v("start")})
             AND nl_opt({v("end")}, nl_isdate({v("end")}) AND nl_date({v("end")}) >= nl_date({v("start")})),
             false) AS ok
     FROM nl_x_observed
     """
+    )
 
 
 def _sql_observations() -> str:
@@ -268,7 +272,7 @@ def _sql_observations() -> str:
         f"nl_opt({r(b)}, nl_isnum({r(b)}) AND nl_num({r(b)}) >= 0)" for b in ("low", "high")
     )
     ok = f"""
-        {_keys('ks', 'v', F, ('name', 'value', 'date'))}
+        {_keys("ks", "v", F, ("name", "value", "date"))}
         AND nl_name({v("name")}, 'observation')
         AND (nl_isstr({v("value")}) OR nl_isbool({v("value")}) OR (nl_isnum({v("value")}) AND isfinite(num)))
         AND nl_opt({v("unit")}, nl_isstr({v("unit")}))
@@ -279,12 +283,14 @@ def _sql_observations() -> str:
         AND nl_opt({v("source")}, nl_isstr({v("source")}))
         AND (quantity IS NULL OR (nl_isnum({v("value")}) AND factor IS NOT NULL AND isfinite(num * factor)
              AND (plo IS NULL OR num * factor BETWEEN plo AND phi)))
-        AND nl_opt(rr, left(rr, 1) = '{{' AND {_keys('rks', 'rv', R)} AND {bound_ok}
+        AND nl_opt(rr, left(rr, 1) = '{{' AND {_keys("rks", "rv", R)} AND {bound_ok}
              AND nl_opt({r("unit")}, nl_isstr({r("unit")}))
              AND (NOT convert_ref OR ref_factor IS NOT NULL)
              AND nl_opt(low, isfinite(low)) AND nl_opt(high, isfinite(high))
              AND (low IS NULL OR high IS NULL OR low <= high))"""
-    return _explode("observations", F, "nl_x_obs") + f"""
+    return (
+        _explode("observations", F, "nl_x_obs")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_obs AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
         CASE WHEN nl_isnum({v("value")}) THEN (CASE WHEN quantity IS NULL THEN num ELSE num * factor END) END
@@ -316,6 +322,7 @@ def _sql_observations() -> str:
         LEFT JOIN nl_conv rc ON rc.quantity = e.quantity AND rc.spelling = e.ref_unit
     ) e
     """
+    )
 
 
 def _sql_statuses() -> str:
@@ -323,14 +330,16 @@ def _sql_statuses() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     value = v("value")
     ok = f"""
-        {_keys('ks', 'v', F, ('name', 'value'))}
+        {_keys("ks", "v", F, ("name", "value"))}
         AND nl_name({v("name")}, 'status')
         AND ((nl_isstr({value}) AND lower(nl_str({value})) NOT IN {_list(_YES_NO)}) OR nl_isbool({value})
              OR (nl_isnum({value}) AND isfinite(nl_num({value}))))
         AND nl_opt({v("date")}, nl_isdate({v("date")}))
         AND nl_opt({v("confirmed_by")}, nl_isstr({v("confirmed_by")}))
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return _explode("statuses", F, "nl_x_statuses") + f"""
+    return (
+        _explode("statuses", F, "nl_x_statuses")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_statuses AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date,
         nl_num({value}) AS value_num, nl_str({value}) AS value_text, nl_bool({value}) AS value_bool,
@@ -338,6 +347,7 @@ def _sql_statuses() -> str:
         coalesce({ok}, false) AS ok
     FROM nl_x_statuses
     """
+    )
 
 
 def _sql_assessments() -> str:
@@ -345,18 +355,21 @@ def _sql_assessments() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     score = f"nl_num({v('score')})"
     ok = f"""
-        {_keys('ks', 'v', F, ('name', 'score', 'date'))}
+        {_keys("ks", "v", F, ("name", "score", "date"))}
         AND nl_name({v("name")}, 'assessment')
         AND nl_isnum({v("score")}) AND isfinite({score})
         AND (nl_str({v("name")}) <> 'selena_sledai' OR {score} BETWEEN 0 AND 105)
         AND nl_isdate({v("date")})
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return _explode("assessments", F, "nl_x_assessments") + f"""
+    return (
+        _explode("assessments", F, "nl_x_assessments")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_assessments AS
     SELECT ord, seq, nl_str({v("name")}) AS name, nl_date({v("date")}) AS date, {score} AS score,
         nl_str({v("source")}) AS source, coalesce({ok}, false) AS ok
     FROM nl_x_assessments
     """
+    )
 
 
 def _sql_conditions() -> str:
@@ -369,7 +382,7 @@ def _sql_conditions() -> str:
         f"WHEN '{name}' THEN {limit}" for name, limit in sorted(CLASSIFICATION_CRITERIA.items())
     )
     ok = f"""
-        {_keys('ks', 'v', F, ('name',))}
+        {_keys("ks", "v", F, ("name",))}
         AND nl_name({v("name")}, 'condition')
         AND nl_opt({v("status")}, {v("status")} IN {_json_strings(_ENUMS["status"])})
         AND nl_opt({v("verification")}, {v("verification")} IN {_json_strings(_ENUMS["verification"])})
@@ -383,7 +396,9 @@ def _sql_conditions() -> str:
                 <= coalesce(CASE nl_str({v("classification")}) {limits} END, CAST({met} AS BIGINT)))
         AND nl_opt({v("controlled")}, nl_isbool({v("controlled")}))
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return _explode("conditions", F, "nl_x_conditions") + f"""
+    return (
+        _explode("conditions", F, "nl_x_conditions")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_conditions AS
     SELECT ord, seq, nl_str({v("name")}) AS name, coalesce(nl_str({v("status")}), 'active') AS status,
         nl_str({v("type")}) AS type, nl_date({v("onset")}) AS onset, nl_date({v("end")}) AS "end",
@@ -394,6 +409,7 @@ def _sql_conditions() -> str:
         coalesce({ok}, false) AS ok
     FROM nl_x_conditions
     """
+    )
 
 
 def _sql_medications() -> str:
@@ -401,7 +417,7 @@ def _sql_medications() -> str:
     v = lambda n: _v(F, n)  # noqa: E731
     start, end = f"nl_date({v('start')})", f"nl_date({v('end')})"
     ok = f"""
-        {_keys('ks', 'v', F, ('drug', 'start'))}
+        {_keys("ks", "v", F, ("drug", "start"))}
         AND nl_name({v("drug")}, 'drug')
         AND nl_opt({v("dose")}, nl_isnum({v("dose")}) AND dose > 0 AND c.factor IS NOT NULL
             AND isfinite(dose * c.factor) AND dose * c.factor BETWEEN k.low AND k.high)
@@ -413,7 +429,9 @@ def _sql_medications() -> str:
         AND nl_opt({v("administrations")}, left({v("administrations")}, 1) = '[')
         AND nl_opt({v("outcome")}, {v("outcome")} IN {_json_strings(_ENUMS["outcome"])})
         AND nl_opt({v("source")}, nl_isstr({v("source")}))"""
-    return _explode("medications", F, "nl_x_medications") + f"""
+    return (
+        _explode("medications", F, "nl_x_medications")
+        + f"""
     CREATE OR REPLACE TEMP TABLE nl_medications AS
     SELECT ord, seq, nl_str({v("drug")}) AS drug, dose * c.factor AS dose_mg,
         nl_str({v("route")}) AS route, nl_str({v("frequency")}) AS frequency,
@@ -425,6 +443,7 @@ def _sql_medications() -> str:
     LEFT JOIN nl_canon k ON k.quantity = 'dose'
     LEFT JOIN nl_conv c ON c.quantity = 'dose' AND c.spelling = nl_str({v("unit")})
     """
+    )
 
 
 _SQL_ADMINISTRATIONS = """
@@ -485,13 +504,23 @@ _VIEWS = {
 }
 
 
-def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
+def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, bytes]] | RecordError]:
+    """Lists of (line number, raw line) of at most ``size`` non-blank lines; if the file cannot
+    be read on, the error (as :func:`screener.batch.inputs.iter_records` reports it) last."""
     chunk: list[tuple[int, bytes]] = []
-    for item in _jsonl_lines(path):
-        chunk.append(item)
-        if len(chunk) >= size:
+    last: int | None = None
+    try:
+        for item in inputs._jsonl_lines(path):
+            chunk.append(item)
+            last = item[0]
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except OSError as error:
+        if chunk:
             yield chunk
-            chunk = []
+        yield RecordError(f"cannot read: {error.strerror or error}", None, last)
+        return
     if chunk:
         yield chunk
 
@@ -569,5 +598,10 @@ def stage_native(
     for path in inputs:
         source = str(path)
         for lines in _chunks(Path(path), size):
+            if isinstance(lines, RecordError):  # the rest of the file cannot be read
+                record = Record(source, lines.line, first, None, lines)
+                yield Staged(tables={}, fallback=[(first, record)], issues=(), records=1)
+                first += 1
+                break
             yield _stage_chunk(con, source, _printable_path(source), lines, first)
             first += len(lines)

@@ -471,3 +471,26 @@ def test_reader_python_and_sql_print_the_same(tmp_path: Path, capsys: pytest.Cap
     sql = capsys.readouterr().err.replace(str(tmp_path / "b"), "OUT")
     assert sql == python
     assert f"{source}:2" in sql
+
+
+def test_a_file_that_cannot_be_read_on_is_reported_as_by_the_python_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error midway (a disk failing): the lines before it are read, the error is one
+    record at the last line read, and the next input is read, on both readers."""
+    from screener.batch import inputs
+
+    first = generate(tmp_path / "a.jsonl", 6, 8)
+    second = generate(tmp_path / "b.jsonl", 4, 9)
+    lines = inputs._jsonl_lines
+
+    def failing(path: Path):  # type: ignore[no-untyped-def]
+        for number, raw in lines(path):
+            if path.name == "a.jsonl" and number == 4:
+                raise OSError(5, "Input/output error")
+            yield number, raw
+
+    monkeypatch.setattr(inputs, "_jsonl_lines", failing)
+    report, _ = both_readers(tmp_path, [first, second])
+    assert report["patients"] == 3 + 4
+    assert [(i["line"], i["message"]) for i in report["issues"]] == [(3, "cannot read: Input/output error")]
