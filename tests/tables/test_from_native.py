@@ -341,6 +341,10 @@ RAW_LINES = [
     b'{"schema_version": "1", "patient_id": "latin\xe9", "demographics": {}}',
     b'{"schema_version": "1", "patient_id": "crlf", "demographics": {}}\r',
     b'{"schema_version": "1", "patient_id": "ctrl\x01", "demographics": {}}',
+    b'{"schema_version": "1", "patient_id": "nul\x00", "demographics": {}}',
+    b'\x00\x00\x00',
+    b'{"schema_version": "1", "patient_id": "cr", "demographics": {}}\r{"x": 1}',
+    b'\xef\xbb\xbf{"schema_version": "1", "patient_id": "bom", "demographics": {}}',
     b'  {"schema_version": "1", "patient_id": "spaces", "demographics": {}}  ',
     b'{"schema_version": "1", "patient_id": "trailing", "demographics": {}} x',
     b'{"schema_version": "1", "patient_id": "neg0", "demographics": {}, "statuses": '
