@@ -498,3 +498,10 @@ def test_a_file_that_cannot_be_read_on_is_reported_as_by_the_python_reader(
     report, _ = both_readers(tmp_path, [first, second])
     assert report["patients"] == 3 + 4
     assert [(i["line"], i["message"]) for i in report["issues"]] == [(3, "cannot read: Input/output error")]
+
+
+def test_an_empty_jsonl_gives_the_same_empty_registry(tmp_path: Path) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_text("\n  \n\n", encoding="utf-8")
+    report, _ = both_readers(tmp_path, [source])
+    assert (report["patients"], report["records"], report["errors"]) == (0, 0, 0)
