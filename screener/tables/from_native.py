@@ -41,7 +41,7 @@ from screener.tables.staged import Staged
 from screener.which_value import SEQ_SPAN
 
 #: lines per chunk: the text of one chunk is in memory at once (about 4 kB per generated patient)
-CHUNK_LINES = 20_000
+CHUNK_LINES = 10_000
 
 _NAME = "[a-z][a-z0-9_]*"
 _YES_NO = ("yes", "no", "y", "n", "on", "off")  # screener.model.patient._YES_NO_WORDS

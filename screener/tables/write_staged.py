@@ -50,7 +50,7 @@ from screener.tables.write import (
     registry_manifest,
 )
 
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
 _ORDER = {"patients": "pid", "administrations": "pid, med_seq, date"}
 
 
