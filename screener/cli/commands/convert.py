@@ -12,7 +12,11 @@ JSONL/YAML/JSON, FHIR, OMOP, ``NAME.csv`` with ``NAME.mapping.yaml`` beside it),
 validates every patient and writes them as a columnar registry (:mod:`screener.tables`). A
 record that cannot be read or loaded is reported (stderr, and all of them in ``--report
 FILE``) with its file, line and field, and the conversion goes on; the registry appears in
-OUT_DIR only once complete.
+OUT_DIR only once complete. ``--reader sql`` (the default) reads the inputs a SQL converter
+exists for (:mod:`screener.tables.stagers`: native JSONL today) inside DuckDB and leaves every
+record it cannot take exactly to the Python reader (:mod:`screener.tables.write_staged`);
+``--reader python`` reads them all in Python. Both write the same registry and report the
+same errors.
 
 Outputs are written as :mod:`screener.batch.safe_io` writes them: never through a symbolic
 link (a temporary file in the folder, renamed over the target), and an earlier run's output is
