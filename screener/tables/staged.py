@@ -15,6 +15,13 @@ not cover, a value it cannot check) is not guessed at: it is handed back as a
 gives the same rows or the same located error as before. A record the SQL itself finds
 broken (a corrupt NDJSON line, a broken CSV row) is an :class:`ImportIssue` naming file,
 line and field, and the conversion goes on.
+
+A converter (a *stager*, see :mod:`screener.tables.stagers`) returns one ``Staged`` or, to
+keep memory bounded, an iterator of them, one per chunk of its input: then the ords of each
+chunk come after those of the chunk before, and a chunk's relations need only live until
+the writer (:class:`screener.tables.write_staged.StagedWriter`) asks for the next one. Ords
+count from 0 over the stager's own inputs; the writer adds the number of records of the
+inputs before them.
 """
 
 from __future__ import annotations

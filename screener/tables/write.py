@@ -229,6 +229,107 @@ def _column(name: str, sql_type: str, values: list[Any]) -> tuple[dict[str, Any]
     raise ScreenerError(f"screener.tables: no writer for column type {sql_type} ({name})")
 
 
+def patient_rows(patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
+    """The layout rows of one patient (``pid`` in the first column), in the layout's column order;
+    raises :class:`_Refused` for a value the layout cannot hold."""
+    for table in ("observations", "statuses", "assessments"):
+        count = len(getattr(patient, table))
+        if count > SEQ_SPAN:  # the SQL order key packs seq below SEQ_SPAN (screener.which_value)
+            raise _Refused(
+                f"{count} {table}: at most {SEQ_SPAN} can be screened per patient", table, None, ""
+            )
+    rows = {
+        TABLE_OF[kind]: [_record_row(kind, record, pid, seq) for seq, record in enumerate(records)]
+        for kind, records in (
+            ("observation", patient.observations),
+            ("status", patient.statuses),
+            ("assessment", patient.assessments),
+            ("condition", patient.conditions),
+            ("medication", patient.medications),
+        )
+    }
+    administrations = [
+        (pid, seq, day) for seq, m in enumerate(patient.medications) for day in m.administrations
+    ]
+    return {
+        "patients": [
+            (
+                pid,
+                patient.patient_id,
+                patient.birth_date,
+                patient.sex,
+                patient.demographics_source,
+                _printable_path(patient.file),
+                line,
+                patient.deceased if isinstance(patient.deceased, date) else None,
+                patient.deceased is True,
+                _observed_text(patient.observed),
+            )
+        ],
+        **rows,
+        "administrations": administrations,
+    }
+
+
+def patient_columns(patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
+    """The patient's rows as columns per table (tables without rows left out); a value the
+    layout cannot hold raises :class:`PatientDataError` naming the patient's file and field."""
+    try:
+        return {
+            table: _transpose(rows, table) for table, rows in patient_rows(patient, pid, line).items() if rows
+        }
+    except _Refused as refused:
+        raise PatientDataError(
+            f"patient {patient.patient_id}: {refused.message}", _where(patient, refused)
+        ) from None
+
+
+def registry_manifest(
+    patients: int,
+    rows: dict[str, int],
+    parts: int,
+    chunk_size: int,
+    errors: int,
+    sources: Iterable[str],
+    partitions: int,
+) -> dict[str, Any]:
+    """The ``manifest.json`` of a registry (every writer of registries writes this one)."""
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "patients": patients,
+        "rows": dict(rows),
+        "parts": parts,
+        "chunk_size": chunk_size,
+        "errors": errors,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": list(sources),
+        "screener_version": __version__,
+        # what --overwrite may delete later: exactly these files (and this manifest)
+        "files": [
+            f"{t}/{part_name(i, k, partitions)}"
+            for t in TABLES
+            for i in range(parts)
+            for k in range(partitions)
+        ],
+    }
+    if partitions > 1:  # absent: one partition (as every registry before partitions)
+        manifest["partitions"] = partitions
+    return manifest
+
+
+def finish_registry(tmp: Path, target: Path, manifest: dict[str, Any], overwrite: bool) -> None:
+    """Write ``manifest`` last into the finished ``tmp`` directory, then rename it to ``target``
+    (refused, as at the start, if a folder that may not be replaced appeared there meanwhile)."""
+    path = tmp / MANIFEST
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_folder(tmp)
+    check_target(target, overwrite)
+    move_into_place(tmp, target)
+
+
 _PARTITION = "__partition"
 
 
@@ -316,16 +417,7 @@ class TablesWriter:
         if self._closed:
             raise ScreenerError(f"the tables writer for {self.directory} is already closed")
         pid = self._patients
-        try:
-            staged = {
-                table: _transpose(rows, table)
-                for table, rows in self._rows_of(patient, pid, line).items()
-                if rows
-            }
-        except _Refused as refused:
-            raise PatientDataError(
-                f"patient {patient.patient_id}: {refused.message}", _where(patient, refused)
-            ) from None
+        staged = patient_columns(patient, pid, line)
         for table, values in staged.items():
             for column, more in zip(self._columns[table], values, strict=True):
                 column.extend(more)
@@ -351,33 +443,16 @@ class TablesWriter:
             if self._buffered or self._parts == 0:  # an empty registry still has typed parts
                 self._flush()
             self._con.close()
-            manifest = {
-                "format": FORMAT,
-                "patients": self._patients,
-                "rows": dict(self._rows),
-                "parts": self._parts,
-                "chunk_size": self.chunk_size,
-                "errors": self._errors,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "sources": list(self.sources),
-                "screener_version": __version__,
-                # what --overwrite may delete later: exactly these files (and this manifest)
-                "files": [
-                    f"{t}/{part_name(i, k, self.partitions)}"
-                    for t in TABLES
-                    for i in range(self._parts)
-                    for k in range(self.partitions)
-                ],
-            }
-            if self.partitions > 1:  # absent: one partition (as every registry before partitions)
-                manifest["partitions"] = self.partitions
-            path = self._tmp / MANIFEST
-            with path.open("w", encoding="utf-8") as handle:
-                handle.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            fsync_folder(self._tmp)
-            self._move_into_place()
+            manifest = registry_manifest(
+                self._patients,
+                self._rows,
+                self._parts,
+                self.chunk_size,
+                self._errors,
+                self.sources,
+                self.partitions,
+            )
+            finish_registry(self._tmp, self._target, manifest, self.overwrite)
         except BaseException:
             self.abort()
             raise
@@ -400,53 +475,13 @@ class TablesWriter:
     def _check_target(self) -> None:
         check_target(self.directory, self.overwrite)
 
-    def _move_into_place(self) -> None:
-        self._check_target()  # it may have appeared while we were writing
-        move_into_place(self._tmp, self._target)
-
     def _reset(self) -> None:
         self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}
         self._buffered = 0
         self._partition_of = []
 
     def _rows_of(self, patient: Patient, pid: int, line: int | None) -> dict[str, list[tuple[Any, ...]]]:
-        for table in ("observations", "statuses", "assessments"):
-            count = len(getattr(patient, table))
-            if count > SEQ_SPAN:  # the SQL order key packs seq below SEQ_SPAN (screener.which_value)
-                raise _Refused(
-                    f"{count} {table}: at most {SEQ_SPAN} can be screened per patient", table, None, ""
-                )
-        rows = {
-            TABLE_OF[kind]: [_record_row(kind, record, pid, seq) for seq, record in enumerate(records)]
-            for kind, records in (
-                ("observation", patient.observations),
-                ("status", patient.statuses),
-                ("assessment", patient.assessments),
-                ("condition", patient.conditions),
-                ("medication", patient.medications),
-            )
-        }
-        administrations = [
-            (pid, seq, day) for seq, m in enumerate(patient.medications) for day in m.administrations
-        ]
-        return {
-            "patients": [
-                (
-                    pid,
-                    patient.patient_id,
-                    patient.birth_date,
-                    patient.sex,
-                    patient.demographics_source,
-                    _printable_path(patient.file),
-                    line,
-                    patient.deceased if isinstance(patient.deceased, date) else None,
-                    patient.deceased is True,
-                    _observed_text(patient.observed),
-                )
-            ],
-            **rows,
-            "administrations": administrations,
-        }
+        return patient_rows(patient, pid, line)
 
     def _flush(self) -> None:
         """Write the buffered chunk: one typed part per table and partition, even an empty one."""

@@ -12,7 +12,11 @@ JSONL/YAML/JSON, FHIR, OMOP, ``NAME.csv`` with ``NAME.mapping.yaml`` beside it),
 validates every patient and writes them as a columnar registry (:mod:`screener.tables`). A
 record that cannot be read or loaded is reported (stderr, and all of them in ``--report
 FILE``) with its file, line and field, and the conversion goes on; the registry appears in
-OUT_DIR only once complete.
+OUT_DIR only once complete. ``--reader sql`` (the default) reads the inputs a SQL converter
+exists for (:mod:`screener.tables.stagers`: native JSONL today) inside DuckDB and leaves every
+record it cannot take exactly to the Python reader (:mod:`screener.tables.write_staged`);
+``--reader python`` reads them all in Python. Both write the same registry and report the
+same errors.
 
 Outputs are written as :mod:`screener.batch.safe_io` writes them: never through a symbolic
 link (a temporary file in the folder, renamed over the target), and an earlier run's output is
@@ -30,15 +34,14 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
-from screener.batch.inputs import Record, failure_message, iter_records
+from screener.batch.inputs import iter_records
 from screener.batch.safe_io import OutputError, refuse_existing, write_atomic
 from screener.cli import exit_codes
 from screener.cli.common import positive_int
-from screener.errors import InputError, Location, ScreenerError
+from screener.errors import InputError, Location
 from screener.importers import FORMATS, ImportIssue, iter_patients, load_mapping
-from screener.model.patient import patient_from_data
-from screener.yamlio import LineMap
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -46,7 +49,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 USAGE = (
     "%(prog)s INPUT... --to native --out DIR [options]\n"
     "       %(prog)s INPUT... --to tables --out DIR [--chunk-size N] [--partitions N] [--overwrite]\n"
-    "                [--report FILE]\n"
+    "                [--reader sql|python] [--threads N] [--report FILE]\n"
     "       (older spellings still work: --to-native DIR; --to tables OUT_DIR INPUT...)"
 )
 SHOWN_ERRORS = 20  # error lines printed on stderr in tables mode; --report FILE holds them all
@@ -125,6 +128,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=1,
         help="tables: split the registry into N patient-hash partitions, for screener batch "
         "--workers and --scheduler to screen in parallel (default 1)",
+    )
+    parser.add_argument(
+        "--reader",
+        choices=("sql", "python"),
+        default="sql",
+        help="tables: sql (default) reads native JSONL (and FHIR/OMOP where a SQL converter is "
+        "installed) with DuckDB's own readers, sending every record it cannot take exactly to the "
+        "Python reader; python reads every record with the Python reader. Both write the same registry",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="tables, --reader sql: DuckDB threads (default: one per core)",
     )
     parser.add_argument(
         "--overwrite",
@@ -240,21 +257,6 @@ def _check_tables_options(args: argparse.Namespace) -> None:
             )
 
 
-def _issue(record: Record, message: str, location: Location | None = None) -> ImportIssue:
-    """An unreadable record as the import report shows it: file, line, field, message."""
-    line = record.line
-    if location is not None and record.lines is not None:
-        line = location.line  # a YAML/JSON file: the line inside it
-    patient_id = record.data.get("patient_id") if isinstance(record.data, dict) else None
-    return ImportIssue(
-        file=record.source,
-        line=line,
-        field=location.field if location is not None else None,
-        message=message,
-        patient_id=patient_id if isinstance(patient_id, str) else None,
-    )
-
-
 def _partitions(text: str) -> int:
     """argparse type of --partitions: 1 to MAX_PARTITIONS."""
     from screener.tables.place import MAX_PARTITIONS
@@ -266,13 +268,41 @@ def _partitions(text: str) -> int:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    from screener.tables.write import TablesWriter
-
     _check_tables_options(args)
     refuse_existing([args.report], args.overwrite)
-    shown = 0
-    kept: list[ImportIssue] = []  # every issue, only when --report asks for them
-    errors = records = 0
+    if args.reader == "sql":
+        from screener.tables.stagers import sql_kinds
+
+        if sql_kinds(args.inputs):
+            return _run_tables_sql(args)
+    elif args.threads is not None:
+        raise InputError("--threads applies to --reader sql only")
+    return _run_tables_python(args)
+
+
+class _Issues:
+    """Issues as they come: the first SHOWN_ERRORS on stderr, all of them for --report."""
+
+    def __init__(self, keep: bool) -> None:
+        self.count = self.shown = 0
+        self.kept: list[ImportIssue] = []
+        self.keep = keep
+
+    def add(self, issue: ImportIssue) -> None:
+        self.count += 1
+        if self.shown < SHOWN_ERRORS:
+            self.shown += 1
+            print(issue, file=sys.stderr)
+        if self.keep:
+            self.kept.append(issue)
+
+
+def _run_tables_python(args: argparse.Namespace) -> int:
+    from screener.tables.load_record import load_record
+    from screener.tables.write import TablesWriter
+
+    issues = _Issues(args.report is not None)
+    records = 0
     writer = TablesWriter(
         args.out,
         args.chunk_size,
@@ -283,41 +313,49 @@ def run_tables(args: argparse.Namespace) -> int:
     try:
         for record in iter_records(args.inputs):
             records += 1
-            issue = None
-            if record.error is not None:
-                where = Location(record.source, record.error.line, record.error.field)
-                issue = _issue(record, record.error.message, where)
-            else:
-                assert record.data is not None
-                try:
-                    patient = patient_from_data(record.data, record.lines or LineMap(record.source, {}))
-                    writer.add(patient, record.line)
-                except InputError as error:
-                    issue = _issue(record, error.message, error.location)
-                except ScreenerError as error:
-                    issue = _issue(record, f"{type(error).__name__}: {error}")
-                except Exception as error:  # one record (a bug, a RecursionError) never stops the rest
-                    issue = _issue(record, failure_message(error))
-            if issue is None:
-                continue
-            errors += 1
-            if shown < SHOWN_ERRORS:
-                shown += 1
-                print(issue, file=sys.stderr)
-            if args.report is not None:
-                kept.append(issue)
+            issue = load_record(record, lambda patient, line=record.line: writer.add(patient, line))
+            if issue is not None:
+                issues.add(issue)
     except BaseException:
         writer.abort()  # nothing half-written is left behind
         raise
+    return _finish_tables(args, writer, issues, records)
+
+
+def _run_tables_sql(args: argparse.Namespace) -> int:
+    from screener.tables.stagers import staged_inputs
+    from screener.tables.write_staged import StagedWriter
+
+    issues = _Issues(args.report is not None)
+    writer = StagedWriter(
+        args.out,
+        args.chunk_size,
+        overwrite=args.overwrite,
+        sources=[str(p) for p in args.inputs],
+        partitions=args.partitions,
+        threads=args.threads,
+    )
+    try:
+        for offset, staged in staged_inputs(writer.con, args.inputs, chunk=args.chunk_size):
+            for _, issue in writer.add(staged, offset):
+                issues.add(issue)
+    except BaseException:
+        writer.abort()
+        raise
+    return _finish_tables(args, writer, issues, writer.records)
+
+
+def _finish_tables(args: argparse.Namespace, writer: Any, issues: _Issues, records: int) -> int:
+    errors = issues.count
     if writer.patients == 0 and errors:
         writer.abort()
         print(f"screener: no patient could be read; nothing written to {args.out}", file=sys.stderr)
         return exit_codes.INPUT_ERROR
     writer.add_errors(errors)
     summary = writer.close()
-    if errors > shown:
+    if errors > issues.shown:
         more = "see " + str(args.report) if args.report is not None else "--report FILE lists them all"
-        print(f"... {errors - shown} more error(s) ({more})", file=sys.stderr)
+        print(f"... {errors - issues.shown} more error(s) ({more})", file=sys.stderr)
     if args.report is not None:
         report = {
             "schema_version": "1",
@@ -327,7 +365,7 @@ def run_tables(args: argparse.Namespace) -> int:
             "records": records,
             "errors": errors,
             "rows": summary.rows,
-            "issues": [i.to_dict() for i in kept],
+            "issues": [i.to_dict() for i in issues.kept],
         }
         text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
         write_atomic(args.report, text.encode("utf-8", "backslashreplace"))
