@@ -51,10 +51,14 @@ from screener.importers.core import (
 from screener.importers.fhir import route_of
 from screener.importers.fhir.oxygen import BLOOD_GASES
 from screener.importers.mapping import (
+    AssessmentTarget,
+    ClassificationTarget,
     ContraceptionTarget,
     DrugTarget,
     Mapping,
     NotCriterion,
+    ObservationTarget,
+    StatusTarget,
     also_item,
     load_mapping,
 )
@@ -584,21 +588,10 @@ class _OmopConverter:
     ) -> None:
         self.log.records += 1
         cands = self._candidates(table, row, table)
-        target = status = assessment = classified = None
-        for s, c, _ in cands:
-            target = self.mapping.observation(s, c)
-            status = self.mapping.status(s, c)
-            assessment = self.mapping.assessment(s, c)
-            classified = self.mapping.classification(s, c)
-            if target or status or assessment or classified:
-                break
-            if (
-                table == "measurement"
-                and self.mapping.system(s) == VOCABULARIES["LOINC"]
-                and c in OXYGEN_CODES
-            ):
-                oxygen.note(c, row, self._unit(row))  # a blood gas's oxygen state (omop_details)
-                return
+        target, status, assessment, classified, oxygen_code = self.measurement_kind(table, cands)
+        if oxygen_code is not None:
+            oxygen.note(oxygen_code, row, self._unit(row))  # a blood gas's oxygen state (omop_details)
+            return
         if not (target or status or assessment or classified):
             self._unmapped(table, cands, row.get(f"{table}_source_value"))
             return
@@ -740,6 +733,34 @@ class _OmopConverter:
         )
         if added and target.name in BLOOD_GASES:
             oxygen.blood_gas(item, row)
+
+    def measurement_kind(
+        self, table: str, cands: list[tuple[str, str, str]]
+    ) -> tuple[
+        ObservationTarget | None,
+        StatusTarget | None,
+        AssessmentTarget | None,
+        ClassificationTarget | None,
+        str | None,
+    ]:
+        """What a MEASUREMENT / OBSERVATION row's concept is: (observation, status, assessment,
+        classification target, inhaled-oxygen LOINC code); the first candidate the mapping knows
+        answers, and an inhaled-oxygen code met before any such candidate is an oxygen state."""
+        target = status = assessment = classified = None
+        for s, c, _ in cands:
+            target = self.mapping.observation(s, c)
+            status = self.mapping.status(s, c)
+            assessment = self.mapping.assessment(s, c)
+            classified = self.mapping.classification(s, c)
+            if target or status or assessment or classified:
+                break
+            if (
+                table == "measurement"
+                and self.mapping.system(s) == VOCABULARIES["LOINC"]
+                and c in OXYGEN_CODES
+            ):
+                return None, None, None, None, c
+        return target, status, assessment, classified, None
 
     def _unit(self, row: dict[str, str]) -> str:
         """A row's unit: the UCUM code of its unit concept, else its unit_source_value."""
