@@ -94,7 +94,7 @@ def _stage_one(
     if not extract.has("person"):
         issues.append((base, ImportIssue(str(path), None, None, "no PERSON table (person.csv) found")))
         return base + 1
-    people = _people(con, extract, p)
+    _people(con, extract, p)
     if not extract.exact:
         return _all_python(path, mapping, extract, base, fallback, tmp, con)
     pre = _broken_rows(con, extract, p)
@@ -124,7 +124,8 @@ def _stage_one(
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}ords AS SELECT pid, {base} + COALESCE(SUM(w) OVER (
             ORDER BY ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS first, w
-        FROM (SELECT e.pid, e.ord, COALESCE(w.w, 1) AS w FROM {p}people e LEFT JOIN {p}weights w USING (pid))"""
+        FROM (SELECT e.pid, e.ord, COALESCE(w.w, 1) AS w
+              FROM {p}people e LEFT JOIN {p}weights w USING (pid))"""
     )
     first = dict(
         con.execute(f"SELECT pid, first FROM {p}ords WHERE pid IN (SELECT pid FROM {p}complex)").fetchall()
@@ -231,7 +232,8 @@ def _people(con: Any, extract: Extract, p: str) -> None:
             WHERE omop_date(observation_period_start_date) IS NULL
                OR (omop_trim(observation_period_end_date) <> ''
                    AND (omop_date(observation_period_end_date) IS NULL
-                        OR omop_date(observation_period_end_date) < omop_date(observation_period_start_date)))"""
+                        OR omop_date(observation_period_end_date)
+                           < omop_date(observation_period_start_date)))"""
         ).fetchone()[0]
         if bad:
             extract.inexact("an OBSERVATION_PERIOD row the importer reports")
@@ -405,8 +407,8 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
     dose_keys = _fetch(
         con,
         f"""SELECT DISTINCT k.strength, r.quantity, r.days_supply FROM {p}r_drug_exposure r
-        JOIN {p}dk k ON k.a = r.drug_concept_id AND k.b = r.drug_source_concept_id AND k.c = r.drug_source_value
-             AND k.rc = r.route_concept_id AND k.rs = r.route_source_value
+        JOIN {p}dk k ON k.a = r.drug_concept_id AND k.b = r.drug_source_concept_id
+             AND k.c = r.drug_source_value AND k.rc = r.route_concept_id AND k.rs = r.route_source_value
         WHERE k.kind = 'target' AND k.strength IS NOT NULL""",
     )
     register(

@@ -36,7 +36,7 @@ def register(con: Any, name: str, columns: dict[str, str], rows: Iterable[tuple[
     arrays: dict[str, Any] = {}
     for i, column in enumerate(names):
         values = [r[i] for r in rows]
-        arrays[column] = np.array(values + [None], dtype=object)[:-1]  # keep a 1-D object array
+        arrays[column] = np.array([*values, None], dtype=object)[:-1]  # keep a 1-D object array
     view = f"{name}__view"
     con.register(view, arrays)
     try:

@@ -36,7 +36,9 @@ def python_registry(inputs: list[Path], mapping: Mapping, out: Path) -> list[tup
     return errors
 
 
-def sql_registry(con: Any, inputs: list[Path], mapping: Mapping, tmp: Path) -> tuple[list[tuple[Any, ...]], Any]:
+def sql_registry(
+    con: Any, inputs: list[Path], mapping: Mapping, tmp: Path
+) -> tuple[list[tuple[Any, ...]], Any]:
     """The staged tables with the fallback persons written by the Python path, ``pid`` = rank of
     ``ord`` among the persons written (as the registry writer numbers them)."""
     staged = stage_omop(con, inputs, mapping)
@@ -54,7 +56,7 @@ def sql_registry(con: Any, inputs: list[Path], mapping: Mapping, tmp: Path) -> t
     con.executemany("INSERT INTO fb_ords VALUES (?, ?)", list(enumerate(fallback_ords)))
     con.execute(
         f"""CREATE OR REPLACE TABLE renumber AS SELECT ord, row_number() OVER (ORDER BY ord) - 1 AS pid
-        FROM (SELECT ord FROM {staged.tables['patients']} UNION ALL SELECT ord FROM fb_ords)"""
+        FROM (SELECT ord FROM {staged.tables["patients"]} UNION ALL SELECT ord FROM fb_ords)"""
     )
     for table, columns in TABLES.items():
         rest = ", ".join(f't."{c}"' for c, _ in columns if c != "pid")
@@ -75,15 +77,21 @@ def differences(con: Any, python_dir: Path) -> dict[str, tuple[int, int, int]]:
     for table in TABLES:
         glob = table_glob(python_dir, table)
         con.execute(f"CREATE OR REPLACE TABLE py_{table} AS SELECT * FROM read_parquet('{glob}')")
-        a = con.execute(f"SELECT count(*) FROM (SELECT * FROM py_{table} EXCEPT ALL SELECT * FROM sql_{table})").fetchone()[0]
-        b = con.execute(f"SELECT count(*) FROM (SELECT * FROM sql_{table} EXCEPT ALL SELECT * FROM py_{table})").fetchone()[0]
+        a = con.execute(
+            f"SELECT count(*) FROM (SELECT * FROM py_{table} EXCEPT ALL SELECT * FROM sql_{table})"
+        ).fetchone()[0]
+        b = con.execute(
+            f"SELECT count(*) FROM (SELECT * FROM sql_{table} EXCEPT ALL SELECT * FROM py_{table})"
+        ).fetchone()[0]
         n = con.execute(f"SELECT count(*) FROM py_{table}").fetchone()[0]
         if a or b:
             out[table] = (n, a, b)
     return out
 
 
-def compare(inputs: list[Path], mapping: Mapping, tmp: Path) -> tuple[dict[str, Any], list[Any], list[Any], Any]:
+def compare(
+    inputs: list[Path], mapping: Mapping, tmp: Path
+) -> tuple[dict[str, Any], list[Any], list[Any], Any]:
     con = duckdb.connect()
     py_errors = python_registry(inputs, mapping, tmp / "python")
     sql_errors, staged = sql_registry(con, inputs, mapping, tmp)

@@ -1,0 +1,184 @@
+"""``screener.tables.from_omop``: OMOP extracts staged inside DuckDB give the Python path's
+registry, row for row, and its error records (issue 17 §1, differential tests)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+duckdb = pytest.importorskip("duckdb")
+
+from screener.importers.mapping import load_mapping  # noqa: E402
+from screener.importers.omop import iter_omop  # noqa: E402
+from screener.tables.from_omop import stage_omop  # noqa: E402
+from tests.importers.conftest import shared_path  # noqa: E402
+from tests.tables.omop_compare import compare  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = REPO / "fixtures" / "omop" / "eligible_refractory_lupus"
+
+
+@pytest.fixture(scope="module")
+def mapping():  # type: ignore[no-untyped-def]
+    return load_mapping()
+
+
+def _same(inputs: list[Path], mapping, tmp: Path):  # type: ignore[no-untyped-def]
+    diffs, python_errors, sql_errors, (con, staged) = compare(inputs, mapping, tmp)
+    assert diffs == {}, diffs
+    assert sql_errors == python_errors
+    return python_errors, con, staged
+
+
+def _count(con, table: str) -> int:  # type: ignore[no-untyped-def]
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_the_shared_extract_is_the_python_registry_row_for_row(mapping, tmp_path: Path) -> None:
+    errors, con, staged = _same([shared_path("data", "synthea27nj-omop")], mapping, tmp_path)
+    assert errors == []
+    assert staged.records == 28
+    sql_persons = _count(con, staged.tables["patients"])
+    fallback = [record for _, record in staged.fallback]
+    # both routes are exercised: persons with a contraceptive record go to the Python importer
+    assert sql_persons + len(fallback) == 28 and sql_persons >= 15 and fallback
+    # and the SQL persons carry real rows: results in canonical units, conditions, drugs, death
+    assert _count(con, "py_observations") == 1575 and _count(con, staged.tables["observations"]) > 900
+    assert (
+        con.execute(
+            f"SELECT count(*) FROM {staged.tables['patients']} WHERE deceased IS NOT NULL"
+        ).fetchone()[0]
+        + sum(1 for r in fallback if r.data and r.data["demographics"].get("deceased"))
+        == 3
+    )
+
+
+def test_the_eligible_fixture_and_two_inputs_in_one_stream(mapping, tmp_path: Path) -> None:
+    _same([FIXTURE], mapping, tmp_path / "one")
+    _errors, _con, staged = _same(
+        [FIXTURE, shared_path("data", "synthea27nj-omop")], mapping, tmp_path / "two"
+    )
+    assert staged.records == 29  # ords run on across inputs
+
+
+def _as_parquet(source: Path, target: Path) -> Path:
+    target.mkdir()
+    con = duckdb.connect()
+    for csv in sorted(source.glob("*.csv")):
+        con.execute(
+            # typed as an OMOP Parquet export is (ids BIGINT, dates DATE...); no column read as BOOLEAN
+            f"COPY (SELECT * FROM read_csv('{csv}', header = true, auto_type_candidates = "
+            "['BIGINT', 'DOUBLE', 'DATE', 'TIMESTAMP', 'VARCHAR'])) TO "
+            f"'{target / (csv.stem + '.parquet')}' (FORMAT parquet)"
+        )
+    con.close()
+    return target
+
+
+def test_the_shared_extract_as_parquet_gives_the_same_tables(mapping, tmp_path: Path) -> None:
+    source = shared_path("data", "synthea27nj-omop")
+    parquet = _as_parquet(source, tmp_path / "parquet")
+    diffs, python_errors, _sql, (con, staged) = compare([source], mapping, tmp_path / "csv")
+    assert diffs == {} and python_errors == []
+    con = duckdb.connect()
+    from tests.tables.omop_compare import differences, python_registry, sql_registry
+
+    python_registry([source], mapping, tmp_path / "python")
+    errors, staged = sql_registry(con, [parquet], mapping, tmp_path / "pq")
+    assert errors == []
+    # the file column names the input given; everything else is the CSV's registry
+    con.execute(f"UPDATE sql_patients SET file = '{source}'")
+    assert differences(con, tmp_path / "python") == {}
+    assert any(record.data for _, record in staged.fallback)  # Parquet persons the SQL leaves
+
+
+def test_the_fixture_as_parquet(mapping, tmp_path: Path) -> None:
+    from tests.tables.omop_compare import differences, python_registry, sql_registry
+
+    parquet = _as_parquet(FIXTURE, tmp_path / "parquet")
+    python_registry([FIXTURE], mapping, tmp_path / "python")
+    con = duckdb.connect()
+    errors, _staged = sql_registry(con, [parquet], mapping, tmp_path / "pq")
+    assert errors == []
+    con.execute(f"UPDATE sql_patients SET file = '{FIXTURE}'")
+    assert differences(con, tmp_path / "python") == {}
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _broken_copy(tmp: Path) -> Path:
+    """The shared extract with broken rows and values of every kind the importer reports."""
+    cdm = tmp / "cdm"
+    shutil.copytree(shared_path("data", "synthea27nj-omop"), cdm)
+    measurement = cdm / "MEASUREMENT.csv"
+    rows = _lines(measurement)
+    rows[5] = ",".join(rows[5].split(",")[:-3]) + "\n"  # line 6: too few fields
+    creatinine = next(i for i, r in enumerate(rows) if ",2160-0," in r)
+    fields = rows[creatinine].split(",")
+    fields[8] = "high"  # a creatinine value that is not a number: an error record, then the person
+    rows[creatinine] = ",".join(fields)
+    measurement.write_text("".join(rows), encoding="utf-8")
+    conditions = cdm / "CONDITION_OCCURRENCE.csv"
+    rows = _lines(conditions)
+    rows[10] = rows[10].rstrip("\n") + ",extra\n"  # line 11: too many fields
+    conditions.write_text("".join(rows), encoding="utf-8")
+    person = cdm / "PERSON.csv"
+    rows = _lines(person)
+    rows[3] = "," + rows[3].split(",", 1)[1]  # line 4: empty person_id
+    person.write_text("".join(rows), encoding="utf-8")
+    drugs = cdm / "DRUG_EXPOSURE.csv"
+    rows = _lines(drugs)
+    cyclosporine = next(i for i, r in enumerate(rows) if "241834" in r)
+    header = rows[0].rstrip("\n").split(",")
+    fields = rows[cyclosporine].split(",")
+    fields[header.index("drug_exposure_start_date")] = "2019-02-30"  # not a calendar date
+    rows[cyclosporine] = ",".join(fields)
+    drugs.write_text("".join(rows), encoding="utf-8")
+    return cdm
+
+
+def test_broken_rows_and_values_are_the_python_paths_errors_and_the_rest_goes_on(
+    mapping, tmp_path: Path
+) -> None:
+    cdm = _broken_copy(tmp_path)
+    errors, con, staged = _same([cdm], mapping, tmp_path / "cmp")
+    messages = {(Path(e[1]).name, e[2], e[3]) for e in errors}
+    assert ("MEASUREMENT.csv", 6, None) in messages
+    assert ("CONDITION_OCCURRENCE.csv", 11, None) in messages
+    assert ("PERSON.csv", 4, "person_id") in messages
+    assert any(name == "MEASUREMENT.csv" and field == "value_as_number" for name, _, field in messages)
+    assert any(
+        name == "DRUG_EXPOSURE.csv" and field == "drug_exposure_start_date" for name, _, field in messages
+    )
+    # the broken rows are found by the SQL itself; the bad values by the persons' Python reading
+    assert {Path(i.file).name for _, i in staged.issues} == {
+        "MEASUREMENT.csv",
+        "CONDITION_OCCURRENCE.csv",
+        "PERSON.csv",
+    }
+    assert _count(con, "py_patients") == 27  # everyone else is written
+
+
+def test_an_extract_the_sql_cannot_number_is_read_whole_by_python(mapping, tmp_path: Path) -> None:
+    cdm = tmp_path / "cdm"
+    shutil.copytree(FIXTURE, cdm)
+    measurement = cdm / "measurement.csv"
+    rows = _lines(measurement)
+    measurement.write_text("".join([*rows[:3], "\n", *rows[3:]]), encoding="utf-8")  # a blank line
+    _errors, con, staged = _same([cdm], mapping, tmp_path / "cmp")
+    assert _count(con, staged.tables["patients"]) == 0 and len(list(staged.fallback)) == 1
+
+
+def test_a_missing_person_table_says_what_the_importer_says(mapping, tmp_path: Path) -> None:
+    cdm = tmp_path / "cdm"
+    shutil.copytree(FIXTURE, cdm)
+    (cdm / "person.csv").unlink()
+    run = iter_omop([cdm], mapping)
+    assert list(run) == []
+    staged = stage_omop(duckdb.connect(), [cdm], mapping)
+    assert [i for _, i in staged.issues] == [i for i in run.log.issues if i.level == "error"]
+    assert staged.records == 1 and [o for o, _ in staged.issues] == [0]
