@@ -349,7 +349,10 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
     register(
         con,
         f"{p}dk",
-        {"a": v, "b": v, "c": v, "rc": v, "rs": v, "kind": v, "drug": v, "strength": "DOUBLE", "route": v},
+        {
+            **{"a": v, "b": v, "c": v, "rc": v, "rs": v, "kind": v, "drug": v, "strength": "DOUBLE"},
+            **{"route": v, "method": v, "event": v, "display": v},
+        },
         codes.drugs(drug),
     )
     register(
@@ -358,7 +361,12 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
         {"tbl": v, "a": v, "b": v, "c": v, "kind": v, "name": v, "method": v},
         codes.measurements(meas),
     )
-    register(con, f"{p}pk", {"a": v, "b": v, "c": v, "kind": v}, codes.procedures(proc))
+    register(
+        con,
+        f"{p}pk",
+        {"a": v, "b": v, "c": v, "kind": v, "method": v, "event": v, "display": v},
+        codes.procedures(proc),
+    )
     register(con, f"{p}uk", {"a": v, "b": v, "unit": v}, codes.units(unit_keys))
     register(con, f"{p}ok", {"op": v, "ok": "BOOLEAN"}, codes.operators(ops))
     register(

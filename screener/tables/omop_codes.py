@@ -8,7 +8,7 @@ strength (DRUG_STRENGTH), RxNorm names and the text safety net are the same code
 :mod:`screener.importers.omop`. Values that go through units (a lab value in its unit, a
 daily dose) are converted per distinct (name, value, unit) by :mod:`screener.units`, as the
 patient loader converts them. ``kind`` ``complex`` marks what the SQL does not assemble (a
-contraceptive, a status, a coded answer, a blood gas...): its person goes to the Python path.
+status, a coded answer, a blood gas...): its person goes to the Python path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from screener import units
 from screener.importers.core import ImportLog, parse_number
 from screener.importers.fhir import route_of
 from screener.importers.fhir.oxygen import BLOOD_GASES
-from screener.importers.mapping import Mapping, NotCriterion, also_item
+from screener.importers.mapping import ContraceptionTarget, Mapping, NotCriterion, also_item
 from screener.importers.omop import DEFAULT_SOURCE_VOCABULARIES, Concept, _OmopConverter
 from screener.importers.omop_details import outcome_of_stop_reason
 from screener.terminology.omop_vocab import ExtractVocabulary
@@ -48,6 +48,10 @@ def register(con: Any, name: str, columns: dict[str, str], rows: Iterable[tuple[
             con.execute(f"CREATE OR REPLACE TABLE {name} ({typed})")
     finally:
         con.unregister(view)
+
+
+def _method(target: ContraceptionTarget) -> tuple[str, str, str]:
+    return target.method, target.event, target.display
 
 
 class Codes:
@@ -121,16 +125,17 @@ class Codes:
                 "route_source_value": rs,
             }
             cands = cv._candidates("drug_exposure", row, "drug")
-            if cv._contraceptive(cands) is not None:
-                out.append((a, b, c, rc, rs, "complex", None, None, None))
+            method = cv._contraceptive(cands)
+            if method is not None:  # a method in place (and a medication no criterion reads)
+                out.append((a, b, c, rc, rs, "contraceptive", None, None, None, *_method(method)))
                 continue
             target = cv._drug_target(row, cands)
             if target is None:
-                out.append((a, b, c, rc, rs, "list", None, None, None))
+                out.append((a, b, c, rc, rs, "list", None, None, None, None, None, None))
                 continue
             route_name = self.concepts.get(rc, ("", "", ""))[2]
             route = target.route or route_of(route_name or rs)
-            out.append((a, b, c, rc, rs, "target", target.drug, target.strength_mg, route))
+            out.append((a, b, c, rc, rs, "target", target.drug, target.strength_mg, route, None, None, None))
         return out
 
     def measurements(self, keys: Iterable[tuple[str, str, str, str]]) -> list[tuple[Any, ...]]:
@@ -153,12 +158,16 @@ class Codes:
         return out
 
     def procedures(self, keys: Iterable[tuple[str, str, str]]) -> list[tuple[Any, ...]]:
-        """(concept, source concept, source value) -> (..., kind): contraceptive ``complex``."""
+        """(concept, source concept, source value) -> (..., kind, method, event, display): kind
+        ``contraceptive`` (a method put in place or taken out) or ``none``."""
         cv, out = self.converter, []
         for a, b, c in keys:
             row = {"procedure_concept_id": a, "procedure_source_concept_id": b, "procedure_source_value": c}
-            cands = cv._candidates("procedure_occurrence", row, "procedure")
-            out.append((a, b, c, "complex" if cv._contraceptive(cands) is not None else "none"))
+            method = cv._contraceptive(cv._candidates("procedure_occurrence", row, "procedure"))
+            if method is None:
+                out.append((a, b, c, "none", None, None, None))
+            else:
+                out.append((a, b, c, "contraceptive", *_method(method)))
         return out
 
     def units(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:

@@ -6,13 +6,14 @@ person in ``<p>complex`` (read by the Python importer instead).
 
 Order (``seq``) is the importer's: conditions by row then ``also`` targets, then the
 ``other_diagnosis`` marker; drug exposures by row, then ``other_medication``; MEASUREMENT
-rows, then OBSERVATION rows.
+rows, then OBSERVATION rows; contraceptive methods in place, by method.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from screener.importers.contraception import STATUS
 from screener.importers.record_lists import OTHER_DIAGNOSIS, OTHER_MEDICATION
 from screener.tables.layout import TABLES
 from screener.which_value import SEQ_SPAN
@@ -23,6 +24,7 @@ def assemble(con: Any, p: str) -> None:
     _conditions(con, p)
     _medications(con, p)
     _observations(con, p)
+    _contraception(con, p)
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}complex AS SELECT DISTINCT pid FROM (
             SELECT pid FROM {p}demo WHERE birth_bad
@@ -31,9 +33,8 @@ def assemble(con: Any, p: str) -> None:
             UNION ALL SELECT pid FROM {p}obs WHERE bad
             UNION ALL SELECT o.pid FROM {p}obs o JOIN {p}demo d USING (pid) WHERE o.read AND o.date < d.birth
             UNION ALL SELECT pid FROM {p}obs WHERE read GROUP BY pid HAVING count(*) > {SEQ_SPAN}
-            UNION ALL SELECT r.pid FROM {p}r_procedure_occurrence r JOIN {p}pk k
-                ON k.a = r.procedure_concept_id AND k.b = r.procedure_source_concept_id
-                AND k.c = r.procedure_source_value WHERE k.kind = 'complex')"""
+            UNION ALL SELECT pid FROM {p}events WHERE day IS NULL
+            UNION ALL SELECT s.pid FROM {p}stat s JOIN {p}demo d USING (pid) WHERE s.date < d.birth)"""
     )
 
 
@@ -157,6 +158,39 @@ def _medications(con: Any, p: str) -> None:
     )
 
 
+def _contraception(con: Any, p: str) -> None:
+    """Contraceptive methods in place (:mod:`screener.importers.contraception`): per method, the
+    latest start (of one day, the first read: drug rows, then procedures) unless a removal of
+    that method is on or after it; one ``effective_contraception`` status each, by method."""
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {p}events AS
+        SELECT r.pid, 0 AS grp, r.line, k.method, k.event, k.display,
+            omop_date(r.drug_exposure_start_date) AS day, 'drug_exposure/' || r.drug_exposure_id AS source
+        FROM {p}r_drug_exposure r JOIN {p}dk k ON k.a = r.drug_concept_id
+            AND k.b = r.drug_source_concept_id AND k.c = r.drug_source_value
+            AND k.rc = r.route_concept_id AND k.rs = r.route_source_value
+        WHERE k.kind = 'contraceptive'
+        UNION ALL
+        SELECT r.pid, 1, r.line, k.method, k.event, k.display, omop_date(r.procedure_date),
+            'procedure_occurrence/' || r.procedure_occurrence_id
+        FROM {p}r_procedure_occurrence r JOIN {p}pk k ON k.a = r.procedure_concept_id
+            AND k.b = r.procedure_source_concept_id AND k.c = r.procedure_source_value
+        WHERE k.kind = 'contraceptive'"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {p}stat AS
+        WITH latest AS (
+            SELECT * FROM (
+                SELECT *, row_number() OVER (PARTITION BY pid, method ORDER BY day DESC, grp, line) AS rk
+                FROM {p}events WHERE event = 'start') WHERE rk = 1)
+        SELECT l.pid, l.method, l.day AS date,
+            l.source || ': ' || l.display || ' (' || l.method || ')' AS source
+        FROM latest l
+        WHERE NOT EXISTS (SELECT 1 FROM {p}events e WHERE e.pid = l.pid AND e.method = l.method
+                          AND e.event = 'removal' AND e.day >= l.day)"""
+    )
+
+
 def _observations(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}obs AS
@@ -246,4 +280,17 @@ def insert(con: Any, p: str, file: str, out: str) -> None:
             "source": "source",
         },
         f"(SELECT * FROM {p}obs WHERE read) o {keep}",
+    )
+    _insert_table(
+        con,
+        out,
+        "statuses",
+        {
+            "seq": "row_number() OVER (PARTITION BY pid ORDER BY method) - 1",
+            "name": f"'{STATUS}'",
+            "date": "date",
+            "value_bool": "true",
+            "source": "source",
+        },
+        f"{p}stat {keep}",
     )

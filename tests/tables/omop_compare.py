@@ -53,7 +53,8 @@ def sql_registry(
             writer.add(patient_from_data(record.data, LineMap(record.source, {})), record.line)
             fallback_ords.append(ord_)
     con.execute("CREATE OR REPLACE TABLE fb_ords (pid BIGINT, ord BIGINT)")
-    con.executemany("INSERT INTO fb_ords VALUES (?, ?)", list(enumerate(fallback_ords)))
+    if fallback_ords:
+        con.executemany("INSERT INTO fb_ords VALUES (?, ?)", list(enumerate(fallback_ords)))
     con.execute(
         f"""CREATE OR REPLACE TABLE renumber AS SELECT ord, row_number() OVER (ORDER BY ord) - 1 AS pid
         FROM (SELECT ord FROM {staged.tables["patients"]} UNION ALL SELECT ord FROM fb_ords)"""

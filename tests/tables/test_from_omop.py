@@ -40,23 +40,19 @@ def test_the_shared_extract_is_the_python_registry_row_for_row(mapping, tmp_path
     errors, con, staged = _same([shared_path("data", "synthea27nj-omop")], mapping, tmp_path)
     assert errors == []
     assert staged.records == 28
-    sql_persons = _count(con, staged.tables["patients"])
     fallback = [record for _, record in staged.fallback]
-    # both routes are exercised: persons with a contraceptive record go to the Python importer
-    assert sql_persons + len(fallback) == 28 and sql_persons >= 15 and fallback
-    # and the SQL persons carry real rows: results in canonical units, conditions, drugs, death
-    assert _count(con, "py_observations") == 1575 and _count(con, staged.tables["observations"]) > 900
-    assert (
-        con.execute(
-            f"SELECT count(*) FROM {staged.tables['patients']} WHERE deceased IS NOT NULL"
-        ).fetchone()[0]
-        + sum(1 for r in fallback if r.data and r.data["demographics"].get("deceased"))
-        == 3
-    )
+    # every person goes through SQL, with real rows: results in canonical units, conditions,
+    # drugs, contraceptive methods in place (with removals), deaths
+    assert _count(con, staged.tables["patients"]) == 28 and fallback == []
+    for table, rows in (("observations", 1575), ("conditions", 28), ("medications", 32), ("statuses", 21)):
+        assert _count(con, f"py_{table}") == rows == _count(con, staged.tables[table])
+    assert _count(con, f"(SELECT * FROM {staged.tables['patients']} WHERE deceased IS NOT NULL)") == 3
 
 
 def test_the_eligible_fixture_and_two_inputs_in_one_stream(mapping, tmp_path: Path) -> None:
-    _same([FIXTURE], mapping, tmp_path / "one")
+    _errors, _con, staged = _same([FIXTURE], mapping, tmp_path / "one")
+    # statuses, coded answers and blood gases: the person is read by the Python importer
+    assert [o for o, r in staged.fallback if r.data] == [0]
     _errors, _con, staged = _same(
         [FIXTURE, shared_path("data", "synthea27nj-omop")], mapping, tmp_path / "two"
     )
@@ -91,7 +87,7 @@ def test_the_shared_extract_as_parquet_gives_the_same_tables(mapping, tmp_path: 
     # the file column names the input given; everything else is the CSV's registry
     con.execute(f"UPDATE sql_patients SET file = '{source}'")
     assert differences(con, tmp_path / "python") == {}
-    assert any(record.data for _, record in staged.fallback)  # Parquet persons the SQL leaves
+    assert list(staged.fallback) == []
 
 
 def test_the_fixture_as_parquet(mapping, tmp_path: Path) -> None:
@@ -100,8 +96,8 @@ def test_the_fixture_as_parquet(mapping, tmp_path: Path) -> None:
     parquet = _as_parquet(FIXTURE, tmp_path / "parquet")
     python_registry([FIXTURE], mapping, tmp_path / "python")
     con = duckdb.connect()
-    errors, _staged = sql_registry(con, [parquet], mapping, tmp_path / "pq")
-    assert errors == []
+    errors, staged = sql_registry(con, [parquet], mapping, tmp_path / "pq")
+    assert errors == [] and [o for o, r in staged.fallback if r.data] == [0]  # Parquet written as CSV
     con.execute(f"UPDATE sql_patients SET file = '{FIXTURE}'")
     assert differences(con, tmp_path / "python") == {}
 
