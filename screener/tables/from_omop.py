@@ -380,7 +380,7 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
         f"""CREATE OR REPLACE TABLE {p}obs_rows AS
         SELECT r.pid, r.ord, r.line, 0 AS tbl, 'measurement/' || r.measurement_id AS source, k.kind, k.name,
                k.method, r.measurement_date AS date, r.value_as_number AS value, u.unit,
-               r.operator_concept_id AS op, r.range_low || r.range_high AS ranges
+               r.operator_concept_id AS op, r.range_low, r.range_high
         FROM {p}r_measurement r
         JOIN {p}mk k ON k.tbl = 'measurement' AND k.a = r.measurement_concept_id
              AND k.b = r.measurement_source_concept_id AND k.c = r.measurement_source_value
@@ -388,7 +388,7 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
         WHERE k.kind <> 'none'
         UNION ALL
         SELECT r.pid, r.ord, r.line, 1, 'observation/' || r.observation_id, k.kind, k.name, k.method,
-               r.observation_date, r.value_as_number, u.unit, '', ''
+               r.observation_date, r.value_as_number, u.unit, '', '', ''
         FROM {p}r_observation r
         JOIN {p}mk k ON k.tbl = 'observation' AND k.a = r.observation_concept_id
              AND k.b = r.observation_source_concept_id AND k.c = r.observation_source_value
@@ -409,6 +409,20 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
             "unit_out": v,
         },
         Codes.values(keys),
+    )
+    keys = _fetch(
+        con,
+        f"""SELECT DISTINCT name, unit, range_low, range_high FROM {p}obs_rows
+        WHERE kind = 'numeric' AND range_low || range_high <> ''""",
+    )
+    register(
+        con,
+        f"{p}rk",
+        {
+            **{"name": v, "unit": v, "lo": v, "hi": v},
+            **{"ok": "BOOLEAN", "low": "DOUBLE", "high": "DOUBLE"},
+        },
+        Codes.ranges(keys),
     )
     stops = [r[0] for r in _fetch(con, f"SELECT DISTINCT stop_reason FROM {p}r_drug_exposure")]
     register(con, f"{p}sk", {"text": v, "outcome": v}, Codes.stop_reasons(stops))

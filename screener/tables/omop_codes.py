@@ -13,17 +13,20 @@ status, a coded answer, a blood gas...): its person goes to the Python path.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from screener import units
+from screener.errors import Location, PatientDataError
 from screener.importers.core import ImportLog, parse_number
 from screener.importers.fhir import route_of
 from screener.importers.fhir.oxygen import BLOOD_GASES
 from screener.importers.mapping import ContraceptionTarget, Mapping, NotCriterion, also_item
 from screener.importers.omop import DEFAULT_SOURCE_VOCABULARIES, Concept, _OmopConverter
 from screener.importers.omop_details import outcome_of_stop_reason
+from screener.model.patient import _reference_range
 from screener.terminology.omop_vocab import ExtractVocabulary
 
 
@@ -206,6 +209,30 @@ class Codes:
                 out.append((name, text, unit, True, False, None, None))
             else:
                 out.append((name, text, unit, True, True, converted, units.CANONICAL[name]))
+        return out
+
+    @staticmethod
+    def ranges(keys: Iterable[tuple[str, str, str, str]]) -> list[tuple[Any, ...]]:
+        """(name, unit, range_low, range_high) -> (..., ok, low, high): the reference range the
+        importer reads (a bound that is not a number is left out) and the loader stores (in the
+        value's canonical unit); ok False: a range the loader refuses (negative, inverted)."""
+        out = []
+        for name, unit, low_text, high_text in keys:
+            bounds: dict[str, float] = {}
+            for text, key in ((low_text, "low"), (high_text, "high")):
+                if text:
+                    with contextlib.suppress(ValueError):  # the importer warns, leaves it out
+                        bounds[key] = parse_number(text)
+            if not bounds:
+                out.append((name, unit, low_text, high_text, True, None, None))
+                continue
+            item = {"name": name, "unit": unit or None, "reference_range": bounds}
+            try:
+                low, high = _reference_range(item, Location("<omop>"))
+            except PatientDataError:
+                out.append((name, unit, low_text, high_text, False, None, None))
+                continue
+            out.append((name, unit, low_text, high_text, True, low, high))
         return out
 
     @staticmethod

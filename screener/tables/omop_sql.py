@@ -195,13 +195,16 @@ def _observations(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}obs AS
         SELECT o.pid, o.tbl, o.line, o.name, omop_date(o.date) AS date, v.num AS value_num,
-            v.unit_out AS unit, o.method, o.source,
+            v.unit_out AS unit, o.method, o.source, r.low AS reference_low, r.high AS reference_high,
             o.kind = 'numeric' AND (o.op IN ('', '0') OR COALESCE(k.ok, false)) AS read,
             o.kind <> 'numeric' OR omop_date(o.date) IS NULL OR NOT v.number_ok
-                OR ((o.op IN ('', '0') OR COALESCE(k.ok, false)) AND (NOT v.unit_ok OR o.ranges <> ''))
+                OR ((o.op IN ('', '0') OR COALESCE(k.ok, false))
+                    AND (NOT v.unit_ok OR NOT COALESCE(r.ok, true)))
                 AS bad
         FROM {p}obs_rows o
         LEFT JOIN {p}vk v ON v.name = o.name AND v.value = o.value AND v.unit = o.unit
+        LEFT JOIN {p}rk r ON r.name = o.name AND r.unit = o.unit AND r.lo = o.range_low
+            AND r.hi = o.range_high
         LEFT JOIN {p}ok k ON k.op = o.op"""
     )
 
@@ -276,6 +279,8 @@ def insert(con: Any, p: str, file: str, out: str) -> None:
             "date": "date",
             "value_num": "value_num",
             "unit": "unit",
+            "reference_low": "reference_low",
+            "reference_high": "reference_high",
             "method": "method",
             "source": "source",
         },
