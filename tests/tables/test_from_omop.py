@@ -178,3 +178,112 @@ def test_a_missing_person_table_says_what_the_importer_says(mapping, tmp_path: P
     staged = stage_omop(duckdb.connect(), [cdm], mapping)
     assert [i for _, i in staged.issues] == [i for i in run.log.issues if i.level == "error"]
     assert staged.records == 1 and [o for o, _ in staged.issues] == [0]
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+
+
+def test_values_units_ranges_doses_stop_reasons_deaths_periods_and_methods_through_sql(
+    mapping, tmp_path: Path
+) -> None:
+    """A hand-made extract of what the SQL assembles itself, each on both sides: unit conversion,
+    reference ranges (a bound that is not a number), a censored value, daily doses from RxNorm
+    names, stop reasons (clear and unclear), an unreadable end date, diagnosis and medication
+    lists, birth from its parts, a death without a readable date, observed periods, and
+    contraceptive methods put in place and taken out (on the same day, and before a new start)."""
+    cdm = tmp_path / "cdm"
+    cdm.mkdir()
+    shutil.copy(FIXTURE / "cdm_source.csv", cdm / "cdm_source.csv")
+    _write(
+        cdm / "person.csv",
+        """
+person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime,gender_source_value
+1001,0,1992,3,14,,F
+1002,0,1980,11,2,1980-11-02 00:00:00,f
+""",
+    )
+    _write(
+        cdm / "concept.csv",
+        """
+concept_id,concept_name,domain_id,vocabulary_id,concept_class_id,standard_concept,concept_code,valid_start_date,valid_end_date,invalid_reason
+4171756,<,Meas Value Operator,Meas Value Operator,Meas Value Operator,S,<,1970-01-01,2099-12-31,
+4172703,=,Meas Value Operator,Meas Value Operator,Meas Value Operator,S,=,1970-01-01,2099-12-31,
+""",
+    )
+    _write(
+        cdm / "measurement.csv",
+        """
+measurement_id,person_id,measurement_concept_id,measurement_date,measurement_datetime,value_as_number,operator_concept_id,unit_concept_id,range_low,range_high,measurement_source_value,measurement_source_concept_id,unit_source_value
+2000,1001,0,2026-11-18,,61,0,0,,,29463-7,0,kg
+2001,1001,0,2026-11-18,,165,,0,,,8302-2,0,cm
+2002,1001,0,2026-11-18,,68,4172703,0,45,90,2160-0,0,umol/L
+2003,1001,0,2026-11-18,,31,0,0,n/a,35,1920-8,0,U/L
+2004,1001,0,2026-10-01,,20,4171756,0,,,1742-6,0,U/L
+2005,1001,0,2026-11-18,,2.9,0,0,,,751-8,0,10*9/L
+2007,1001,0,2026-11-18,,112,0,0,,,718-7,0,g/L
+2008,1002,0,2025-05-01,,1.1,0,0,,,2160-0,0,mg/dL
+2009,1002,0,2025-05-01,,4,0,0,,,72514-3,0,{score}
+""",
+    )
+    _write(
+        cdm / "drug_exposure.csv",
+        """
+drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,stop_reason,quantity,days_supply,route_concept_id,route_source_value,drug_source_value,drug_source_concept_id
+5001,1001,0,2019-06-10,2020-01-31,no response,944,236,0,oral,312617,0
+5002,1001,0,2020-02-01,2021-13-31,adverse effect: nausea,2550,425,0,oral,200060,0
+5003,1001,0,2026-06-01,,finished course,,,0,oral,8640,0
+5004,1001,0,2019-06-10,,maybe later,,,0,oral,5521,0
+5005,1001,0,2026-11-18,,,,,0,,807283,0
+5006,1001,0,2018-01-01,2018-02-01,,,,0,,1049630,0
+5007,1002,0,2024-01-01,,,,,0,,1049630,0
+""",
+    )
+    _write(
+        cdm / "condition_occurrence.csv",
+        """
+condition_occurrence_id,person_id,condition_concept_id,condition_start_date,condition_end_date,condition_source_value,condition_source_concept_id
+4001,1001,0,2019-05-20,,55464009,0
+4002,1001,0,2010-01-01,2011-13-01,38341003,0
+4003,1002,0,2015-03-01,2016-01-01,38341003,0
+""",
+    )
+    _write(
+        cdm / "procedure_occurrence.csv",
+        """
+procedure_occurrence_id,person_id,procedure_concept_id,procedure_date,procedure_source_value,procedure_source_concept_id
+6001,1001,0,2023-03-15,65200003,0
+6002,1001,0,2024-03-15,68254000,0
+6003,1002,0,2020-01-01,169553002,0
+6004,1002,0,2020-01-01,301807007,0
+""",
+    )
+    _write(cdm / "death.csv", "person_id,death_date,death_datetime\n1002,2026-02-30,\n")
+    _write(
+        cdm / "observation_period.csv",
+        """
+person_id,observation_period_start_date,observation_period_end_date
+1001,2015-01-01,2020-12-31
+1001,2021-01-01,
+1002,2010-01-01,2026-01-01
+""",
+    )
+    errors, con, staged = _same([cdm], mapping, tmp_path / "cmp")
+    assert errors == [] and list(staged.fallback) == []  # both persons assembled in SQL
+    rows = con.execute(
+        "SELECT name, value_num, unit, reference_low, reference_high FROM sql_observations "
+        "WHERE name IN ('creatinine', 'ast', 'alt', 'hemoglobin') ORDER BY pid, seq"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["creatinine", "ast", "hemoglobin", "creatinine"]  # ALT < 20 left out
+    assert rows[0][2] == "mg/dL" and rows[0][1] < 1 and rows[0][3] < rows[0][4] < 1.1
+    assert rows[1][3] is None and rows[1][4] == 35
+    meds = con.execute("SELECT drug, outcome, dose_mg FROM sql_medications ORDER BY pid, seq").fetchall()
+    assert ("other_medication", None, None) in meds and any(m[1] == "adverse_effect" for m in meds)
+    assert any(m[1] == "inefficacy" and m[2] for m in meds)
+    statuses = con.execute("SELECT pid, source FROM sql_statuses").fetchall()
+    assert len(statuses) == 1 and statuses[0][0] == 0  # the IUD of 1001; 1002's implant came out
+    patients = con.execute("SELECT birth_date, deceased_undated, observed FROM sql_patients ORDER BY pid")
+    assert [(str(b), u, o) for b, u, o in patients.fetchall()] == [
+        ("1992-03-14", False, "2015-01-01/2020-12-31;2021-01-01/"),
+        ("1980-11-02", True, "2010-01-01/2026-01-01"),
+    ]
