@@ -38,12 +38,20 @@ from screener.importers.mapping import Mapping
 from screener.importers.omop import iter_omop
 from screener.tables.layout import TABLES
 from screener.tables.omop_codes import Codes, register
-from screener.tables.omop_read import COLUMNS, READ_ORDER, Extract, is_parquet, read_extract, sql_string
+from screener.tables.omop_read import (
+    COLUMNS,
+    READ_ORDER,
+    WHITESPACE,
+    Extract,
+    is_parquet,
+    read_extract,
+    sql_string,
+)
 from screener.tables.omop_sql import assemble, insert
 from screener.tables.staged import Staged
 from screener.terminology.omop_vocab import ExtractVocabulary
 
-_WS = "' \t\n\r\x0b\x0c'"
+_WS = sql_string(WHITESPACE)  # what Python's str.strip() removes
 _DATE = r"'^(\d{4})-(\d{2})-(\d{2})([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$'"
 _MACROS = f"""
 CREATE OR REPLACE MACRO omop_trim(x) AS trim(x, {_WS});
@@ -61,6 +69,7 @@ _OUT = "omop_staged_"
 
 def stage_omop(con: Any, inputs: list[Path], mapping: Mapping) -> Staged:
     """Stage OMOP extracts ``inputs`` (directories) in ``con`` (see the module docstring)."""
+    con.execute("SET enable_progress_bar = false")  # nothing printed to the caller's terminal
     for statement in _MACROS.split(";"):
         if statement.strip():
             con.execute(statement)
@@ -252,11 +261,12 @@ def _rows(con: Any, extract: Extract, p: str) -> None:
     """The selected persons' clinical rows, fields stripped as the importer strips them."""
     for table in _CLINICAL_ROWS:
         cols = [c for c in COLUMNS[table] if c != "person_id"]
-        fields = ", ".join(f"omop_trim({c}) AS {c}" for c in cols)
+        trim = extract.trim(table)
+        fields = ", ".join(f"{trim}({c}) AS {c}" for c in cols)
         if extract.has(table):
             con.execute(
                 f"""CREATE OR REPLACE TABLE {p}r_{table} AS SELECT e.pid, e.ord, t.line, {fields}
-                FROM {p}{table} t JOIN {p}people e ON omop_trim(t.person_id) = e.pid"""
+                FROM {p}{table} t JOIN {p}people e ON {trim}(t.person_id) = e.pid"""
             )
         else:
             typed = ", ".join(f"{c} VARCHAR" for c in cols)

@@ -124,6 +124,8 @@ class Extract:
     rejects: list[ImportIssue] = field(default_factory=list)  # broken rows, in reading order
     exact: bool = True
     why: str = ""
+    # tables whose fields may end in whitespace other than spaces (read with the slower trim)
+    slow_trim: set[str] = field(default_factory=set)
 
     def inexact(self, why: str) -> None:
         if self.exact:
@@ -131,6 +133,10 @@ class Extract:
 
     def has(self, table: str) -> bool:
         return table in self.relations
+
+    def trim(self, table: str) -> str:
+        """The SQL function that strips a field of ``table`` as Python's ``str.strip`` does."""
+        return "omop_trim" if table in self.slow_trim else "trim"
 
 
 def find_files(directory: Path) -> dict[str, Path]:
@@ -191,20 +197,32 @@ def _read_parquet(con: Any, extract: Extract, table: str, path: Path, name: str)
     ]
     positions = _positions(names, extract, path)
     select = _select(table, positions, lambda i: '"' + names[i].replace('"', '""') + '"')
+    extract.slow_trim.add(table)
     con.execute(
         f"CREATE OR REPLACE TABLE {name} AS SELECT {select}, CAST(file_row_number + 2 AS BIGINT) AS line "
         f"FROM read_parquet({sql_string(str(path))}, file_row_number = true)"
     )
 
 
-def _physical_lines(path: Path) -> int:
-    """Lines in a file (a last line without a line break counts)."""
-    count, last = 0, b"\n"
+# whitespace Python's str.strip() removes and DuckDB's trim() keeps (the fields of a file holding
+# any of it are stripped with the slower ``omop_trim``): ASCII tab, vertical tab, form feed,
+# \x1c-\x1f, and, UTF-8 encoded, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+# U+205F, U+3000 (a carriage return not before a line feed is counted apart)
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_OTHER_SPACES = tuple(c.encode("utf-8") for c in WHITESPACE if c not in " \n\r")
+
+
+def _scan(path: Path) -> tuple[int, bool]:
+    """(lines, whitespace other than spaces) of a file: a last line without a line break counts;
+    a carriage return not before a line feed is whitespace."""
+    count, last, spaces = 0, b"\n", False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
             count += chunk.count(b"\n")
+            spaces = spaces or chunk.count(b"\r") != chunk.count(b"\r\n")
+            spaces = spaces or any(b in chunk for b in _OTHER_SPACES)
             last = chunk[-1:]
-    return count + (last != b"\n")
+    return count + (last != b"\n"), spaces
 
 
 def _read_csv(con: Any, extract: Extract, table: str, path: Path, name: str) -> None:
@@ -232,8 +250,11 @@ def _read_csv(con: Any, extract: Extract, table: str, path: Path, name: str) -> 
     rows = con.execute(f"SELECT count(*) FROM {name}__raw").fetchone()[0]
     if any(kind not in ("MISSING COLUMNS", "TOO MANY COLUMNS") for (kind,) in kinds):
         extract.inexact(f"{path}: a row DuckDB reads otherwise than Python's csv module")
-    if _physical_lines(path) != 1 + rows + len(rejected):
+    lines, spaces = _scan(path)
+    if lines != 1 + rows + len(rejected):
         extract.inexact(f"{path}: a blank line or a field holding a line break")
+    if spaces:
+        extract.slow_trim.add(table)
     if rejected and table == "cdm_source":
         extract.inexact(f"{path}: a broken CDM_SOURCE row")
     for line, _kind in rejected:
@@ -251,7 +272,6 @@ def _read_csv(con: Any, extract: Extract, table: str, path: Path, name: str) -> 
         bounds = ", ".join(f"({int(line) - 1 - j})" for j, (line, _) in enumerate(rejected, start=1))
         shift = f"(SELECT count(*) FROM (VALUES {bounds}) v(b) WHERE b < rowid + 1)"
     con.execute(
-        f"CREATE OR REPLACE TABLE {name} AS SELECT {_select(table, positions, lambda i: f'c{i}')}, "
-        f"CAST(rowid + 2 + {shift} AS BIGINT) AS line FROM {name}__raw ORDER BY rowid"
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {_select(table, positions, lambda i: f'c{i}')}, "
+        f"CAST(rowid + 2 + {shift} AS BIGINT) AS line FROM {name}__raw"
     )
-    con.execute(f"DROP TABLE {name}__raw")
