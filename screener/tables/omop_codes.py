@@ -27,6 +27,7 @@ from screener.importers.mapping import ContraceptionTarget, Mapping, NotCriterio
 from screener.importers.omop import DEFAULT_SOURCE_VOCABULARIES, Concept, _OmopConverter
 from screener.importers.omop_details import outcome_of_stop_reason
 from screener.model.patient import _reference_range
+from screener.model.vocabulary import known_vocabulary
 from screener.terminology.omop_vocab import ExtractVocabulary
 
 
@@ -51,6 +52,12 @@ def register(con: Any, name: str, columns: dict[str, str], rows: Iterable[tuple[
             con.execute(f"CREATE OR REPLACE TABLE {name} ({typed})")
     finally:
         con.unregister(view)
+
+
+def _known(kind: str, name: str) -> bool:
+    """Whether the patient loader knows ``name`` (a name it does not know is an error there,
+    which the Python path reports: the person goes to it)."""
+    return name in known_vocabulary().get(kind)
 
 
 def _method(target: ContraceptionTarget) -> tuple[str, str, str]:
@@ -99,6 +106,9 @@ class Codes:
             if found.verification == "unconfirmed":
                 item["verification"] = "unconfirmed"
             items = [item] + [also_item(item, extra) for extra in found.also]
+            if not all(_known("condition", it["name"]) for it in items):
+                out.append((a, b, c, "complex", 0, None, None, None, None))
+                continue
             for k, it in enumerate(items):
                 out.append(
                     (
@@ -136,6 +146,9 @@ class Codes:
             if target is None:
                 out.append((a, b, c, rc, rs, "list", None, None, None, None, None, None))
                 continue
+            if not _known("drug", target.drug):
+                out.append((a, b, c, rc, rs, "complex", None, None, None, None, None, None))
+                continue
             route_name = self.concepts.get(rc, ("", "", ""))[2]
             route = target.route or route_of(route_name or rs)
             out.append((a, b, c, rc, rs, "target", target.drug, target.strength_mg, route, None, None, None))
@@ -154,6 +167,7 @@ class Codes:
                 out.append((table, a, b, c, "none", None, None))
             elif target is not None and not (status or assessment or classified):
                 plain = not target.coded and target.name not in BLOOD_GASES
+                plain = plain and _known("observation", target.name)
                 kind = "numeric" if plain else "complex"
                 out.append((table, a, b, c, kind, target.name, target.method))
             else:

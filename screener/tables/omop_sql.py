@@ -33,6 +33,9 @@ def assemble(con: Any, p: str) -> None:
             UNION ALL SELECT pid FROM {p}obs WHERE bad
             UNION ALL SELECT o.pid FROM {p}obs o JOIN {p}demo d USING (pid) WHERE o.read AND o.date < d.birth
             UNION ALL SELECT pid FROM {p}obs WHERE read GROUP BY pid HAVING count(*) > {SEQ_SPAN}
+            UNION ALL SELECT r.pid FROM {p}r_condition_occurrence r JOIN {p}ck k
+                ON k.a = r.condition_concept_id AND k.b = r.condition_source_concept_id
+                AND k.c = r.condition_source_value WHERE k.kind = 'complex'
             UNION ALL SELECT pid FROM {p}events WHERE day IS NULL
             UNION ALL SELECT s.pid FROM {p}stat s JOIN {p}demo d USING (pid) WHERE s.date < d.birth)"""
     )
