@@ -24,7 +24,8 @@ from screener.importers.core import ImportLog, parse_number
 from screener.importers.fhir import route_of
 from screener.importers.fhir.oxygen import BLOOD_GASES
 from screener.importers.mapping import ContraceptionTarget, Mapping, NotCriterion, also_item
-from screener.importers.omop import DEFAULT_SOURCE_VOCABULARIES, Concept, _OmopConverter
+from screener.importers.omop import DEFAULT_SOURCE_VOCABULARIES
+from screener.importers.omop_convert import Concept, _OmopConverter
 from screener.importers.omop_details import outcome_of_stop_reason
 from screener.model.patient import _reference_range
 from screener.model.vocabulary import known_vocabulary

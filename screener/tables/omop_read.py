@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.importers.core import ImportIssue
-from screener.importers.omop import _CLINICAL, _TABLES, _VOCABULARY_TABLES, find_tables
+from screener.importers.omop_files import _CLINICAL, _TABLES, _VOCABULARY_TABLES, find_tables
 
 # the tables the importer reads row by row (and reports broken rows of), in its reading order
 READ_ORDER = ("cdm_source", "person", *_CLINICAL, "concept", "death", "observation_period")

@@ -1,6 +1,6 @@
 """The SQL that assembles an OMOP extract's native rows (issue 17 §1; see
 :mod:`screener.tables.from_omop`). Every statement mirrors a step of
-:class:`screener.importers.omop._OmopConverter` and of the patient loader; whatever would
+:class:`screener.importers.omop_convert._OmopConverter` and of the patient loader; whatever would
 make the importer or the loader report an error, or that this SQL does not assemble, puts the
 person in ``<p>complex`` (read by the Python importer instead).
 
