@@ -55,10 +55,11 @@ _WS = sql_string(WHITESPACE)  # what Python's str.strip() removes
 _DATE = r"'^(\d{4})-(\d{2})-(\d{2})([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$'"
 _MACROS = f"""
 CREATE OR REPLACE MACRO omop_trim(x) AS trim(x, {_WS});
-CREATE OR REPLACE MACRO omop_date(x) AS CASE
-    WHEN regexp_matches(omop_trim(x), {_DATE}) AND substr(omop_trim(x), 1, 4) <> '0000'
-    THEN TRY_CAST(substr(omop_trim(x), 1, 10) AS DATE) END;
-CREATE OR REPLACE MACRO omop_quiet(x) AS CASE WHEN x = '' THEN NULL ELSE omop_date(x) END;
+CREATE OR REPLACE MACRO omop_day(x) AS CASE
+    WHEN regexp_matches(x, {_DATE}) AND substr(x, 1, 4) <> '0000'
+    THEN TRY_CAST(substr(x, 1, 10) AS DATE) END;
+CREATE OR REPLACE MACRO omop_date(x) AS omop_day(omop_trim(x));
+CREATE OR REPLACE MACRO omop_quiet(x) AS CASE WHEN x = '' THEN NULL ELSE omop_day(x) END;
 CREATE OR REPLACE MACRO omop_sources(l, what) AS
     array_to_string(list_slice(l, 1, 3), ', ')
     || CASE WHEN len(l) > 3 THEN ' and ' || (len(l) - 3) || ' more' ELSE '' END

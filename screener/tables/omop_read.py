@@ -210,18 +210,21 @@ def _read_parquet(con: Any, extract: Extract, table: str, path: Path, name: str)
 # U+205F, U+3000 (a carriage return not before a line feed is counted apart)
 WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 _OTHER_SPACES = tuple(c.encode("utf-8") for c in WHITESPACE if c not in " \n\r")
+_ASCII_SPACES = tuple(b for b in _OTHER_SPACES if len(b) == 1)
 
 
 def _scan(path: Path) -> tuple[int, bool]:
     """(lines, whitespace other than spaces) of a file: a last line without a line break counts;
     a carriage return not before a line feed is whitespace."""
-    count, last, spaces = 0, b"\n", False
+    count, last, tail, spaces = 0, b"\n", b"", False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
             count += chunk.count(b"\n")
             spaces = spaces or chunk.count(b"\r") != chunk.count(b"\r\n")
-            spaces = spaces or any(b in chunk for b in _OTHER_SPACES)
-            last = chunk[-1:]
+            if not spaces:  # ASCII text (the usual case): single bytes, found at memchr speed
+                others = _ASCII_SPACES if chunk.isascii() else _OTHER_SPACES
+                spaces = any(b in tail + chunk for b in others)
+            last, tail = chunk[-1:], chunk[-2:]  # a character split between two chunks
     return count + (last != b"\n"), spaces
 
 

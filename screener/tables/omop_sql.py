@@ -100,22 +100,20 @@ def _conditions(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}cond AS
         WITH rows AS (
-            SELECT r.*, k.kind, k.k, k.name, k.type, k.status, k.verification
+            SELECT r.*, k.kind, k.k, k.name, k.type, k.status, k.verification,
+                omop_quiet(r.condition_start_date) AS qs, omop_quiet(r.condition_end_date) AS qe
             FROM {p}r_condition_occurrence r JOIN {p}ck k ON k.a = r.condition_concept_id
                 AND k.b = r.condition_source_concept_id AND k.c = r.condition_source_value)
         SELECT pid, 0 AS grp, line, k, name, status, type,
-            omop_quiet(condition_start_date) AS onset,
-            CASE WHEN condition_start_date <> '' AND omop_date(condition_start_date) IS NULL THEN NULL
-                 ELSE omop_quiet(condition_end_date) END AS "end",
+            qs AS onset, CASE WHEN condition_start_date <> '' AND qs IS NULL THEN NULL ELSE qe END AS "end",
             'condition_occurrence/' || condition_occurrence_id AS source,
             COALESCE(verification, 'confirmed') AS verification
         FROM rows WHERE kind = 'target'
         UNION ALL
         SELECT pid, 1, min(line), 0, '{OTHER_DIAGNOSIS}',
-            CASE WHEN bool_or(omop_quiet(condition_end_date) IS NULL) THEN 'active' ELSE 'resolved' END,
+            CASE WHEN bool_or(qe IS NULL) THEN 'active' ELSE 'resolved' END,
             NULL,
-            CASE WHEN bool_and(omop_quiet(condition_start_date) IS NOT NULL)
-                 THEN min(omop_quiet(condition_start_date)) END,
+            CASE WHEN bool_and(qs IS NOT NULL) THEN min(qs) END,
             NULL,
             omop_sources(list('condition_occurrence/' || condition_occurrence_id ORDER BY line),
                          'diagnoses no criterion reads'),
@@ -128,32 +126,28 @@ def _medications(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}med AS
         WITH rows AS (
-            SELECT r.*, k.kind, k.drug, k.strength, k.route
+            SELECT r.*, k.kind, k.drug, k.strength, k.route,
+                omop_quiet(r.drug_exposure_start_date) AS qs, omop_quiet(r.drug_exposure_end_date) AS qe
             FROM {p}r_drug_exposure r JOIN {p}dk k ON k.a = r.drug_concept_id
                 AND k.b = r.drug_source_concept_id AND k.c = r.drug_source_value
                 AND k.rc = r.route_concept_id AND k.rs = r.route_source_value)
         SELECT r.pid, 0 AS grp, r.line, r.drug, q.dose AS dose_mg, r.route,
             CASE WHEN q.dose IS NOT NULL THEN 'daily' END AS frequency,
-            omop_date(r.drug_exposure_start_date) AS start,
-            omop_quiet(r.drug_exposure_end_date) AS "end",
+            r.qs AS start, r.qe AS "end",
             s.outcome, 'drug_exposure/' || r.drug_exposure_id AS source,
-            omop_date(r.drug_exposure_start_date) IS NULL
-                OR omop_quiet(r.drug_exposure_end_date) < omop_date(r.drug_exposure_start_date)
-                OR NOT COALESCE(q.ok, true) AS bad
+            r.qs IS NULL OR r.qe < r.qs OR NOT COALESCE(q.ok, true) AS bad
         FROM rows r
         LEFT JOIN {p}qk q ON q.strength = r.strength AND q.quantity = r.quantity AND q.days = r.days_supply
         LEFT JOIN {p}sk s ON s.text = r.stop_reason
         WHERE r.kind = 'target'
         UNION ALL
         SELECT pid, 1, min(line), '{OTHER_MEDICATION}', NULL, NULL, NULL,
-            min(omop_quiet(drug_exposure_start_date)),
-            CASE WHEN bool_or(omop_quiet(drug_exposure_end_date) IS NULL) THEN NULL
-                 ELSE max(omop_quiet(drug_exposure_end_date)) END,
+            min(qs), CASE WHEN bool_or(qe IS NULL) THEN NULL ELSE max(qe) END,
             NULL,
             omop_sources(list('drug_exposure/' || drug_exposure_id ORDER BY line),
                          'medications no criterion reads'),
             false
-        FROM rows WHERE kind <> 'target' AND omop_quiet(drug_exposure_start_date) IS NOT NULL
+        FROM rows WHERE kind <> 'target' AND qs IS NOT NULL
         GROUP BY pid
         UNION ALL
         SELECT pid, 2, line, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true
@@ -168,13 +162,13 @@ def _contraception(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}events AS
         SELECT r.pid, 0 AS grp, r.line, k.method, k.event, k.display,
-            omop_date(r.drug_exposure_start_date) AS day, 'drug_exposure/' || r.drug_exposure_id AS source
+            omop_day(r.drug_exposure_start_date) AS day, 'drug_exposure/' || r.drug_exposure_id AS source
         FROM {p}r_drug_exposure r JOIN {p}dk k ON k.a = r.drug_concept_id
             AND k.b = r.drug_source_concept_id AND k.c = r.drug_source_value
             AND k.rc = r.route_concept_id AND k.rs = r.route_source_value
         WHERE k.kind = 'contraceptive'
         UNION ALL
-        SELECT r.pid, 1, r.line, k.method, k.event, k.display, omop_date(r.procedure_date),
+        SELECT r.pid, 1, r.line, k.method, k.event, k.display, omop_day(r.procedure_date),
             'procedure_occurrence/' || r.procedure_occurrence_id
         FROM {p}r_procedure_occurrence r JOIN {p}pk k ON k.a = r.procedure_concept_id
             AND k.b = r.procedure_source_concept_id AND k.c = r.procedure_source_value
@@ -197,10 +191,10 @@ def _contraception(con: Any, p: str) -> None:
 def _observations(con: Any, p: str) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE {p}obs AS
-        SELECT o.pid, o.tbl, o.line, o.name, omop_date(o.date) AS date, v.num AS value_num,
+        SELECT o.pid, o.tbl, o.line, o.name, omop_day(o.date) AS date, v.num AS value_num,
             v.unit_out AS unit, o.method, o.source, r.low AS reference_low, r.high AS reference_high,
             o.kind = 'numeric' AND (o.op IN ('', '0') OR COALESCE(k.ok, false)) AS read,
-            o.kind <> 'numeric' OR omop_date(o.date) IS NULL OR NOT v.number_ok
+            o.kind <> 'numeric' OR omop_day(o.date) IS NULL OR NOT v.number_ok
                 OR ((o.op IN ('', '0') OR COALESCE(k.ok, false))
                     AND (NOT v.unit_ok OR NOT COALESCE(r.ok, true)))
                 AS bad
