@@ -36,6 +36,7 @@ from screener.batch.inputs import Record, RecordError, iter_records
 from screener.importers.core import ImportIssue
 from screener.importers.mapping import Mapping
 from screener.importers.omop import iter_omop
+from screener.importers.omop_files import _VOCABULARY_TABLES
 from screener.tables.layout import TABLES
 from screener.tables.omop_codes import Codes, register
 from screener.tables.omop_read import (
@@ -112,7 +113,7 @@ def _stage_one(
         issues.append((base + i, issue))
     base += len(pre)
     _rows(con, extract, p)
-    _classify(con, extract, mapping, p)
+    _classify(con, extract, mapping, p, tmp)
     assemble(con, p)
     complex_ids = [r[0] for r in con.execute(f"SELECT pid FROM {p}complex ORDER BY pid").fetchall()]
     weights: list[tuple[str, int]] = []
@@ -280,7 +281,22 @@ def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
 
 
-def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
+def _vocabulary_files(con: Any, extract: Extract, tmp: Path) -> dict[str, Path]:
+    """The extract's files with its Parquet vocabulary tables (CONCEPT_RELATIONSHIP,
+    CONCEPT_ANCESTOR, DRUG_STRENGTH) written as CSV, which :class:`ExtractVocabulary` streams."""
+    files = dict(extract.files)
+    for table, file in extract.files.items():
+        if table in _VOCABULARY_TABLES and is_parquet(file):
+            tmp.mkdir(parents=True, exist_ok=True)
+            files[table] = tmp / f"{table}.vocabulary.csv"
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({sql_string(str(file))})) TO "
+                f"{sql_string(str(files[table]))} (FORMAT csv, HEADER)"
+            )
+    return files
+
+
+def _classify(con: Any, extract: Extract, mapping: Mapping, p: str, tmp: Path) -> None:
     """The joined code tables (:mod:`screener.tables.omop_codes`)."""
     cond = _fetch(
         con,
@@ -328,8 +344,7 @@ def _classify(con: Any, extract: Extract, mapping: Mapping, p: str) -> None:
             "drug_exposure": [(0, {"drug_concept_id": a, "drug_source_concept_id": b}) for a, b, *_ in drug],
         }
     }
-    vocab_files = {t: f for t, f in extract.files.items() if not is_parquet(f)}
-    vocabulary = ExtractVocabulary.read(vocab_files, pseudo, needed)
+    vocabulary = ExtractVocabulary.read(_vocabulary_files(con, extract, tmp), pseudo, needed)
     concepts: dict[str, tuple[str, str, str]] = {}
     if extract.has("concept"):
         register(con, f"{p}needed", {"id": "VARCHAR"}, [(c,) for c in sorted(needed | set(genders))])

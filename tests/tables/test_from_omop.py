@@ -287,3 +287,25 @@ person_id,observation_period_start_date,observation_period_end_date
         ("1992-03-14", False, "2015-01-01/2020-12-31;2021-01-01/"),
         ("1980-11-02", True, "2010-01-01/2026-01-01"),
     ]
+
+
+def test_vocabulary_tables_answer_alike_as_csv_and_as_parquet(mapping, tmp_path: Path) -> None:
+    """CONCEPT_ANCESTOR descendants, "Maps to" source concepts, DRUG_STRENGTH doses, the text
+    safety net (an unconfirmed condition), a benign code: the SQL joins the importer's answers."""
+    from tests.importers.test_omop_vocabulary import _cdm
+    from tests.tables.omop_compare import differences, python_registry, sql_registry
+
+    (tmp_path / "csv").mkdir()
+    cdm = _cdm(tmp_path / "csv")
+    errors, con, staged = _same([cdm], mapping, tmp_path / "cmp")
+    assert errors == [] and list(staged.fallback) == []
+    conditions = con.execute("SELECT name, verification FROM sql_conditions ORDER BY seq").fetchall()
+    assert ("neoplasia", "unconfirmed") in conditions and ("neoplasia", "confirmed") in conditions
+    assert con.execute("SELECT count(*) FROM sql_medications WHERE dose_mg IS NOT NULL").fetchone()[0] == 2
+    parquet = _as_parquet(cdm, tmp_path / "parquet")
+    python_registry([cdm], mapping, tmp_path / "python")
+    con = duckdb.connect()
+    errors, staged = sql_registry(con, [parquet], mapping, tmp_path / "pq")
+    assert errors == [] and list(staged.fallback) == []
+    con.execute(f"UPDATE sql_patients SET file = '{cdm}'")
+    assert differences(con, tmp_path / "python") == {}
