@@ -101,6 +101,12 @@ def _stage_one(
     tmp: Path,
 ) -> int:
     """Stage one extract from ord ``base``; return the next ord."""
+    if not path.is_dir():  # not an extract: whatever the Python path makes of it
+        count = 0
+        for record in iter_records([path], mapping=mapping):
+            fallback.append((base + record.index, replace(record, index=base + record.index)))
+            count = record.index + 1
+        return base + count
     extract = read_extract(con, path, p)
     if not extract.has("person"):
         issues.append((base, ImportIssue(str(path), None, None, "no PERSON table (person.csv) found")))

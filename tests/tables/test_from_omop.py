@@ -309,3 +309,9 @@ def test_vocabulary_tables_answer_alike_as_csv_and_as_parquet(mapping, tmp_path:
     assert errors == [] and list(staged.fallback) == []
     con.execute(f"UPDATE sql_patients SET file = '{cdm}'")
     assert differences(con, tmp_path / "python") == {}
+
+
+def test_an_input_that_is_no_directory_is_what_the_python_path_makes_of_it(mapping, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-extract"
+    _errors, _con, staged = _same([missing, FIXTURE], mapping, tmp_path / "cmp")
+    assert staged.records == 2 and [o for o, r in staged.fallback if r.error] == [0]
