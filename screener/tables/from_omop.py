@@ -27,6 +27,7 @@ per person its error records and its record.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -66,7 +67,7 @@ CREATE OR REPLACE MACRO omop_sources(l, what) AS
     || CASE WHEN len(l) > 3 THEN ' and ' || (len(l) - 3) || ' more' ELSE '' END
     || ': ' || what || ' (the record has this list)';
 """
-_OUT = "omop_staged_"
+_CALLS = itertools.count()  # each call's tables have their own names in the connection
 
 
 def stage_omop(con: Any, inputs: list[Path], mapping: Mapping) -> Staged:
@@ -75,16 +76,19 @@ def stage_omop(con: Any, inputs: list[Path], mapping: Mapping) -> Staged:
     for statement in _MACROS.split(";"):
         if statement.strip():
             con.execute(statement)
+    call = next(_CALLS)
+    out = f"omop{call}_staged_"
     for table, columns in TABLES.items():
         typed = ", ".join(f'"{"ord" if c == "pid" else c}" {t}' for c, t in columns)
-        con.execute(f"CREATE OR REPLACE TABLE {_OUT}{table} ({typed})")
+        con.execute(f"CREATE OR REPLACE TABLE {out}{table} ({typed})")
     fallback: list[tuple[int, Record]] = []
     issues: list[tuple[int, ImportIssue]] = []
     base = 0
     with tempfile.TemporaryDirectory(prefix="screener-omop-") as tmp:
         for n, path in enumerate(map(Path, inputs)):
-            base = _stage_one(con, path, mapping, f"omop{n}_", base, fallback, issues, Path(tmp) / str(n))
-    return Staged({t: f"{_OUT}{t}" for t in TABLES}, fallback, tuple(issues), base)
+            prefix = f"omop{call}_{n}_"
+            base = _stage_one(con, path, mapping, prefix, out, base, fallback, issues, Path(tmp) / str(n))
+    return Staged({t: f"{out}{t}" for t in TABLES}, fallback, tuple(issues), base)
 
 
 # ------------------------------------------------------------------------------ one extract
@@ -95,6 +99,7 @@ def _stage_one(
     path: Path,
     mapping: Mapping,
     p: str,
+    out: str,
     base: int,
     fallback: list[tuple[int, Record]],
     issues: list[tuple[int, ImportIssue]],
@@ -157,7 +162,7 @@ def _stage_one(
             at += 1
         if pid in records:
             fallback.append((at, Record(source, None, at, records[pid].data)))
-    insert(con, p, source, _OUT)
+    insert(con, p, source, out)
     total = con.execute(f"SELECT COALESCE(SUM(w), 0) FROM {p}ords").fetchone()[0]
     return base + int(total)
 

@@ -57,6 +57,10 @@ def test_the_eligible_fixture_and_two_inputs_in_one_stream(mapping, tmp_path: Pa
         [FIXTURE, shared_path("data", "synthea27nj-omop")], mapping, tmp_path / "two"
     )
     assert staged.records == 29  # ords run on across inputs
+    # a second call on the same connection leaves the first call's tables as they were
+    again = stage_omop(_con, [FIXTURE], mapping)
+    assert set(again.tables.values()).isdisjoint(staged.tables.values())
+    assert _count(_con, staged.tables["patients"]) == 28
 
 
 def _as_parquet(source: Path, target: Path) -> Path:
