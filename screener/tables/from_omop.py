@@ -12,13 +12,18 @@
 3. SQL assembles demographics, DEATH, OBSERVATION_PERIOD, conditions (with ``also``
    targets and the ``other_diagnosis`` marker), drug exposures (DRUG_STRENGTH daily dose,
    route, stop reason, the ``other_medication`` marker) and numeric measurements and
-   observations, in the importer's order (``seq``).
-4. A person with anything the SQL does not assemble (a contraceptive, a status, a coded
-   answer, a blood gas, a SLEDAI or classification, a reference range, a date or value the
+   observations (unit conversion, reference ranges, censored values left out), contraceptive
+   methods in place (:mod:`screener.tables.omop_sql`), in the importer's order (``seq``).
+4. A person with anything the SQL does not assemble (a status, a coded answer, a blood gas,
+   a SLEDAI or classification count, a name the loader does not know, a date or value the
    importer or loader would refuse...) is read whole by the Python importer and handed back
    as ``fallback`` records (its error records included), so nothing is guessed. An extract
-   the SQL cannot number exactly (:attr:`~screener.tables.omop_read.Extract.exact`) is read
-   whole by the Python importer.
+   the SQL cannot number exactly (:attr:`~screener.tables.omop_read.Extract.exact`), and an
+   input that is not a directory, are read whole by the Python path. Parquet tables are
+   written as CSV for it (file names in its issues are given back as the Parquet files').
+
+Each call names its DuckDB tables apart (``omop<call>_...``); the read tables and the code
+tables stay in the connection beside the staged ones.
 
 ``ord`` is the position in :func:`screener.batch.inputs.iter_records`'s stream for the same
 inputs: the broken rows first (the importer reads every table before the first person), then
