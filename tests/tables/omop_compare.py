@@ -9,7 +9,6 @@ from typing import Any
 import duckdb
 
 from screener.batch.inputs import Record, iter_records
-from screener.importers.core import ImportIssue
 from screener.importers.mapping import Mapping
 from screener.model.patient import patient_from_data
 from screener.tables.from_omop import stage_omop
@@ -97,6 +96,3 @@ def compare(
     py_errors = python_registry(inputs, mapping, tmp / "python")
     sql_errors, staged = sql_registry(con, inputs, mapping, tmp)
     return differences(con, tmp / "python"), py_errors, sql_errors, (con, staged)
-
-
-__all__ = ["ImportIssue", "compare"]
