@@ -1,0 +1,79 @@
+"""The rows of the patients the SQL reads, in the Python importer's order (``seq``), and the
+last checks that send a patient to Python (a record dated before birth is an error there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CONDITION_LIST = ": diagnoses no criterion reads (the record has this list)"
+_MEDICATION_LIST = ": medications no criterion reads (the record has this list)"
+
+
+def _sources(what: str) -> str:
+    """:func:`screener.importers.record_lists._sources` in SQL."""
+    return (
+        "array_to_string(list_slice(list(source ORDER BY k), 1, 3), ', ') || CASE WHEN count(*) > 3 "
+        f"THEN ' and ' || CAST(count(*) - 3 AS VARCHAR) || ' more' ELSE '' END || '{what}'"
+    )
+
+
+def finish(con: Any, paths: list[str]) -> None:
+    from screener.tables.from_fhir.shapes import register
+
+    register(con, "fx_paths", (("u", "INTEGER"), ("path", "VARCHAR")), list(enumerate(paths)))
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_t_patients AS
+        SELECT p.u, p.pkey, p.k, p.pkey AS patient_id, p.birth_date, p.sex, p.demographics_source,
+               x.path AS file, CAST(NULL AS INTEGER) AS line, p.deceased, coalesce(p.deceased_undated, false) AS deceased_undated,
+               CAST(NULL AS VARCHAR) AS observed
+        FROM fx_patients p JOIN fx_paths x ON x.u = p.u"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_t_conditions AS
+        WITH rows AS (
+            SELECT u, pkey, 0 AS part, k, name, status, type, onset0 AS onset,
+                   CASE WHEN end0 < onset0 THEN NULL ELSE end0 END AS "end",
+                   source, coalesce(verification, 'confirmed') AS verification
+            FROM fx_cond WHERE action = 'row'
+            UNION ALL
+            SELECT u, pkey, 1, max(k), 'other_diagnosis',
+                   CASE WHEN bool_or(status = 'active') THEN 'active' ELSE 'resolved' END, NULL,
+                   CASE WHEN count(onset0) = count(*) THEN min(onset0) END, NULL,
+                   {_sources(_CONDITION_LIST)}, 'confirmed'
+            FROM fx_cond WHERE action = 'other' GROUP BY u, pkey)
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k) - 1 AS INTEGER) AS seq,
+               name, status, type, onset, "end", NULL AS severity, NULL AS classification,
+               NULL AS criteria_met, NULL AS controlled, source, verification
+        FROM rows"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_t_observations AS
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
+               name, date, value AS value_num, NULL AS value_text, NULL AS value_bool, unit,
+               NULL AS reference_high, NULL AS reference_low, method, NULL AS on_oxygen,
+               NULL AS attributed_to_sle, source
+        FROM fx_obs"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_t_medications AS
+        WITH rows AS (
+            SELECT u, pkey, 0 AS part, k, drug, dose_mg, route, frequency, start, "end", source
+            FROM fx_med WHERE action = 'row'
+            UNION ALL
+            SELECT u, pkey, 1, max(k), 'other_medication', NULL, NULL, NULL, min(start),
+                   CASE WHEN count("end") = count(*) THEN max("end") END,
+                   {_sources(_MEDICATION_LIST)}
+            FROM fx_med WHERE action = 'other' AND start IS NOT NULL GROUP BY u, pkey)
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k) - 1 AS INTEGER) AS seq,
+               drug, dose_mg, route, frequency, start, "end", NULL AS outcome, source
+        FROM rows"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_python AS
+        SELECT DISTINCT u, pkey FROM (
+            SELECT u, pkey FROM fx_py
+            UNION ALL SELECT o.u, o.pkey FROM fx_t_observations o JOIN fx_t_patients p USING (u, pkey)
+                WHERE o.date < p.birth_date
+            UNION ALL SELECT m.u, m.pkey FROM fx_t_medications m JOIN fx_t_patients p USING (u, pkey)
+                WHERE m.start < p.birth_date)"""
+    )

@@ -1,0 +1,475 @@
+"""The SQL of the FHIR conversion: resources grouped by patient, then the rows of the common
+patient (Patient, Condition, Observation with a number, MedicationRequest/Statement).
+
+Every rule mirrors :mod:`screener.importers.fhir`; where the SQL does not cover a construct
+exactly, the resource's ``py`` flag sends its whole patient to the Python importer. Dates are
+taken only when written cleanly (``YYYY-MM-DD`` with an optional time); anything else the Python
+importer reads or reports itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from screener.importers.fhir.converter import USED
+from screener.importers.fhir.status import MED_ENDED, OBS_NOT_RESULT
+from screener.tables.from_fhir.shapes import Shapes, classify
+
+# the resource types the SQL reads; the other USED ones send their patient to Python, except
+# Procedure and AllergyIntolerance, which give no row unless their code says otherwise
+SQL_KINDS = ("Patient", "Condition", "Observation", "MedicationRequest", "MedicationStatement")
+NO_ROW_KINDS = ("Procedure", "AllergyIntolerance")
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+
+
+def _in(values: Any) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + ")"
+
+
+MACROS = f"""
+CREATE OR REPLACE TEMP MACRO fx_ref_id(r) AS CASE
+    WHEN r IS NULL OR r = '' THEN NULL
+    WHEN starts_with(r, '#') THEN substr(r, 2)
+    WHEN starts_with(r, 'urn:uuid:') THEN substr(r, 10)
+    WHEN starts_with(r, 'urn:oid:') THEN substr(r, 9)
+    ELSE regexp_extract(rtrim(r, '/'), '[^/]*$') END;
+CREATE OR REPLACE TEMP MACRO fx_ref_of(v) AS CASE json_type(v)
+    WHEN 'OBJECT' THEN CASE WHEN json_type(v, '$.reference') = 'VARCHAR' THEN v ->> '$.reference' END
+    WHEN 'VARCHAR' THEN v ->> '$' END;
+CREATE OR REPLACE TEMP MACRO fx_first(v) AS CASE WHEN json_type(v) = 'ARRAY' THEN v -> '$[0]' ELSE v END;
+-- a clean date (NULL when absent or JSON null); 'bad' marks anything else
+CREATE OR REPLACE TEMP MACRO fx_dok(v) AS v IS NULL OR json_type(v) = 'NULL' OR (
+    json_type(v) = 'VARCHAR' AND regexp_full_match(v ->> '$', '{_DATE}')
+    AND substr(v ->> '$', 1, 4) > '0000' AND try_strptime(substr(v ->> '$', 1, 10), '%Y-%m-%d') IS NOT NULL);
+CREATE OR REPLACE TEMP MACRO fx_date(v) AS CASE WHEN json_type(v) = 'VARCHAR'
+    THEN CAST(try_strptime(substr(v ->> '$', 1, 10), '%Y-%m-%d') AS DATE) END;
+-- Python truthiness of a JSON value (absent, null, "", 0, false, [], {{}} are falsy)
+CREATE OR REPLACE TEMP MACRO fx_truthy(v) AS v IS NOT NULL AND CASE json_type(v)
+    WHEN 'NULL' THEN false WHEN 'VARCHAR' THEN (v ->> '$') <> '' WHEN 'BOOLEAN' THEN (v ->> '$') = 'true'
+    WHEN 'ARRAY' THEN json_array_length(v) > 0 WHEN 'OBJECT' THEN (v::VARCHAR) <> '{{}}'
+    ELSE CAST(v AS DOUBLE) <> 0 END;
+CREATE OR REPLACE TEMP MACRO fx_obj(v) AS v IS NULL OR json_type(v) IN ('NULL', 'OBJECT');
+"""
+
+
+def group(con: Any) -> None:
+    """``fx_res``: each resource with its patient key ``pkey`` (NULL: not a patient's), its order
+    ``k``; ``fx_units``: the inputs the SQL cannot group as the Python importer would."""
+    con.execute(MACROS)
+    used = _in(USED - {"Patient"})
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_all AS
+        SELECT u, fi, file, line, entry, full_url, j,
+               json_type(j, '$.resourceType') AS kind_type, j ->> '$.resourceType' AS kind,
+               json_type(j, '$.id') AS id_type, j ->> '$.id' AS id,
+               fx_ref_id(fx_ref_of(fx_first(CASE
+                   WHEN json_exists(j, '$.subject') THEN j -> '$.subject'
+                   WHEN json_exists(j, '$.patient') THEN j -> '$.patient'
+                   WHEN json_exists(j, '$.beneficiary') THEN j -> '$.beneficiary'
+                   WHEN json_exists(j, '$.individual') THEN j -> '$.individual' END))) AS ref,
+               row_number() OVER (ORDER BY u, fi, line, entry) AS k
+        FROM fhir_res"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_full AS
+        SELECT u, fx_ref_id(full_url) AS url, arg_max(id, k) AS id FROM fx_all
+        WHERE full_url IS NOT NULL AND id_type = 'VARCHAR' AND id <> '' GROUP BY ALL"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_res AS
+        SELECT a.*, CASE WHEN a.kind = 'Patient' THEN a.id
+                         WHEN a.kind IN {used} THEN coalesce(f.id, a.ref) END AS pkey
+        FROM fx_all a LEFT JOIN fx_full f ON f.u = a.u AND f.url = coalesce(a.ref, '')"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_units AS
+        SELECT DISTINCT u FROM fx_res WHERE kind_type IS DISTINCT FROM 'VARCHAR'
+        UNION SELECT DISTINCT u FROM fx_res WHERE kind = 'Patient' AND (id_type <> 'VARCHAR' OR id = '' OR id IS NULL)
+        UNION SELECT u FROM fx_res WHERE kind = 'Patient' GROUP BY u, id HAVING count(*) > 1
+        UNION SELECT DISTINCT u FROM fx_res WHERE kind IN {used} AND pkey IS NULL
+        UNION SELECT DISTINCT u FROM fx_res WHERE full_url IS NOT NULL AND id_type NOT IN ('VARCHAR', 'NULL')
+        UNION SELECT DISTINCT r.u FROM fx_res r WHERE r.kind IN {used} AND NOT EXISTS (
+            SELECT 1 FROM fx_res p WHERE p.kind = 'Patient' AND p.u = r.u AND p.id = r.pkey)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_pat AS
+        SELECT u, id AS pkey, k, fi, file, line, entry, j FROM fx_res
+        WHERE kind = 'Patient' AND u NOT IN (SELECT u FROM fx_units)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_of AS
+        SELECT r.u, r.pkey, r.k, r.kind, r.j, r.id, r.id_type FROM fx_res r
+        WHERE r.pkey IS NOT NULL AND r.kind <> 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
+    )
+
+
+def _source(kind: str) -> str:
+    """``Kind/<id>`` as Python writes f"{kind}/{res.get('id')}" (an absent id is 'None')."""
+    return f"'{kind}/' || coalesce(id, 'None')"
+
+
+def convert(con: Any, shapes: Shapes) -> None:
+    """The rows of every patient, and ``fx_py``: the patients left to Python."""
+    # a resource whose id is not text (or absent) is named oddly by Python: left to it
+    py: list[str] = [
+        "SELECT u, pkey FROM fx_of WHERE kind IN "
+        + _in(set(USED) - set(SQL_KINDS) - set(NO_ROW_KINDS))
+        + " OR (id_type NOT IN ('VARCHAR') AND id_type IS NOT NULL AND kind IN "
+        + _in(set(SQL_KINDS))
+        + ")"
+    ]
+    _patients(con, shapes, py)
+    _conditions(con, shapes, py)
+    _observations(con, shapes, py)
+    _medications(con, shapes, py)
+    _no_rows(con, shapes, py)
+    con.execute("CREATE OR REPLACE TEMP TABLE fx_py AS " + " UNION ".join(py))
+
+
+def _patients(con: Any, shapes: Shapes, py: list[str]) -> None:
+    classify(
+        con,
+        "fx_sex",
+        """SELECT DISTINCT CAST(j -> '$.extension' AS VARCHAR), CAST(j -> '$.gender' AS VARCHAR)
+        FROM fx_pat""",
+        2,
+        shapes.patient,
+        (
+            ("ext", "VARCHAR"),
+            ("gender", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("sex", "VARCHAR"),
+            ("sex_source", "VARCHAR"),
+        ),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_patients AS
+        SELECT p.u, p.pkey, p.k, p.file, p.line, p.entry, s.action,
+               fx_dok(p.j -> '$.birthDate') AND (NOT fx_truthy(p.j -> '$.birthDate') OR json_type(p.j, '$.birthDate') = 'VARCHAR') AS birth_ok,
+               CASE WHEN fx_truthy(p.j -> '$.birthDate') THEN fx_date(p.j -> '$.birthDate') END AS birth_date,
+               s.sex, s.sex_source,
+               (NOT json_exists(p.j, '$.deceasedDateTime') OR fx_dok(p.j -> '$.deceasedDateTime')) AS dec_ok,
+               'Patient/' || p.pkey AS demographics_source,
+               CASE WHEN json_exists(p.j, '$.deceasedDateTime') THEN
+                        CASE WHEN fx_dok(p.j -> '$.deceasedDateTime') THEN fx_date(p.j -> '$.deceasedDateTime') END
+                    END AS deceased,
+               (json_exists(p.j, '$.deceasedDateTime') AND NOT (fx_dok(p.j -> '$.deceasedDateTime')
+                    AND fx_date(p.j -> '$.deceasedDateTime') IS NOT NULL))
+               OR (NOT json_exists(p.j, '$.deceasedDateTime') AND json_type(p.j, '$.deceasedBoolean') = 'BOOLEAN'
+                    AND (p.j ->> '$.deceasedBoolean') = 'true') AS deceased_undated
+        FROM fx_pat p JOIN fx_sex s
+          ON s.ext IS NOT DISTINCT FROM CAST(p.j -> '$.extension' AS VARCHAR)
+         AND s.gender IS NOT DISTINCT FROM CAST(p.j -> '$.gender' AS VARCHAR)"""
+    )
+    py.append("SELECT u, pkey FROM fx_patients WHERE action = 'python' OR NOT birth_ok OR NOT dec_ok")
+
+
+def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
+    classify(
+        con,
+        "fx_cond_shape",
+        """SELECT DISTINCT CAST(j -> '$.verificationStatus' AS VARCHAR), CAST(j -> '$.clinicalStatus' AS VARCHAR),
+               CAST(j -> '$.code' AS VARCHAR)
+        FROM fx_of WHERE kind = 'Condition'""",
+        3,
+        shapes.condition,
+        (
+            ("ver", "VARCHAR"),
+            ("cli", "VARCHAR"),
+            ("code", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("name", "VARCHAR"),
+            ("type", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("verification", "VARCHAR"),
+        ),
+    )
+    dates = (
+        "onsetDateTime",
+        "onsetPeriod.start",
+        "abatementDateTime",
+        "abatementPeriod.start",
+        "recordedDate",
+    )
+    ok = " AND ".join(f"fx_dok(c.j -> '$.{d}')" for d in dates)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_cond AS
+        SELECT c.u, c.pkey, c.k, s.action, s.name, s.type, s.status, s.verification,
+               {_source("Condition").replace("id", "c.id")} AS source,
+               ({ok}) AND fx_obj(c.j -> '$.onsetPeriod') AND fx_obj(c.j -> '$.abatementPeriod') AS dates_ok,
+               coalesce(fx_date(c.j -> '$.onsetDateTime'), fx_date(c.j -> '$.onsetPeriod.start'),
+                        fx_date(c.j -> '$.recordedDate')) AS onset0,
+               coalesce(fx_date(c.j -> '$.abatementDateTime'), fx_date(c.j -> '$.abatementPeriod.start')) AS end0
+        FROM fx_of c JOIN fx_cond_shape s
+          ON s.ver IS NOT DISTINCT FROM CAST(c.j -> '$.verificationStatus' AS VARCHAR)
+         AND s.cli IS NOT DISTINCT FROM CAST(c.j -> '$.clinicalStatus' AS VARCHAR)
+         AND s.code IS NOT DISTINCT FROM CAST(c.j -> '$.code' AS VARCHAR)
+        WHERE c.kind = 'Condition'"""
+    )
+    py.append("SELECT u, pkey FROM fx_cond WHERE action = 'python' OR NOT dates_ok")
+
+
+def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
+    not_result = _in(OBS_NOT_RESULT)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_obs0 AS
+        SELECT u, pkey, k, id, j, json_type(j, '$.status') AS status_type FROM fx_of
+        WHERE kind = 'Observation'
+          AND NOT (json_type(j, '$.status') = 'VARCHAR' AND (j ->> '$.status') IN {not_result})"""
+    )
+    classify(
+        con,
+        "fx_obs_shape",
+        "SELECT DISTINCT CAST(j -> '$.code' AS VARCHAR) FROM fx_obs0",
+        1,
+        shapes.observation_code,
+        (("code", "VARCHAR"), ("action", "VARCHAR"), ("name", "VARCHAR"), ("method", "VARCHAR")),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_comp AS
+        SELECT o.u, o.pkey, CAST(c.value -> '$.code' AS VARCHAR) AS code
+        FROM fx_obs0 o, json_each(o.j, '$.component') c
+        WHERE json_type(o.j, '$.component') = 'ARRAY' AND json_type(c.value) = 'OBJECT'"""
+    )
+    classify(
+        con,
+        "fx_comp_shape",
+        "SELECT DISTINCT code FROM fx_comp",
+        1,
+        shapes.component_code,
+        (("code", "VARCHAR"), ("action", "VARCHAR")),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_obs1 AS
+        SELECT o.*, s.action, s.name, s.method,
+               CASE WHEN fx_truthy(o.j -> '$.effectiveDateTime') THEN o.j -> '$.effectiveDateTime'
+                    WHEN fx_truthy(o.j -> '$.effectivePeriod.start') THEN o.j -> '$.effectivePeriod.start'
+                    WHEN json_type(o.j, '$.effectivePeriod') NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(o.j -> '$.effectivePeriod') THEN o.j -> '$.effectivePeriod'
+                    WHEN fx_truthy(o.j -> '$.effectiveInstant') THEN o.j -> '$.effectiveInstant'
+                    WHEN fx_truthy(o.j -> '$.issued') THEN o.j -> '$.issued' END AS day_json,
+               CASE WHEN json_type(o.j, '$.valueQuantity') = 'OBJECT'
+                    THEN CAST(json_merge_patch(o.j -> '$.valueQuantity', '{"value": null}') AS VARCHAR) END AS qshape,
+               json_type(o.j, '$.valueQuantity.value') AS vtype
+        FROM fx_obs0 o JOIN fx_obs_shape s ON s.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)"""
+    )
+    classify(
+        con,
+        "fx_q_shape",
+        "SELECT DISTINCT name, qshape FROM fx_obs1 WHERE action = 'row' AND qshape IS NOT NULL",
+        2,
+        shapes.quantity,
+        (
+            ("name", "VARCHAR"),
+            ("qshape", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("unit", "VARCHAR"),
+            ("factor", "DOUBLE"),
+            ("low", "DOUBLE"),
+            ("high", "DOUBLE"),
+        ),
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_obs AS
+        SELECT o.u, o.pkey, o.k, o.name, o.method, q.unit, q.action AS qaction,
+               fx_date(o.day_json) AS date,
+               TRY_CAST(o.j -> '$.valueQuantity.value' AS DOUBLE) * coalesce(q.factor, 1.0) AS value,
+               q.factor, q.low, q.high, o.vtype, o.day_json,
+               {_source("Observation").replace("id", "o.id")} AS source
+        FROM fx_obs1 o LEFT JOIN fx_q_shape q ON q.name = o.name AND q.qshape = o.qshape
+        WHERE o.action = 'row'"""
+    )
+    py.append(
+        """SELECT u, pkey FROM fx_obs1 WHERE action = 'python'
+              OR (status_type IS NOT NULL AND status_type NOT IN ('VARCHAR', 'NULL'))
+              OR (json_exists(j, '$.component') AND json_type(j, '$.component') NOT IN ('ARRAY', 'NULL'))
+              OR (action = 'row' AND (fx_truthy(j -> '$.referenceRange') OR qshape IS NULL))
+        UNION SELECT c.u, c.pkey FROM fx_comp c JOIN fx_comp_shape s
+              ON s.code IS NOT DISTINCT FROM c.code WHERE s.action = 'python'
+        UNION SELECT u, pkey FROM fx_obs WHERE qaction IS DISTINCT FROM 'row'
+              OR vtype IS NULL OR vtype NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+              OR day_json IS NULL OR NOT fx_dok(day_json) OR date IS NULL
+              OR NOT isfinite(value) OR abs(CAST(value AS DOUBLE)) > 1e15
+              OR (low IS NOT NULL AND NOT (value BETWEEN low AND high))"""
+    )
+
+
+def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med0 AS
+        SELECT u, pkey, k, id, kind, j,
+               CASE WHEN fx_truthy(j -> '$.dosageInstruction') THEN j -> '$.dosageInstruction'
+                    WHEN fx_truthy(j -> '$.dosage') THEN j -> '$.dosage' END AS dosages
+        FROM fx_of WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med1 AS
+        SELECT m.*,
+               CASE WHEN json_type(dosages) = 'ARRAY' AND json_type(dosages, '$[0]') = 'OBJECT'
+                    THEN dosages -> '$[0]' ELSE '{}'::JSON END AS dosage
+        FROM fx_med0 m"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med2 AS
+        SELECT m.*, dosage -> '$.timing' AS timing,
+               CASE WHEN fx_truthy(dosage -> '$.timing') AND json_type(dosage, '$.timing') = 'OBJECT'
+                     AND fx_truthy(dosage -> '$.timing.repeat') THEN dosage -> '$.timing.repeat' END AS rep
+        FROM fx_med1 m"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med3 AS
+        SELECT m.*,
+               CASE WHEN json_type(rep) = 'OBJECT' AND fx_truthy(rep -> '$.boundsPeriod') THEN rep -> '$.boundsPeriod' END AS bounds,
+               CASE WHEN json_type(rep) = 'OBJECT'
+                    THEN CAST(json_merge_patch(rep, '{"boundsPeriod": null}') AS VARCHAR) END AS rep_shape,
+               CAST(j -> '$.status' AS VARCHAR) AS st, CAST(j -> '$.intent' AS VARCHAR) AS intent,
+               CAST(j -> '$.doNotPerform' AS VARCHAR) AS dnp,
+               CAST(j -> '$.medicationCodeableConcept' AS VARCHAR) AS concept
+        FROM fx_med2 m"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med4 AS
+        SELECT m.*,
+               CASE WHEN kind = 'MedicationRequest' THEN
+                    CASE WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start'
+                         WHEN fx_truthy(j -> '$.authoredOn') THEN j -> '$.authoredOn' END
+               ELSE CASE WHEN fx_truthy(j -> '$.effectivePeriod.start') THEN j -> '$.effectivePeriod.start'
+                         WHEN fx_truthy(j -> '$.effectiveDateTime') THEN j -> '$.effectiveDateTime'
+                         WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start' END END AS start_json,
+               CASE WHEN kind = 'MedicationRequest' THEN
+                    CASE WHEN fx_truthy(bounds -> '$.end') THEN bounds -> '$.end'
+                         WHEN fx_truthy(j -> '$.dispenseRequest.validityPeriod.end')
+                         THEN j -> '$.dispenseRequest.validityPeriod.end' END
+               ELSE CASE WHEN fx_truthy(j -> '$.effectivePeriod.end') THEN j -> '$.effectivePeriod.end'
+                         WHEN fx_truthy(bounds -> '$.end') THEN bounds -> '$.end' END END AS end_json,
+               fx_obj(dosage -> '$.timing') AND fx_obj(rep) AND fx_obj(bounds)
+               AND fx_obj(j -> '$.dispenseRequest') AND fx_obj(j -> '$.dispenseRequest.validityPeriod')
+               AND fx_obj(j -> '$.effectivePeriod')
+               AND ((j -> '$.dosageInstruction') IS NULL OR NOT fx_truthy(j -> '$.dosageInstruction')
+                    OR json_type(j, '$.dosageInstruction') = 'ARRAY')
+               AND (fx_truthy(j -> '$.dosageInstruction') OR (j -> '$.dosage') IS NULL
+                    OR NOT fx_truthy(j -> '$.dosage') OR json_type(j, '$.dosage') = 'ARRAY')
+               AS shapes_ok
+        FROM fx_med3 m"""
+    )
+    classify(
+        con,
+        "fx_med_status",
+        "SELECT DISTINCT kind, st, intent, dnp FROM fx_med4",
+        4,
+        shapes.medication_status,
+        (
+            ("kind", "VARCHAR"),
+            ("st", "VARCHAR"),
+            ("intent", "VARCHAR"),
+            ("dnp", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("status", "VARCHAR"),
+        ),
+    )
+    classify(
+        con,
+        "fx_med_code",
+        "SELECT DISTINCT concept FROM fx_med4",
+        1,
+        shapes.medication_code,
+        (
+            ("concept", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("drug", "VARCHAR"),
+            ("route", "VARCHAR"),
+            ("strength", "DOUBLE"),
+        ),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_med5 AS
+        SELECT m.u, m.pkey, m.k, m.kind, m.id, m.j, m.dosage, m.rep_shape, m.start_json, m.end_json, m.shapes_ok,
+               s.action AS set_aside, s.status, c.action, c.drug, c.route AS drug_route, c.strength,
+               CAST(m.dosage -> '$.route' AS VARCHAR) AS route_shape,
+               CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
+        FROM fx_med4 m
+        JOIN fx_med_status s ON s.kind = m.kind AND s.st IS NOT DISTINCT FROM m.st
+             AND s.intent IS NOT DISTINCT FROM m.intent AND s.dnp IS NOT DISTINCT FROM m.dnp
+        JOIN fx_med_code c ON c.concept IS NOT DISTINCT FROM m.concept"""
+    )
+    classify(
+        con,
+        "fx_route",
+        "SELECT DISTINCT route_shape FROM fx_med5 WHERE action = 'row' AND set_aside = 'go'",
+        1,
+        shapes.route,
+        (("route_shape", "VARCHAR"), ("route", "VARCHAR")),
+    )
+    classify(
+        con,
+        "fx_freq",
+        "SELECT DISTINCT rep_shape FROM fx_med5 WHERE action = 'row' AND set_aside = 'go'",
+        1,
+        shapes.frequency,
+        (("rep_shape", "VARCHAR"), ("frequency", "VARCHAR")),
+    )
+    classify(
+        con,
+        "fx_dose",
+        "SELECT DISTINCT dar, dose_shape, strength FROM fx_med5 WHERE action = 'row' AND set_aside = 'go'",
+        3,
+        shapes.dose,
+        (
+            ("dar", "VARCHAR"),
+            ("dose_shape", "VARCHAR"),
+            ("strength", "DOUBLE"),
+            ("action", "VARCHAR"),
+            ("dose_mg", "DOUBLE"),
+        ),
+    )
+    ended = _in(MED_ENDED)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_med AS
+        SELECT m.u, m.pkey, m.k, m.action, m.drug, d.dose_mg, d.action AS dose_action,
+               coalesce(m.drug_route, r.route) AS route, f.frequency,
+               fx_date(m.start_json) AS start,
+               coalesce(fx_date(m.end_json), CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
+               m.kind || '/' || coalesce(m.id, 'None') AS source,
+               m.shapes_ok AND (m.start_json IS NULL OR fx_dok(m.start_json)) AND (m.end_json IS NULL OR fx_dok(m.end_json))
+                 AND NOT fx_truthy(m.j -> '$.statusReason') AND NOT json_exists(m.j, '$.medicationReference')
+                 AS ok
+        FROM fx_med5 m
+        LEFT JOIN fx_route r ON r.route_shape IS NOT DISTINCT FROM m.route_shape
+        LEFT JOIN fx_freq f ON f.rep_shape IS NOT DISTINCT FROM m.rep_shape
+        LEFT JOIN fx_dose d ON d.dar IS NOT DISTINCT FROM m.dar AND d.dose_shape IS NOT DISTINCT FROM m.dose_shape
+             AND d.strength IS NOT DISTINCT FROM m.strength
+        WHERE m.set_aside = 'go'"""
+    )
+    py.append(
+        """SELECT u, pkey FROM fx_med5 WHERE set_aside = 'python' OR action = 'python'
+        UNION SELECT u, pkey FROM fx_med WHERE NOT ok
+              OR (action = 'row' AND (start IS NULL OR dose_action IS DISTINCT FROM 'row' OR "end" < start))"""
+    )
+
+
+def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
+    classify(
+        con,
+        "fx_proc",
+        "SELECT DISTINCT CAST(j -> '$.code' AS VARCHAR) FROM fx_of WHERE kind = 'Procedure'",
+        1,
+        shapes.procedure,
+        (("code", "VARCHAR"), ("action", "VARCHAR")),
+    )
+    classify(
+        con,
+        "fx_allergy",
+        """SELECT DISTINCT CAST(j -> '$.verificationStatus' AS VARCHAR), CAST(j -> '$.code' AS VARCHAR)
+        FROM fx_of WHERE kind = 'AllergyIntolerance'""",
+        2,
+        shapes.allergy,
+        (("ver", "VARCHAR"), ("code", "VARCHAR"), ("action", "VARCHAR")),
+    )
+    py.append(
+        """SELECT o.u, o.pkey FROM fx_of o JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
+        WHERE o.kind = 'Procedure' AND p.action = 'python'
+        UNION SELECT o.u, o.pkey FROM fx_of o JOIN fx_allergy a
+            ON a.ver IS NOT DISTINCT FROM CAST(o.j -> '$.verificationStatus' AS VARCHAR)
+           AND a.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
+        WHERE o.kind = 'AllergyIntolerance' AND a.action = 'python'"""
+    )
