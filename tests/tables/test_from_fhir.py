@@ -245,3 +245,24 @@ def test_statuses_units_and_boundaries_match(tmp_path: Path) -> None:
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     staged, con = assert_same([f], tmp_path)
     assert _sql_share((staged, con))[0] >= 2  # the common patients are read in SQL
+
+
+def _generate(tmp: Path, n: int, compress: bool = False) -> Path:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate_fhir import write_fhir
+
+    out = tmp / "bulk"
+    write_fhir(out, n, seed=3, compress=compress, native=tmp / "carried.jsonl")
+    return out
+
+
+def test_generated_bulk_data_gives_the_python_tables_mostly_in_sql(tmp_path: Path) -> None:
+    bulk = _generate(tmp_path, 120, compress=True)
+    staged = assert_same([bulk], tmp_path)
+    sql, total = _sql_share(staged)
+    assert total == 120
+    # blood gases (the oxygen state of a linked component) and infusions (MedicationAdministration)
+    # go to the Python converter; every other generated patient is read in SQL
+    assert sql >= 40

@@ -78,7 +78,7 @@ def _staged_tables(con: Any) -> dict[str, str]:
     from screener.tables.layout import TABLES
 
     out = {}
-    for table in ("patients", "observations", "conditions", "medications"):
+    for table in ("patients", "observations", "statuses", "assessments", "conditions", "medications"):
         columns = [c for c, _ in TABLES[table] if c != "pid"]
         types = dict(TABLES[table])
         select = ", ".join(f'CAST(r."{c}" AS {types[c]}) AS "{c}"' for c in columns)

@@ -49,23 +49,34 @@ def finish(con: Any, paths: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_t_observations AS
         SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
-               name, date, value AS value_num, NULL AS value_text, NULL AS value_bool, unit,
-               NULL AS reference_high, NULL AS reference_low, method, NULL AS on_oxygen,
-               NULL AS attributed_to_sle, source
+               name, date, value_num, value_text, NULL AS value_bool, unit, reference_high, reference_low,
+               method, NULL AS on_oxygen, NULL AS attributed_to_sle, source
         FROM fx_obs"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_t_statuses AS
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
+               name, date, NULL AS value_num, NULL AS value_text, value_bool, NULL AS confirmed_by, source
+        FROM fx_st WHERE action = 'row'"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_t_assessments AS
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
+               name, date, score, source
+        FROM fx_as WHERE action = 'row'"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_t_medications AS
         WITH rows AS (
-            SELECT u, pkey, 0 AS part, k, drug, dose_mg, route, frequency, start, "end", source
+            SELECT u, pkey, 0 AS part, k, drug, dose_mg, route, frequency, start, "end", outcome, source
             FROM fx_med WHERE action = 'row'
             UNION ALL
             SELECT u, pkey, 1, max(k), 'other_medication', NULL, NULL, NULL, min(start),
-                   CASE WHEN count("end") = count(*) THEN max("end") END,
+                   CASE WHEN count("end") = count(*) THEN max("end") END, NULL,
                    {_sources(_MEDICATION_LIST)}
             FROM fx_med WHERE action = 'other' AND start IS NOT NULL GROUP BY u, pkey)
         SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k) - 1 AS INTEGER) AS seq,
-               drug, dose_mg, route, frequency, start, "end", NULL AS outcome, source
+               drug, dose_mg, route, frequency, start, "end", outcome, source
         FROM rows"""
     )
     con.execute(
@@ -73,6 +84,10 @@ def finish(con: Any, paths: list[str]) -> None:
         SELECT DISTINCT u, pkey FROM (
             SELECT u, pkey FROM fx_py
             UNION ALL SELECT o.u, o.pkey FROM fx_t_observations o JOIN fx_t_patients p USING (u, pkey)
+                WHERE o.date < p.birth_date
+            UNION ALL SELECT o.u, o.pkey FROM fx_t_statuses o JOIN fx_t_patients p USING (u, pkey)
+                WHERE o.date < p.birth_date
+            UNION ALL SELECT o.u, o.pkey FROM fx_t_assessments o JOIN fx_t_patients p USING (u, pkey)
                 WHERE o.date < p.birth_date
             UNION ALL SELECT m.u, m.pkey FROM fx_t_medications m JOIN fx_t_patients p USING (u, pkey)
                 WHERE m.start < p.birth_date)"""

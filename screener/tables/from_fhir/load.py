@@ -183,10 +183,10 @@ def _load_bundle(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
     source = sql_string(str(path))
     con.execute(
         f"""INSERT INTO fhir_res
-        SELECT {u}, 0, {source}, NULL, CAST(e.key AS INTEGER),
-               CASE WHEN json_type(e.value, '$.fullUrl') = 'VARCHAR' THEN e.value ->> '$.fullUrl' END,
-               e.value -> '$.resource'
-        FROM read_text({source}) r, json_each(r.content, '$.entry') e
-        ORDER BY CAST(e.key AS INTEGER)"""
+        SELECT {u}, 0, {source}, NULL, CAST(i - 1 AS INTEGER),
+               CASE WHEN json_type(e, '$.fullUrl') = 'VARCHAR' THEN e ->> '$.fullUrl' END, e -> '$.resource'
+        FROM (SELECT unnest(es) AS e, generate_subscripts(es, 1) AS i
+              FROM (SELECT json_extract(content, '$.entry[*]') AS es FROM read_text({source})))
+        ORDER BY i"""
     )
     return []

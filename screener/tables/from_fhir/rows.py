@@ -213,14 +213,15 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     not_result = _in(OBS_NOT_RESULT)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_obs0 AS
-        SELECT u, pkey, k, id, j, json_type(j, '$.status') AS status_type FROM fx_of
+        SELECT u, pkey, k, id, j, json_type(j, '$.status') AS status_type,
+               CAST(j -> '$.code' AS VARCHAR) AS code FROM fx_of
         WHERE kind = 'Observation'
           AND NOT (json_type(j, '$.status') = 'VARCHAR' AND (j ->> '$.status') IN {not_result})"""
     )
     classify(
         con,
         "fx_obs_shape",
-        "SELECT DISTINCT CAST(j -> '$.code' AS VARCHAR) FROM fx_obs0",
+        "SELECT DISTINCT code FROM fx_obs0",
         1,
         shapes.observation_code,
         (("code", "VARCHAR"), ("action", "VARCHAR"), ("name", "VARCHAR"), ("method", "VARCHAR")),
@@ -239,20 +240,38 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
         shapes.component_code,
         (("code", "VARCHAR"), ("action", "VARCHAR")),
     )
+    # the date: first_date(res, effectiveDateTime, effectivePeriod(.start), effectiveInstant, issued)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_obs1 AS
         SELECT o.*, s.action, s.name, s.method,
                CASE WHEN fx_truthy(o.j -> '$.effectiveDateTime') THEN o.j -> '$.effectiveDateTime'
-                    WHEN fx_truthy(o.j -> '$.effectivePeriod.start') THEN o.j -> '$.effectivePeriod.start'
+                    WHEN json_type(o.j, '$.effectivePeriod') = 'OBJECT'
+                         AND fx_truthy(o.j -> '$.effectivePeriod.start') THEN o.j -> '$.effectivePeriod.start'
                     WHEN json_type(o.j, '$.effectivePeriod') NOT IN ('OBJECT', 'NULL')
                          AND fx_truthy(o.j -> '$.effectivePeriod') THEN o.j -> '$.effectivePeriod'
                     WHEN fx_truthy(o.j -> '$.effectiveInstant') THEN o.j -> '$.effectiveInstant'
                     WHEN fx_truthy(o.j -> '$.issued') THEN o.j -> '$.issued' END AS day_json,
-               CASE WHEN json_type(o.j, '$.valueQuantity') = 'OBJECT'
-                    THEN CAST(json_merge_patch(o.j -> '$.valueQuantity', '{"value": null}') AS VARCHAR) END AS qshape,
+               CASE WHEN json_type(o.j, '$.valueQuantity') = 'OBJECT' THEN CAST(
+                    json_merge_patch(o.j -> '$.valueQuantity', '{"value": null}') AS VARCHAR) END AS qshape,
                json_type(o.j, '$.valueQuantity.value') AS vtype
-        FROM fx_obs0 o JOIN fx_obs_shape s ON s.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)"""
+        FROM fx_obs0 o JOIN fx_obs_shape s ON s.code IS NOT DISTINCT FROM o.code"""
     )
+    py.append(
+        """SELECT u, pkey FROM fx_obs1 WHERE action = 'python'
+              OR (status_type IS NOT NULL AND status_type NOT IN ('VARCHAR', 'NULL'))
+              OR (json_exists(j, '$.component') AND json_type(j, '$.component') NOT IN ('ARRAY', 'NULL'))
+              OR (action NOT IN ('none', 'python')
+                  AND (day_json IS NULL OR NOT fx_dok(day_json) OR fx_date(day_json) IS NULL))
+        UNION SELECT c.u, c.pkey FROM fx_comp c JOIN fx_comp_shape s
+              ON s.code IS NOT DISTINCT FROM c.code WHERE s.action = 'python'"""
+    )
+    _numbers(con, shapes, py)
+    _coded(con, shapes, py)
+    _statuses(con, shapes, py)
+    _assessments(con, shapes, py)
+
+
+def _numbers(con: Any, shapes: Shapes, py: list[str]) -> None:
     classify(
         con,
         "fx_q_shape",
@@ -263,6 +282,7 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
             ("name", "VARCHAR"),
             ("qshape", "VARCHAR"),
             ("action", "VARCHAR"),
+            ("written", "VARCHAR"),
             ("unit", "VARCHAR"),
             ("factor", "DOUBLE"),
             ("low", "DOUBLE"),
@@ -270,28 +290,126 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
         ),
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE fx_obs AS
-        SELECT o.u, o.pkey, o.k, o.name, o.method, q.unit, q.action AS qaction,
+        """CREATE OR REPLACE TEMP TABLE fx_obs2 AS
+        SELECT o.u, o.pkey, o.k, o.name, o.method, q.written, q.unit, q.action AS qaction,
                fx_date(o.day_json) AS date,
                TRY_CAST(o.j -> '$.valueQuantity.value' AS DOUBLE) * coalesce(q.factor, 1.0) AS value,
-               q.factor, q.low, q.high, o.vtype, o.day_json,
-               {_source("Observation").replace("id", "o.id")} AS source
+               q.low, q.high, o.vtype, o.qshape,
+               CASE WHEN fx_truthy(o.j -> '$.referenceRange') THEN CAST(o.j -> '$.referenceRange' AS VARCHAR)
+                    END AS ranges,
+               'Observation/' || coalesce(o.id, 'None') AS source
         FROM fx_obs1 o LEFT JOIN fx_q_shape q ON q.name = o.name AND q.qshape = o.qshape
         WHERE o.action = 'row'"""
     )
-    py.append(
-        """SELECT u, pkey FROM fx_obs1 WHERE action = 'python'
-              OR (status_type IS NOT NULL AND status_type NOT IN ('VARCHAR', 'NULL'))
-              OR (json_exists(j, '$.component') AND json_type(j, '$.component') NOT IN ('ARRAY', 'NULL'))
-              OR (action = 'row' AND (fx_truthy(j -> '$.referenceRange') OR qshape IS NULL))
-        UNION SELECT c.u, c.pkey FROM fx_comp c JOIN fx_comp_shape s
-              ON s.code IS NOT DISTINCT FROM c.code WHERE s.action = 'python'
-        UNION SELECT u, pkey FROM fx_obs WHERE qaction IS DISTINCT FROM 'row'
-              OR vtype IS NULL OR vtype NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-              OR day_json IS NULL OR NOT fx_dok(day_json) OR date IS NULL
-              OR NOT isfinite(value) OR abs(CAST(value AS DOUBLE)) > 1e15
-              OR (low IS NOT NULL AND NOT (value BETWEEN low AND high))"""
+    classify(
+        con,
+        "fx_rr_shape",
+        "SELECT DISTINCT name, written, ranges FROM fx_obs2 WHERE qaction = 'row'",
+        3,
+        shapes.reference_range,
+        (
+            ("name", "VARCHAR"),
+            ("written", "VARCHAR"),
+            ("ranges", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("reference_low", "DOUBLE"),
+            ("reference_high", "DOUBLE"),
+        ),
     )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_obs AS
+        SELECT o.u, o.pkey, o.k, o.name, o.date, o.value AS value_num, CAST(NULL AS VARCHAR) AS value_text,
+               o.unit, r.reference_high, r.reference_low, o.method, o.source
+        FROM fx_obs2 o LEFT JOIN fx_rr_shape r ON r.name = o.name
+             AND r.written IS NOT DISTINCT FROM o.written AND r.ranges IS NOT DISTINCT FROM o.ranges"""
+    )
+    py.append(
+        """SELECT u, pkey FROM fx_obs2 WHERE qshape IS NULL OR qaction IS DISTINCT FROM 'row'
+              OR vtype IS NULL OR vtype NOT IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+              OR NOT isfinite(value) OR abs(value) > 1e15
+              OR (low IS NOT NULL AND NOT (value BETWEEN low AND high))
+        UNION SELECT o.u, o.pkey FROM fx_obs2 o JOIN fx_rr_shape r ON r.name = o.name
+              AND r.written IS NOT DISTINCT FROM o.written AND r.ranges IS NOT DISTINCT FROM o.ranges
+              WHERE r.action <> 'row'"""
+    )
+
+
+def _coded(con: Any, shapes: Shapes, py: list[str]) -> None:
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_coded0 AS
+        SELECT u, pkey, k, name, method, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
+               CAST(j -> '$.valueCodeableConcept' AS VARCHAR) AS vcc, CAST(j -> '$.valueString' AS VARCHAR) AS vs
+        FROM fx_obs1 WHERE action = 'coded'"""
+    )
+    classify(
+        con,
+        "fx_coded_shape",
+        "SELECT DISTINCT vcc, vs FROM fx_coded0",
+        2,
+        shapes.coded_value,
+        (("vcc", "VARCHAR"), ("vs", "VARCHAR"), ("action", "VARCHAR"), ("answer", "VARCHAR")),
+    )
+    con.execute(
+        """INSERT INTO fx_obs
+        SELECT c.u, c.pkey, c.k, c.name, c.date, NULL, s.answer, NULL, NULL, NULL, c.method, c.source
+        FROM fx_coded0 c JOIN fx_coded_shape s ON s.vcc IS NOT DISTINCT FROM c.vcc AND s.vs IS NOT DISTINCT FROM c.vs
+        WHERE s.action = 'row'"""
+    )
+    py.append(
+        """SELECT c.u, c.pkey FROM fx_coded0 c JOIN fx_coded_shape s
+              ON s.vcc IS NOT DISTINCT FROM c.vcc AND s.vs IS NOT DISTINCT FROM c.vs WHERE s.action <> 'row'"""
+    )
+
+
+def _statuses(con: Any, shapes: Shapes, py: list[str]) -> None:
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_st0 AS
+        SELECT u, pkey, k, name, code, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
+               CAST(j -> '$.valueBoolean' AS VARCHAR) AS vb, CAST(j -> '$.valueCodeableConcept' AS VARCHAR) AS vcc
+        FROM fx_obs1 WHERE action = 'status'"""
+    )
+    classify(
+        con,
+        "fx_st_shape",
+        "SELECT DISTINCT code, vb, vcc FROM fx_st0",
+        3,
+        shapes.status_value,
+        (("code", "VARCHAR"), ("vb", "VARCHAR"), ("vcc", "VARCHAR"), ("action", "VARCHAR"), ("value", "BOOLEAN")),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_st AS
+        SELECT c.u, c.pkey, c.k, c.name, c.date, s.value AS value_bool, c.source, s.action
+        FROM fx_st0 c JOIN fx_st_shape s ON s.code IS NOT DISTINCT FROM c.code
+             AND s.vb IS NOT DISTINCT FROM c.vb AND s.vcc IS NOT DISTINCT FROM c.vcc"""
+    )
+    py.append("SELECT u, pkey FROM fx_st WHERE action = 'python'")
+
+
+def _assessments(con: Any, shapes: Shapes, py: list[str]) -> None:
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_as0 AS
+        SELECT u, pkey, k, name, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
+               CASE WHEN json_type(j, '$.valueQuantity') = 'OBJECT' THEN CAST(j -> '$.valueQuantity' AS VARCHAR)
+                    END AS vq,
+               CASE WHEN json_type(j, '$.valueQuantity') = 'OBJECT' THEN NULL
+                    ELSE CAST(j -> '$.valueInteger' AS VARCHAR) END AS vi
+        FROM fx_obs1 WHERE action = 'assessment'"""
+    )
+    classify(
+        con,
+        "fx_as_shape",
+        "SELECT DISTINCT name, vq, vi FROM fx_as0",
+        3,
+        shapes.score,
+        (("name", "VARCHAR"), ("vq", "VARCHAR"), ("vi", "VARCHAR"), ("action", "VARCHAR"), ("score", "DOUBLE")),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_as AS
+        SELECT c.u, c.pkey, c.k, c.name, c.date, s.score, c.source, s.action
+        FROM fx_as0 c JOIN fx_as_shape s ON s.name = c.name
+             AND s.vq IS NOT DISTINCT FROM c.vq AND s.vi IS NOT DISTINCT FROM c.vi"""
+    )
+    py.append("SELECT u, pkey FROM fx_as WHERE action <> 'row'")
 
 
 def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
@@ -386,6 +504,7 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         SELECT m.u, m.pkey, m.k, m.kind, m.id, m.j, m.dosage, m.rep_shape, m.start_json, m.end_json, m.shapes_ok,
                s.action AS set_aside, s.status, c.action, c.drug, c.route AS drug_route, c.strength,
                CAST(m.dosage -> '$.route' AS VARCHAR) AS route_shape,
+               CASE WHEN fx_truthy(m.j -> '$.statusReason') THEN CAST(m.j -> '$.statusReason' AS VARCHAR) END AS reasons,
                CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
         FROM fx_med4 m
         JOIN fx_med_status s ON s.kind = m.kind AND s.st IS NOT DISTINCT FROM m.st
@@ -422,20 +541,29 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
             ("dose_mg", "DOUBLE"),
         ),
     )
+    classify(
+        con,
+        "fx_outcome",
+        "SELECT DISTINCT reasons FROM fx_med5 WHERE action = 'row' AND set_aside = 'go'",
+        1,
+        shapes.outcome,
+        (("reasons", "VARCHAR"), ("outcome", "VARCHAR")),
+    )
     ended = _in(MED_ENDED)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_med AS
         SELECT m.u, m.pkey, m.k, m.action, m.drug, d.dose_mg, d.action AS dose_action,
-               coalesce(m.drug_route, r.route) AS route, f.frequency,
+               coalesce(m.drug_route, r.route) AS route, f.frequency, o.outcome,
                fx_date(m.start_json) AS start,
                coalesce(fx_date(m.end_json), CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
                m.kind || '/' || coalesce(m.id, 'None') AS source,
                m.shapes_ok AND (m.start_json IS NULL OR fx_dok(m.start_json)) AND (m.end_json IS NULL OR fx_dok(m.end_json))
-                 AND NOT fx_truthy(m.j -> '$.statusReason') AND NOT json_exists(m.j, '$.medicationReference')
+                 AND NOT json_exists(m.j, '$.medicationReference')
                  AS ok
         FROM fx_med5 m
         LEFT JOIN fx_route r ON r.route_shape IS NOT DISTINCT FROM m.route_shape
         LEFT JOIN fx_freq f ON f.rep_shape IS NOT DISTINCT FROM m.rep_shape
+        LEFT JOIN fx_outcome o ON o.reasons IS NOT DISTINCT FROM m.reasons
         LEFT JOIN fx_dose d ON d.dar IS NOT DISTINCT FROM m.dar AND d.dose_shape IS NOT DISTINCT FROM m.dose_shape
              AND d.strength IS NOT DISTINCT FROM m.strength
         WHERE m.set_aside = 'go'"""

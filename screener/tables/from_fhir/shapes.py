@@ -21,11 +21,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from screener import units
-from screener.importers.core import NativeBuilder, Origin
+from screener.errors import Location, PatientDataError
+from screener.importers.core import NativeBuilder, Origin, parse_number
 from screener.importers.fhir.common import codings, text, unit
 from screener.importers.fhir.contraception import contraceptive_of
-from screener.importers.fhir.medications import dose_of, frequency_of, route_of
-from screener.importers.fhir.observations import sledai_named
+from screener.importers.fhir.medications import dose_of, frequency_of, outcome_of, route_of
+from screener.importers.fhir.observations import answer, sledai_named
 from screener.importers.fhir.oxygen import BLOOD_GASES, oxygen_code
 from screener.importers.fhir.patient import read_sex
 from screener.importers.fhir.status import (
@@ -35,6 +36,7 @@ from screener.importers.fhir.status import (
     medication_set_aside,
 )
 from screener.importers.mapping import Mapping, NotCriterion
+from screener.model.patient import _reference_range
 
 
 def _load(text_: str | None) -> Any:
@@ -78,6 +80,13 @@ def classify(
         rows.append((*key, *found))
     register(con, name, columns, rows)
     return len(rows)
+
+
+class _NoLog:
+    """The import report is not kept by the SQL path (its rows are what is compared)."""
+
+    def unmapped(self, *args: Any) -> None:
+        pass
 
 
 class Shapes:
@@ -134,7 +143,8 @@ class Shapes:
     # ------------------------------------------------------------------ Observation
 
     def observation_code(self, code: str | None) -> tuple[Any, ...]:
-        """The Observation's own code: no row, a number to read, or left to Python."""
+        """The Observation's own code: what it gives (``row`` a number, ``coded`` an answer,
+        ``status``, ``assessment``), ``none``, or ``python``; and the fact's name and method."""
         concept = _load(code)
         if oxygen_code(concept) is not None:
             return ("python", None, None)  # an inhaled-oxygen observation (oxygen.py)
@@ -146,15 +156,54 @@ class Shapes:
             target = self.mapping.observation(c.get("system"), c["code"])
             status = self.mapping.status(c.get("system"), c["code"])
             assessment = self.mapping.assessment(c.get("system"), c["code"])
-            if status is not None or assessment is not None:
-                return ("python", None, None)
+            if status is not None:
+                return ("status", status.name, None)
+            if assessment is not None:
+                return ("assessment", assessment.name, None)
             if target is not None:
-                if target.coded or target.name in BLOOD_GASES:
+                if target.name in BLOOD_GASES:
                     return ("python", None, None)
-                return ("row", target.name, target.method)
+                return ("coded" if target.coded else "row", target.name, target.method)
         if sledai_named(concept):
             return ("python", None, None)
         return ("none", None, None)
+
+    def coded_value(self, concept: str | None, string: str | None) -> tuple[Any, ...]:
+        """A coded result's answer (:func:`screener.importers.fhir.observations.answer`)."""
+        part: dict[str, Any] = {}
+        if concept is not None:
+            part["valueCodeableConcept"] = _load(concept)
+        if string is not None:
+            part["valueString"] = _load(string)
+        found = answer(self.conv, part)  # type: ignore[arg-type]
+        return ("row", found) if found is not None else ("python", None)
+
+    def status_value(self, code: str | None, boolean: str | None, concept: str | None) -> tuple[Any, ...]:
+        """A status Observation's value (:func:`screener.importers.fhir.observations.status_value`)."""
+        target = None
+        for c in codings(_load(code)):
+            target = self.mapping.status(c.get("system"), c["code"])
+            if target is not None:
+                break
+        assert target is not None
+        value = _load(boolean) if boolean is not None else None
+        if isinstance(value, bool):
+            return ("row", value)
+        for c in codings(_load(concept)):
+            key = (self.mapping.system(c.get("system")), str(c["code"]).strip().upper())
+            if key in target.answers:
+                found = target.answers[key]
+                return ("none", None) if found is None else ("row", found)
+        return ("python", None)
+
+    def score(self, name: str, quantity: str | None, integer: str | None) -> tuple[Any, ...]:
+        """An assessment's score as the Python importer and the patient loader take it."""
+        q = _load(quantity)
+        value = q.get("value") if isinstance(q, dict) else _load(integer)
+        number = parse_number(value)  # ValueError/TypeError: an error in Python
+        if name == "selena_sledai" and not 0 <= number <= 105:
+            return ("python", None)
+        return ("row", number)
 
     def component_code(self, code: str | None) -> tuple[Any, ...]:
         """A component's code: it gives no row (``none``) or it is left to Python."""
@@ -171,20 +220,41 @@ class Shapes:
         return ("none",)
 
     def quantity(self, name: str, shape: str) -> tuple[Any, ...]:
-        """A valueQuantity without its value: the unit as written and the factor to the
-        canonical unit (:func:`screener.units.normalize` multiplies by it)."""
+        """A valueQuantity without its value: the unit as written, the unit stored, and the
+        factor to the canonical unit (:func:`screener.units.normalize` multiplies by it)."""
         q = _load(shape)
         if not isinstance(q, dict) or q.get("comparator"):
-            return ("python", None, None, None, None)
+            return ("python", None, None, None, None, None)
         written = unit(q)
         if name not in units.CANONICAL:
-            return ("row", written, None, None, None)
+            return ("row", written, written, None, None, None)
         if not written:
-            return ("python", None, None, None, None)
+            return ("python", None, None, None, None, None)
         factor = units.normalize(name, 1.0, written)  # UnitError: Python reports it
         bounds = units.plausible_range(name)
         low, high = bounds if bounds is not None else (None, None)
-        return ("row", units.CANONICAL[name], factor, low, high)
+        return ("row", written, units.CANONICAL[name], factor, low, high)
+
+    def reference_range(self, name: str, written: str | None, ranges: str | None) -> tuple[Any, ...]:
+        """(low, high) of ``referenceRange`` as :func:`.observations.observation_value` reads it
+        and the patient loader converts it; ``python`` where either would report an error."""
+        found = _load(ranges)
+        item: dict[str, Any] = {"name": name, "unit": written}
+        if found and isinstance(found, list) and isinstance(found[0], dict):
+            rr: dict[str, Any] = {}
+            for key in ("low", "high"):
+                bound = found[0].get(key)
+                if isinstance(bound, dict) and bound.get("value") is not None:
+                    rr[key] = float(bound["value"])
+                    if unit(bound):
+                        rr["unit"] = unit(bound)
+            if rr:
+                item["reference_range"] = rr
+        try:
+            low, high = _reference_range(item, Location("shape"))
+        except PatientDataError:
+            return ("python", None, None)
+        return ("row", low, high)
 
     # ------------------------------------------------------------------ medications
 
@@ -208,6 +278,11 @@ class Shapes:
             if target:
                 return ("row", target.drug, target.route, target.strength_mg)
         return ("other", None, None, None)
+
+    def outcome(self, reasons: str | None) -> tuple[Any, ...]:
+        """The treatment outcome ``statusReason`` gives (:func:`.medications.outcome_of`)."""
+        res = {"statusReason": _load(reasons)} if reasons is not None else {}
+        return (outcome_of(SimpleNamespace(mapping=self.mapping, log=_NoLog()), res),)  # type: ignore[arg-type]
 
     def route(self, route: str | None) -> tuple[Any, ...]:
         return (route_of(text(_load(route))),)
