@@ -263,6 +263,4 @@ def test_generated_bulk_data_gives_the_python_tables_mostly_in_sql(tmp_path: Pat
     staged = assert_same([bulk], tmp_path)
     sql, total = _sql_share(staged)
     assert total == 120
-    # blood gases (the oxygen state of a linked component) and infusions (MedicationAdministration)
-    # go to the Python converter; every other generated patient is read in SQL
-    assert sql >= 40
+    assert sql == 120  # the generated patient is all SQL: labs, blood gases, statuses, infusions...

@@ -74,11 +74,14 @@ def stage_fhir(con: Any, inputs: list[Path], mapping: Mapping) -> Staged:
     return Staged(tables=tables, fallback=tuple(fallback), issues=tuple(issues), records=ord_)
 
 
+_ORDER = {"patients": "", "administrations": ", r.med_seq, r.date"}
+
+
 def _staged_tables(con: Any) -> dict[str, str]:
     from screener.tables.layout import TABLES
 
     out = {}
-    for table in ("patients", "observations", "statuses", "assessments", "conditions", "medications"):
+    for table in TABLES:
         columns = [c for c, _ in TABLES[table] if c != "pid"]
         types = dict(TABLES[table])
         select = ", ".join(f'CAST(r."{c}" AS {types[c]}) AS "{c}"' for c in columns)
@@ -86,7 +89,7 @@ def _staged_tables(con: Any) -> dict[str, str]:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT o.ord, {select} FROM fx_t_{table} r JOIN fx_ord o ON o.u = r.u AND o.pkey = r.pkey
-            ORDER BY o.ord{", r.seq" if table != "patients" else ""}"""
+            ORDER BY o.ord{_ORDER.get(table, ", r.seq")}"""
         )
         out[table] = name
     return out

@@ -50,7 +50,7 @@ def finish(con: Any, paths: list[str]) -> None:
         """CREATE OR REPLACE TEMP TABLE fx_t_observations AS
         SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
                name, date, value_num, value_text, NULL AS value_bool, unit, reference_high, reference_low,
-               method, NULL AS on_oxygen, NULL AS attributed_to_sle, source
+               method, on_oxygen, NULL AS attributed_to_sle, source
         FROM fx_obs"""
     )
     con.execute(
@@ -66,18 +66,35 @@ def finish(con: Any, paths: list[str]) -> None:
         FROM fx_as WHERE action = 'row'"""
     )
     con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_adm_groups AS
+        SELECT u, pkey, min(k) AS k, drug, route, dose_key, any_value(dose_mg) AS dose_mg,
+               min(day) AS start, max(day) AS "end", list_sort(list_distinct(list(day))) AS days,
+               array_to_string(list_slice(list(source ORDER BY k), 1, 5), ', ')
+                 || CASE WHEN count(*) > 5 THEN ' ...' ELSE '' END AS source
+        FROM fx_adm WHERE action = 'row' GROUP BY u, pkey, drug, route, dose_key"""
+    )
+    con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_t_medications AS
         WITH rows AS (
             SELECT u, pkey, 0 AS part, k, drug, dose_mg, route, frequency, start, "end", outcome, source
             FROM fx_med WHERE action = 'row'
             UNION ALL
-            SELECT u, pkey, 1, max(k), 'other_medication', NULL, NULL, NULL, min(start),
+            SELECT u, pkey, 1, k, drug, dose_mg, route, CASE WHEN len(days) = 1 THEN 'once' END, start, "end",
+                   NULL, source
+            FROM fx_adm_groups
+            UNION ALL
+            SELECT u, pkey, 2, max(k), 'other_medication', NULL, NULL, NULL, min(start),
                    CASE WHEN count("end") = count(*) THEN max("end") END, NULL,
                    {_sources(_MEDICATION_LIST)}
             FROM fx_med WHERE action = 'other' AND start IS NOT NULL GROUP BY u, pkey)
         SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k) - 1 AS INTEGER) AS seq,
-               drug, dose_mg, route, frequency, start, "end", outcome, source
+               drug, dose_mg, route, frequency, start, "end", outcome, source, part, k
         FROM rows"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_t_administrations AS
+        SELECT m.u, m.pkey, m.seq AS med_seq, unnest(g.days) AS date
+        FROM fx_t_medications m JOIN fx_adm_groups g ON m.part = 1 AND g.u = m.u AND g.pkey = m.pkey AND g.k = m.k"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_python AS

@@ -17,7 +17,14 @@ from screener.tables.from_fhir.shapes import Shapes, classify
 
 # the resource types the SQL reads; the other USED ones send their patient to Python, except
 # Procedure and AllergyIntolerance, which give no row unless their code says otherwise
-SQL_KINDS = ("Patient", "Condition", "Observation", "MedicationRequest", "MedicationStatement")
+SQL_KINDS = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+)
 NO_ROW_KINDS = ("Procedure", "AllergyIntolerance")
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
 
@@ -122,6 +129,7 @@ def convert(con: Any, shapes: Shapes) -> None:
     _conditions(con, shapes, py)
     _observations(con, shapes, py)
     _medications(con, shapes, py)
+    _administrations(con, shapes, py)
     _no_rows(con, shapes, py)
     con.execute("CREATE OR REPLACE TEMP TABLE fx_py AS " + " UNION ".join(py))
 
@@ -295,6 +303,7 @@ def _numbers(con: Any, shapes: Shapes, py: list[str]) -> None:
                fx_date(o.day_json) AS date,
                TRY_CAST(o.j -> '$.valueQuantity.value' AS DOUBLE) * coalesce(q.factor, 1.0) AS value,
                q.low, q.high, o.vtype, o.qshape,
+               CASE WHEN o.name IN ('pao2', 'paco2') THEN CAST(o.j -> '$.component' AS VARCHAR) END AS comp,
                CASE WHEN fx_truthy(o.j -> '$.referenceRange') THEN CAST(o.j -> '$.referenceRange' AS VARCHAR)
                     END AS ranges,
                'Observation/' || coalesce(o.id, 'None') AS source
@@ -316,12 +325,21 @@ def _numbers(con: Any, shapes: Shapes, py: list[str]) -> None:
             ("reference_high", "DOUBLE"),
         ),
     )
+    classify(
+        con,
+        "fx_oxygen",
+        "SELECT DISTINCT comp FROM fx_obs2 WHERE name IN ('pao2', 'paco2')",
+        1,
+        shapes.oxygen,
+        (("comp", "VARCHAR"), ("on_oxygen", "BOOLEAN")),
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_obs AS
         SELECT o.u, o.pkey, o.k, o.name, o.date, o.value AS value_num, CAST(NULL AS VARCHAR) AS value_text,
-               o.unit, r.reference_high, r.reference_low, o.method, o.source
+               o.unit, r.reference_high, r.reference_low, o.method, x.on_oxygen, o.source
         FROM fx_obs2 o LEFT JOIN fx_rr_shape r ON r.name = o.name
-             AND r.written IS NOT DISTINCT FROM o.written AND r.ranges IS NOT DISTINCT FROM o.ranges"""
+             AND r.written IS NOT DISTINCT FROM o.written AND r.ranges IS NOT DISTINCT FROM o.ranges
+        LEFT JOIN fx_oxygen x ON o.name IN ('pao2', 'paco2') AND x.comp IS NOT DISTINCT FROM o.comp"""
     )
     py.append(
         """SELECT u, pkey FROM fx_obs2 WHERE qshape IS NULL OR qaction IS DISTINCT FROM 'row'
@@ -351,7 +369,7 @@ def _coded(con: Any, shapes: Shapes, py: list[str]) -> None:
     )
     con.execute(
         """INSERT INTO fx_obs
-        SELECT c.u, c.pkey, c.k, c.name, c.date, NULL, s.answer, NULL, NULL, NULL, c.method, c.source
+        SELECT c.u, c.pkey, c.k, c.name, c.date, NULL, s.answer, NULL, NULL, NULL, c.method, NULL, c.source
         FROM fx_coded0 c JOIN fx_coded_shape s ON s.vcc IS NOT DISTINCT FROM c.vcc AND s.vs IS NOT DISTINCT FROM c.vs
         WHERE s.action = 'row'"""
     )
@@ -572,6 +590,98 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         """SELECT u, pkey FROM fx_med5 WHERE set_aside = 'python' OR action = 'python'
         UNION SELECT u, pkey FROM fx_med WHERE NOT ok
               OR (action = 'row' AND (start IS NULL OR dose_action IS DISTINCT FROM 'row' OR "end" < start))"""
+    )
+
+
+DOSE_COLUMNS = (
+    ("dar", "VARCHAR"),
+    ("dose_shape", "VARCHAR"),
+    ("strength", "DOUBLE"),
+    ("action", "VARCHAR"),
+    ("dose_mg", "DOUBLE"),
+    ("dose_key", "VARCHAR"),
+)
+
+
+def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
+    """MedicationAdministration: records of one drug, dose and route become one period whose
+    administrations are their dates (:func:`.medications.add_administrations`)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_adm0 AS
+        SELECT u, pkey, k, id, j, CAST(j -> '$.status' AS VARCHAR) AS st,
+               CAST(j -> '$.medicationCodeableConcept' AS VARCHAR) AS concept,
+               CASE WHEN fx_truthy(j -> '$.dosage') THEN j -> '$.dosage' ELSE '{}'::JSON END AS dosage,
+               CASE WHEN fx_truthy(j -> '$.effectiveDateTime') THEN j -> '$.effectiveDateTime'
+                    WHEN json_type(j, '$.effectivePeriod') = 'OBJECT'
+                         AND fx_truthy(j -> '$.effectivePeriod.start') THEN j -> '$.effectivePeriod.start'
+                    WHEN json_type(j, '$.effectivePeriod') NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(j -> '$.effectivePeriod') THEN j -> '$.effectivePeriod' END AS day_json
+        FROM fx_of WHERE kind = 'MedicationAdministration'"""
+    )
+    classify(
+        con,
+        "fx_adm_status",
+        "SELECT DISTINCT 'MedicationAdministration', st, NULL, NULL FROM fx_adm0",
+        4,
+        shapes.medication_status,
+        (
+            ("kind", "VARCHAR"),
+            ("st", "VARCHAR"),
+            ("intent", "VARCHAR"),
+            ("dnp", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("status", "VARCHAR"),
+        ),
+    )
+    classify(
+        con,
+        "fx_adm_code",
+        "SELECT DISTINCT concept FROM fx_adm0",
+        1,
+        shapes.drug_code,
+        (("concept", "VARCHAR"), ("action", "VARCHAR"), ("drug", "VARCHAR"), ("route", "VARCHAR"), ("strength", "DOUBLE")),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_adm1 AS
+        SELECT a.u, a.pkey, a.k, a.id, a.j, a.day_json, s.action AS set_aside, c.action, c.drug, c.strength,
+               c.route AS drug_route, CAST(a.dosage -> '$.route' AS VARCHAR) AS route_shape,
+               CAST(a.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(a.dosage -> '$.dose' AS VARCHAR) AS dose_shape,
+               json_type(a.dosage) = 'OBJECT' AS dosage_ok
+        FROM fx_adm0 a JOIN fx_adm_status s ON s.st IS NOT DISTINCT FROM a.st
+        JOIN fx_adm_code c ON c.concept IS NOT DISTINCT FROM a.concept"""
+    )
+    classify(
+        con,
+        "fx_adm_route",
+        "SELECT DISTINCT route_shape FROM fx_adm1 WHERE action = 'row' AND set_aside = 'go'",
+        1,
+        shapes.route,
+        (("route_shape", "VARCHAR"), ("route", "VARCHAR")),
+    )
+    classify(
+        con,
+        "fx_adm_dose",
+        "SELECT DISTINCT dar, dose_shape, strength FROM fx_adm1 WHERE action = 'row' AND set_aside = 'go'",
+        3,
+        shapes.dose,
+        DOSE_COLUMNS,
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_adm AS
+        SELECT a.u, a.pkey, a.k, a.action, a.drug, coalesce(a.drug_route, r.route) AS route,
+               d.dose_mg, d.dose_key, d.action AS dose_action, fx_date(a.day_json) AS day,
+               'MedicationAdministration/' || coalesce(a.id, 'None') AS source,
+               a.dosage_ok AND a.day_json IS NOT NULL AND fx_dok(a.day_json)
+                 AND NOT json_exists(a.j, '$.medicationReference') AS ok
+        FROM fx_adm1 a
+        LEFT JOIN fx_adm_route r ON r.route_shape IS NOT DISTINCT FROM a.route_shape
+        LEFT JOIN fx_adm_dose d ON d.dar IS NOT DISTINCT FROM a.dar AND d.dose_shape IS NOT DISTINCT FROM a.dose_shape
+             AND d.strength IS NOT DISTINCT FROM a.strength
+        WHERE a.set_aside = 'go'"""
+    )
+    py.append(
+        """SELECT u, pkey FROM fx_adm1 WHERE set_aside = 'python' OR action IN ('python', 'other')
+        UNION SELECT u, pkey FROM fx_adm WHERE NOT ok OR (action = 'row' AND dose_action IS DISTINCT FROM 'row')"""
     )
 
 

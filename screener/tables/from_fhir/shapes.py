@@ -27,7 +27,7 @@ from screener.importers.fhir.common import codings, text, unit
 from screener.importers.fhir.contraception import contraceptive_of
 from screener.importers.fhir.medications import dose_of, frequency_of, outcome_of, route_of
 from screener.importers.fhir.observations import answer, sledai_named
-from screener.importers.fhir.oxygen import BLOOD_GASES, oxygen_code
+from screener.importers.fhir.oxygen import component_state, oxygen_code
 from screener.importers.fhir.patient import read_sex
 from screener.importers.fhir.status import (
     condition_set_aside,
@@ -161,8 +161,6 @@ class Shapes:
             if assessment is not None:
                 return ("assessment", assessment.name, None)
             if target is not None:
-                if target.name in BLOOD_GASES:
-                    return ("python", None, None)
                 return ("coded" if target.coded else "row", target.name, target.method)
         if sledai_named(concept):
             return ("python", None, None)
@@ -208,8 +206,6 @@ class Shapes:
     def component_code(self, code: str | None) -> tuple[Any, ...]:
         """A component's code: it gives no row (``none``) or it is left to Python."""
         concept = _load(code)
-        if oxygen_code(concept) is not None:
-            return ("python",)
         for c in codings(concept):
             if (
                 self.mapping.observation(c.get("system"), c["code"])
@@ -217,7 +213,12 @@ class Shapes:
                 or self.mapping.assessment(c.get("system"), c["code"])
             ):
                 return ("python",)
-        return ("none",)
+        return ("none",)  # an inhaled-oxygen component is read as the blood gas's oxygen state
+
+    def oxygen(self, components: str | None) -> tuple[Any, ...]:
+        """A blood gas's oxygen state from its components (:func:`.oxygen.component_state`)."""
+        value = _load(components)
+        return (component_state({"component": value} if value is not None else {}),)
 
     def quantity(self, name: str, shape: str) -> tuple[Any, ...]:
         """A valueQuantity without its value: the unit as written, the unit stored, and the
@@ -279,6 +280,14 @@ class Shapes:
                 return ("row", target.drug, target.route, target.strength_mg)
         return ("other", None, None, None)
 
+    def drug_code(self, concept: str | None) -> tuple[Any, ...]:
+        """A MedicationAdministration's drug (no contraceptive reading there: :func:`.medications.read_administration`)."""
+        for c in codings(_load(concept)):
+            target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
+            if target:
+                return ("row", target.drug, target.route, target.strength_mg)
+        return ("other", None, None, None)
+
     def outcome(self, reasons: str | None) -> tuple[Any, ...]:
         """The treatment outcome ``statusReason`` gives (:func:`.medications.outcome_of`)."""
         res = {"statusReason": _load(reasons)} if reasons is not None else {}
@@ -300,14 +309,14 @@ class Shapes:
         try:
             found = dose_of(dosage, SimpleNamespace(strength_mg=strength))  # type: ignore[arg-type]
         except ValueError:
-            return ("row", None)  # a warning in Python: the dose is left out
+            return ("row", None, None)  # a warning in Python: the dose is left out
         if found is None:
-            return ("row", None)
+            return ("row", None, None)
         value, written = found
         converted = units.normalize("dose", float(value), written)
         if units.plausibility_problem("dose", converted):
-            return ("python", None)
-        return ("row", converted)
+            return ("python", None, None)
+        return ("row", converted, repr(found))  # the key infusions are grouped by (with drug, route)
 
     # ------------------------------------------------------------------ no rows, or Python
 
