@@ -53,11 +53,25 @@ def finish(con: Any, paths: list[str]) -> None:
                method, on_oxygen, NULL AS attributed_to_sle, source
         FROM fx_obs"""
     )
+    # contraception settled (screener.importers.contraception): per method, sorted, the latest
+    # start (the first listed of a day) unless a removal of that method is dated on or after it
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_t_statuses AS
-        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY k) - 1 AS INTEGER) AS seq,
+        WITH starts AS (
+            SELECT *, row_number() OVER (PARTITION BY u, pkey, method ORDER BY day DESC, k) AS r
+            FROM fx_contra WHERE event = 'start'),
+        rows AS (
+            SELECT u, pkey, 0 AS part, k, NULL AS method, name, date, value_bool, source
+            FROM fx_st WHERE action = 'row'
+            UNION ALL
+            SELECT s.u, s.pkey, 1, NULL, s.method, 'effective_contraception', s.day, true,
+                   s.source || ': ' || s.display || ' (' || s.method || ')'
+            FROM starts s WHERE s.r = 1 AND NOT EXISTS (
+                SELECT 1 FROM fx_contra x WHERE x.u = s.u AND x.pkey = s.pkey AND x.method = s.method
+                AND x.event = 'removal' AND x.day >= s.day))
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k, method) - 1 AS INTEGER) AS seq,
                name, date, NULL AS value_num, NULL AS value_text, value_bool, NULL AS confirmed_by, source
-        FROM fx_st WHERE action = 'row'"""
+        FROM rows"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_t_assessments AS
@@ -100,6 +114,9 @@ def finish(con: Any, paths: list[str]) -> None:
         """CREATE OR REPLACE TEMP TABLE fx_python AS
         SELECT DISTINCT u, pkey FROM (
             SELECT u, pkey FROM fx_py
+            -- a "yes" and a "none" of one day about E14 / E16 are both left out (importers.statements)
+            UNION ALL SELECT f.u, f.pkey FROM fx_t_statuses f JOIN fx_t_statuses t USING (u, pkey, name, date)
+                WHERE f.name IN ('in_other_study', 'legal_protection') AND NOT f.value_bool AND t.value_bool
             UNION ALL SELECT o.u, o.pkey FROM fx_t_observations o JOIN fx_t_patients p USING (u, pkey)
                 WHERE o.date < p.birth_date
             UNION ALL SELECT o.u, o.pkey FROM fx_t_statuses o JOIN fx_t_patients p USING (u, pkey)

@@ -169,7 +169,11 @@ def _patients(con: Any, shapes: Shapes, py: list[str]) -> None:
           ON s.ext IS NOT DISTINCT FROM CAST(p.j -> '$.extension' AS VARCHAR)
          AND s.gender IS NOT DISTINCT FROM CAST(p.j -> '$.gender' AS VARCHAR)"""
     )
-    py.append("SELECT u, pkey FROM fx_patients WHERE action = 'python' OR NOT birth_ok OR NOT dec_ok")
+    # a Patient.contact may name a legal representative (importers.fhir.statements): Python reads it
+    py.append(
+        "SELECT u, pkey FROM fx_patients WHERE action = 'python' OR NOT birth_ok OR NOT dec_ok "
+        "UNION SELECT u, pkey FROM fx_pat WHERE json_type(j, '$.contact') = 'ARRAY'"
+    )
 
 
 def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
@@ -515,12 +519,21 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
             ("drug", "VARCHAR"),
             ("route", "VARCHAR"),
             ("strength", "DOUBLE"),
+            ("method", "VARCHAR"),
+            ("event", "VARCHAR"),
+            ("display", "VARCHAR"),
         ),
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med5 AS
         SELECT m.u, m.pkey, m.k, m.kind, m.id, m.j, m.dosage, m.rep_shape, m.start_json, m.end_json, m.shapes_ok,
                s.action AS set_aside, s.status, c.action, c.drug, c.route AS drug_route, c.strength,
+               c.method, c.event, c.display,
+               CASE WHEN m.kind = 'MedicationStatement' THEN
+                    CASE WHEN fx_truthy(m.j -> '$.dateAsserted') THEN m.j -> '$.dateAsserted'
+                         WHEN fx_truthy(m.j -> '$.effectivePeriod.start') THEN m.j -> '$.effectivePeriod.start'
+                         WHEN fx_truthy(m.j -> '$.effectiveDateTime') THEN m.j -> '$.effectiveDateTime' END
+                    ELSE CASE WHEN fx_truthy(m.j -> '$.authoredOn') THEN m.j -> '$.authoredOn' END END AS contra_json,
                CAST(m.dosage -> '$.route' AS VARCHAR) AS route_shape,
                CASE WHEN fx_truthy(m.j -> '$.statusReason') THEN CAST(m.j -> '$.statusReason' AS VARCHAR) END AS reasons,
                CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
@@ -570,7 +583,8 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     ended = _in(MED_ENDED)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_med AS
-        SELECT m.u, m.pkey, m.k, m.action, m.drug, d.dose_mg, d.action AS dose_action,
+        SELECT m.u, m.pkey, m.k, CASE WHEN m.action = 'contra' THEN 'other' ELSE m.action END AS action,
+               m.drug, d.dose_mg, d.action AS dose_action,
                coalesce(m.drug_route, r.route) AS route, f.frequency, o.outcome,
                fx_date(m.start_json) AS start,
                coalesce(fx_date(m.end_json), CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
@@ -586,8 +600,18 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
              AND d.strength IS NOT DISTINCT FROM m.strength
         WHERE m.set_aside = 'go'"""
     )
+    # contraceptive events (read_contraceptive_medication): only an active record, with its date
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE fx_contra AS
+        SELECT u, pkey, k, method, event, display, fx_date(contra_json) AS day,
+               kind || '/' || coalesce(id, 'None') AS source,
+               contra_json IS NOT NULL AND fx_dok(contra_json) AS ok
+        FROM fx_med5 WHERE action = 'contra' AND set_aside = 'go'
+          AND json_type(j, '$.status') = 'VARCHAR' AND (j ->> '$.status') = 'active'"""
+    )
     py.append(
-        """SELECT u, pkey FROM fx_med5 WHERE set_aside = 'python' OR action = 'python'
+        """SELECT u, pkey FROM fx_contra WHERE NOT ok
+        UNION SELECT u, pkey FROM fx_med5 WHERE set_aside = 'python' OR action = 'python'
         UNION SELECT u, pkey FROM fx_med WHERE NOT ok
               OR (action = 'row' AND (start IS NULL OR dose_action IS DISTINCT FROM 'row' OR "end" < start))"""
     )
@@ -692,7 +716,21 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT CAST(j -> '$.code' AS VARCHAR) FROM fx_of WHERE kind = 'Procedure'",
         1,
         shapes.procedure,
-        (("code", "VARCHAR"), ("action", "VARCHAR")),
+        (("code", "VARCHAR"), ("action", "VARCHAR"), ("method", "VARCHAR"), ("event", "VARCHAR"), ("display", "VARCHAR")),
+    )
+    # a contraceptive Procedure that was completed is an event dated by performed[DateTime|Period]
+    con.execute(
+        """INSERT INTO fx_contra
+        SELECT o.u, o.pkey, o.k, p.method, p.event, p.display, fx_date(o.day_json),
+               'Procedure/' || coalesce(o.id, 'None'), o.day_json IS NOT NULL AND fx_dok(o.day_json)
+        FROM (SELECT *, CASE WHEN fx_truthy(j -> '$.performedDateTime') THEN j -> '$.performedDateTime'
+                    WHEN json_type(j, '$.performedPeriod') = 'OBJECT'
+                         AND fx_truthy(j -> '$.performedPeriod.start') THEN j -> '$.performedPeriod.start'
+                    WHEN json_type(j, '$.performedPeriod') NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(j -> '$.performedPeriod') THEN j -> '$.performedPeriod' END AS day_json
+              FROM fx_of WHERE kind = 'Procedure') o
+        JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
+        WHERE p.action = 'contra' AND json_type(o.j, '$.status') = 'VARCHAR' AND (o.j ->> '$.status') = 'completed'"""
     )
     classify(
         con,
@@ -704,8 +742,7 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
         (("ver", "VARCHAR"), ("code", "VARCHAR"), ("action", "VARCHAR")),
     )
     py.append(
-        """SELECT o.u, o.pkey FROM fx_of o JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
-        WHERE o.kind = 'Procedure' AND p.action = 'python'
+        """SELECT u, pkey FROM fx_contra WHERE NOT ok
         UNION SELECT o.u, o.pkey FROM fx_of o JOIN fx_allergy a
             ON a.ver IS NOT DISTINCT FROM CAST(o.j -> '$.verificationStatus' AS VARCHAR)
            AND a.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)

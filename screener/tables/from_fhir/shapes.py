@@ -271,14 +271,17 @@ class Shapes:
         return ("go", _load(status) if status is not None else None)
 
     def medication_code(self, concept: str | None) -> tuple[Any, ...]:
+        """A MedicationRequest/Statement's drug: a trial drug (``row``), a contraceptive
+        (``contra``: method, event, display) or another drug (``other``)."""
         value = _load(concept)
-        if contraceptive_of(self.conv, [value]) is not None:  # type: ignore[arg-type]
-            return ("python", None, None, None)
+        contraceptive = contraceptive_of(self.conv, [value])  # type: ignore[arg-type]
+        if contraceptive is not None:
+            return ("contra", None, None, None, contraceptive.method, contraceptive.event, contraceptive.display)
         for c in codings(value):
             target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
             if target:
-                return ("row", target.drug, target.route, target.strength_mg)
-        return ("other", None, None, None)
+                return ("row", target.drug, target.route, target.strength_mg, None, None, None)
+        return ("other", None, None, None, None, None, None)
 
     def drug_code(self, concept: str | None) -> tuple[Any, ...]:
         """A MedicationAdministration's drug (no contraceptive reading there: :func:`.medications.read_administration`)."""
@@ -321,7 +324,11 @@ class Shapes:
     # ------------------------------------------------------------------ no rows, or Python
 
     def procedure(self, code: str | None) -> tuple[Any, ...]:
-        return ("python",) if contraceptive_of(self.conv, [_load(code)]) is not None else ("none",)  # type: ignore[arg-type]
+        """A Procedure gives no row, or is a contraceptive event (:mod:`.procedures`)."""
+        found = contraceptive_of(self.conv, [_load(code)])  # type: ignore[arg-type]
+        if found is None:
+            return ("none", None, None, None)
+        return ("contra", found.method, found.event, found.display)
 
     def allergy(self, ver: str | None, code: str | None) -> tuple[Any, ...]:
         verification = next((str(c["code"]) for c in codings(_load(ver)) if c.get("code")), "confirmed")
