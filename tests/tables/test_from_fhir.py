@@ -264,3 +264,53 @@ def test_generated_bulk_data_gives_the_python_tables_mostly_in_sql(tmp_path: Pat
     sql, total = _sql_share(staged)
     assert total == 120
     assert sql == 120  # the generated patient is all SQL: labs, blood gases, statuses, infusions...
+
+
+def _procedure(pid: str, rid: str, code: str, day: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "id": rid,
+        "status": status,
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": code}]},
+        "performedDateTime": day,
+    }
+
+
+def _status(pid: str, rid: str, code: str, value: bool, day: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": "urn:screener:codes", "code": code}]},
+        "effectiveDateTime": day,
+        "valueBoolean": value,
+    }
+
+
+def test_contraception_statements_and_contacts_match(tmp_path: Path) -> None:
+    iud, removal, implant = "65200003", "68254000", "169553002"  # mapping contraception: section
+    rows = [_patient(p) for p in ("in", "out", "again", "planned", "same-day", "contact")]
+    rows[-1]["contact"] = [{"relationship": [{"coding": [{"code": "GUARD"}]}]}]
+    rows += [
+        _procedure("in", "p1", iud, "2020-01-01"),  # in place
+        _procedure("in", "p2", implant, "2019-01-01"),  # another method, in place too
+        _procedure("out", "p3", iud, "2020-01-01"),
+        _procedure("out", "p4", removal, "2020-01-01"),  # removed the same day: not in place
+        _procedure("again", "p5", iud, "2018-01-01"),
+        _procedure("again", "p6", removal, "2019-01-01"),
+        _procedure("again", "p7", iud, "2021-01-01"),  # put back after the removal
+        _procedure("planned", "p8", iud, "2021-01-01", status="preparation"),  # not done
+        _status("same-day", "s1", "in-other-study", True, "2024-01-01"),
+        _status("same-day", "s2", "in-other-study", False, "2024-01-01"),  # both left out
+        _status("contact", "s3", "legal-protection", False, "2024-01-01"),
+    ]
+    f = tmp_path / "in.ndjson"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    staged, con = assert_same([f], tmp_path)
+    kept = con.execute(
+        f"SELECT ord, source FROM {staged.tables['statuses']} WHERE name = 'effective_contraception' ORDER BY ALL"
+    ).fetchall()
+    assert [o for o, _ in kept] == [0, 0, 2]  # two methods for "in", the IUD put back for "again"
+    assert _sql_share((staged, con)) == (4, 6)  # same-day statements and a contact: Python
