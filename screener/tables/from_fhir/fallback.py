@@ -46,8 +46,8 @@ def _shared(con: Any, u: int) -> tuple[dict[str, dict[str, Any]], dict[str, dict
     medications: dict[str, dict[str, Any]] = {}
     organizations: dict[str, dict[str, Any]] = {}
     for kind, text in con.execute(
-        "SELECT kind, CAST(j AS VARCHAR) FROM fx_res WHERE u = ? "
-        "AND kind IN ('Medication', 'Organization', 'Device') ORDER BY k",
+        "SELECT r.kind, CAST(f.j AS VARCHAR) FROM fx_res r JOIN fhir_res f USING (k) WHERE r.u = ? "
+        "AND r.kind IN ('Medication', 'Organization', 'Device') ORDER BY r.k",
         [u],
     ).fetchall():
         res = json.loads(text)
@@ -71,8 +71,8 @@ def python_patients(
     """Each patient in ``fx_python`` read by the Python converter: its error issues, its record."""
     out: dict[tuple[int, str], tuple[list[ImportIssue], PatientRecord | None]] = {}
     rows = con.execute(
-        """SELECT r.u, r.pkey, r.kind, CAST(r.j AS VARCHAR), r.file, r.line, r.entry
-        FROM fx_res r JOIN fx_python y ON y.u = r.u AND y.pkey = r.pkey
+        """SELECT r.u, r.pkey, r.kind, CAST(f.j AS VARCHAR), r.file, r.line, r.entry
+        FROM fx_res r JOIN fx_python y ON y.u = r.u AND y.pkey = r.pkey JOIN fhir_res f ON f.k = r.k
         WHERE r.u NOT IN (SELECT u FROM fx_units)
         ORDER BY r.u, r.pkey, r.kind <> 'Patient', r.k"""
     ).fetchall()

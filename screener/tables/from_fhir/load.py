@@ -7,6 +7,7 @@ Every input the SQL can take lands in one table ``fhir_res`` (one row per resour
     file   the file, as the Python importer names it in issues
     line   1-based line of an NDJSON resource (NULL in a Bundle)
     entry  0-based entry of a Bundle resource (NULL in NDJSON)
+    k      the resource's position in the whole stream (inputs, files, lines or entries in order)
     j      the resource (JSON)
 
 NDJSON lines are read with DuckDB's CSV reader as one text column (``WITH ORDINALITY`` gives
@@ -31,8 +32,12 @@ from typing import Any
 from screener.fileio import MAX_DEPTH, loads_json
 from screener.importers.core import ImportIssue, ImportLog
 
-# text that Python's strict reader refuses but DuckDB's JSON reader may accept
-SUSPICIOUS = r"NaN|Infinity|\\u[dD][89a-fA-F]|[0-9]{1000}"
+# a line DuckDB reads but Python's strict reader (screener.fileio.loads_json) may refuse: NaN or
+# Infinity, an escape (a lone surrogate \\udXXX), an integer past Python's digit limit (a long
+# line), 64 brackets or more (nesting past its depth limit), a top-level key given twice
+SUSPICIOUS = f"""NOT json_valid(t) OR contains(t, 'NaN') OR contains(t, 'Infinity') OR contains(t, '\\u')
+    OR length(t) > 4000 OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}
+    OR (json_type(t) = 'OBJECT' AND len(json_keys(t)) <> len(list_distinct(json_keys(t))))"""
 
 
 def sql_string(text: str) -> str:
@@ -69,8 +74,12 @@ def input_kind(path: Path) -> str:
 def create(con: Any) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fhir_res (u INTEGER, fi INTEGER, file VARCHAR, line INTEGER, "
-        "entry INTEGER, full_url VARCHAR, j JSON)"
+        "entry INTEGER, full_url VARCHAR, k BIGINT, j JSON)"
     )
+
+
+def _next_k(con: Any) -> int:
+    return int(con.execute("SELECT coalesce(max(k), 0) + 1 FROM fhir_res").fetchone()[0])
 
 
 def load(con: Any, paths: list[Path]) -> Loaded:
@@ -116,13 +125,7 @@ def _load_ndjson(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
                  WITH ORDINALITY
             WHERE t IS NOT NULL"""
         )
-        suspect = con.execute(
-            f"""SELECT line, t FROM fhir_lines
-            WHERE NOT json_valid(t) OR regexp_matches(t, '{SUSPICIOUS}')
-               OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}
-               OR (json_type(t) = 'OBJECT' AND len(json_keys(t)) <> len(list_distinct(json_keys(t))))
-            ORDER BY line"""
-        ).fetchall()
+        suspect = con.execute(f"SELECT line, t FROM fhir_lines WHERE {SUSPICIOUS} ORDER BY line").fetchall()
         dropped: list[int] = []
         for line, text in suspect:
             raw = text.encode("utf-8", "surrogatepass")
@@ -143,7 +146,7 @@ def _load_ndjson(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
             con.execute("DELETE FROM fhir_lines WHERE line IN (SELECT unnest(?))", [dropped])
         con.execute(
             f"""INSERT INTO fhir_res
-            SELECT {u}, {fi}, {source}, line, NULL, NULL, CAST(t AS JSON) FROM fhir_lines ORDER BY line"""
+            SELECT {u}, {fi}, {source}, line, NULL, NULL, {_next_k(con)} + line, CAST(t AS JSON) FROM fhir_lines"""
         )
         not_resource = con.execute(
             """SELECT line FROM fhir_lines
@@ -184,7 +187,8 @@ def _load_bundle(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
     con.execute(
         f"""INSERT INTO fhir_res
         SELECT {u}, 0, {source}, NULL, CAST(i - 1 AS INTEGER),
-               CASE WHEN json_type(e, '$.fullUrl') = 'VARCHAR' THEN e ->> '$.fullUrl' END, e -> '$.resource'
+               CASE WHEN json_type(e, '$.fullUrl') = 'VARCHAR' THEN e ->> '$.fullUrl' END, {_next_k(con)} + i,
+               e -> '$.resource'
         FROM (SELECT unnest(es) AS e, generate_subscripts(es, 1) AS i
               FROM (SELECT json_extract(content, '$.entry[*]') AS es FROM read_text({source})))
         ORDER BY i"""

@@ -66,16 +66,13 @@ def group(con: Any) -> None:
     used = _in(USED - {"Patient"})
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_all AS
-        SELECT u, fi, file, line, entry, full_url, j,
-               json_type(j, '$.resourceType') AS kind_type, j ->> '$.resourceType' AS kind,
-               json_type(j, '$.id') AS id_type, j ->> '$.id' AS id,
-               fx_ref_id(fx_ref_of(fx_first(CASE
-                   WHEN json_exists(j, '$.subject') THEN j -> '$.subject'
-                   WHEN json_exists(j, '$.patient') THEN j -> '$.patient'
-                   WHEN json_exists(j, '$.beneficiary') THEN j -> '$.beneficiary'
-                   WHEN json_exists(j, '$.individual') THEN j -> '$.individual' END))) AS ref,
-               row_number() OVER (ORDER BY u, fi, line, entry) AS k
-        FROM fhir_res"""
+        SELECT u, fi, file, line, entry, full_url, k,
+               json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type, x[2] ->> '$' AS id,
+               fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref
+        FROM (SELECT u, fi, file, line, entry, full_url, k,
+                     json_extract(j, ['$.resourceType', '$.id', '$.subject', '$.patient', '$.beneficiary',
+                                      '$.individual']) AS x
+              FROM fhir_res)"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_full AS
@@ -100,13 +97,68 @@ def group(con: Any) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_pat AS
-        SELECT u, id AS pkey, k, fi, file, line, entry, j FROM fx_res
-        WHERE kind = 'Patient' AND u NOT IN (SELECT u FROM fx_units)"""
+        SELECT r.u, r.id AS pkey, r.k, r.fi, r.file, r.line, r.entry, f.j FROM fx_res r JOIN fhir_res f USING (k)
+        WHERE r.kind = 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_of AS
-        SELECT r.u, r.pkey, r.k, r.kind, r.j, r.id, r.id_type FROM fx_res r
+        SELECT r.u, r.pkey, r.k, r.kind, r.id, r.id_type FROM fx_res r
         WHERE r.pkey IS NOT NULL AND r.kind <> 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
+    )
+
+
+KEYS = (
+    "abatementDateTime",
+    "abatementPeriod",
+    "authoredOn",
+    "clinicalStatus",
+    "code",
+    "component",
+    "dateAsserted",
+    "dispenseRequest",
+    "doNotPerform",
+    "dosage",
+    "dosageInstruction",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "intent",
+    "issued",
+    "medicationCodeableConcept",
+    "medicationReference",
+    "onsetDateTime",
+    "onsetPeriod",
+    "performedDateTime",
+    "performedPeriod",
+    "recordedDate",
+    "referenceRange",
+    "status",
+    "statusReason",
+    "valueBoolean",
+    "valueCodeableConcept",
+    "valueInteger",
+    "valueQuantity",
+    "valueString",
+    "verificationStatus",
+)
+
+
+def _path(alias: str, path: str) -> str:
+    """``fx_dok`` of ``path`` (``key`` or ``key.sub``) of the extracted columns of ``alias``."""
+    key, _, rest = path.partition(".")
+    value = f"{alias}.f_{key}" + (f" -> '$.{rest}'" if rest else "")
+    return f"fx_dok({value})"
+
+
+def extract(con: Any) -> None:
+    """``fx_x``: every resource of a patient with the top-level elements the SQL reads as columns
+    ``f_<key>`` (JSON; SQL NULL when absent), parsed once (one ``json_extract`` of many paths)."""
+    paths = ", ".join(f"'$.{k}'" for k in KEYS)
+    columns = ", ".join(f"x[{i}] AS f_{k}" for i, k in enumerate(KEYS, start=1))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fx_x AS
+        SELECT u, pkey, k, kind, id, id_type, {columns}
+        FROM (SELECT o.*, json_extract(f.j, [{paths}]) AS x FROM fx_of o JOIN fhir_res f USING (k))"""
     )
 
 
@@ -125,6 +177,7 @@ def convert(con: Any, shapes: Shapes) -> None:
         + _in(set(SQL_KINDS))
         + ")"
     ]
+    extract(con)
     _patients(con, shapes, py)
     _conditions(con, shapes, py)
     _observations(con, shapes, py)
@@ -180,9 +233,9 @@ def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
     classify(
         con,
         "fx_cond_shape",
-        """SELECT DISTINCT CAST(j -> '$.verificationStatus' AS VARCHAR), CAST(j -> '$.clinicalStatus' AS VARCHAR),
-               CAST(j -> '$.code' AS VARCHAR)
-        FROM fx_of WHERE kind = 'Condition'""",
+        """SELECT DISTINCT CAST(f_verificationStatus AS VARCHAR), CAST(f_clinicalStatus AS VARCHAR),
+               CAST(f_code AS VARCHAR)
+        FROM fx_x WHERE kind = 'Condition'""",
         3,
         shapes.condition,
         (
@@ -203,19 +256,19 @@ def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
         "abatementPeriod.start",
         "recordedDate",
     )
-    ok = " AND ".join(f"fx_dok(c.j -> '$.{d}')" for d in dates)
+    ok = " AND ".join(_path("c", d) for d in dates)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_cond AS
         SELECT c.u, c.pkey, c.k, s.action, s.name, s.type, s.status, s.verification,
                {_source("Condition").replace("id", "c.id")} AS source,
-               ({ok}) AND fx_obj(c.j -> '$.onsetPeriod') AND fx_obj(c.j -> '$.abatementPeriod') AS dates_ok,
-               coalesce(fx_date(c.j -> '$.onsetDateTime'), fx_date(c.j -> '$.onsetPeriod.start'),
-                        fx_date(c.j -> '$.recordedDate')) AS onset0,
-               coalesce(fx_date(c.j -> '$.abatementDateTime'), fx_date(c.j -> '$.abatementPeriod.start')) AS end0
-        FROM fx_of c JOIN fx_cond_shape s
-          ON s.ver IS NOT DISTINCT FROM CAST(c.j -> '$.verificationStatus' AS VARCHAR)
-         AND s.cli IS NOT DISTINCT FROM CAST(c.j -> '$.clinicalStatus' AS VARCHAR)
-         AND s.code IS NOT DISTINCT FROM CAST(c.j -> '$.code' AS VARCHAR)
+               ({ok}) AND fx_obj(c.f_onsetPeriod) AND fx_obj(c.f_abatementPeriod) AS dates_ok,
+               coalesce(fx_date(c.f_onsetDateTime), fx_date((c.f_onsetPeriod -> '$.start')),
+                        fx_date(c.f_recordedDate)) AS onset0,
+               coalesce(fx_date(c.f_abatementDateTime), fx_date((c.f_abatementPeriod -> '$.start'))) AS end0
+        FROM fx_x c JOIN fx_cond_shape s
+          ON s.ver IS NOT DISTINCT FROM CAST(c.f_verificationStatus AS VARCHAR)
+         AND s.cli IS NOT DISTINCT FROM CAST(c.f_clinicalStatus AS VARCHAR)
+         AND s.code IS NOT DISTINCT FROM CAST(c.f_code AS VARCHAR)
         WHERE c.kind = 'Condition'"""
     )
     py.append("SELECT u, pkey FROM fx_cond WHERE action = 'python' OR NOT dates_ok")
@@ -225,10 +278,10 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     not_result = _in(OBS_NOT_RESULT)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_obs0 AS
-        SELECT u, pkey, k, id, j, json_type(j, '$.status') AS status_type,
-               CAST(j -> '$.code' AS VARCHAR) AS code FROM fx_of
+        SELECT *, json_type(f_status) AS status_type,
+               CAST(f_code AS VARCHAR) AS code FROM fx_x
         WHERE kind = 'Observation'
-          AND NOT (json_type(j, '$.status') = 'VARCHAR' AND (j ->> '$.status') IN {not_result})"""
+          AND NOT (json_type(f_status) = 'VARCHAR' AND ((f_status ->> '$')) IN {not_result})"""
     )
     classify(
         con,
@@ -241,8 +294,8 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_comp AS
         SELECT o.u, o.pkey, CAST(c.value -> '$.code' AS VARCHAR) AS code
-        FROM fx_obs0 o, json_each(o.j, '$.component') c
-        WHERE json_type(o.j, '$.component') = 'ARRAY' AND json_type(c.value) = 'OBJECT'"""
+        FROM fx_obs0 o, json_each(o.f_component) c
+        WHERE json_type(o.f_component) = 'ARRAY' AND json_type(c.value) = 'OBJECT'"""
     )
     classify(
         con,
@@ -256,22 +309,22 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_obs1 AS
         SELECT o.*, s.action, s.name, s.method,
-               CASE WHEN fx_truthy(o.j -> '$.effectiveDateTime') THEN o.j -> '$.effectiveDateTime'
-                    WHEN json_type(o.j, '$.effectivePeriod') = 'OBJECT'
-                         AND fx_truthy(o.j -> '$.effectivePeriod.start') THEN o.j -> '$.effectivePeriod.start'
-                    WHEN json_type(o.j, '$.effectivePeriod') NOT IN ('OBJECT', 'NULL')
-                         AND fx_truthy(o.j -> '$.effectivePeriod') THEN o.j -> '$.effectivePeriod'
-                    WHEN fx_truthy(o.j -> '$.effectiveInstant') THEN o.j -> '$.effectiveInstant'
-                    WHEN fx_truthy(o.j -> '$.issued') THEN o.j -> '$.issued' END AS day_json,
-               CASE WHEN json_type(o.j, '$.valueQuantity') = 'OBJECT' THEN CAST(
-                    json_merge_patch(o.j -> '$.valueQuantity', '{"value": null}') AS VARCHAR) END AS qshape,
-               json_type(o.j, '$.valueQuantity.value') AS vtype
+               CASE WHEN fx_truthy(o.f_effectiveDateTime) THEN o.f_effectiveDateTime
+                    WHEN json_type(o.f_effectivePeriod) = 'OBJECT'
+                         AND fx_truthy((o.f_effectivePeriod -> '$.start')) THEN (o.f_effectivePeriod -> '$.start')
+                    WHEN json_type(o.f_effectivePeriod) NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(o.f_effectivePeriod) THEN o.f_effectivePeriod
+                    WHEN fx_truthy(o.f_effectiveInstant) THEN o.f_effectiveInstant
+                    WHEN fx_truthy(o.f_issued) THEN o.f_issued END AS day_json,
+               CASE WHEN json_type(o.f_valueQuantity) = 'OBJECT' THEN CAST(
+                    json_merge_patch(o.f_valueQuantity, '{"value": null}') AS VARCHAR) END AS qshape,
+               json_type(o.f_valueQuantity, '$.value') AS vtype
         FROM fx_obs0 o JOIN fx_obs_shape s ON s.code IS NOT DISTINCT FROM o.code"""
     )
     py.append(
         """SELECT u, pkey FROM fx_obs1 WHERE action = 'python'
               OR (status_type IS NOT NULL AND status_type NOT IN ('VARCHAR', 'NULL'))
-              OR (json_exists(j, '$.component') AND json_type(j, '$.component') NOT IN ('ARRAY', 'NULL'))
+              OR ((f_component IS NOT NULL) AND json_type(f_component) NOT IN ('ARRAY', 'NULL'))
               OR (action NOT IN ('none', 'python')
                   AND (day_json IS NULL OR NOT fx_dok(day_json) OR fx_date(day_json) IS NULL))
         UNION SELECT c.u, c.pkey FROM fx_comp c JOIN fx_comp_shape s
@@ -305,10 +358,10 @@ def _numbers(con: Any, shapes: Shapes, py: list[str]) -> None:
         """CREATE OR REPLACE TEMP TABLE fx_obs2 AS
         SELECT o.u, o.pkey, o.k, o.name, o.method, q.written, q.unit, q.action AS qaction,
                fx_date(o.day_json) AS date,
-               TRY_CAST(o.j -> '$.valueQuantity.value' AS DOUBLE) * coalesce(q.factor, 1.0) AS value,
+               TRY_CAST((o.f_valueQuantity -> '$.value') AS DOUBLE) * coalesce(q.factor, 1.0) AS value,
                q.low, q.high, o.vtype, o.qshape,
-               CASE WHEN o.name IN ('pao2', 'paco2') THEN CAST(o.j -> '$.component' AS VARCHAR) END AS comp,
-               CASE WHEN fx_truthy(o.j -> '$.referenceRange') THEN CAST(o.j -> '$.referenceRange' AS VARCHAR)
+               CASE WHEN o.name IN ('pao2', 'paco2') THEN CAST(o.f_component AS VARCHAR) END AS comp,
+               CASE WHEN fx_truthy(o.f_referenceRange) THEN CAST(o.f_referenceRange AS VARCHAR)
                     END AS ranges,
                'Observation/' || coalesce(o.id, 'None') AS source
         FROM fx_obs1 o LEFT JOIN fx_q_shape q ON q.name = o.name AND q.qshape = o.qshape
@@ -360,7 +413,7 @@ def _coded(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_coded0 AS
         SELECT u, pkey, k, name, method, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
-               CAST(j -> '$.valueCodeableConcept' AS VARCHAR) AS vcc, CAST(j -> '$.valueString' AS VARCHAR) AS vs
+               CAST(f_valueCodeableConcept AS VARCHAR) AS vcc, CAST(f_valueString AS VARCHAR) AS vs
         FROM fx_obs1 WHERE action = 'coded'"""
     )
     classify(
@@ -387,7 +440,7 @@ def _statuses(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_st0 AS
         SELECT u, pkey, k, name, code, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
-               CAST(j -> '$.valueBoolean' AS VARCHAR) AS vb, CAST(j -> '$.valueCodeableConcept' AS VARCHAR) AS vcc
+               CAST(f_valueBoolean AS VARCHAR) AS vb, CAST(f_valueCodeableConcept AS VARCHAR) AS vcc
         FROM fx_obs1 WHERE action = 'status'"""
     )
     classify(
@@ -411,10 +464,10 @@ def _assessments(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_as0 AS
         SELECT u, pkey, k, name, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
-               CASE WHEN json_type(j, '$.valueQuantity') = 'OBJECT' THEN CAST(j -> '$.valueQuantity' AS VARCHAR)
+               CASE WHEN json_type(f_valueQuantity) = 'OBJECT' THEN CAST(f_valueQuantity AS VARCHAR)
                     END AS vq,
-               CASE WHEN json_type(j, '$.valueQuantity') = 'OBJECT' THEN NULL
-                    ELSE CAST(j -> '$.valueInteger' AS VARCHAR) END AS vi
+               CASE WHEN json_type(f_valueQuantity) = 'OBJECT' THEN NULL
+                    ELSE CAST(f_valueInteger AS VARCHAR) END AS vi
         FROM fx_obs1 WHERE action = 'assessment'"""
     )
     classify(
@@ -437,10 +490,10 @@ def _assessments(con: Any, shapes: Shapes, py: list[str]) -> None:
 def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med0 AS
-        SELECT u, pkey, k, id, kind, j,
-               CASE WHEN fx_truthy(j -> '$.dosageInstruction') THEN j -> '$.dosageInstruction'
-                    WHEN fx_truthy(j -> '$.dosage') THEN j -> '$.dosage' END AS dosages
-        FROM fx_of WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""
+        SELECT *,
+               CASE WHEN fx_truthy(f_dosageInstruction) THEN f_dosageInstruction
+                    WHEN fx_truthy(f_dosage) THEN f_dosage END AS dosages
+        FROM fx_x WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med1 AS
@@ -462,9 +515,9 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                CASE WHEN json_type(rep) = 'OBJECT' AND fx_truthy(rep -> '$.boundsPeriod') THEN rep -> '$.boundsPeriod' END AS bounds,
                CASE WHEN json_type(rep) = 'OBJECT'
                     THEN CAST(json_merge_patch(rep, '{"boundsPeriod": null}') AS VARCHAR) END AS rep_shape,
-               CAST(j -> '$.status' AS VARCHAR) AS st, CAST(j -> '$.intent' AS VARCHAR) AS intent,
-               CAST(j -> '$.doNotPerform' AS VARCHAR) AS dnp,
-               CAST(j -> '$.medicationCodeableConcept' AS VARCHAR) AS concept
+               CAST(f_status AS VARCHAR) AS st, CAST(f_intent AS VARCHAR) AS intent,
+               CAST(f_doNotPerform AS VARCHAR) AS dnp,
+               CAST(f_medicationCodeableConcept AS VARCHAR) AS concept
         FROM fx_med2 m"""
     )
     con.execute(
@@ -472,23 +525,23 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         SELECT m.*,
                CASE WHEN kind = 'MedicationRequest' THEN
                     CASE WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start'
-                         WHEN fx_truthy(j -> '$.authoredOn') THEN j -> '$.authoredOn' END
-               ELSE CASE WHEN fx_truthy(j -> '$.effectivePeriod.start') THEN j -> '$.effectivePeriod.start'
-                         WHEN fx_truthy(j -> '$.effectiveDateTime') THEN j -> '$.effectiveDateTime'
+                         WHEN fx_truthy(f_authoredOn) THEN f_authoredOn END
+               ELSE CASE WHEN fx_truthy((f_effectivePeriod -> '$.start')) THEN (f_effectivePeriod -> '$.start')
+                         WHEN fx_truthy(f_effectiveDateTime) THEN f_effectiveDateTime
                          WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start' END END AS start_json,
                CASE WHEN kind = 'MedicationRequest' THEN
                     CASE WHEN fx_truthy(bounds -> '$.end') THEN bounds -> '$.end'
-                         WHEN fx_truthy(j -> '$.dispenseRequest.validityPeriod.end')
-                         THEN j -> '$.dispenseRequest.validityPeriod.end' END
-               ELSE CASE WHEN fx_truthy(j -> '$.effectivePeriod.end') THEN j -> '$.effectivePeriod.end'
+                         WHEN fx_truthy((f_dispenseRequest -> '$.validityPeriod.end'))
+                         THEN (f_dispenseRequest -> '$.validityPeriod.end') END
+               ELSE CASE WHEN fx_truthy((f_effectivePeriod -> '$.end')) THEN (f_effectivePeriod -> '$.end')
                          WHEN fx_truthy(bounds -> '$.end') THEN bounds -> '$.end' END END AS end_json,
                fx_obj(dosage -> '$.timing') AND fx_obj(rep) AND fx_obj(bounds)
-               AND fx_obj(j -> '$.dispenseRequest') AND fx_obj(j -> '$.dispenseRequest.validityPeriod')
-               AND fx_obj(j -> '$.effectivePeriod')
-               AND ((j -> '$.dosageInstruction') IS NULL OR NOT fx_truthy(j -> '$.dosageInstruction')
-                    OR json_type(j, '$.dosageInstruction') = 'ARRAY')
-               AND (fx_truthy(j -> '$.dosageInstruction') OR (j -> '$.dosage') IS NULL
-                    OR NOT fx_truthy(j -> '$.dosage') OR json_type(j, '$.dosage') = 'ARRAY')
+               AND fx_obj(f_dispenseRequest) AND fx_obj((f_dispenseRequest -> '$.validityPeriod'))
+               AND fx_obj(f_effectivePeriod)
+               AND ((f_dosageInstruction) IS NULL OR NOT fx_truthy(f_dosageInstruction)
+                    OR json_type(f_dosageInstruction) = 'ARRAY')
+               AND (fx_truthy(f_dosageInstruction) OR (f_dosage) IS NULL
+                    OR NOT fx_truthy(f_dosage) OR json_type(f_dosage) = 'ARRAY')
                AS shapes_ok
         FROM fx_med3 m"""
     )
@@ -526,16 +579,16 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med5 AS
-        SELECT m.u, m.pkey, m.k, m.kind, m.id, m.j, m.dosage, m.rep_shape, m.start_json, m.end_json, m.shapes_ok,
+        SELECT m.*,
                s.action AS set_aside, s.status, c.action, c.drug, c.route AS drug_route, c.strength,
                c.method, c.event, c.display,
                CASE WHEN m.kind = 'MedicationStatement' THEN
-                    CASE WHEN fx_truthy(m.j -> '$.dateAsserted') THEN m.j -> '$.dateAsserted'
-                         WHEN fx_truthy(m.j -> '$.effectivePeriod.start') THEN m.j -> '$.effectivePeriod.start'
-                         WHEN fx_truthy(m.j -> '$.effectiveDateTime') THEN m.j -> '$.effectiveDateTime' END
-                    ELSE CASE WHEN fx_truthy(m.j -> '$.authoredOn') THEN m.j -> '$.authoredOn' END END AS contra_json,
+                    CASE WHEN fx_truthy(m.f_dateAsserted) THEN m.f_dateAsserted
+                         WHEN fx_truthy((m.f_effectivePeriod -> '$.start')) THEN (m.f_effectivePeriod -> '$.start')
+                         WHEN fx_truthy(m.f_effectiveDateTime) THEN m.f_effectiveDateTime END
+                    ELSE CASE WHEN fx_truthy(m.f_authoredOn) THEN m.f_authoredOn END END AS contra_json,
                CAST(m.dosage -> '$.route' AS VARCHAR) AS route_shape,
-               CASE WHEN fx_truthy(m.j -> '$.statusReason') THEN CAST(m.j -> '$.statusReason' AS VARCHAR) END AS reasons,
+               CASE WHEN fx_truthy(m.f_statusReason) THEN CAST(m.f_statusReason AS VARCHAR) END AS reasons,
                CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
         FROM fx_med4 m
         JOIN fx_med_status s ON s.kind = m.kind AND s.st IS NOT DISTINCT FROM m.st
@@ -590,7 +643,7 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                coalesce(fx_date(m.end_json), CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
                m.kind || '/' || coalesce(m.id, 'None') AS source,
                m.shapes_ok AND (m.start_json IS NULL OR fx_dok(m.start_json)) AND (m.end_json IS NULL OR fx_dok(m.end_json))
-                 AND NOT json_exists(m.j, '$.medicationReference')
+                 AND NOT (m.f_medicationReference IS NOT NULL)
                  AS ok
         FROM fx_med5 m
         LEFT JOIN fx_route r ON r.route_shape IS NOT DISTINCT FROM m.route_shape
@@ -607,7 +660,7 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                kind || '/' || coalesce(id, 'None') AS source,
                contra_json IS NOT NULL AND fx_dok(contra_json) AS ok
         FROM fx_med5 WHERE action = 'contra' AND set_aside = 'go'
-          AND json_type(j, '$.status') = 'VARCHAR' AND (j ->> '$.status') = 'active'"""
+          AND json_type(f_status) = 'VARCHAR' AND ((f_status ->> '$')) = 'active'"""
     )
     py.append(
         """SELECT u, pkey FROM fx_contra WHERE NOT ok
@@ -632,15 +685,15 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
     administrations are their dates (:func:`.medications.add_administrations`)."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_adm0 AS
-        SELECT u, pkey, k, id, j, CAST(j -> '$.status' AS VARCHAR) AS st,
-               CAST(j -> '$.medicationCodeableConcept' AS VARCHAR) AS concept,
-               CASE WHEN fx_truthy(j -> '$.dosage') THEN j -> '$.dosage' ELSE '{}'::JSON END AS dosage,
-               CASE WHEN fx_truthy(j -> '$.effectiveDateTime') THEN j -> '$.effectiveDateTime'
-                    WHEN json_type(j, '$.effectivePeriod') = 'OBJECT'
-                         AND fx_truthy(j -> '$.effectivePeriod.start') THEN j -> '$.effectivePeriod.start'
-                    WHEN json_type(j, '$.effectivePeriod') NOT IN ('OBJECT', 'NULL')
-                         AND fx_truthy(j -> '$.effectivePeriod') THEN j -> '$.effectivePeriod' END AS day_json
-        FROM fx_of WHERE kind = 'MedicationAdministration'"""
+        SELECT *, CAST(f_status AS VARCHAR) AS st,
+               CAST(f_medicationCodeableConcept AS VARCHAR) AS concept,
+               CASE WHEN fx_truthy(f_dosage) THEN f_dosage ELSE '{}'::JSON END AS dosage,
+               CASE WHEN fx_truthy(f_effectiveDateTime) THEN f_effectiveDateTime
+                    WHEN json_type(f_effectivePeriod) = 'OBJECT'
+                         AND fx_truthy((f_effectivePeriod -> '$.start')) THEN (f_effectivePeriod -> '$.start')
+                    WHEN json_type(f_effectivePeriod) NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(f_effectivePeriod) THEN f_effectivePeriod END AS day_json
+        FROM fx_x WHERE kind = 'MedicationAdministration'"""
     )
     classify(
         con,
@@ -667,7 +720,7 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_adm1 AS
-        SELECT a.u, a.pkey, a.k, a.id, a.j, a.day_json, s.action AS set_aside, c.action, c.drug, c.strength,
+        SELECT a.*, s.action AS set_aside, c.action, c.drug, c.strength,
                c.route AS drug_route, CAST(a.dosage -> '$.route' AS VARCHAR) AS route_shape,
                CAST(a.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(a.dosage -> '$.dose' AS VARCHAR) AS dose_shape,
                json_type(a.dosage) = 'OBJECT' AS dosage_ok
@@ -696,7 +749,7 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
                d.dose_mg, d.dose_key, d.action AS dose_action, fx_date(a.day_json) AS day,
                'MedicationAdministration/' || coalesce(a.id, 'None') AS source,
                a.dosage_ok AND a.day_json IS NOT NULL AND fx_dok(a.day_json)
-                 AND NOT json_exists(a.j, '$.medicationReference') AS ok
+                 AND NOT (a.f_medicationReference IS NOT NULL) AS ok
         FROM fx_adm1 a
         LEFT JOIN fx_adm_route r ON r.route_shape IS NOT DISTINCT FROM a.route_shape
         LEFT JOIN fx_adm_dose d ON d.dar IS NOT DISTINCT FROM a.dar AND d.dose_shape IS NOT DISTINCT FROM a.dose_shape
@@ -713,7 +766,7 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
     classify(
         con,
         "fx_proc",
-        "SELECT DISTINCT CAST(j -> '$.code' AS VARCHAR) FROM fx_of WHERE kind = 'Procedure'",
+        "SELECT DISTINCT CAST(f_code AS VARCHAR) FROM fx_x WHERE kind = 'Procedure'",
         1,
         shapes.procedure,
         (("code", "VARCHAR"), ("action", "VARCHAR"), ("method", "VARCHAR"), ("event", "VARCHAR"), ("display", "VARCHAR")),
@@ -723,28 +776,28 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
         """INSERT INTO fx_contra
         SELECT o.u, o.pkey, o.k, p.method, p.event, p.display, fx_date(o.day_json),
                'Procedure/' || coalesce(o.id, 'None'), o.day_json IS NOT NULL AND fx_dok(o.day_json)
-        FROM (SELECT *, CASE WHEN fx_truthy(j -> '$.performedDateTime') THEN j -> '$.performedDateTime'
-                    WHEN json_type(j, '$.performedPeriod') = 'OBJECT'
-                         AND fx_truthy(j -> '$.performedPeriod.start') THEN j -> '$.performedPeriod.start'
-                    WHEN json_type(j, '$.performedPeriod') NOT IN ('OBJECT', 'NULL')
-                         AND fx_truthy(j -> '$.performedPeriod') THEN j -> '$.performedPeriod' END AS day_json
-              FROM fx_of WHERE kind = 'Procedure') o
-        JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
-        WHERE p.action = 'contra' AND json_type(o.j, '$.status') = 'VARCHAR' AND (o.j ->> '$.status') = 'completed'"""
+        FROM (SELECT *, CASE WHEN fx_truthy(f_performedDateTime) THEN f_performedDateTime
+                    WHEN json_type(f_performedPeriod) = 'OBJECT'
+                         AND fx_truthy((f_performedPeriod -> '$.start')) THEN (f_performedPeriod -> '$.start')
+                    WHEN json_type(f_performedPeriod) NOT IN ('OBJECT', 'NULL')
+                         AND fx_truthy(f_performedPeriod) THEN f_performedPeriod END AS day_json
+              FROM fx_x WHERE kind = 'Procedure') o
+        JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.f_code AS VARCHAR)
+        WHERE p.action = 'contra' AND json_type(o.f_status) = 'VARCHAR' AND ((o.f_status ->> '$')) = 'completed'"""
     )
     classify(
         con,
         "fx_allergy",
-        """SELECT DISTINCT CAST(j -> '$.verificationStatus' AS VARCHAR), CAST(j -> '$.code' AS VARCHAR)
-        FROM fx_of WHERE kind = 'AllergyIntolerance'""",
+        """SELECT DISTINCT CAST(f_verificationStatus AS VARCHAR), CAST(f_code AS VARCHAR)
+        FROM fx_x WHERE kind = 'AllergyIntolerance'""",
         2,
         shapes.allergy,
         (("ver", "VARCHAR"), ("code", "VARCHAR"), ("action", "VARCHAR")),
     )
     py.append(
         """SELECT u, pkey FROM fx_contra WHERE NOT ok
-        UNION SELECT o.u, o.pkey FROM fx_of o JOIN fx_allergy a
-            ON a.ver IS NOT DISTINCT FROM CAST(o.j -> '$.verificationStatus' AS VARCHAR)
-           AND a.code IS NOT DISTINCT FROM CAST(o.j -> '$.code' AS VARCHAR)
+        UNION SELECT o.u, o.pkey FROM fx_x o JOIN fx_allergy a
+            ON a.ver IS NOT DISTINCT FROM CAST(o.f_verificationStatus AS VARCHAR)
+           AND a.code IS NOT DISTINCT FROM CAST(o.f_code AS VARCHAR)
         WHERE o.kind = 'AllergyIntolerance' AND a.action = 'python'"""
     )
