@@ -35,9 +35,9 @@ from screener.importers.core import ImportIssue, ImportLog
 # a line DuckDB reads but Python's strict reader (screener.fileio.loads_json) may refuse: NaN or
 # Infinity, an escape (a lone surrogate \\udXXX), an integer past Python's digit limit (a long
 # line), 64 brackets or more (nesting past its depth limit), a top-level key given twice
-SUSPICIOUS = f"""NOT json_valid(t) OR contains(t, 'NaN') OR contains(t, 'Infinity') OR contains(t, '\\u')
-    OR length(t) > 4000 OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}
-    OR (json_type(t) = 'OBJECT' AND len(json_keys(t)) <> len(list_distinct(json_keys(t))))"""
+SUSPICIOUS = f"""keys IS NULL OR len(keys) <> len(list_distinct(keys))
+    OR contains(t, 'NaN') OR contains(t, 'Infinity') OR contains(t, '\\u') OR length(t) > 4000
+    OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}"""
 
 
 def sql_string(text: str) -> str:
@@ -74,7 +74,7 @@ def input_kind(path: Path) -> str:
 def create(con: Any) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fhir_res (u INTEGER, fi INTEGER, file VARCHAR, line INTEGER, "
-        "entry INTEGER, full_url VARCHAR, k BIGINT, j JSON)"
+        "entry INTEGER, full_url VARCHAR, k BIGINT, j VARCHAR)"
     )
 
 
@@ -119,7 +119,7 @@ def _load_ndjson(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
         source = sql_string(str(f))
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE fhir_lines AS
-            SELECT CAST(ordinality AS INTEGER) AS line, t
+            SELECT CAST(ordinality AS INTEGER) AS line, t, try(json_keys(t)) AS keys  -- NULL: not JSON
             FROM read_csv({source}, columns = {{'t': 'VARCHAR'}}, header = false, delim = chr(1),
                           quote = '', escape = '', auto_detect = false, compression = 'auto')
                  WITH ORDINALITY
@@ -146,20 +146,15 @@ def _load_ndjson(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
             con.execute("DELETE FROM fhir_lines WHERE line IN (SELECT unnest(?))", [dropped])
         con.execute(
             f"""INSERT INTO fhir_res
-            SELECT {u}, {fi}, {source}, line, NULL, NULL, {_next_k(con)} + line, CAST(t AS JSON) FROM fhir_lines"""
+            SELECT {u}, {fi}, {source}, line, NULL, NULL, {_next_k(con)} + line, t FROM fhir_lines
+            WHERE keys IS NULL OR list_contains(keys, 'resourceType')"""
         )
         not_resource = con.execute(
-            """SELECT line FROM fhir_lines
-            WHERE json_type(t) <> 'OBJECT' OR NOT json_exists(t, '$.resourceType') ORDER BY line"""
+            "SELECT line FROM fhir_lines WHERE NOT list_contains(keys, 'resourceType') ORDER BY line"
         ).fetchall()
         for (line,) in not_resource:
             issue = ImportIssue(str(f), line, "resourceType", "not a FHIR resource")
             issues.append(((fi, line), issue))
-        if not_resource:
-            con.execute(
-                f"DELETE FROM fhir_res WHERE u = {u} AND fi = {fi} AND line IN (SELECT unnest(?))",
-                [[line for (line,) in not_resource]],
-            )
     con.execute("DROP TABLE IF EXISTS fhir_lines")
     issues.sort(key=lambda item: item[0])
     return issues

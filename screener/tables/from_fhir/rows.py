@@ -65,13 +65,13 @@ def group(con: Any) -> None:
     con.execute(MACROS)
     used = _in(USED - {"Patient"})
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE fx_all AS
+        f"""CREATE OR REPLACE TEMP TABLE fx_all AS
         SELECT u, fi, file, line, entry, full_url, k,
                json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type, x[2] ->> '$' AS id,
-               fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref
+               fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref, {_COLUMNS}
         FROM (SELECT u, fi, file, line, entry, full_url, k,
                      json_extract(j, ['$.resourceType', '$.id', '$.subject', '$.patient', '$.beneficiary',
-                                      '$.individual']) AS x
+                                      '$.individual', {_PATHS}]) AS x
               FROM fhir_res)"""
     )
     con.execute(
@@ -102,7 +102,7 @@ def group(con: Any) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_of AS
-        SELECT r.u, r.pkey, r.k, r.kind, r.id, r.id_type FROM fx_res r
+        SELECT r.* EXCLUDE (fi, file, line, entry, full_url, kind_type, ref) FROM fx_res r
         WHERE r.pkey IS NOT NULL AND r.kind <> 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
     )
 
@@ -143,23 +143,17 @@ KEYS = (
 )
 
 
+# every resource's top-level elements the SQL reads, as columns f_<key> (JSON; SQL NULL when
+# absent), taken in the same json_extract as its type, id and patient: each resource is parsed once
+_PATHS = ", ".join(f"'$.{k}'" for k in KEYS)
+_COLUMNS = ", ".join(f"x[{i}] AS f_{k}" for i, k in enumerate(KEYS, start=7))
+
+
 def _path(alias: str, path: str) -> str:
     """``fx_dok`` of ``path`` (``key`` or ``key.sub``) of the extracted columns of ``alias``."""
     key, _, rest = path.partition(".")
     value = f"{alias}.f_{key}" + (f" -> '$.{rest}'" if rest else "")
     return f"fx_dok({value})"
-
-
-def extract(con: Any) -> None:
-    """``fx_x``: every resource of a patient with the top-level elements the SQL reads as columns
-    ``f_<key>`` (JSON; SQL NULL when absent), parsed once (one ``json_extract`` of many paths)."""
-    paths = ", ".join(f"'$.{k}'" for k in KEYS)
-    columns = ", ".join(f"x[{i}] AS f_{k}" for i, k in enumerate(KEYS, start=1))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE fx_x AS
-        SELECT u, pkey, k, kind, id, id_type, {columns}
-        FROM (SELECT o.*, json_extract(f.j, [{paths}]) AS x FROM fx_of o JOIN fhir_res f USING (k))"""
-    )
 
 
 def _source(kind: str) -> str:
@@ -177,7 +171,6 @@ def convert(con: Any, shapes: Shapes) -> None:
         + _in(set(SQL_KINDS))
         + ")"
     ]
-    extract(con)
     _patients(con, shapes, py)
     _conditions(con, shapes, py)
     _observations(con, shapes, py)
@@ -235,7 +228,7 @@ def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
         "fx_cond_shape",
         """SELECT DISTINCT CAST(f_verificationStatus AS VARCHAR), CAST(f_clinicalStatus AS VARCHAR),
                CAST(f_code AS VARCHAR)
-        FROM fx_x WHERE kind = 'Condition'""",
+        FROM fx_of WHERE kind = 'Condition'""",
         3,
         shapes.condition,
         (
@@ -265,7 +258,7 @@ def _conditions(con: Any, shapes: Shapes, py: list[str]) -> None:
                coalesce(fx_date(c.f_onsetDateTime), fx_date((c.f_onsetPeriod -> '$.start')),
                         fx_date(c.f_recordedDate)) AS onset0,
                coalesce(fx_date(c.f_abatementDateTime), fx_date((c.f_abatementPeriod -> '$.start'))) AS end0
-        FROM fx_x c JOIN fx_cond_shape s
+        FROM fx_of c JOIN fx_cond_shape s
           ON s.ver IS NOT DISTINCT FROM CAST(c.f_verificationStatus AS VARCHAR)
          AND s.cli IS NOT DISTINCT FROM CAST(c.f_clinicalStatus AS VARCHAR)
          AND s.code IS NOT DISTINCT FROM CAST(c.f_code AS VARCHAR)
@@ -279,7 +272,7 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_obs0 AS
         SELECT *, json_type(f_status) AS status_type,
-               CAST(f_code AS VARCHAR) AS code FROM fx_x
+               CAST(f_code AS VARCHAR) AS code FROM fx_of
         WHERE kind = 'Observation'
           AND NOT (json_type(f_status) = 'VARCHAR' AND ((f_status ->> '$')) IN {not_result})"""
     )
@@ -493,7 +486,7 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         SELECT *,
                CASE WHEN fx_truthy(f_dosageInstruction) THEN f_dosageInstruction
                     WHEN fx_truthy(f_dosage) THEN f_dosage END AS dosages
-        FROM fx_x WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""
+        FROM fx_of WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med1 AS
@@ -693,7 +686,7 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
                          AND fx_truthy((f_effectivePeriod -> '$.start')) THEN (f_effectivePeriod -> '$.start')
                     WHEN json_type(f_effectivePeriod) NOT IN ('OBJECT', 'NULL')
                          AND fx_truthy(f_effectivePeriod) THEN f_effectivePeriod END AS day_json
-        FROM fx_x WHERE kind = 'MedicationAdministration'"""
+        FROM fx_of WHERE kind = 'MedicationAdministration'"""
     )
     classify(
         con,
@@ -766,7 +759,7 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
     classify(
         con,
         "fx_proc",
-        "SELECT DISTINCT CAST(f_code AS VARCHAR) FROM fx_x WHERE kind = 'Procedure'",
+        "SELECT DISTINCT CAST(f_code AS VARCHAR) FROM fx_of WHERE kind = 'Procedure'",
         1,
         shapes.procedure,
         (("code", "VARCHAR"), ("action", "VARCHAR"), ("method", "VARCHAR"), ("event", "VARCHAR"), ("display", "VARCHAR")),
@@ -781,7 +774,7 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
                          AND fx_truthy((f_performedPeriod -> '$.start')) THEN (f_performedPeriod -> '$.start')
                     WHEN json_type(f_performedPeriod) NOT IN ('OBJECT', 'NULL')
                          AND fx_truthy(f_performedPeriod) THEN f_performedPeriod END AS day_json
-              FROM fx_x WHERE kind = 'Procedure') o
+              FROM fx_of WHERE kind = 'Procedure') o
         JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.f_code AS VARCHAR)
         WHERE p.action = 'contra' AND json_type(o.f_status) = 'VARCHAR' AND ((o.f_status ->> '$')) = 'completed'"""
     )
@@ -789,14 +782,14 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
         con,
         "fx_allergy",
         """SELECT DISTINCT CAST(f_verificationStatus AS VARCHAR), CAST(f_code AS VARCHAR)
-        FROM fx_x WHERE kind = 'AllergyIntolerance'""",
+        FROM fx_of WHERE kind = 'AllergyIntolerance'""",
         2,
         shapes.allergy,
         (("ver", "VARCHAR"), ("code", "VARCHAR"), ("action", "VARCHAR")),
     )
     py.append(
         """SELECT u, pkey FROM fx_contra WHERE NOT ok
-        UNION SELECT o.u, o.pkey FROM fx_x o JOIN fx_allergy a
+        UNION SELECT o.u, o.pkey FROM fx_of o JOIN fx_allergy a
             ON a.ver IS NOT DISTINCT FROM CAST(o.f_verificationStatus AS VARCHAR)
            AND a.code IS NOT DISTINCT FROM CAST(o.f_code AS VARCHAR)
         WHERE o.kind = 'AllergyIntolerance' AND a.action = 'python'"""
