@@ -28,6 +28,7 @@ NDJSON and converting that JSONL must give the same outcome on every criterion
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import random
@@ -39,7 +40,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_registry import patient as native_patient  # noqa: E402
+from generate_registry import patient as native_patient
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "screener" / "importers" / "mappings" / "nct03562065.yaml"
@@ -74,7 +75,11 @@ class Codes:
         for system in prefer:
             for c in entry["codes"]:
                 if c["system"] == system:
-                    return {"system": self.systems[c["system"]], "code": str(c["code"]), "display": c["display"]}
+                    return {
+                        "system": self.systems[c["system"]],
+                        "code": str(c["code"]),
+                        "display": c["display"],
+                    }
         raise KeyError(f"no {prefer} code for {entry.get('name')}")
 
     def observation(self, name: str, method: str | None = None) -> dict[str, str] | None:
@@ -110,7 +115,11 @@ class Codes:
 
     def answer(self, positive: bool) -> dict[str, str]:
         entry = self.data["answers"]["positive" if positive else "negative"][0]
-        return {"system": self.systems[entry["system"]], "code": str(entry["code"]), "display": entry["display"]}
+        return {
+            "system": self.systems[entry["system"]],
+            "code": str(entry["code"]),
+            "display": entry["display"],
+        }
 
     def outcome(self, outcome: str) -> dict[str, str]:
         entry = next(e for e in self.data["treatment_outcomes"] if e["outcome"] == outcome)
@@ -226,7 +235,10 @@ def to_fhir(data: dict[str, Any], codes: Codes) -> tuple[list[dict[str, Any]], d
             },
             "verificationStatus": {
                 "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                        "code": "confirmed",
+                    }
                 ]
             },
             "code": _concept(coding),
@@ -257,19 +269,35 @@ def to_fhir(data: dict[str, Any], codes: Codes) -> tuple[list[dict[str, Any]], d
                         "medicationCodeableConcept": drug,
                         "subject": subject,
                         "effectiveDateTime": day,
-                        "dosage": {"route": route, "dose": {"value": m["dose"], "unit": "mg", "system": UCUM, "code": "mg"}},
+                        "dosage": {
+                            "route": route,
+                            "dose": {"value": m["dose"], "unit": "mg", "system": UCUM, "code": "mg"},
+                        },
                     }
                 )
-            kept = {"drug": m["drug"], "dose": m["dose"], "unit": "mg", "route": m["route"],
-                    "start": days[0], "end": days[-1], "administrations": days}
+            kept = {
+                "drug": m["drug"],
+                "dose": m["dose"],
+                "unit": "mg",
+                "route": m["route"],
+                "start": days[0],
+                "end": days[-1],
+                "administrations": days,
+            }
             if len(days) == 1:
                 kept["frequency"] = "once"
             infusions.append(kept)
             continue
-        status = "active" if "end" not in m else ("stopped" if m.get("outcome") in ("inefficacy", "adverse_effect") else "completed")
+        status = (
+            "active"
+            if "end" not in m
+            else ("stopped" if m.get("outcome") in ("inefficacy", "adverse_effect") else "completed")
+        )
         dosage: dict[str, Any] = {
             "route": route,
-            "doseAndRate": [{"doseQuantity": {"value": m["dose"], "unit": "mg", "system": UCUM, "code": "mg"}}],
+            "doseAndRate": [
+                {"doseQuantity": {"value": m["dose"], "unit": "mg", "system": UCUM, "code": "mg"}}
+            ],
         }
         repeat: dict[str, Any] = {"boundsPeriod": {"start": m["start"]}}
         if "end" in m:
@@ -300,8 +328,19 @@ def to_fhir(data: dict[str, Any], codes: Codes) -> tuple[list[dict[str, Any]], d
     return resources, {k: v for k, v in carried.items() if v != []}
 
 
+def _open(path: Path, compress: bool) -> Any:
+    if compress:
+        return gzip.open(path, "wt", encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
 def write_fhir(
-    out: Path, n: int, seed: int = 1, as_of: date = date(2026, 11, 25), *, compress: bool = False,
+    out: Path,
+    n: int,
+    seed: int = 1,
+    as_of: date = date(2026, 11, 25),
+    *,
+    compress: bool = False,
     native: Path | None = None,
 ) -> dict[str, int]:
     """Write ``n`` patients as a Bulk Data folder ``out``; return the resources per type."""
@@ -311,29 +350,25 @@ def write_fhir(
     suffix = ".ndjson.gz" if compress else ".ndjson"
     handles: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    carried_out = native.open("w", encoding="utf-8") if native is not None else None
-    try:
+    with contextlib.ExitStack() as stack:
+        carried_out = stack.enter_context(native.open("w", encoding="utf-8")) if native is not None else None
         for i in range(n):
             resources, carried = to_fhir(native_patient(rng, i, as_of), codes)
             for res in resources:
                 kind = res["resourceType"]
                 if kind not in handles:
-                    path = out / f"{kind}{suffix}"
-                    handles[kind] = gzip.open(path, "wt", encoding="utf-8") if compress else path.open("w", encoding="utf-8")
+                    handles[kind] = stack.enter_context(_open(out / f"{kind}{suffix}", compress))
                 handles[kind].write(json.dumps(res, separators=(",", ":")) + "\n")
                 counts[kind] = counts.get(kind, 0) + 1
             if carried_out is not None:
                 carried_out.write(json.dumps(carried, separators=(",", ":")) + "\n")
-    finally:
-        for handle in handles.values():
-            handle.close()
-        if carried_out is not None:
-            carried_out.close()
     manifest = {
         "transactionTime": f"{as_of.isoformat()}T00:00:00Z",
         "request": "generate_fhir.py",
         "requiresAccessToken": False,
-        "output": [{"type": kind, "url": f"{kind}{suffix}", "count": counts[kind]} for kind in sorted(counts)],
+        "output": [
+            {"type": kind, "url": f"{kind}{suffix}", "count": counts[kind]} for kind in sorted(counts)
+        ],
         "error": [],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

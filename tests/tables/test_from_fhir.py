@@ -310,7 +310,8 @@ def test_contraception_statements_and_contacts_match(tmp_path: Path) -> None:
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     staged, con = assert_same([f], tmp_path)
     kept = con.execute(
-        f"SELECT ord, source FROM {staged.tables['statuses']} WHERE name = 'effective_contraception' ORDER BY ALL"
+        f"SELECT ord, source FROM {staged.tables['statuses']} "
+        "WHERE name = 'effective_contraception' ORDER BY ALL"
     ).fetchall()
     assert [o for o, _ in kept] == [0, 0, 2]  # two methods for "in", the IUD put back for "again"
     assert _sql_share((staged, con)) == (4, 6)  # same-day statements and a contact: Python

@@ -24,7 +24,8 @@ def finish(con: Any, paths: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_t_patients AS
         SELECT p.u, p.pkey, p.k, p.pkey AS patient_id, p.birth_date, p.sex, p.demographics_source,
-               x.path AS file, CAST(NULL AS INTEGER) AS line, p.deceased, coalesce(p.deceased_undated, false) AS deceased_undated,
+               x.path AS file, CAST(NULL AS INTEGER) AS line, p.deceased, coalesce(p.deceased_undated,
+                   false) AS deceased_undated,
                CAST(NULL AS VARCHAR) AS observed
         FROM fx_patients p JOIN fx_paths x ON x.u = p.u"""
     )
@@ -69,7 +70,8 @@ def finish(con: Any, paths: list[str]) -> None:
             FROM starts s WHERE s.r = 1 AND NOT EXISTS (
                 SELECT 1 FROM fx_contra x WHERE x.u = s.u AND x.pkey = s.pkey AND x.method = s.method
                 AND x.event = 'removal' AND x.day >= s.day))
-        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k, method) - 1 AS INTEGER) AS seq,
+        SELECT u, pkey, CAST(row_number() OVER (PARTITION BY u, pkey ORDER BY part, k,
+            method) - 1 AS INTEGER) AS seq,
                name, date, NULL AS value_num, NULL AS value_text, value_bool, NULL AS confirmed_by, source
         FROM rows"""
     )
@@ -108,7 +110,8 @@ def finish(con: Any, paths: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_t_administrations AS
         SELECT m.u, m.pkey, m.seq AS med_seq, unnest(g.days) AS date
-        FROM fx_t_medications m JOIN fx_adm_groups g ON m.part = 1 AND g.u = m.u AND g.pkey = m.pkey AND g.k = m.k"""
+        FROM fx_t_medications m JOIN fx_adm_groups g ON m.part = 1 AND g.u = m.u AND g.pkey = m.pkey
+            AND g.k = m.k"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_python AS

@@ -67,7 +67,8 @@ def group(con: Any) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_all AS
         SELECT u, fi, file, line, entry, full_url, k,
-               json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type, x[2] ->> '$' AS id,
+               json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type,
+                   x[2] ->> '$' AS id,
                fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref, {_COLUMNS}
         FROM (SELECT u, fi, file, line, entry, full_url, k,
                      json_extract(j, ['$.resourceType', '$.id', '$.subject', '$.patient', '$.beneficiary',
@@ -88,7 +89,8 @@ def group(con: Any) -> None:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_units AS
         SELECT DISTINCT u FROM fx_res WHERE kind_type IS DISTINCT FROM 'VARCHAR'
-        UNION SELECT DISTINCT u FROM fx_res WHERE kind = 'Patient' AND (id_type <> 'VARCHAR' OR id = '' OR id IS NULL)
+        UNION SELECT DISTINCT u FROM fx_res WHERE kind = 'Patient'
+            AND (id_type <> 'VARCHAR' OR id = '' OR id IS NULL)
         UNION SELECT u FROM fx_res WHERE kind = 'Patient' GROUP BY u, id HAVING count(*) > 1
         UNION SELECT DISTINCT u FROM fx_res WHERE kind IN {used} AND pkey IS NULL
         UNION SELECT DISTINCT u FROM fx_res WHERE full_url IS NOT NULL AND id_type NOT IN ('VARCHAR', 'NULL')
@@ -97,7 +99,8 @@ def group(con: Any) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_pat AS
-        SELECT r.u, r.id AS pkey, r.k, r.fi, r.file, r.line, r.entry, f.j FROM fx_res r JOIN fhir_res f USING (k)
+        SELECT r.u, r.id AS pkey, r.k, r.fi, r.file, r.line, r.entry,
+            f.j FROM fx_res r JOIN fhir_res f USING (k)
         WHERE r.kind = 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
     )
     con.execute(
@@ -199,17 +202,21 @@ def _patients(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_patients AS
         SELECT p.u, p.pkey, p.k, p.file, p.line, p.entry, s.action,
-               fx_dok(p.j -> '$.birthDate') AND (NOT fx_truthy(p.j -> '$.birthDate') OR json_type(p.j, '$.birthDate') = 'VARCHAR') AS birth_ok,
+               fx_dok(p.j -> '$.birthDate')
+                   AND (NOT fx_truthy(p.j -> '$.birthDate')
+                       OR json_type(p.j, '$.birthDate') = 'VARCHAR') AS birth_ok,
                CASE WHEN fx_truthy(p.j -> '$.birthDate') THEN fx_date(p.j -> '$.birthDate') END AS birth_date,
                s.sex, s.sex_source,
                (NOT json_exists(p.j, '$.deceasedDateTime') OR fx_dok(p.j -> '$.deceasedDateTime')) AS dec_ok,
                'Patient/' || p.pkey AS demographics_source,
                CASE WHEN json_exists(p.j, '$.deceasedDateTime') THEN
-                        CASE WHEN fx_dok(p.j -> '$.deceasedDateTime') THEN fx_date(p.j -> '$.deceasedDateTime') END
+                        CASE WHEN fx_dok(p.j -> '$.deceasedDateTime')
+                            THEN fx_date(p.j -> '$.deceasedDateTime') END
                     END AS deceased,
                (json_exists(p.j, '$.deceasedDateTime') AND NOT (fx_dok(p.j -> '$.deceasedDateTime')
                     AND fx_date(p.j -> '$.deceasedDateTime') IS NOT NULL))
-               OR (NOT json_exists(p.j, '$.deceasedDateTime') AND json_type(p.j, '$.deceasedBoolean') = 'BOOLEAN'
+               OR (NOT json_exists(p.j, '$.deceasedDateTime')
+                   AND json_type(p.j, '$.deceasedBoolean') = 'BOOLEAN'
                     AND (p.j ->> '$.deceasedBoolean') = 'true') AS deceased_undated
         FROM fx_pat p JOIN fx_sex s
           ON s.ext IS NOT DISTINCT FROM CAST(p.j -> '$.extension' AS VARCHAR)
@@ -304,7 +311,8 @@ def _observations(con: Any, shapes: Shapes, py: list[str]) -> None:
         SELECT o.*, s.action, s.name, s.method,
                CASE WHEN fx_truthy(o.f_effectiveDateTime) THEN o.f_effectiveDateTime
                     WHEN json_type(o.f_effectivePeriod) = 'OBJECT'
-                         AND fx_truthy((o.f_effectivePeriod -> '$.start')) THEN (o.f_effectivePeriod -> '$.start')
+                         AND fx_truthy((o.f_effectivePeriod -> '$.start'))
+                             THEN (o.f_effectivePeriod -> '$.start')
                     WHEN json_type(o.f_effectivePeriod) NOT IN ('OBJECT', 'NULL')
                          AND fx_truthy(o.f_effectivePeriod) THEN o.f_effectivePeriod
                     WHEN fx_truthy(o.f_effectiveInstant) THEN o.f_effectiveInstant
@@ -405,7 +413,8 @@ def _numbers(con: Any, shapes: Shapes, py: list[str]) -> None:
 def _coded(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_coded0 AS
-        SELECT u, pkey, k, name, method, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
+        SELECT u, pkey, k, name, method, fx_date(day_json) AS date, 'Observation/' || coalesce(id,
+            'None') AS source,
                CAST(f_valueCodeableConcept AS VARCHAR) AS vcc, CAST(f_valueString AS VARCHAR) AS vs
         FROM fx_obs1 WHERE action = 'coded'"""
     )
@@ -420,19 +429,22 @@ def _coded(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """INSERT INTO fx_obs
         SELECT c.u, c.pkey, c.k, c.name, c.date, NULL, s.answer, NULL, NULL, NULL, c.method, NULL, c.source
-        FROM fx_coded0 c JOIN fx_coded_shape s ON s.vcc IS NOT DISTINCT FROM c.vcc AND s.vs IS NOT DISTINCT FROM c.vs
+        FROM fx_coded0 c JOIN fx_coded_shape s ON s.vcc IS NOT DISTINCT FROM c.vcc
+            AND s.vs IS NOT DISTINCT FROM c.vs
         WHERE s.action = 'row'"""
     )
     py.append(
         """SELECT c.u, c.pkey FROM fx_coded0 c JOIN fx_coded_shape s
-              ON s.vcc IS NOT DISTINCT FROM c.vcc AND s.vs IS NOT DISTINCT FROM c.vs WHERE s.action <> 'row'"""
+              ON s.vcc IS NOT DISTINCT FROM c.vcc
+                  AND s.vs IS NOT DISTINCT FROM c.vs WHERE s.action <> 'row'"""
     )
 
 
 def _statuses(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_st0 AS
-        SELECT u, pkey, k, name, code, fx_date(day_json) AS date, 'Observation/' || coalesce(id, 'None') AS source,
+        SELECT u, pkey, k, name, code, fx_date(day_json) AS date, 'Observation/' || coalesce(id,
+            'None') AS source,
                CAST(f_valueBoolean AS VARCHAR) AS vb, CAST(f_valueCodeableConcept AS VARCHAR) AS vcc
         FROM fx_obs1 WHERE action = 'status'"""
     )
@@ -442,7 +454,13 @@ def _statuses(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT code, vb, vcc FROM fx_st0",
         3,
         shapes.status_value,
-        (("code", "VARCHAR"), ("vb", "VARCHAR"), ("vcc", "VARCHAR"), ("action", "VARCHAR"), ("value", "BOOLEAN")),
+        (
+            ("code", "VARCHAR"),
+            ("vb", "VARCHAR"),
+            ("vcc", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("value", "BOOLEAN"),
+        ),
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_st AS
@@ -469,7 +487,13 @@ def _assessments(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT name, vq, vi FROM fx_as0",
         3,
         shapes.score,
-        (("name", "VARCHAR"), ("vq", "VARCHAR"), ("vi", "VARCHAR"), ("action", "VARCHAR"), ("score", "DOUBLE")),
+        (
+            ("name", "VARCHAR"),
+            ("vq", "VARCHAR"),
+            ("vi", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("score", "DOUBLE"),
+        ),
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_as AS
@@ -505,7 +529,8 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med3 AS
         SELECT m.*,
-               CASE WHEN json_type(rep) = 'OBJECT' AND fx_truthy(rep -> '$.boundsPeriod') THEN rep -> '$.boundsPeriod' END AS bounds,
+               CASE WHEN json_type(rep) = 'OBJECT'
+                   AND fx_truthy(rep -> '$.boundsPeriod') THEN rep -> '$.boundsPeriod' END AS bounds,
                CASE WHEN json_type(rep) = 'OBJECT'
                     THEN CAST(json_merge_patch(rep, '{"boundsPeriod": null}') AS VARCHAR) END AS rep_shape,
                CAST(f_status AS VARCHAR) AS st, CAST(f_intent AS VARCHAR) AS intent,
@@ -519,7 +544,8 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                CASE WHEN kind = 'MedicationRequest' THEN
                     CASE WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start'
                          WHEN fx_truthy(f_authoredOn) THEN f_authoredOn END
-               ELSE CASE WHEN fx_truthy((f_effectivePeriod -> '$.start')) THEN (f_effectivePeriod -> '$.start')
+               ELSE CASE WHEN fx_truthy((f_effectivePeriod -> '$.start'))
+                   THEN (f_effectivePeriod -> '$.start')
                          WHEN fx_truthy(f_effectiveDateTime) THEN f_effectiveDateTime
                          WHEN fx_truthy(bounds -> '$.start') THEN bounds -> '$.start' END END AS start_json,
                CASE WHEN kind = 'MedicationRequest' THEN
@@ -577,12 +603,14 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                c.method, c.event, c.display,
                CASE WHEN m.kind = 'MedicationStatement' THEN
                     CASE WHEN fx_truthy(m.f_dateAsserted) THEN m.f_dateAsserted
-                         WHEN fx_truthy((m.f_effectivePeriod -> '$.start')) THEN (m.f_effectivePeriod -> '$.start')
+                         WHEN fx_truthy((m.f_effectivePeriod -> '$.start'))
+                             THEN (m.f_effectivePeriod -> '$.start')
                          WHEN fx_truthy(m.f_effectiveDateTime) THEN m.f_effectiveDateTime END
                     ELSE CASE WHEN fx_truthy(m.f_authoredOn) THEN m.f_authoredOn END END AS contra_json,
                CAST(m.dosage -> '$.route' AS VARCHAR) AS route_shape,
                CASE WHEN fx_truthy(m.f_statusReason) THEN CAST(m.f_statusReason AS VARCHAR) END AS reasons,
-               CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
+               CAST(m.dosage -> '$.doseAndRate' AS VARCHAR) AS dar,
+                   CAST(m.dosage -> '$.dose' AS VARCHAR) AS dose_shape
         FROM fx_med4 m
         JOIN fx_med_status s ON s.kind = m.kind AND s.st IS NOT DISTINCT FROM m.st
              AND s.intent IS NOT DISTINCT FROM m.intent AND s.dnp IS NOT DISTINCT FROM m.dnp
@@ -633,16 +661,19 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
                m.drug, d.dose_mg, d.action AS dose_action,
                coalesce(m.drug_route, r.route) AS route, f.frequency, o.outcome,
                fx_date(m.start_json) AS start,
-               coalesce(fx_date(m.end_json), CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
+               coalesce(fx_date(m.end_json),
+                   CASE WHEN m.status IN {ended} THEN fx_date(m.start_json) END) AS "end",
                m.kind || '/' || coalesce(m.id, 'None') AS source,
-               m.shapes_ok AND (m.start_json IS NULL OR fx_dok(m.start_json)) AND (m.end_json IS NULL OR fx_dok(m.end_json))
+               m.shapes_ok AND (m.start_json IS NULL OR fx_dok(m.start_json))
+                   AND (m.end_json IS NULL OR fx_dok(m.end_json))
                  AND NOT (m.f_medicationReference IS NOT NULL)
                  AS ok
         FROM fx_med5 m
         LEFT JOIN fx_route r ON r.route_shape IS NOT DISTINCT FROM m.route_shape
         LEFT JOIN fx_freq f ON f.rep_shape IS NOT DISTINCT FROM m.rep_shape
         LEFT JOIN fx_outcome o ON o.reasons IS NOT DISTINCT FROM m.reasons
-        LEFT JOIN fx_dose d ON d.dar IS NOT DISTINCT FROM m.dar AND d.dose_shape IS NOT DISTINCT FROM m.dose_shape
+        LEFT JOIN fx_dose d ON d.dar IS NOT DISTINCT FROM m.dar
+            AND d.dose_shape IS NOT DISTINCT FROM m.dose_shape
              AND d.strength IS NOT DISTINCT FROM m.strength
         WHERE m.set_aside = 'go'"""
     )
@@ -659,7 +690,8 @@ def _medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         """SELECT u, pkey FROM fx_contra WHERE NOT ok
         UNION SELECT u, pkey FROM fx_med5 WHERE set_aside = 'python' OR action = 'python'
         UNION SELECT u, pkey FROM fx_med WHERE NOT ok
-              OR (action = 'row' AND (start IS NULL OR dose_action IS DISTINCT FROM 'row' OR "end" < start))"""
+              OR (action = 'row' AND (start IS NULL OR dose_action IS DISTINCT FROM 'row'
+                  OR "end" < start))"""
     )
 
 
@@ -709,13 +741,20 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT concept FROM fx_adm0",
         1,
         shapes.drug_code,
-        (("concept", "VARCHAR"), ("action", "VARCHAR"), ("drug", "VARCHAR"), ("route", "VARCHAR"), ("strength", "DOUBLE")),
+        (
+            ("concept", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("drug", "VARCHAR"),
+            ("route", "VARCHAR"),
+            ("strength", "DOUBLE"),
+        ),
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_adm1 AS
         SELECT a.*, s.action AS set_aside, c.action, c.drug, c.strength,
                c.route AS drug_route, CAST(a.dosage -> '$.route' AS VARCHAR) AS route_shape,
-               CAST(a.dosage -> '$.doseAndRate' AS VARCHAR) AS dar, CAST(a.dosage -> '$.dose' AS VARCHAR) AS dose_shape,
+               CAST(a.dosage -> '$.doseAndRate' AS VARCHAR) AS dar,
+                   CAST(a.dosage -> '$.dose' AS VARCHAR) AS dose_shape,
                json_type(a.dosage) = 'OBJECT' AS dosage_ok
         FROM fx_adm0 a JOIN fx_adm_status s ON s.st IS NOT DISTINCT FROM a.st
         JOIN fx_adm_code c ON c.concept IS NOT DISTINCT FROM a.concept"""
@@ -745,13 +784,15 @@ def _administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
                  AND NOT (a.f_medicationReference IS NOT NULL) AS ok
         FROM fx_adm1 a
         LEFT JOIN fx_adm_route r ON r.route_shape IS NOT DISTINCT FROM a.route_shape
-        LEFT JOIN fx_adm_dose d ON d.dar IS NOT DISTINCT FROM a.dar AND d.dose_shape IS NOT DISTINCT FROM a.dose_shape
+        LEFT JOIN fx_adm_dose d ON d.dar IS NOT DISTINCT FROM a.dar
+            AND d.dose_shape IS NOT DISTINCT FROM a.dose_shape
              AND d.strength IS NOT DISTINCT FROM a.strength
         WHERE a.set_aside = 'go'"""
     )
     py.append(
         """SELECT u, pkey FROM fx_adm1 WHERE set_aside = 'python' OR action IN ('python', 'other')
-        UNION SELECT u, pkey FROM fx_adm WHERE NOT ok OR (action = 'row' AND dose_action IS DISTINCT FROM 'row')"""
+        UNION SELECT u, pkey FROM fx_adm WHERE NOT ok OR (action = 'row'
+            AND dose_action IS DISTINCT FROM 'row')"""
     )
 
 
@@ -762,7 +803,13 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT CAST(f_code AS VARCHAR) FROM fx_of WHERE kind = 'Procedure'",
         1,
         shapes.procedure,
-        (("code", "VARCHAR"), ("action", "VARCHAR"), ("method", "VARCHAR"), ("event", "VARCHAR"), ("display", "VARCHAR")),
+        (
+            ("code", "VARCHAR"),
+            ("action", "VARCHAR"),
+            ("method", "VARCHAR"),
+            ("event", "VARCHAR"),
+            ("display", "VARCHAR"),
+        ),
     )
     # a contraceptive Procedure that was completed is an event dated by performed[DateTime|Period]
     con.execute(
@@ -776,7 +823,8 @@ def _no_rows(con: Any, shapes: Shapes, py: list[str]) -> None:
                          AND fx_truthy(f_performedPeriod) THEN f_performedPeriod END AS day_json
               FROM fx_of WHERE kind = 'Procedure') o
         JOIN fx_proc p ON p.code IS NOT DISTINCT FROM CAST(o.f_code AS VARCHAR)
-        WHERE p.action = 'contra' AND json_type(o.f_status) = 'VARCHAR' AND ((o.f_status ->> '$')) = 'completed'"""
+        WHERE p.action = 'contra' AND json_type(o.f_status) = 'VARCHAR'
+            AND ((o.f_status ->> '$')) = 'completed'"""
     )
     classify(
         con,

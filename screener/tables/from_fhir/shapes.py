@@ -276,7 +276,15 @@ class Shapes:
         value = _load(concept)
         contraceptive = contraceptive_of(self.conv, [value])  # type: ignore[arg-type]
         if contraceptive is not None:
-            return ("contra", None, None, None, contraceptive.method, contraceptive.event, contraceptive.display)
+            return (
+                "contra",
+                None,
+                None,
+                None,
+                contraceptive.method,
+                contraceptive.event,
+                contraceptive.display,
+            )
         for c in codings(value):
             target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
             if target:
@@ -284,7 +292,8 @@ class Shapes:
         return ("other", None, None, None, None, None, None)
 
     def drug_code(self, concept: str | None) -> tuple[Any, ...]:
-        """A MedicationAdministration's drug (no contraceptive reading there: :func:`.medications.read_administration`)."""
+        """A MedicationAdministration's drug (:func:`.medications.read_administration` reads no
+        contraceptive there)."""
         for c in codings(_load(concept)):
             target = self.mapping.drug(c.get("system"), c["code"], c.get("display"))
             if target:
@@ -294,7 +303,8 @@ class Shapes:
     def outcome(self, reasons: str | None) -> tuple[Any, ...]:
         """The treatment outcome ``statusReason`` gives (:func:`.medications.outcome_of`)."""
         res = {"statusReason": _load(reasons)} if reasons is not None else {}
-        return (outcome_of(SimpleNamespace(mapping=self.mapping, log=_NoLog()), res),)  # type: ignore[arg-type]
+        conv = SimpleNamespace(mapping=self.mapping, log=_NoLog())
+        return (outcome_of(conv, res),)  # type: ignore[arg-type]
 
     def route(self, route: str | None) -> tuple[Any, ...]:
         return (route_of(text(_load(route))),)
