@@ -315,3 +315,64 @@ def test_contraception_statements_and_contacts_match(tmp_path: Path) -> None:
     ).fetchall()
     assert [o for o, _ in kept] == [0, 0, 2]  # two methods for "in", the IUD put back for "again"
     assert _sql_share((staged, con)) == (4, 6)  # same-day statements and a contact: Python
+
+
+HOSTILE = ROOT / "tests" / "data" / "hostile" / "fhir"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in HOSTILE.glob("*.json")))
+def test_hostile_bundles_give_what_python_gives(tmp_path: Path, name: str) -> None:
+    assert_same([HOSTILE / name], tmp_path)
+
+
+def _deep(levels: int) -> str:
+    return '{"url": "x", "extension": [' * levels + '{"url": "y"}' + "]}" * levels
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t.replace('"id": "h"', '"id": "h", "id": "h2"'),  # a key given twice
+        lambda t: t.replace('"female"', '"female", "multipleBirthInteger": NaN'),
+        lambda t: t.replace('"female"', '"female", "multipleBirthInteger": 1e999'),  # overflows
+        lambda t: t.replace('"female"', '"female", "name": [{"text": "\\udc00"}]'),  # lone surrogate
+        lambda t: t.replace('"female"', '"female", "extension": [' + _deep(70) + "]"),  # too deep
+        lambda t: t.replace('"female"', '"female", "name": [{"text": "caf\\u00e9"}]'),  # a fine escape
+        lambda t: t.replace('"female"', '"female", "multipleBirthInteger": 1e2'),  # a fine exponent
+    ],
+)
+def test_lines_python_refuses_are_refused_the_same_way(tmp_path: Path, mutate: Any) -> None:
+    hostile = json.dumps(_patient("h"))
+    lines = [
+        json.dumps(_patient("ok")),
+        mutate(hostile),
+        json.dumps(_obs("ok", "o1", "2160-0", 1.1, "mg/dL")),
+    ]
+    f = tmp_path / "in.ndjson"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same([f], tmp_path)
+
+
+def test_latin1_bytes_and_the_importer_tests_broken_folder(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.ndjson"
+    f.write_bytes(
+        json.dumps(_patient("a")).encode()
+        + b"\n"
+        + json.dumps(_patient("b")).replace("female", "f\xe9male").encode("latin-1")
+        + b"\n"
+    )
+    assert_same([f], tmp_path / "a")
+    bulk = tmp_path / "bulk"
+    bulk.mkdir()
+    (bulk / "Patient.ndjson").write_text(
+        json.dumps(_patient("p1")) + "\n" + json.dumps(_patient("p2", birthDate="1970")) + "\n"
+    )
+    (bulk / "Observation.ndjson").write_text(
+        json.dumps(_obs("p1", "w1", "29463-7", 60, "kg"))
+        + "\n"
+        + '{"resourceType": "Observation", "id": "broken"\n\n'
+        + json.dumps(_obs("ghost", "o2", "29463-7", 61, "kg"))
+        + "\n"
+    )
+    (bulk / "log.ndjson").write_text('{"not": "a resource"}\n')  # the Bulk Data client's log: skipped
+    assert_same([bulk], tmp_path / "b")

@@ -34,9 +34,11 @@ from screener.importers.core import ImportIssue, ImportLog
 
 # a line DuckDB reads but Python's strict reader (screener.fileio.loads_json) may refuse: NaN or
 # Infinity, an escape (a lone surrogate \\udXXX), an integer past Python's digit limit (a long
-# line), 64 brackets or more (nesting past its depth limit), a top-level key given twice
+# line), a number whose exponent may overflow, 64 brackets or more (nesting past its depth limit),
+# a top-level key given twice
 SUSPICIOUS = f"""keys IS NULL OR len(keys) <> len(list_distinct(keys))
     OR contains(t, 'NaN') OR contains(t, 'Infinity') OR contains(t, '\\u') OR length(t) > 4000
+    OR regexp_matches(t, '[0-9][eE][+-]?[0-9]{{3}}')
     OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}"""
 
 
