@@ -14,7 +14,9 @@ from screener.tables.from_fhir.sql import sql_in
 def medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_med0 AS
-        SELECT *,
+        SELECT u, pkey, k, kind, id, f_authoredOn, f_dateAsserted, f_dispenseRequest, f_doNotPerform,
+               f_dosage, f_dosageInstruction, f_effectiveDateTime, f_effectivePeriod, f_intent,
+               f_medicationCodeableConcept, f_medicationReference, f_status, f_statusReason,
                CASE WHEN fx_truthy(f_dosageInstruction) THEN f_dosageInstruction
                     WHEN fx_truthy(f_dosage) THEN f_dosage END AS dosages
         FROM fx_of WHERE kind IN ('MedicationRequest', 'MedicationStatement')"""

@@ -14,7 +14,9 @@ def observations(con: Any, shapes: Shapes, py: list[str]) -> None:
     not_result = sql_in(OBS_NOT_RESULT)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_obs0 AS
-        SELECT *, json_type(f_status) AS status_type,
+        SELECT u, pkey, k, id, f_status, f_component, f_effectiveDateTime, f_effectiveInstant,
+               f_effectivePeriod, f_issued, f_referenceRange, f_valueBoolean, f_valueCodeableConcept,
+               f_valueInteger, f_valueQuantity, f_valueString, json_type(f_status) AS status_type,
                CAST(f_code AS VARCHAR) AS code FROM fx_of
         WHERE kind = 'Observation'
           AND NOT (json_type(f_status) = 'VARCHAR' AND ((f_status ->> '$')) IN {not_result})"""
