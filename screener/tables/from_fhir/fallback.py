@@ -15,8 +15,8 @@ from typing import Any
 
 from screener.batch.inputs import Record
 from screener.importers.core import ImportIssue, ImportLog, Origin, PatientRecord
-from screener.importers.fhir.common import ref_id
 from screener.importers.fhir.converter import FhirConverter
+from screener.importers.fhir.read import _open
 from screener.importers.mapping import Mapping
 
 
@@ -41,16 +41,40 @@ def python_input(
     return ord_
 
 
+def _texts(con: Any, rows: list[tuple[int, str, int | None, int | None]]) -> dict[int, Any]:
+    """The resources ``rows`` (k, file, line, entry) as parsed JSON, by k: a Bundle's from the
+    text kept at load, an NDJSON file's read back by line (the file is streamed once)."""
+    out: dict[int, Any] = {}
+    entries = [k for k, _, _, entry in rows if entry is not None]
+    if entries:
+        for k, text in con.execute(
+            "SELECT k, j FROM fhir_keep WHERE k IN (SELECT unnest(?))", [entries]
+        ).fetchall():
+            out[k] = json.loads(text)
+    wanted: dict[str, dict[int, int]] = {}
+    for k, file, line, entry in rows:
+        if entry is None and line is not None:
+            wanted.setdefault(file, {})[line] = k
+    for file, lines in wanted.items():
+        with _open(Path(file)) as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number in lines:
+                    out[lines[number]] = json.loads(raw)
+    return out
+
+
 def _shared(con: Any, u: int) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """An input's Medication and Organization/Device resources by id (and by full URL)."""
     medications: dict[str, dict[str, Any]] = {}
     organizations: dict[str, dict[str, Any]] = {}
-    for kind, text in con.execute(
-        "SELECT r.kind, CAST(f.j AS VARCHAR) FROM fx_res r JOIN fhir_res f USING (k) WHERE r.u = ? "
-        "AND r.kind IN ('Medication', 'Organization', 'Device') ORDER BY r.k",
+    rows = con.execute(
+        "SELECT k, file, line, entry, kind FROM fx_res WHERE u = ? "
+        "AND kind IN ('Medication', 'Organization', 'Device') ORDER BY k",
         [u],
-    ).fetchall():
-        res = json.loads(text)
+    ).fetchall()
+    texts = _texts(con, [r[:4] for r in rows])
+    for k, _, _, _, kind in rows:
+        res = texts[k]
         (medications if kind == "Medication" else organizations)[str(res.get("id"))] = res
     aliases = con.execute("SELECT url, id FROM fx_full WHERE u = ?", [u]).fetchall()
     for shared in (medications, organizations):
@@ -71,11 +95,12 @@ def python_patients(
     """Each patient in ``fx_python`` read by the Python converter: its error issues, its record."""
     out: dict[tuple[int, str], tuple[list[ImportIssue], PatientRecord | None]] = {}
     rows = con.execute(
-        """SELECT r.u, r.pkey, r.kind, CAST(f.j AS VARCHAR), r.file, r.line, r.entry
-        FROM fx_res r JOIN fx_python y ON y.u = r.u AND y.pkey = r.pkey JOIN fhir_res f ON f.k = r.k
+        """SELECT r.u, r.pkey, r.k, r.file, r.line, r.entry
+        FROM fx_res r JOIN fx_python y ON y.u = r.u AND y.pkey = r.pkey
         WHERE r.u NOT IN (SELECT u FROM fx_units)
         ORDER BY r.u, r.pkey, r.kind <> 'Patient', r.k"""
     ).fetchall()
+    texts = _texts(con, [r[2:] for r in rows])
     shared: dict[int, tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]] = {}
     groups: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
     for row in rows:
@@ -84,14 +109,13 @@ def python_patients(
         if u not in shared:
             shared[u] = _shared(con, u)
         medications, organizations = shared[u]
-        _, _, _, text, file, line, entry = members[0]
-        patient = json.loads(text)
-        resources = [(json.loads(m[3]), _origin(m[4], m[5], m[6])) for m in members[1:]]
+        _, _, k, file, line, entry = members[0]
+        resources = [(texts[m[2]], _origin(m[3], m[4], m[5])) for m in members[1:]]
         log = ImportLog("fhir", mapping.file)
         record = FhirConverter(mapping, log, organizations).convert(
-            patient, _origin(file, line, entry), resources, medications
+            texts[k], _origin(file, line, entry), resources, medications
         )
         errors = [i for i in log.issues if i.level == "error"]
         out[(u, pkey)] = (errors, record)
-    _ = ref_id, paths
+    _ = paths
     return out

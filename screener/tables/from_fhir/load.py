@@ -8,7 +8,8 @@ Every input the SQL can take lands in one table ``fhir_res`` (one row per resour
     line   1-based line of an NDJSON resource (NULL in a Bundle)
     entry  0-based entry of a Bundle resource (NULL in NDJSON)
     k      the resource's position in the whole stream (inputs, files, lines or entries in order)
-    j      the resource (JSON)
+    x      the elements the SQL reads (:data:`screener.tables.from_fhir.rows.PATHS`), taken from
+           the line in one ``json_extract`` while it is read: the text itself is not kept
 
 NDJSON lines are read with DuckDB's CSV reader as one text column (``WITH ORDINALITY`` gives
 the line number, blank lines included) and checked with ``json_valid``. A line DuckDB finds
@@ -76,12 +77,21 @@ def input_kind(path: Path) -> str:
 def create(con: Any) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE fhir_res (u INTEGER, fi INTEGER, file VARCHAR, line INTEGER, "
-        "entry INTEGER, full_url VARCHAR, k BIGINT, j VARCHAR)"
+        "entry INTEGER, full_url VARCHAR, k BIGINT, x JSON[])"
     )
+    # the text of a Bundle's resources, for a patient the Python converter reads (an NDJSON
+    # resource is read back from its file by line: see .fallback)
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_keep (k BIGINT, j VARCHAR)")
 
 
 def _next_k(con: Any) -> int:
     return int(con.execute("SELECT coalesce(max(k), 0) + 1 FROM fhir_res").fetchone()[0])
+
+
+def _paths() -> str:
+    from screener.tables.from_fhir.rows import PATHS
+
+    return PATHS
 
 
 def load(con: Any, paths: list[Path]) -> Loaded:
@@ -99,6 +109,7 @@ def load(con: Any, paths: list[Path]) -> Loaded:
         except Exception:  # a file DuckDB cannot read (not UTF-8, an I/O error): Python reads it
             issues = None
         if issues is None:
+            con.execute(f"DELETE FROM fhir_keep WHERE k IN (SELECT k FROM fhir_res WHERE u = {u})")
             con.execute(f"DELETE FROM fhir_res WHERE u = {u}")
             kind = "python"
         else:
@@ -121,42 +132,45 @@ def _load_ndjson(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
         source = sql_string(str(f))
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE fhir_lines AS
-            SELECT CAST(ordinality AS INTEGER) AS line, t, try(json_keys(t)) AS keys  -- NULL: not JSON
-            FROM read_csv({source}, columns = {{'t': 'VARCHAR'}}, header = false, delim = chr(1),
-                          quote = '', escape = '', auto_detect = false, compression = 'auto')
-                 WITH ORDINALITY
-            WHERE t IS NOT NULL"""
+            SELECT line, suspect, CASE WHEN suspect THEN t END AS t, is_res,
+                   CASE WHEN is_res AND NOT suspect THEN json_extract(t, [{_paths()}]) END AS x
+            FROM (SELECT line, t, ({SUSPICIOUS}) AS suspect, list_contains(keys, 'resourceType') AS is_res
+                  FROM (SELECT CAST(ordinality AS INTEGER) AS line, t, try(json_keys(t)) AS keys
+                        FROM read_csv({source}, columns = {{'t': 'VARCHAR'}}, header = false, delim = chr(1),
+                                      quote = '', escape = '', auto_detect = false, compression = 'auto')
+                             WITH ORDINALITY)
+                  WHERE t IS NOT NULL)"""
         )
-        suspect = con.execute(f"SELECT line, t FROM fhir_lines WHERE {SUSPICIOUS} ORDER BY line").fetchall()
-        dropped: list[int] = []
+        suspect = con.execute("SELECT line, t FROM fhir_lines WHERE suspect ORDER BY line").fetchall()
+        kept: list[int] = []
         for line, text in suspect:
             raw = text.encode("utf-8", "surrogatepass")
             if not raw.strip():
-                dropped.append(line)
                 continue
             try:
                 res = loads_json(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 issues.append(((fi, line), ImportIssue(str(f), line, None, f"malformed JSON line: {error}")))
-                dropped.append(line)
                 continue
             if not isinstance(res, dict) or "resourceType" not in res:
                 issue = ImportIssue(str(f), line, "resourceType", "not a FHIR resource")
                 issues.append(((fi, line), issue))
-                dropped.append(line)
-        if dropped:
-            con.execute("DELETE FROM fhir_lines WHERE line IN (SELECT unnest(?))", [dropped])
+                continue
+            kept.append(line)  # Python reads it: so does the SQL (DuckDB must parse it too)
+        if kept:
+            con.execute(
+                f"UPDATE fhir_lines SET x = json_extract(t, [{_paths()}]) WHERE line IN (SELECT unnest(?))",
+                [kept],
+            )
+        for (line,) in con.execute(
+            "SELECT line FROM fhir_lines WHERE NOT suspect AND NOT is_res ORDER BY line"
+        ).fetchall():
+            issues.append(((fi, line), ImportIssue(str(f), line, "resourceType", "not a FHIR resource")))
         con.execute(
             f"""INSERT INTO fhir_res
-            SELECT {u}, {fi}, {source}, line, NULL, NULL, {_next_k(con)} + line, t FROM fhir_lines
-            WHERE keys IS NULL OR list_contains(keys, 'resourceType')"""
+            SELECT {u}, {fi}, {source}, line, NULL, NULL, {_next_k(con)} + line, x FROM fhir_lines
+            WHERE x IS NOT NULL"""
         )
-        not_resource = con.execute(
-            "SELECT line FROM fhir_lines WHERE NOT list_contains(keys, 'resourceType') ORDER BY line"
-        ).fetchall()
-        for (line,) in not_resource:
-            issue = ImportIssue(str(f), line, "resourceType", "not a FHIR resource")
-            issues.append(((fi, line), issue))
     con.execute("DROP TABLE IF EXISTS fhir_lines")
     issues.sort(key=lambda item: item[0])
     return issues
@@ -182,12 +196,17 @@ def _load_bundle(con: Any, u: int, path: Path) -> list[tuple[tuple[int, int], Im
     del doc
     source = sql_string(str(path))
     con.execute(
-        f"""INSERT INTO fhir_res
-        SELECT {u}, 0, {source}, NULL, CAST(i - 1 AS INTEGER),
-               CASE WHEN json_type(e, '$.fullUrl') = 'VARCHAR' THEN e ->> '$.fullUrl' END, {_next_k(con)} + i,
-               e -> '$.resource'
+        f"""CREATE OR REPLACE TEMP TABLE fhir_entries AS
+        SELECT CAST(i - 1 AS INTEGER) AS entry, {_next_k(con)} + i AS k,
+               CASE WHEN json_type(e, '$.fullUrl') = 'VARCHAR' THEN e ->> '$.fullUrl' END AS full_url,
+               e -> '$.resource' AS j
         FROM (SELECT unnest(es) AS e, generate_subscripts(es, 1) AS i
-              FROM (SELECT json_extract(content, '$.entry[*]') AS es FROM read_text({source})))
-        ORDER BY i"""
+              FROM (SELECT json_extract(content, '$.entry[*]') AS es FROM read_text({source})))"""
     )
+    con.execute(
+        f"""INSERT INTO fhir_res
+        SELECT {u}, 0, {source}, NULL, entry, full_url, k, json_extract(j, [{_paths()}]) FROM fhir_entries"""
+    )
+    con.execute("INSERT INTO fhir_keep SELECT k, CAST(j AS VARCHAR) FROM fhir_entries")
+    con.execute("DROP TABLE fhir_entries")
     return []

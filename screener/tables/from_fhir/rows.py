@@ -36,27 +36,23 @@ def group(con: Any) -> None:
     con.execute(MACROS)
     used = sql_in(USED - {"Patient"})
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE fx_all AS
-        SELECT u, fi, file, line, entry, full_url, k,
-               json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type,
-                   x[2] ->> '$' AS id,
-               fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref, {_COLUMNS}
-        FROM (SELECT u, fi, file, line, entry, full_url, k,
-                     json_extract(j, ['$.resourceType', '$.id', '$.subject', '$.patient', '$.beneficiary',
-                                      '$.individual', {_PATHS}]) AS x
-              FROM fhir_res)"""
-    )
-    con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_full AS
-        SELECT u, fx_ref_id(full_url) AS url, arg_max(id, k) AS id FROM fx_all
-        WHERE full_url IS NOT NULL AND id_type = 'VARCHAR' AND id <> '' GROUP BY ALL"""
+        SELECT u, fx_ref_id(full_url) AS url, arg_max(x[2] ->> '$', k) AS id FROM fhir_res
+        WHERE full_url IS NOT NULL AND json_type(x[2]) = 'VARCHAR' AND (x[2] ->> '$') <> '' GROUP BY ALL"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_res AS
         SELECT a.*, CASE WHEN a.kind = 'Patient' THEN a.id
                          WHEN a.kind IN {used} THEN coalesce(f.id, a.ref) END AS pkey
-        FROM fx_all a LEFT JOIN fx_full f ON f.u = a.u AND f.url = coalesce(a.ref, '')"""
+        FROM (SELECT u, fi, file, line, entry, full_url, k,
+                     json_type(x[1]) AS kind_type, x[1] ->> '$' AS kind, json_type(x[2]) AS id_type,
+                     x[2] ->> '$' AS id,
+                     fx_ref_id(fx_ref_of(fx_first(coalesce(x[3], x[4], x[5], x[6])))) AS ref,
+                     {_COLUMNS}
+              FROM fhir_res) a
+        LEFT JOIN fx_full f ON f.u = a.u AND f.url = coalesce(a.ref, '')"""
     )
+    con.execute("DROP TABLE fhir_res")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE fx_units AS
         SELECT DISTINCT u FROM fx_res WHERE kind_type IS DISTINCT FROM 'VARCHAR'
@@ -70,18 +66,23 @@ def group(con: Any) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_pat AS
-        SELECT r.u, r.id AS pkey, r.k, r.fi, r.file, r.line, r.entry,
-            f.j FROM fx_res r JOIN fhir_res f USING (k)
+        SELECT r.* EXCLUDE (id), r.id AS pkey FROM fx_res r
         WHERE r.kind = 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE fx_of AS
+        """CREATE OR REPLACE TEMP VIEW fx_of AS
         SELECT r.* EXCLUDE (fi, file, line, entry, full_url, kind_type, ref) FROM fx_res r
         WHERE r.pkey IS NOT NULL AND r.kind <> 'Patient' AND r.u NOT IN (SELECT u FROM fx_units)"""
     )
 
 
 KEYS = (
+    "birthDate",
+    "gender",
+    "extension",
+    "deceasedDateTime",
+    "deceasedBoolean",
+    "contact",
     "abatementDateTime",
     "abatementPeriod",
     "authoredOn",
@@ -119,7 +120,9 @@ KEYS = (
 
 # every resource's top-level elements the SQL reads, as columns f_<key> (JSON; SQL NULL when
 # absent), taken in the same json_extract as its type, id and patient: each resource is parsed once
-_PATHS = ", ".join(f"'$.{k}'" for k in KEYS)
+PATHS = "'$.resourceType', '$.id', '$.subject', '$.patient', '$.beneficiary', '$.individual', " + ", ".join(
+    f"'$.{k}'" for k in KEYS
+)
 _COLUMNS = ", ".join(f"x[{i}] AS f_{k}" for i, k in enumerate(KEYS, start=7))
 
 
@@ -158,7 +161,7 @@ def _patients(con: Any, shapes: Shapes, py: list[str]) -> None:
     classify(
         con,
         "fx_sex",
-        """SELECT DISTINCT CAST(j -> '$.extension' AS VARCHAR), CAST(j -> '$.gender' AS VARCHAR)
+        """SELECT DISTINCT CAST(f_extension AS VARCHAR), CAST(f_gender AS VARCHAR)
         FROM fx_pat""",
         2,
         shapes.patient,
@@ -173,30 +176,30 @@ def _patients(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE fx_patients AS
         SELECT p.u, p.pkey, p.k, p.file, p.line, p.entry, s.action,
-               fx_dok(p.j -> '$.birthDate')
-                   AND (NOT fx_truthy(p.j -> '$.birthDate')
-                       OR json_type(p.j, '$.birthDate') = 'VARCHAR') AS birth_ok,
-               CASE WHEN fx_truthy(p.j -> '$.birthDate') THEN fx_date(p.j -> '$.birthDate') END AS birth_date,
+               fx_dok(p.f_birthDate)
+                   AND (NOT fx_truthy(p.f_birthDate)
+                       OR json_type(p.f_birthDate) = 'VARCHAR') AS birth_ok,
+               CASE WHEN fx_truthy(p.f_birthDate) THEN fx_date(p.f_birthDate) END AS birth_date,
                s.sex, s.sex_source,
-               (NOT json_exists(p.j, '$.deceasedDateTime') OR fx_dok(p.j -> '$.deceasedDateTime')) AS dec_ok,
+               (NOT (p.f_deceasedDateTime IS NOT NULL) OR fx_dok(p.f_deceasedDateTime)) AS dec_ok,
                'Patient/' || p.pkey AS demographics_source,
-               CASE WHEN json_exists(p.j, '$.deceasedDateTime') THEN
-                        CASE WHEN fx_dok(p.j -> '$.deceasedDateTime')
-                            THEN fx_date(p.j -> '$.deceasedDateTime') END
+               CASE WHEN (p.f_deceasedDateTime IS NOT NULL) THEN
+                        CASE WHEN fx_dok(p.f_deceasedDateTime)
+                            THEN fx_date(p.f_deceasedDateTime) END
                     END AS deceased,
-               (json_exists(p.j, '$.deceasedDateTime') AND NOT (fx_dok(p.j -> '$.deceasedDateTime')
-                    AND fx_date(p.j -> '$.deceasedDateTime') IS NOT NULL))
-               OR (NOT json_exists(p.j, '$.deceasedDateTime')
-                   AND json_type(p.j, '$.deceasedBoolean') = 'BOOLEAN'
-                    AND (p.j ->> '$.deceasedBoolean') = 'true') AS deceased_undated
+               ((p.f_deceasedDateTime IS NOT NULL) AND NOT (fx_dok(p.f_deceasedDateTime)
+                    AND fx_date(p.f_deceasedDateTime) IS NOT NULL))
+               OR (NOT (p.f_deceasedDateTime IS NOT NULL)
+                   AND json_type(p.f_deceasedBoolean) = 'BOOLEAN'
+                    AND (p.f_deceasedBoolean ->> '$') = 'true') AS deceased_undated
         FROM fx_pat p JOIN fx_sex s
-          ON s.ext IS NOT DISTINCT FROM CAST(p.j -> '$.extension' AS VARCHAR)
-         AND s.gender IS NOT DISTINCT FROM CAST(p.j -> '$.gender' AS VARCHAR)"""
+          ON s.ext IS NOT DISTINCT FROM CAST(p.f_extension AS VARCHAR)
+         AND s.gender IS NOT DISTINCT FROM CAST(p.f_gender AS VARCHAR)"""
     )
     # a Patient.contact may name a legal representative (importers.fhir.statements): Python reads it
     py.append(
         "SELECT u, pkey FROM fx_patients WHERE action = 'python' OR NOT birth_ok OR NOT dec_ok "
-        "UNION SELECT u, pkey FROM fx_pat WHERE json_type(j, '$.contact') = 'ARRAY'"
+        "UNION SELECT u, pkey FROM fx_pat WHERE json_type(f_contact) = 'ARRAY'"
     )
 
 
