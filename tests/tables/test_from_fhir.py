@@ -376,3 +376,11 @@ def test_latin1_bytes_and_the_importer_tests_broken_folder(tmp_path: Path) -> No
     )
     (bulk / "log.ndjson").write_text('{"not": "a resource"}\n')  # the Bulk Data client's log: skipped
     assert_same([bulk], tmp_path / "b")
+
+
+def test_a_patient_the_python_converter_fails_on_is_reported_as_python_reports_it(tmp_path: Path) -> None:
+    rows = [_patient("a"), _patient("b", gender=["female"]), _patient("c")]  # a list: read_sex fails
+    f = tmp_path / "in.ndjson"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    staged, _con = assert_same([f], tmp_path)
+    assert any("internal error" in i.message for _, i in staged.issues)

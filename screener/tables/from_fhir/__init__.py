@@ -45,7 +45,7 @@ def stage_fhir(con: Any, inputs: list[Path], mapping: Mapping) -> Staged:
         "LEFT JOIN fx_python y ON y.u = p.u AND y.pkey = p.pkey ORDER BY p.k"
     ).fetchall():
         order.setdefault(u, []).append((pkey, python))
-    converted = python_patients(con, mapping, paths)
+    converted = python_patients(con, mapping, whole)
     issues: list[tuple[int, Any]] = []
     fallback: list[tuple[int, Any]] = []
     sql_ords: list[tuple[int, str, int]] = []

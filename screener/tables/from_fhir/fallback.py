@@ -90,9 +90,11 @@ def _origin(file: str, line: int | None, entry: int | None) -> Origin:
 
 
 def python_patients(
-    con: Any, mapping: Mapping, paths: list[Path]
+    con: Any, mapping: Mapping, whole: set[int]
 ) -> dict[tuple[int, str], tuple[list[ImportIssue], PatientRecord | None]]:
-    """Each patient in ``fx_python`` read by the Python converter: its error issues, its record."""
+    """Each patient in ``fx_python`` read by the Python converter: its error issues, its record.
+    An input where the converter fails outright (as a Patient no reader expects can make it) is
+    added to ``whole``: the Python reader reads it, and reports it, as it would alone."""
     out: dict[tuple[int, str], tuple[list[ImportIssue], PatientRecord | None]] = {}
     rows = con.execute(
         """SELECT r.u, r.pkey, r.k, r.file, r.line, r.entry
@@ -112,10 +114,13 @@ def python_patients(
         _, _, k, file, line, entry = members[0]
         resources = [(texts[m[2]], _origin(m[3], m[4], m[5])) for m in members[1:]]
         log = ImportLog("fhir", mapping.file)
-        record = FhirConverter(mapping, log, organizations).convert(
-            texts[k], _origin(file, line, entry), resources, medications
-        )
+        try:
+            record = FhirConverter(mapping, log, organizations).convert(
+                texts[k], _origin(file, line, entry), resources, medications
+            )
+        except Exception:  # the Python reader stops the input there: it reads the input itself
+            whole.add(u)
+            continue
         errors = [i for i in log.issues if i.level == "error"]
         out[(u, pkey)] = (errors, record)
-    _ = paths
     return out
