@@ -50,7 +50,7 @@ def run_python(bulk: Path, out: Path) -> dict[str, int]:
     return {"patients": patients, "errors": errors, "fallback": patients}
 
 
-def run_sql(bulk: Path, out: Path, threads: int) -> dict[str, int]:
+def run_sql(bulk: Path, out: Path, threads: int, memory_limit: str | None = None) -> dict[str, int]:
     import duckdb
 
     from screener.importers.mapping import load_mapping
@@ -62,6 +62,9 @@ def run_sql(bulk: Path, out: Path, threads: int) -> dict[str, int]:
 
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
+    if memory_limit:  # DuckDB spills what does not fit to a temporary directory
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{out.parent / 'spill'}'")
     staged = stage_fhir(con, [bulk], load_mapping())
     fallback = sorted(staged.fallback, key=lambda f: f[0])
     out.mkdir(parents=True, exist_ok=True)
@@ -80,13 +83,13 @@ def run_sql(bulk: Path, out: Path, threads: int) -> dict[str, int]:
     return {"patients": sql + len(fallback), "errors": len(staged.issues), "fallback": len(fallback)}
 
 
-def child(case: str, bulk: Path, out: Path, threads: int) -> None:
+def child(case: str, bulk: Path, out: Path, threads: int, memory_limit: str | None) -> None:
     sys.path.insert(0, str(HERE.parent))
-    result = run_python(bulk, out) if case == "python" else run_sql(bulk, out, threads)
+    result = run_python(bulk, out) if case == "python" else run_sql(bulk, out, threads, memory_limit)
     print(json.dumps(result))
 
 
-def measure(case: str, bulk: Path, threads: int) -> dict[str, float]:
+def measure(case: str, bulk: Path, threads: int, memory_limit: str | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-fhir-") as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -102,6 +105,7 @@ def measure(case: str, bulk: Path, threads: int) -> dict[str, float]:
                 str(Path(tmp) / "reg"),
                 "--threads",
                 str(threads),
+                *(["--memory-limit", memory_limit] if memory_limit else []),
             ],
             check=True,
             capture_output=True,
@@ -120,12 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk", type=Path, default=None, help="time this Bulk Data folder instead")
     parser.add_argument("--only", choices=("python", "sql"), default=None)
     parser.add_argument("--threads", type=int, default=1, help="DuckDB threads of the sql case")
+    parser.add_argument(
+        "--memory-limit", default=None, help="DuckDB memory_limit of the sql case, e.g. 500MB"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.bulk, args.out, args.threads)
+        child(args.child, args.bulk, args.out, args.threads, args.memory_limit)
         return 0
     cases = [args.only] if args.only else ["python", "sql"]
     rows = []
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 inputs.append((n, folder))
         for n, folder in inputs:
             for case in cases:
-                row = {"case": case, "size": n, **measure(case, folder, args.threads)}
+                row = {"case": case, "size": n, **measure(case, folder, args.threads, args.memory_limit)}
                 rows.append(row)
                 print(
                     f"{case:7s} {row['patients']:>8,} patients  wall {row['wall_s']:7.1f} s  "
