@@ -82,6 +82,7 @@ def sql_path(
 def assert_same(inputs: list[Path], tmp: Path) -> Any:
     expected, expected_issues, expected_refused = python_path(inputs, tmp)
     found, issues, refused, staged = sql_path(inputs, tmp)
+    assert staged[0].records == len(list(iter_records(inputs, mapping=MAPPING)))
     for table in TABLES:
         assert found[table] == expected[table], table
     assert issues == expected_issues

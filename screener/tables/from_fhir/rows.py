@@ -1,8 +1,9 @@
-"""The SQL of the FHIR conversion: resources grouped by patient, then the rows of the common
-patient (Patient, Condition, Observation with a number, MedicationRequest/Statement).
+"""The SQL of the FHIR conversion: resources grouped by patient (:func:`group`), then the rows
+of Patient and Condition here, of Observation in :mod:`.observations`, of the medication
+resources in :mod:`.medications` (:func:`convert`).
 
-Every rule mirrors :mod:`screener.importers.fhir`; where the SQL does not cover a construct
-exactly, the resource's ``py`` flag sends its whole patient to the Python importer. Dates are
+Every rule mirrors :mod:`screener.importers.fhir`. Each step adds to ``py`` a query of the
+patients it cannot take exactly (``fx_py``): they go whole to the Python converter. Dates are
 taken only when written cleanly (``YYYY-MM-DD`` with an optional time); anything else the Python
 importer reads or reports itself.
 """
