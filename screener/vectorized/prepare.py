@@ -214,9 +214,10 @@ class TablePreparation:
         keyed = ", ".join(f"{self._key(n, kind)} AS {keys[n]}" for n in names)
         inner = f"SELECT *, {keyed} FROM {rows}"
         # Facts checked for same-day conflicts have no preferred value, so their key is ``k`` on
-        # their own rows: one aggregation by (pid, name), joined back to the rows, gives each such
-        # fact its chosen row's key and value. (Two windows per fact over a patient's rows, as
-        # before, made this statement ~3x slower; one window by (pid, name) ~2.5x.)
+        # their own rows. Per (pid, name): the chosen row's key and value (one aggregation), then
+        # whether another row of its day disagrees (a join of those few rows), joined back to the
+        # rows as one flag per value column. (Two windows per fact over a patient's rows, as
+        # before, made this statement ~2x slower; a flag per row is inlined into every fact.)
         columns = sorted(
             {_value_column(self.ruleset.facts[n]) for n in names if self._same_day_conflicts(n, kind)}
         )
@@ -224,16 +225,18 @@ class TablePreparation:
             chosen = ", ".join(
                 ["max(k) AS __m", *(f"arg_max_null({c}, k) AS {ident('__v_' + c)}" for c in columns)]
             )
-            # per row and value column, once: another row of the chosen row's day that disagrees
             flags = ", ".join(
-                f"(k <> __m AND {same_day_sql('k', '__m')} AND "
-                f"{disagree_sql(c, ident('__v_' + c), numbers=c == 'value_num')}) AS {ident('__c_' + c)}"
+                f"bool_or({disagree_sql('r.' + c, 'm.' + ident('__v_' + c), numbers=c == 'value_num')}) "
+                f"AS {ident('__c_' + c)}"
                 for c in columns
             )
-            inner = (
-                f"SELECT *, {flags} FROM ({inner}) "
-                f"JOIN (SELECT pid, name, {chosen} FROM {rows} GROUP BY pid, name) USING (pid, name)"
+            conflicts = (
+                f"SELECT r.pid, r.name, {flags} FROM {rows} r "
+                f"JOIN (SELECT pid, name, {chosen} FROM {rows} GROUP BY pid, name) m "
+                f"ON r.pid = m.pid AND r.name = m.name AND r.k <> m.__m AND {same_day_sql('r.k', 'm.__m')} "
+                "GROUP BY r.pid, r.name"
             )
+            inner = f"SELECT * FROM ({inner}) LEFT JOIN ({conflicts}) USING (pid, name)"
         return f"SELECT pid, {', '.join(aggregates)} FROM ({inner}) GROUP BY pid"
 
     def _shown(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
