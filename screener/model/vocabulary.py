@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,8 +68,12 @@ class Vocabulary:
     def of(**by_kind: Iterable[str]) -> Vocabulary:
         return Vocabulary(tuple((k, frozenset(by_kind.get(k, ()))) for k in KINDS))
 
+    @cached_property
+    def _by_kind(self) -> dict[str, frozenset[str]]:
+        return dict(self.names)
+
     def get(self, kind: str) -> frozenset[str]:
-        return dict(self.names)[kind]
+        return self._by_kind[kind]
 
     def __or__(self, other: Vocabulary) -> Vocabulary:
         return Vocabulary.of(**{k: self.get(k) | other.get(k) for k in KINDS})
@@ -222,10 +226,16 @@ def register_ruleset(rs: RuleSet) -> None:
 def _at_hand() -> Vocabulary:
     """The part of :func:`known_vocabulary` that needs no other rule set parsed: the code
     mapping, the vocabulary files and the rule sets this process loaded. A name found here is
-    known; one not found here is looked up in the whole vocabulary (every shipped rule set)."""
+    known; one not found here is looked up in the whole vocabulary (every shipped rule set).
+    Merged once per set of loaded rule sets (it is asked for every patient a batch reads)."""
+    return _merged(tuple(_loaded))
+
+
+@cache
+def _merged(loaded: tuple[str, ...]) -> Vocabulary:
     vocabulary = reference_vocabulary()
-    for extra in _loaded.values():
-        vocabulary = vocabulary | extra
+    for sha in loaded:
+        vocabulary = vocabulary | _loaded[sha]
     return vocabulary
 
 
