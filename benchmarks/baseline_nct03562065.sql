@@ -219,28 +219,32 @@ SELECT m2.pid, m2.seq, drug, dose_mg, route, frequency, start, outcome, ongoing,
 FROM m2 JOIN pd ON pd.pid = m2.pid;
 
 -- cumulative days at dose: for each period x, the run of periods of the same drug around it at
--- x's daily dose or more, each starting at most a day after the previous one ends
+-- x's daily dose or more, each starting at most a day after the run so far ends; calendar days
+-- counted once (periods may overlap)
 CREATE OR REPLACE TEMP TABLE cum AS
 WITH per AS (
     SELECT pid, seq, drug, daily AS q, start, start + CAST(duration_days - 1 AS INTEGER) AS last_day,
            row_number() OVER (PARTITION BY pid, drug ORDER BY start, seq) AS k
     FROM mp WHERE daily IS NOT NULL
 ), pairs AS (
-    SELECT x.pid, x.seq, x.k AS xk, y.k, y.last_day - y.start + 1 AS days,
-           -- a break at y: a lower dose, or a gap of more than a day after the period before it
-           (y.q < x.q OR date_diff('day', lag(y.last_day) OVER w, y.start) > 1) AS brk_before,
-           y.q < x.q AS low
+    SELECT x.pid, x.seq, x.k AS xk, y.k, y.start, y.last_day, y.q < x.q AS low,
+           -- a break before y: a lower dose, or a gap of more than a day after the periods before it
+           (y.q < x.q OR date_diff('day', max(y.last_day) OVER (PARTITION BY x.pid, x.seq ORDER BY y.k
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), y.start) > 1) AS brk
     FROM per x JOIN per y ON y.pid = x.pid AND y.drug = x.drug
-    WINDOW w AS (PARTITION BY x.pid, x.seq ORDER BY y.k)
 ), runs AS (
-    SELECT pid, seq, xk, k, days, low,
-           sum(CASE WHEN brk_before THEN 1 ELSE 0 END) OVER (PARTITION BY pid, seq ORDER BY k) AS run
+    SELECT *, sum(CASE WHEN brk THEN 1 ELSE 0 END) OVER (PARTITION BY pid, seq ORDER BY k) AS run
     FROM pairs
+), members AS (
+    SELECT r.pid, r.seq, r.start, r.last_day,
+           max(r.last_day) OVER (PARTITION BY r.pid, r.seq ORDER BY r.start, r.k
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before_end
+    FROM runs r JOIN runs x ON x.pid = r.pid AND x.seq = r.seq AND x.k = x.xk
+    WHERE r.run = x.run AND NOT r.low
 )
-SELECT r.pid, r.seq, sum(r.days) AS days
-FROM runs r JOIN runs x ON x.pid = r.pid AND x.seq = r.seq AND x.k = x.xk
-WHERE r.run = x.run AND NOT r.low
-GROUP BY r.pid, r.seq;
+SELECT pid, seq,
+       sum(greatest(0, date_diff('day', greatest(start - 1, coalesce(before_end, start - 1)), last_day))) AS days
+FROM members GROUP BY pid, seq;
 
 CREATE OR REPLACE TEMP TABLE ex AS
 SELECT mp.*, CASE WHEN daily IS NOT NULL THEN cum.days END AS cum_days
