@@ -24,6 +24,7 @@ is printed with every stage: read the rates of a loaded machine as ratios.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
@@ -102,7 +103,14 @@ STAGES = {"cli": _stage_cli, "read": _stage_read, "baseline": _stage_baseline}
 
 
 def child(report: Path, stage: str, args: list[str]) -> int:
-    result = STAGES[stage](args)
+    # measured at exit: a worker pool shut down without waiting (screener.batch.tasks) has its
+    # processes joined by the interpreter's exit hooks, which run before atexit's; only then
+    # do their CPU time and peak memory count as this process's children
+    atexit.register(_report, report, STAGES[stage](args))
+    return 0
+
+
+def _report(report: Path, result: dict[str, Any]) -> None:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     result.update(
@@ -111,7 +119,6 @@ def child(report: Path, stage: str, args: list[str]) -> int:
         workers_peak_mb=kids.ru_maxrss / 1024,
     )
     report.write_text(json.dumps(result), encoding="utf-8")
-    return 0
 
 
 # --------------------------------------------------------------------------- driver
