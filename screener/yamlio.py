@@ -27,6 +27,7 @@ import copy
 import math
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -308,6 +309,8 @@ class LineMap:
         self._lines = lines
 
     def line(self, path: Iterable[str | int]) -> int | None:
+        if not self._lines:  # a JSONL record: the line is the record's, given elsewhere
+            return None
         key = tuple(path)
         while True:
             if key in self._lines:
@@ -318,7 +321,7 @@ class LineMap:
 
     def locate(self, path: Iterable[str | int]) -> Location:
         key = tuple(path)
-        return Location(self.file, self.line(key), json_path(key) or None)
+        return Location(self.file, self.line(key), _cached_json_path(key) or None)
 
 
 def json_path(path: Iterable[str | int]) -> str:
@@ -330,6 +333,10 @@ def json_path(path: Iterable[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+# the same few paths (``observations[3]``...) are located for every record a batch reads
+_cached_json_path = lru_cache(maxsize=4096)(json_path)
 
 
 def load_text(text: str, file: str) -> tuple[Any, LineMap]:

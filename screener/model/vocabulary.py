@@ -37,7 +37,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,8 +70,12 @@ class Vocabulary:
     def of(**by_kind: Iterable[str]) -> Vocabulary:
         return Vocabulary(tuple((k, frozenset(by_kind.get(k, ()))) for k in KINDS))
 
+    @cached_property
+    def _by_kind(self) -> dict[str, frozenset[str]]:
+        return dict(self.names)
+
     def get(self, kind: str) -> frozenset[str]:
-        return dict(self.names)[kind]
+        return self._by_kind[kind]
 
     def __or__(self, other: Vocabulary) -> Vocabulary:
         return Vocabulary.of(**{k: self.get(k) | other.get(k) for k in KINDS})
@@ -260,14 +264,21 @@ def register_ruleset(rs: RuleSet) -> None:
 
 def _at_hand() -> Iterator[Vocabulary]:
     """Growing parts of :func:`known_vocabulary`, cheapest first: the rule sets this process
-    loaded and the vocabulary files; then the code mapping as well (~180 KB of YAML to parse).
-    A name found in one is known; one found in none is looked up in the whole vocabulary
-    (every shipped rule set parsed)."""
-    vocabulary = file_vocabulary()
-    for extra in _loaded.values():
-        vocabulary = vocabulary | extra
-    yield vocabulary
-    yield vocabulary | mapping_vocabulary()
+    loaded and the vocabulary files; then the code mapping as well (its names index, or ~180 KB
+    of YAML to parse). A name found in one is known; one found in none is looked up in the
+    whole vocabulary (every shipped rule set parsed). Each is merged once per set of loaded
+    rule sets (it is asked for every patient a batch reads)."""
+    loaded = tuple(_loaded)
+    yield _merged(loaded, with_mapping=False)
+    yield _merged(loaded, with_mapping=True)
+
+
+@cache
+def _merged(loaded: tuple[str, ...], with_mapping: bool) -> Vocabulary:
+    vocabulary = reference_vocabulary() if with_mapping else file_vocabulary()
+    for sha in loaded:
+        vocabulary = vocabulary | _loaded[sha]
+    return vocabulary
 
 
 def known_vocabulary() -> Vocabulary:

@@ -33,7 +33,7 @@ from screener import __version__
 from screener.batch.safe_io import fsync_folder
 from screener.errors import InputError, Location, PatientDataError, ScreenerError
 from screener.model.patient import Patient, Scalar
-from screener.model.records import TABLE_OF, stored
+from screener.model.records import RECORDS, TABLE_OF, RecordField, stored
 from screener.tables.layout import FORMAT, TABLES
 from screener.tables.place import (
     MANIFEST,
@@ -118,12 +118,24 @@ def _bigint(value: int | None, table: str, seq: int, column: str) -> int | None:
     return value
 
 
+# (name, type) of each kind's stored fields, in column order, worked out once per declaration
+# (not per record; a declaration replaced, as a test does, is read again)
+_STORED: dict[str, tuple[tuple[RecordField, ...], tuple[tuple[str, str], ...]]] = {}
+
+
+def _stored_fields(kind: str) -> tuple[tuple[str, str], ...]:
+    declared = RECORDS[kind]
+    known = _STORED.get(kind)
+    if known is None or known[0] is not declared:
+        known = _STORED[kind] = (declared, tuple((f.name, f.type) for f in stored(kind)))
+    return known[1]
+
+
 def _record_row(kind: str, record: Any, pid: int, seq: int) -> tuple[Any, ...]:
     """The table row of one record: pid, seq and its stored fields (:mod:`screener.model.records`)."""
     table = TABLE_OF[kind]
     row: list[Any] = [pid, seq]
-    for field in stored(kind):
-        name, type_ = field.name, field.type
+    for name, type_ in _stored_fields(kind):
         value = getattr(record, name)
         if type_ == "scalar":
             row += _split(value, table, seq)

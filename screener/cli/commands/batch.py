@@ -241,7 +241,8 @@ def run(args: argparse.Namespace) -> int:
     if args.wide:
         print("screener: --wide is for --rules DIR, a folder of rule sets", file=sys.stderr)
         return exit_codes.INPUT_ERROR
-    skipped = skipped_files(list(args.inputs))
+    # a columnar registry's Parquet files are what the vectorized engine reads: none is skipped
+    skipped = () if args.engine == "vectorized" else skipped_files(list(args.inputs))
     if args.explain != "none" and args.engine != "vectorized":
         print(
             "screener: --explain is for --engine vectorized (the durable engine explains every row)",
