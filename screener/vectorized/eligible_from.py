@@ -252,6 +252,9 @@ class EligibleFromSQL:
         ``skip``: a SQL condition on ``outcomes.pid`` for patients whose rows come from the
         engine. The chunk's tables ``p``, ``pw``, ``e``, ``c`` and ``errors`` are replaced."""
         con.execute(ELIGIBLE_SQL)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE eligible_criteria (pid BIGINT, criterion VARCHAR, when_ DATE)"
+        )
         settled = [c for c in self.criteria if c not in self.time_dependent]
         waiting = [c for c in self.criteria if c in self.time_dependent]
         con.execute(
@@ -266,7 +269,7 @@ class EligibleFromSQL:
         con.execute("CREATE OR REPLACE TEMP TABLE ef_today AS SELECT pid, unknown_today FROM ef_origin")
         self._search(con, sources, first, last)
         # each failing criterion's own date (CriterionResult.eligible_from), for the tests
-        con.execute("CREATE OR REPLACE TEMP TABLE eligible_criteria AS SELECT * FROM ef_pass")
+        con.execute("INSERT INTO eligible_criteria SELECT pid, criterion, when_ FROM ef_pass")
         # the first date every waiting period is over (the engine's fallback, too)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT f.pid, f.latest AS w0, f.latest AS w, "
