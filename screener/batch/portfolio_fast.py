@@ -16,8 +16,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from screener.batch.fast import _literal
-from screener.batch.fast import _ELIGIBLE_FROM
+from screener.batch.fast import _ELIGIBLE_FROM, _literal
 from screener.batch.fast_piece import EXPLAINED_SQL, _error_records, _explain, _screen_uncertain
 from screener.batch.outputs import BatchOutputs
 from screener.batch.portfolio import (

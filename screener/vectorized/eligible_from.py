@@ -108,8 +108,10 @@ class EligibleFromSQL:
 
     # ------------------------------------------------------------------ SQL pieces
 
-    def _failing_list(self, relation: str) -> str:
-        items = ", ".join(f"CASE WHEN {relation}.{ident(c)} = 1 THEN {literal(c)} END" for c in self.criteria)
+    def _failing_list(self, relation: str, criteria: tuple[str, ...] | list[str] | None = None) -> str:
+        items = ", ".join(
+            f"CASE WHEN {relation}.{ident(c)} = 1 THEN {literal(c)} END" for c in criteria or self.criteria
+        )
         return f"list_filter([{items}], lambda x: x IS NOT NULL)"
 
     def _any(self, relation: str, code: int, criteria: tuple[str, ...] | list[str]) -> str:
@@ -157,7 +159,8 @@ class EligibleFromSQL:
             if FUNCTIONS[derived.function].unit in ("", "bool"):
                 continue  # not a number: the engine's ``isinstance(current, int | float)``
             current = f"r.{ident(node.fact + '.value')}"
-            years = f"least(CAST(trunc({literal(node.comparison.value)} - {current}) AS BIGINT) + 2, {_MAX_YEARS})"
+            threshold = literal(node.comparison.value)
+            years = f"least(CAST(trunc({threshold} - {current}) AS BIGINT) + 2, {_MAX_YEARS})"
             for source_fact in derived.fact_inputs():
                 definition = self.ruleset.facts.get(source_fact)
                 if definition is None or definition.type != "date":
@@ -229,7 +232,8 @@ class EligibleFromSQL:
         )
         # re-evaluated as the origin's engine does (Engine.outcome: that engine's reading)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE screen_at AS SELECT row_number() OVER (ORDER BY x.pid, x.when_) AS key, "
+            "CREATE OR REPLACE TEMP TABLE screen_at AS SELECT "
+            "row_number() OVER (ORDER BY x.pid, x.when_) AS key, "
             "x.pid, x.when_ AS as_of, o.open FROM (SELECT DISTINCT pid, when_ FROM ef_cand) x "
             "JOIN ef_origin o USING (pid)"
         )
@@ -246,34 +250,45 @@ class EligibleFromSQL:
             "LEFT JOIN ef_pass f ON f.pid = o.pid GROUP BY o.pid, o.failing"
         )
 
-    def run(self, con: Any, sources: Sources, as_of: date, first: int, last: int, skip: str) -> None:
+    def run(
+        self, con: Any, sources: Sources, as_of: date, first: int, last: int, skip: str, every: bool = False
+    ) -> None:
         """Fill ``eligible_at`` (:data:`ELIGIBLE_SQL`) for the chunk's pids ``first``..``last``
         screened into ``outcomes`` and prepared into ``p``/``pw``/``e``/``c`` at ``as_of``;
         ``skip``: a SQL condition on ``outcomes.pid`` for patients whose rows come from the
-        engine. The chunk's tables ``p``, ``pw``, ``e``, ``c`` and ``errors`` are replaced."""
+        engine. The chunk's tables ``p``, ``pw``, ``e``, ``c`` and ``errors`` are replaced.
+
+        Each failing criterion's own date goes to ``eligible_criteria`` (pid, criterion, date),
+        for the patients whose row may get a date; ``every``: for every patient failing a
+        criterion it may pass later, as the engine's results give it (the differential tests).
+        """
         con.execute(ELIGIBLE_SQL)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE eligible_criteria (pid BIGINT, criterion VARCHAR, when_ DATE)"
         )
         settled = [c for c in self.criteria if c not in self.time_dependent]
         waiting = [c for c in self.criteria if c in self.time_dependent]
+        settled_today = self._any("outcomes", 1, settled)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE ef_origin AS SELECT outcomes.pid AS key, outcomes.pid, "
-            f"{sql_date(as_of)} AS as_of, FALSE AS open, {self._failing_list('outcomes')} AS failing, "
-            f"({self._any('outcomes', 2, self.criteria)}) AS unknown_today FROM outcomes "
-            f"WHERE ({self._any('outcomes', 1, waiting)}) AND NOT ({self._any('outcomes', 1, settled)}) "
-            f"AND NOT ({skip})"
+            f"{sql_date(as_of)} AS as_of, FALSE AS open, "
+            f"{self._failing_list('outcomes', waiting)} AS failing, "
+            f"({self._any('outcomes', 2, self.criteria)}) AS unknown_today, ({settled_today}) AS settled "
+            f"FROM outcomes WHERE ({self._any('outcomes', 1, waiting)}) "
+            f"AND {'TRUE' if every else f'NOT ({settled_today})'} AND NOT ({skip})"
         )
         if not con.execute("SELECT count(*) FROM ef_origin").fetchall()[0][0]:
             return
-        con.execute("CREATE OR REPLACE TEMP TABLE ef_today AS SELECT pid, unknown_today FROM ef_origin")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ef_today AS SELECT pid, unknown_today, settled FROM ef_origin"
+        )
         self._search(con, sources, first, last)
         # each failing criterion's own date (CriterionResult.eligible_from), for the tests
         con.execute("INSERT INTO eligible_criteria SELECT pid, criterion, when_ FROM ef_pass")
         # the first date every waiting period is over (the engine's fallback, too)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT f.pid, f.latest AS w0, f.latest AS w, "
-            "t.unknown_today FROM ef_found f JOIN ef_today t USING (pid) WHERE f.found"
+            "t.unknown_today FROM ef_found f JOIN ef_today t USING (pid) WHERE f.found AND NOT t.settled"
         )
         fallback = "CASE WHEN s.unknown_today THEN NULL ELSE s.w0 END"
         failing_at = self._any("k", 1, self.criteria)
@@ -284,14 +299,16 @@ class EligibleFromSQL:
             outside = outside_observation_sql("x.observed", "s.w")
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE screen_at AS SELECT row_number() OVER (ORDER BY s.pid) AS key, "
-                f"s.pid, s.w AS as_of, {outside} AS open FROM ef_state s JOIN {sources.patients} x ON x.pid = s.pid"
+                f"s.pid, s.w AS as_of, {outside} AS open "
+                f"FROM ef_state s JOIN {sources.patients} x ON x.pid = s.pid"
             )
             self._prepare_at(con, sources, first, last)
             # failing nothing on that date: eligible from it if nothing is open then either
             con.execute(
                 "INSERT INTO eligible_at SELECT s.pid, CASE WHEN k.key IS NULL THEN NULL "
                 f"WHEN {self._any('k', 2, self.criteria)} THEN NULL ELSE CAST(s.w AS VARCHAR) END "
-                f"FROM ef_state s LEFT JOIN ef_codes k ON k.pid = s.pid WHERE k.key IS NULL OR NOT ({failing_at})"
+                "FROM ef_state s LEFT JOIN ef_codes k ON k.pid = s.pid "
+                f"WHERE k.key IS NULL OR NOT ({failing_at})"
             )
             # failing for good then: the engine's result falls back on today's dates
             con.execute(

@@ -244,17 +244,20 @@ class VectorizedScreener:
             last + 1,
         )
 
-    def eligible_from(self, as_of: date, first: int, last: int, skip: str = "FALSE") -> None:
+    def eligible_from(
+        self, as_of: date, first: int, last: int, skip: str = "FALSE", every: bool = False
+    ) -> None:
         """After :meth:`chunk_outcomes` of pids ``first``..``last``: each failing patient's
         eligible-from date, as the engine's rows give it, in the temporary table ``eligible_at``
         (pid, ISO date or NULL; :mod:`screener.vectorized.eligible_from`). ``skip``: a condition
         on ``outcomes.pid`` for patients whose rows come from elsewhere (the engine). Replaces
-        the chunk's prepared tables (``p``, ``pw``, ``e``, ``c``, ``errors``)."""
+        the chunk's prepared tables (``p``, ``pw``, ``e``, ``c``, ``errors``). ``every``: see
+        :meth:`screener.vectorized.eligible_from.EligibleFromSQL.run`."""
         if self._sources is None or self._preparation is None:
             raise RuntimeError("eligible_from needs a chunk screened by chunk_outcomes first")
         if self._eligible is None:
             self._eligible = EligibleFromSQL(self.ruleset, self.layout, self._preparation, self.query)
-        self._eligible.run(self.con, self._sources, as_of, first, last, skip)
+        self._eligible.run(self.con, self._sources, as_of, first, last, skip, every)
 
     def close(self) -> None:
         if self._owns_con:
