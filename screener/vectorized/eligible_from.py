@@ -20,9 +20,8 @@ over the vectorized tables, for a whole chunk of patients at once:
    them (with the open-world reading where that date is outside the observed time, as
    :func:`screener.engine.screening.uncertain_screen` does); failing nothing and open on
    nothing then, that date is the row's; failing criteria with dates of their own move it
-   on (at most 4 times); a criterion failing with no date, or too many moves, leaves the
-   date the engine's result falls back on (the latest date of today's failing criteria,
-   if nothing is unknown today).
+   on (at most 4 times); a criterion failing with no date, or too many moves, leaves no
+   date (:attr:`screener.results.ScreeningResult.earliest_searched`).
 
 A key whose record cannot be prepared at a candidate date (a value of the wrong type dated
 later) counts as not passing there: never an eligible-from date that was not checked.
@@ -212,11 +211,14 @@ class EligibleFromSQL:
             f"FROM ef_closed z JOIN screen_at k ON k.key = z.pid{opened}"
         )
 
-    def _search(self, con: Any, sources: Sources, first: int, last: int) -> None:
+    def _search(self, con: Any, sources: Sources, first: int, last: int) -> bool:
         """Each failing criterion's eligible-from date for the origins in ``ef_origin``
-        (key, pid, as_of, failing: prepared in ``p``/``pw``/``e``/``c`` under ``key``):
-        ``ef_found(pid, found, latest)``, ``found`` true when every failing criterion has one
-        and ``latest`` the latest of them."""
+        (key, pid, as_of, open, failing: prepared in ``p``/``pw``/``e``/``c`` under ``key``):
+        ``ef_pass(pid, criterion, when_)`` and ``ef_found(pid, found, latest)``, ``found`` true
+        when every failing criterion has one and ``latest`` the latest of them. False (and
+        nothing done) when ``ef_origin`` is empty."""
+        if not con.execute("SELECT count(*) FROM ef_origin").fetchall()[0][0]:
+            return False
         selects = [
             s for c in self.ruleset.criteria if c.id in self.time_dependent for s in self._candidates_sql(c)
         ]
@@ -249,6 +251,7 @@ class EligibleFromSQL:
             "count(f.criterion) = len(o.failing) AS found, max(f.when_) AS latest FROM ef_origin o "
             "LEFT JOIN ef_pass f ON f.pid = o.pid GROUP BY o.pid, o.failing"
         )
+        return True
 
     def run(
         self, con: Any, sources: Sources, as_of: date, first: int, last: int, skip: str, every: bool = False
@@ -272,25 +275,19 @@ class EligibleFromSQL:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE ef_origin AS SELECT outcomes.pid AS key, outcomes.pid, "
             f"{sql_date(as_of)} AS as_of, FALSE AS open, "
-            f"{self._failing_list('outcomes', waiting)} AS failing, "
-            f"({self._any('outcomes', 2, self.criteria)}) AS unknown_today, ({settled_today}) AS settled "
+            f"{self._failing_list('outcomes', waiting)} AS failing, ({settled_today}) AS settled "
             f"FROM outcomes WHERE ({self._any('outcomes', 1, waiting)}) "
             f"AND {'TRUE' if every else f'NOT ({settled_today})'} AND NOT ({skip})"
         )
-        if not con.execute("SELECT count(*) FROM ef_origin").fetchall()[0][0]:
+        if not self._search(con, sources, first, last):
             return
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE ef_today AS SELECT pid, unknown_today, settled FROM ef_origin"
-        )
-        self._search(con, sources, first, last)
         # each failing criterion's own date (CriterionResult.eligible_from), for the tests
         con.execute("INSERT INTO eligible_criteria SELECT pid, criterion, when_ FROM ef_pass")
-        # the first date every waiting period is over (the engine's fallback, too)
+        # the first date every waiting period is over, for patients failing nothing else
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT f.pid, f.latest AS w0, f.latest AS w, "
-            "t.unknown_today FROM ef_found f JOIN ef_today t USING (pid) WHERE f.found AND NOT t.settled"
+            "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT f.pid, f.latest AS w "
+            "FROM ef_found f JOIN ef_origin o USING (pid) WHERE f.found AND NOT o.settled"
         )
-        fallback = "CASE WHEN s.unknown_today THEN NULL ELSE s.w0 END"
         failing_at = self._any("k", 1, self.criteria)
         for _ in range(MAX_WAITS):
             if not con.execute("SELECT count(*) FROM ef_state").fetchall()[0][0]:
@@ -303,30 +300,23 @@ class EligibleFromSQL:
                 f"FROM ef_state s JOIN {sources.patients} x ON x.pid = s.pid"
             )
             self._prepare_at(con, sources, first, last)
-            # failing nothing on that date: eligible from it if nothing is open then either
+            # failing nothing on that date: eligible from it if nothing is open then either (a key
+            # that could not be prepared then gets no date: never one that was not checked)
             con.execute(
-                "INSERT INTO eligible_at SELECT s.pid, CASE WHEN k.key IS NULL THEN NULL "
-                f"WHEN {self._any('k', 2, self.criteria)} THEN NULL ELSE CAST(s.w AS VARCHAR) END "
-                "FROM ef_state s LEFT JOIN ef_codes k ON k.pid = s.pid "
-                f"WHERE k.key IS NULL OR NOT ({failing_at})"
+                "INSERT INTO eligible_at SELECT s.pid, CAST(s.w AS VARCHAR) "
+                "FROM ef_state s JOIN ef_codes k ON k.pid = s.pid "
+                f"WHERE NOT ({failing_at}) AND NOT ({self._any('k', 2, self.criteria)})"
             )
-            # failing for good then: the engine's result falls back on today's dates
-            con.execute(
-                f"INSERT INTO eligible_at SELECT s.pid, CAST({fallback} AS VARCHAR) "
-                f"FROM ef_state s JOIN ef_codes k ON k.pid = s.pid WHERE {self._any('k', 1, settled)}"
-            )
+            # failing then, only criteria with a later date of their own: the date moves on; a
+            # criterion failing for good then leaves no date (ScreeningResult.earliest_searched)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE ef_origin AS SELECT k.key, k.pid, k.as_of, k.open, "
-                f"{self._failing_list('k')} AS failing FROM ef_codes k "
+                f"{self._failing_list('k')} AS failing, FALSE AS settled FROM ef_codes k "
                 f"WHERE ({failing_at}) AND NOT ({self._any('k', 1, settled)})"
             )
-            self._search(con, sources, first, last)
+            if not self._search(con, sources, first, last):
+                break
             con.execute(
-                f"INSERT INTO eligible_at SELECT s.pid, CAST({fallback} AS VARCHAR) FROM ef_state s "
-                "JOIN ef_found f USING (pid) WHERE NOT f.found"
+                "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT pid, latest AS w FROM ef_found WHERE found"
             )
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE ef_state AS SELECT s.pid, s.w0, f.latest AS w, s.unknown_today "
-                "FROM ef_state s JOIN ef_found f USING (pid) WHERE f.found"
-            )
-        con.execute(f"INSERT INTO eligible_at SELECT s.pid, CAST({fallback} AS VARCHAR) FROM ef_state s")
+        # still moving after MAX_WAITS re-screenings: no date, as the engine gives none

@@ -57,7 +57,7 @@ def _lupus(patient_id: str, **changes: Any) -> dict[str, Any]:
     for key, value in changes.items():
         if key == "birth_date":
             data["demographics"]["birth_date"] = value
-        elif key == "medication":
+        elif key in ("medication", "medications_extra"):
             data["medications"].append(value)
         else:
             data[key] = value
@@ -73,6 +73,17 @@ def _rituximab(last_dose: date) -> dict[str, Any]:
         "frequency": "once",
         "start": last_dose.isoformat(),
         "outcome": "inefficacy",
+    }
+
+
+def _hcq(start: str) -> dict[str, Any]:
+    return {
+        "drug": "hydroxychloroquine",
+        "dose": 200,
+        "unit": "mg",
+        "route": "oral",
+        "frequency": "bid",
+        "start": start,
     }
 
 
@@ -95,12 +106,19 @@ def test_boundaries_washout_and_age(tmp_path: Path) -> None:
         _lupus("born_28_february", birth_date="2012-02-28"),
         _lupus("seventeen_and_washout", birth_date="2008-12-01", medication=_rituximab(six_months_back)),
         _lupus("too_old", birth_date="1950-01-01"),
+        # I5's wait ends 2026-11-28: 70 that day (I1 fails for good then, no date) or a day later
+        _lupus("seventy_at_the_end_of_the_wait", birth_date="1956-11-28", medication=_hcq("2026-10-29")),
+        _lupus("sixty_nine_at_the_end_of_the_wait", birth_date="1956-11-29", medication=_hcq("2026-10-29")),
+        # two waits: I5 ends 2026-11-28, and the washout of a rituximab dose dated after today
+        _lupus(
+            "wait_after_wait", medication=_hcq("2026-10-29"), medications_extra=_rituximab(date(2026, 11, 27))
+        ),
     ]
     result = DIFF.compare(RULES, [_patient(p) for p in patients], AS_OF, tmp_path)
     _check(result)
     assert result.rows == len(patients)
     # both sides of each boundary were searched, and some rows carry a date
-    assert result.criteria >= 7 and result.criteria_dated >= 6 and result.dated >= 2
+    assert result.criteria >= 10 and result.criteria_dated >= 9 and result.dated >= 3
 
 
 def test_boundary_dates_are_the_engines(tmp_path: Path) -> None:
