@@ -8,9 +8,11 @@ order and DuckDB writes the rows straight from the outcome codes (no Python step
 patient), so they are the same bytes however the pieces ran; the attrition funnel is
 counted with numpy. A piece whose worker dies is retried once, then its patients are
 reported by name. Each row has the decision, the failing and
-the unknown criteria and every criterion's outcome. Missing facts, eligible-from
-dates and near-miss margins come from the engine: with ``explain="open"`` it screens
-the patients still in reach (failing nothing, or only a washout or an age limit).
+the unknown criteria, every criterion's outcome and the eligible-from date (in SQL:
+:mod:`screener.vectorized.eligible_from`). Missing facts and near-miss margins come from
+the engine: with ``explain="open"`` it screens the patients still in reach (failing
+nothing, or only a washout or an age limit), and checks its eligible-from dates against
+the query's.
 
 As in :mod:`screener.batch.runner`: rows go to ``OUT.partial``, renamed when the
 registry is done; a checkpoint after every chunk lets ``--resume`` continue an
