@@ -236,3 +236,22 @@ def test_window_and_month_arithmetic_match_python() -> None:
             (got,) = con.execute(f"SELECT {add_months_sql(literal, str(months))}").fetchall()[0]
             assert got == add_months(d, months), (d, months)
     con.close()
+
+
+@pytest.mark.parametrize("rules_dir", [*RULE_SET_DIRS, LANGUAGE], ids=lambda p: p.name)
+def test_the_same_criteria_wait_on_both_routes(rules_dir: Path) -> None:
+    """The criteria a failing patient may pass later: the engine's and the query's."""
+    from screener.engine.evaluate import Engine
+    from screener.vectorized import VectorizedScreener
+    from screener.vectorized.eligible_from import EligibleFromSQL
+    from screener.vectorized.prepare import TablePreparation
+
+    ruleset = load_ruleset(rules_dir)
+    engine, fast = Engine(ruleset), VectorizedScreener(ruleset)
+    try:
+        search = EligibleFromSQL(ruleset, fast.layout, TablePreparation(ruleset, fast.layout), fast.query)
+        assert search.time_dependent == engine.time_dependent
+        assert search.time_dependent  # every rule set here has a washout or an age limit
+    finally:
+        engine.close()
+        fast.close()
