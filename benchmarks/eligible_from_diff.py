@@ -6,9 +6,9 @@ Generates a registry (:mod:`generate_registry`), screens it as ``screener batch 
 vectorized`` screens one piece (:func:`screener.batch.fast_piece.screen_piece`: the query,
 the engine for the patients it cannot read at face value, eligible-from dates in SQL) and
 compares every row's ``eligible_from`` with the engine batch row's
-(:func:`screener.batch.runner.screen_row`), and each failing criterion's own date
-(``CriterionResult.eligible_from``) where the query searched one (patients failing only
-criteria they may pass later). Prints the counts and every disagreement; exit status 1 if
+(:func:`screener.batch.runner.screen_row`), and every failing criterion's own date
+(``CriterionResult.eligible_from``) on the patients the query reads at face value.
+Prints the counts and every disagreement; exit status 1 if
 there is one. ``tests/batch/test_eligible_from.py`` runs :func:`compare` on smaller
 registries (and on the fixtures and the rule cases) in the test suite.
 """
@@ -41,7 +41,7 @@ class Comparison:
 def compare(rule_file: Path, patients: Sequence[object], as_of: date, workdir: Path) -> Comparison:
     """Screen ``patients`` (:class:`screener.model.patient.Patient`) both ways at ``as_of``."""
     from screener.batch.fast_piece import RULESETS, FastJob, Piece, _state, release, screen_piece
-    from screener.batch.runner import screen_row
+    from screener.batch.runner import make_row
     from screener.engine.evaluate import Engine
     from screener.engine.uncertain import death_reason, outside_observation, unconfirmed
     from screener.model.patient import Patient
@@ -85,7 +85,9 @@ def compare(rule_file: Path, patients: Sequence[object], as_of: date, workdir: P
                 continue
             name = f"{patient.patient_id} (pid {pid})"
             try:
-                want = screen_row(engine, patient, as_of, "", None)["eligible_from"]
+                # what screen_row does: the engine batch's row, from this one result
+                screened = engine.screen(patient, as_of, explain=False, evidence="failing")
+                want = make_row(screened, "", None)["eligible_from"]
             except Exception as error:  # the engine batch would report it; the query gave a row
                 out.disagreements.append(f"{name}: engine failed ({error}), query {fast.get(pid)}")
                 continue
@@ -101,9 +103,6 @@ def compare(rule_file: Path, patients: Sequence[object], as_of: date, workdir: P
             )
             if uncertain:
                 continue
-            screened = engine.screen(
-                patient, as_of, explain=False, evidence="failing", earliest_possible=False
-            )
             for c in screened.failing:
                 out.criteria += 1
                 out.criteria_dated += c.eligible_from is not None
