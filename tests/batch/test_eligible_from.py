@@ -57,6 +57,8 @@ def _lupus(patient_id: str, **changes: Any) -> dict[str, Any]:
     for key, value in changes.items():
         if key == "birth_date":
             data["demographics"]["birth_date"] = value
+        elif key == "observed":
+            data["demographics"]["observed"] = [{"start": "2015-01-01", "end": value}]
         elif key in ("medication", "medications_extra"):
             data["medications"].append(value)
         else:
@@ -109,6 +111,9 @@ def test_boundaries_washout_and_age(tmp_path: Path) -> None:
         # I5's wait ends 2026-11-28: 70 that day (I1 fails for good then, no date) or a day later
         _lupus("seventy_at_the_end_of_the_wait", birth_date="1956-11-28", medication=_hcq("2026-10-29")),
         _lupus("sixty_nine_at_the_end_of_the_wait", birth_date="1956-11-29", medication=_hcq("2026-10-29")),
+        # I5's wait ends 2026-11-28: inside the observed time then, or outside it (open world)
+        _lupus("observed_through_the_wait", medication=_hcq("2026-10-29"), observed="2026-11-30"),
+        _lupus("observed_until_before_the_wait_ends", medication=_hcq("2026-10-29"), observed="2026-11-27"),
         # two waits: I5 ends 2026-11-28, and the washout of a rituximab dose dated after today
         _lupus(
             "wait_after_wait", medication=_hcq("2026-10-29"), medications_extra=_rituximab(date(2026, 11, 27))
@@ -118,7 +123,7 @@ def test_boundaries_washout_and_age(tmp_path: Path) -> None:
     _check(result)
     assert result.rows == len(patients)
     # both sides of each boundary were searched, and some rows carry a date
-    assert result.criteria >= 10 and result.criteria_dated >= 9 and result.dated >= 3
+    assert result.criteria >= 12 and result.criteria_dated >= 11 and result.dated >= 4
 
 
 def test_boundary_dates_are_the_engines(tmp_path: Path) -> None:
