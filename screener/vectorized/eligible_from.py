@@ -279,6 +279,15 @@ class EligibleFromSQL:
             f"FROM outcomes WHERE ({self._any('outcomes', 1, waiting)}) "
             f"AND {'TRUE' if every else f'NOT ({settled_today})'} AND NOT ({skip})"
         )
+        if not con.execute("SELECT count(*) FROM ef_origin").fetchall()[0][0]:
+            return
+        # the searched patients' records only, read once: every re-screening below reads these
+        for table in Sources.__annotations__:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE ef_src_{table} AS SELECT * FROM {getattr(sources, table)} "
+                f"WHERE pid BETWEEN {int(first)} AND {int(last)} AND pid IN (SELECT pid FROM ef_origin)"
+            )
+        sources = Sources(**{t: f"ef_src_{t}" for t in Sources.__annotations__})
         if not self._search(con, sources, first, last):
             return
         # each failing criterion's own date (CriterionResult.eligible_from), for the tests
