@@ -123,6 +123,9 @@ class ScreeningResult:
     decision_reason: str | None = None
     # set by the engine when only waiting periods fail (see EarliestPossible)
     earliest_possible: EarliestPossible | None = None
+    # the engine screened again at the end of the waiting periods: with ``earliest_possible``
+    # None, a criterion then fails for good (or the waits kept moving) and no date holds
+    earliest_searched: bool = False
 
     def criterion(self, criterion_id: str) -> CriterionResult:
         for c in self.criteria:
@@ -150,6 +153,8 @@ class ScreeningResult:
             return None  # decided whatever the criteria say (a death): never eligible
         if self.earliest_possible is not None:
             return None if self.earliest_possible.collect else self.earliest_possible.date
+        if self.earliest_searched:
+            return None  # failing for good at the end of the waits: never today's dates
         failing = self.failing  # a result made without the engine's search (older records)
         if not failing or self.unknown or any(c.eligible_from is None for c in failing):
             return None

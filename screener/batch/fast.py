@@ -8,9 +8,11 @@ order and DuckDB writes the rows straight from the outcome codes (no Python step
 patient), so they are the same bytes however the pieces ran; the attrition funnel is
 counted with numpy. A piece whose worker dies is retried once, then its patients are
 reported by name. Each row has the decision, the failing and
-the unknown criteria and every criterion's outcome. Missing facts, eligible-from
-dates and near-miss margins come from the engine: with ``explain="open"`` it screens
-the patients still in reach (failing nothing, or only a washout or an age limit).
+the unknown criteria, every criterion's outcome and the eligible-from date (in SQL:
+:mod:`screener.vectorized.eligible_from`). Missing facts and near-miss margins come from
+the engine: with ``explain="open"`` it screens the patients still in reach (failing
+nothing, or only a washout or an age limit), and checks its eligible-from dates against
+the query's.
 
 As in :mod:`screener.batch.runner`: rows go to ``OUT.partial``, renamed when the
 registry is done; a checkpoint after every chunk lets ``--resume`` continue an
@@ -44,6 +46,7 @@ from screener.batch.tasks import TaskFailed, run_tasks
 from screener.errors import InputError, Location
 from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
+from screener.vectorized.eligible_from import ELIGIBLE_SQL
 from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 100_000
@@ -51,6 +54,10 @@ DEFAULT_CHUNK = 100_000
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+# the engine's date for the rows it explained, else the query's (screener.vectorized.eligible_from)
+_ELIGIBLE_FROM = "CASE WHEN ex.pid IS NOT NULL THEN ex.eligible_from ELSE el.eligible_from END"
 
 
 def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) -> str:
@@ -66,7 +73,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
             f"x.patient_id AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             "ex.decision_reason AS decision_reason, "
             f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
-            "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
+            f"{_ELIGIBLE_FROM} AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
             f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
             "ex.pid IS NOT NULL AS explained"
         )
@@ -81,13 +88,13 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
             f"{cell('x.patient_id')} AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             f"{cell('ex.decision_reason')} AS decision_reason, "
             f"{cell(failing)} AS failing, {cell(unknown)} AS unknown, "
-            f"{cell('ex.eligible_from')} AS eligible_from, "
+            f"{cell(_ELIGIBLE_FROM)} AS eligible_from, "
             f"{cell(near)} AS near_misses, "
             f"{cell('x.file')} AS source, x.line, {stamp}, {per}"
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
-        "LEFT JOIN explained ex ON ex.pid = outcomes.pid"
+        "LEFT JOIN explained ex ON ex.pid = outcomes.pid LEFT JOIN eligible_at el ON el.pid = outcomes.pid"
     )
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
 
@@ -256,6 +263,10 @@ def _write_range(
     finally:
         con.unregister("outcomes_in")
     con.execute(EXPLAINED_SQL)
+    con.execute(ELIGIBLE_SQL)
+    eligible = [row for r in results for row in r.eligible]
+    if eligible:
+        con.executemany("INSERT INTO eligible_at VALUES (?, ?)", eligible)
     explained = [row for r in results for row in r.explained]
     if explained:
         con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)

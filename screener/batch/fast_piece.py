@@ -70,6 +70,7 @@ class PieceResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_pids: int = 0  # patients not screened (one may have several error records)
     decided: frozenset[int] = frozenset()
+    eligible: list[tuple[int, str]] = field(default_factory=list)  # (pid, eligible-from) from SQL
 
 
 class _State:
@@ -130,8 +131,13 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     chunk = screener.screen_range(Path(job.registry), job.as_of, piece.first, piece.last, piece.partition)
     screener.con.execute(EXPLAINED_SQL)
     problems, decided = _screen_uncertain(screener, state.uncertain_engine, chunk, job.as_of)
+    # eligible-from dates in SQL (screener.vectorized.eligible_from), but for the engine's rows
+    screener.eligible_from(job.as_of, piece.first, piece.last, "outcomes.pid IN (SELECT pid FROM explained)")
+    eligible = screener.con.execute(
+        "SELECT pid, eligible_from FROM eligible_at WHERE eligible_from IS NOT NULL ORDER BY pid"
+    ).fetchall()
     if state.engine is not None:
-        problems += _explain(screener, state.engine, chunk, job.as_of)
+        problems += _explain(screener, state.engine, chunk, job.as_of, dict(eligible))
     explained = screener.con.execute(
         "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
         "FROM explained ORDER BY pid"
@@ -147,6 +153,7 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
         _error_records(chunk),
         len({e.pid for e in chunk.errors}),
         frozenset(chunk.pids[i] for i in decided),
+        eligible,
     )
 
 
@@ -199,14 +206,19 @@ def _problem(patient: Patient, pid: int, line: int | None, message: str) -> dict
 
 
 def _explain(
-    screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
+    screener: VectorizedScreener,
+    engine: Engine,
+    chunk: TableChunk,
+    as_of: date,
+    eligible: dict[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Screen with the engine the chunk's patients who fail nothing, or only criteria they
     may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
 
     Returns error records for any patient the engine could not explain (its row keeps the
-    fast path's outcomes) or on which the engine and the fast path disagree (the
-    differential tests say they never do; a disagreement is reported, not hidden).
+    fast path's outcomes) or on which the engine and the fast path disagree, on outcomes or
+    on the eligible-from date (``eligible``: the query's, by pid; the differential tests say
+    they never do; a disagreement is reported, not hidden, and the row is the engine's).
     """
     from screener.tables.layout import TABLES
 
@@ -246,6 +258,17 @@ def _explain(
                 )
             )
             continue
+        if eligible is not None and row["eligible_from"] != eligible.get(pid):
+            problems.append(
+                _problem(
+                    patient,
+                    pid,
+                    chunk.lines[i],
+                    "internal error: the engine and the vectorized query disagree on this patient's "
+                    f"eligible-from date (engine {row['eligible_from']}, query {eligible.get(pid)}); "
+                    "please report it",
+                )
+            )
         values.append(
             (
                 pid,

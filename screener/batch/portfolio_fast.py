@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from screener.batch.fast import _literal
+from screener.batch.fast import _ELIGIBLE_FROM, _literal
 from screener.batch.fast_piece import EXPLAINED_SQL, _error_records, _explain, _screen_uncertain
 from screener.batch.outputs import BatchOutputs
 from screener.batch.portfolio import (
@@ -58,9 +58,10 @@ def _insert_sql(index: int, trial: str, criteria: tuple[str, ...], provenance: d
         f"INSERT INTO portfolio_rows SELECT outcomes.pid, {index}, {_literal(trial)}, "
         f"coalesce(ex.decision, {parts['decision']}), ex.decision_reason, {parts['failing']}, "
         f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')), "
-        f"coalesce(ex.unknown_list, {plain}), ex.eligible_from, coalesce(ex.near_misses, []), "
+        f"coalesce(ex.unknown_list, {plain}), {_ELIGIBLE_FROM}, coalesce(ex.near_misses, []), "
         f"{outcomes}, ex.pid IS NOT NULL, {stamp} "
-        "FROM outcomes LEFT JOIN explained ex ON ex.pid = outcomes.pid"
+        "FROM outcomes LEFT JOIN explained ex ON ex.pid = outcomes.pid "
+        "LEFT JOIN eligible_at el ON el.pid = outcomes.pid"
     )
 
 
@@ -190,8 +191,13 @@ def run_portfolio_fast(
                 problems, decided = _screen_uncertain(
                     screener, lambda i=item.index: engine_of(i), chunk, opts.as_of
                 )
+                # eligible-from dates in SQL, but for the engine's rows (screener.vectorized.eligible_from)
+                screener.eligible_from(
+                    opts.as_of, item.first, chunk.next_pid - 1, "outcomes.pid IN (SELECT pid FROM explained)"
+                )
+                eligible = dict(con.execute("SELECT pid, eligible_from FROM eligible_at").fetchall())
                 if explain == "open":
-                    problems += _explain(screener, engine_of(item.index), chunk, opts.as_of)
+                    problems += _explain(screener, engine_of(item.index), chunk, opts.as_of, eligible)
                 failed = _error_records(chunk)
                 errors = [{**e, "trial": trial} for e in (*problems, *failed)]
                 outputs.write_errors(errors)

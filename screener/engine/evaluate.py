@@ -168,7 +168,8 @@ class Engine:
         decision = decide(r.outcome for r in final)
         failing = [r for r in final if r.outcome == "fail"]
         earliest = None
-        if earliest_possible and failing and all(r.eligible_from is not None for r in failing):
+        searched = earliest_possible and bool(failing) and all(r.eligible_from is not None for r in failing)
+        if searched:
             when = max(r.eligible_from for r in failing if r.eligible_from is not None)
             earliest = self._eligible.earliest_possible(self, patient, as_of, when, final)
         return ScreeningResult(
@@ -181,6 +182,7 @@ class Engine:
             decision=decision,
             criteria=tuple(final),
             earliest_possible=earliest,
+            earliest_searched=searched,
         )
 
     def outcomes_as_recorded(self, patient: Patient, as_of: date) -> dict[str, str]:

@@ -34,9 +34,10 @@ from screener.clinical import FUNCTIONS
 from screener.clinical.dosing import DAYS_PER_MONTH, FREQUENCIES
 from screener.clinical.sql import python_lower, sql_call, without_python_whitespace
 from screener.derivation import ROUND_DIGITS, sql_default
-from screener.facts import FAILED_OUTCOMES, declared_bounds, window_field, window_start, windows_of
+from screener.facts import FAILED_OUTCOMES, declared_bounds, window_field, windows_of
 from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import Derived, FactDef, RuleSet, Window
+from screener.vectorized.at import COLUMN, At, at_of
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
 from screener.which_value import (
@@ -71,10 +72,6 @@ def _number_text(expr: str) -> str:
         f"CASE WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e15 "
         f"THEN CAST(CAST({expr} AS BIGINT) AS VARCHAR) ELSE CAST({expr} AS VARCHAR) END"
     )
-
-
-def sql_date(d: date) -> str:
-    return f"DATE '{d.isoformat()}'"
 
 
 def _iso(expr: str) -> str:
@@ -190,9 +187,9 @@ class TablePreparation:
         observations, except those with a preferred value (an ANA ever positive)."""
         return kind == "observation" and self.ruleset.facts[name].prefer_value is None
 
-    def _rows(self, relation: str, kind: str, names: list[str], as_of: date, where: str) -> str:
+    def _rows(self, relation: str, kind: str, names: list[str], as_of: At, where: str) -> str:
         """A group's rows that may count at ``as_of``, with their order key ``k``."""
-        dated = f"date <= {sql_date(as_of)}"
+        dated = f"date <= {as_of.sql()}"
         undated = kind == "status"  # an undated status counts as the oldest (which_value rule 1)
         if undated:
             dated = f"(date IS NULL OR {dated})"
@@ -202,7 +199,7 @@ class TablePreparation:
             f"WHERE {where} AND name IN ({', '.join(map(literal, names))}) AND {dated})"
         )
 
-    def _group(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
+    def _group(self, relation: str, kind: str, as_of: At, where: str) -> str | None:
         """One row per patient with the chosen row's values of every fact of ``kind``."""
         names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
         if not names:
@@ -239,7 +236,7 @@ class TablePreparation:
             inner = f"SELECT * FROM ({inner}) LEFT JOIN ({conflicts}) USING (pid, name)"
         return f"SELECT pid, {', '.join(aggregates)} FROM ({inner}) GROUP BY pid"
 
-    def _shown(self, relation: str, kind: str, as_of: date, where: str) -> str | None:
+    def _shown(self, relation: str, kind: str, as_of: At, where: str) -> str | None:
         """The chosen value as text, for the patients and facts flagged in ``errors`` only."""
         names = [n for n in self.keys if self.ruleset.facts[n].kind == kind]
         if not names:
@@ -258,7 +255,7 @@ class TablePreparation:
             f"WHERE (pid, name) IN (SELECT (pid, field) FROM errors WHERE needs_value) GROUP BY pid, name"
         )
 
-    def _fact_counts(self, name: str, as_of: date) -> list[str]:
+    def _fact_counts(self, name: str, as_of: At) -> list[str]:
         """``__date`` (the chosen row's, from its key) and ``__counts`` (it is fresh enough and,
         if person-only, confirmed) of one recorded fact, over the joined groups."""
         definition = self.ruleset.facts[name]
@@ -271,14 +268,14 @@ class TablePreparation:
         dated = date_of_day_sql(key_day_sql(col("key")))
         counts = f"{col('key')} IS NOT NULL"
         if definition.max_age_days is not None:  # which_value rule 4
-            counts += f" AND {is_fresh_sql(dated, sql_date(as_of), definition.max_age_days)}"
+            counts += f" AND {is_fresh_sql(dated, as_of.sql(), definition.max_age_days)}"
         if definition.person_only:
             counts += f" AND {col('confirmed')}"
         if self._same_day_conflicts(name, definition.kind):
             counts += f" AND NOT {col('conflict')}"
         return [f"{dated} AS {col('date')}", f"coalesce({counts}, FALSE) AS {col('counts')}"]
 
-    def _fact_columns(self, name: str, as_of: date) -> list[str]:
+    def _fact_columns(self, name: str, as_of: At) -> list[str]:
         """Columns of one fact over the joined groups: its keys, ``__present`` (it counts) and
         ``__error`` (why the patient cannot be screened, if it cannot)."""
         definition = self.ruleset.facts[name]
@@ -334,7 +331,7 @@ class TablePreparation:
             )
         return items
 
-    def _key_sql(self, name: str, key: str, value: str, dated: str, as_of: date) -> str:
+    def _key_sql(self, name: str, key: str, value: str, dated: str, as_of: At) -> str:
         """SQL for fact ``name``'s prepared ``key`` over the joined groups."""
         definition = self.ruleset.facts[name]
         if key == "value":
@@ -345,7 +342,7 @@ class TablePreparation:
             source = sources.get(field)
             if source is None:
                 raise PreparationError(f"{name}.{key}: no date field {field!r} in the registry tables")
-            return f"date_diff('day', {sql_date(window_start(as_of, window))}, {source})"
+            return f"date_diff('day', {as_of.window_start(window)}, {source})"
         if key == "date":
             return _iso(dated)
         if key in _OBSERVATION_FIELDS and definition.kind == "observation":
@@ -376,11 +373,14 @@ class TablePreparation:
 
     # ------------------------------------------------------------------ statements
 
-    def statements(self, s: Sources, as_of: date, pids: tuple[int, int] | None = None) -> list[str]:
+    def statements(self, s: Sources, when: date | At, pids: tuple[int, int] | None = None) -> list[str]:
         """SQL statements that create temp tables ``errors``, ``pw`` (wide), ``p``, ``e`` and ``c``.
 
-        ``pids`` = (first, last) restricts to a range of pids (chunked screening).
+        ``pids`` = (first, last) restricts to a range of pids (chunked screening). ``when``:
+        the screening date, or ``At()`` for re-keyed sources whose rows carry their own
+        (:mod:`screener.vectorized.at`; ``pid`` is then the key of a patient and a date).
         """
+        as_of = at_of(when)
         where = "TRUE" if pids is None else f"pid BETWEEN {pids[0]} AND {pids[1]}"
         groups = [
             (alias, self._group(relation, kind, as_of, where))
@@ -396,10 +396,13 @@ class TablePreparation:
         joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
         counts = [item for name in self.keys for item in self._fact_counts(name, as_of)]
         items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
-        patients = f"(SELECT pid{''.join(', ' + n for n in demographics)} FROM {s.patients} WHERE {where}) pt"
+        patients = (
+            f"(SELECT pid{''.join(', ' + n for n in demographics)}{as_of.carried()} FROM {s.patients} "
+            f"WHERE {where}) pt"
+        )
         joined = f"SELECT *{''.join(', ' + c for c in counts)} FROM {patients}{joins}"
         joined = self._declared_conflicts(joined)
-        facts = f"SELECT pid, {', '.join(items)} FROM ({joined})"
+        facts = f"SELECT pid{as_of.carried()}, {', '.join(items)} FROM ({joined})"
         statements = [f"CREATE OR REPLACE TEMP TABLE facts AS {facts}"]
         unpivot = (
             "\nUNION ALL\n".join(
@@ -491,7 +494,7 @@ class TablePreparation:
         return order
 
     def _input_sql(
-        self, d: Derived, as_of: date, exposure: str | None = None, facts: str = ""
+        self, d: Derived, as_of: At, exposure: str | None = None, facts: str = ""
     ) -> tuple[dict[str, str], str]:
         """Keyword SQL arguments for ``d``'s function and the condition that every fact exists.
 
@@ -502,7 +505,7 @@ class TablePreparation:
         present: list[str] = []
         for i in d.inputs:
             if i.source == "context":
-                value = sql_date(as_of)
+                value = as_of.sql(f"{exposure}." if exposure else "")
             elif i.source == "exposure":
                 assert exposure is not None
                 value = f"{exposure}.{ident(i.field or '')}"
@@ -527,7 +530,7 @@ class TablePreparation:
             call = f"round_even(CAST({call} AS DOUBLE), {ROUND_DIGITS})"
         return f"(CASE WHEN {every} THEN {call} END)"
 
-    def _derived_scalar_sql(self, d: Derived, as_of: date) -> str:
+    def _derived_scalar_sql(self, d: Derived, as_of: At) -> str:
         kwargs, present = self._input_sql(d, as_of)
         value = f"(CASE WHEN {present} THEN {self._rounded(d, kwargs)} END)"
         return (
@@ -536,8 +539,8 @@ class TablePreparation:
 
     # ------------------------------------------------------------------ exposures
 
-    def _exposures(self, s: Sources, as_of: date, where: str) -> str:
-        d = sql_date(as_of)
+    def _exposures(self, s: Sources, as_of: At, where: str) -> str:
+        d = as_of.sql()  # inside a single table's SELECT (its own column, if per key)
         per_day = " ".join(f"WHEN {literal(k)} THEN CAST({v!r} AS DOUBLE)" for k, v in FREQUENCIES.items())
 
         def dose(days: float) -> str:
@@ -549,7 +552,7 @@ class TablePreparation:
         failed = ", ".join(map(literal, FAILED_OUTCOMES))
         e0 = f"""
         SELECT m.pid, m.seq, {", ".join("m." + ident(n) for n in _MEDICATION_AS_IS)}, m.start,
-               CASE WHEN m."end" <= {d} THEN m."end" END AS end_,
+               CASE WHEN m."end" <= {d} THEN m."end" END AS end_{as_of.carried("m.")},
                (m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)) AS single,
                CASE WHEN m.frequency = 'once' OR (m.frequency IS NULL AND coalesce(aa.n_all, 0) > 0)
                     THEN FALSE ELSE (m."end" IS NULL OR m."end" > {d}) END AS ongoing,
@@ -577,14 +580,14 @@ class TablePreparation:
         statements_cte = f"e2 AS ({e2}), {self._cumulative_cte()}"
         dates = {"start": "e2.start", "end": "e2.end_", "last_dose": "e2.last_dose"}
         windows = [
-            f"date_diff('day', {sql_date(window_start(as_of, w))}, {dates[field]}) AS {ident(key)}"
+            f"date_diff('day', {as_of.window_start(w, 'e2.')}, {dates[field]}) AS {ident(key)}"
             for key, (field, w) in self.windows.items()
             if field in dates
         ]
         e3 = f"""
         SELECT e2.pid, e2.seq, {", ".join("e2." + ident(n) for n in _MEDICATION_AS_IS)}, e2.daily_dose_mg,
                e2.weekly_dose_mg, e2.monthly_dose_mg, e2.start, e2.end_, e2.last_dose, e2.ongoing,
-               e2.duration_days,
+               e2.duration_days{as_of.carried("e2.")},
                CASE WHEN e2.daily_dose_mg IS NOT NULL THEN coalesce(cum.days, e2.duration_days) END
                     AS cumulative_days_at_dose,
                CASE WHEN e2.n_adm > 0 THEN e2.n_adm WHEN e2.frequency = 'once' THEN 1 END AS administrations,
@@ -618,6 +621,8 @@ class TablePreparation:
                 continue
             # inputs from the exposure alone (drug, dose): computed once per distinct input
             used = sorted({x.field or "" for x in d.inputs if x.source == "exposure"})
+            if as_of.per_key and any(x.source == "context" for x in d.inputs):
+                used.append(COLUMN)  # one value per distinct input and screening date
             kwargs, _ = self._input_sql(d, as_of, exposure="x")
             keys = ", ".join(f"x.{ident(f)}" for f in used)
             lookups.append(
@@ -692,14 +697,14 @@ class TablePreparation:
             or "TRUE"
         )
 
-    def _per_exposure_sql(self, d: Derived, as_of: date) -> str:
+    def _per_exposure_sql(self, d: Derived, as_of: At) -> str:
         kwargs, present = self._input_sql(d, as_of, exposure="x", facts="pw.")
         return f"(CASE WHEN {self._match(d)} AND {present} THEN {self._rounded(d, kwargs)} END)"
 
     # ------------------------------------------------------------------ conditions
 
-    def _conditions(self, s: Sources, as_of: date, where: str) -> str:
-        d = sql_date(as_of)
+    def _conditions(self, s: Sources, as_of: At, where: str) -> str:
+        d = as_of.sql("x.")
         ended = f'(x."end" IS NOT NULL AND x."end" <= {d})'
         active = f"(x.status = 'active' AND NOT {ended})"
         y_active = f"""(y.status = 'active' AND NOT (y."end" IS NOT NULL AND y."end" <= {d}))"""
@@ -721,7 +726,7 @@ class TablePreparation:
         for key, (field, w) in self.windows.items():
             source = {"onset": "x.onset", "end": 'x."end"'}.get(field)
             if source:
-                fields[key] = f"date_diff('day', {sql_date(window_start(as_of, w))}, {source})"
+                fields[key] = f"date_diff('day', {as_of.window_start(w, 'x.')}, {source})"
         columns = []
         for column in self.layout.conditions:
             expr = fields.get(column.name)

@@ -20,6 +20,7 @@ from screener.engine.uncertain import open_world
 from screener.facts import prepare
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet
+from screener.vectorized.eligible_from import EligibleFromSQL
 from screener.vectorized.flatten import SQL_TYPES, Column, Deriver, Layout, flatten, layout_of
 from screener.vectorized.prepare import Sources, TablePreparation
 from screener.vectorized.sql import OUTCOME_CODES, CompiledQuery, compile_sql
@@ -121,6 +122,8 @@ class VectorizedScreener:
             self.con.execute(f"SET threads TO {int(threads)}")
         self._preparation: TablePreparation | None = None
         self._open_world: VectorizedScreener | None = None
+        self._eligible: EligibleFromSQL | None = None
+        self._sources: Sources | None = None  # of the last chunk_outcomes
 
     def tables(self) -> Tables:
         return Tables(self.layout)
@@ -220,6 +223,7 @@ class VectorizedScreener:
             self._preparation = TablePreparation(self.ruleset, self.layout)
         for statement in self._preparation.statements(sources, as_of, (first, last)):
             self.con.execute(statement)
+        self._sources = sources
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE outcomes AS {self.query.sql}")
         codes = self.con.execute("SELECT * FROM outcomes").fetchnumpy()
         named = self.con.execute(
@@ -239,6 +243,21 @@ class VectorizedScreener:
             tuple(TableError(*e) for e in errors),
             last + 1,
         )
+
+    def eligible_from(
+        self, as_of: date, first: int, last: int, skip: str = "FALSE", every: bool = False
+    ) -> None:
+        """After :meth:`chunk_outcomes` of pids ``first``..``last``: each failing patient's
+        eligible-from date, as the engine's rows give it, in the temporary table ``eligible_at``
+        (pid, ISO date or NULL; :mod:`screener.vectorized.eligible_from`). ``skip``: a condition
+        on ``outcomes.pid`` for patients whose rows come from elsewhere (the engine). Replaces
+        the chunk's prepared tables (``p``, ``pw``, ``e``, ``c``, ``errors``). ``every``: see
+        :meth:`screener.vectorized.eligible_from.EligibleFromSQL.run`."""
+        if self._sources is None or self._preparation is None:
+            raise RuntimeError("eligible_from needs a chunk screened by chunk_outcomes first")
+        if self._eligible is None:
+            self._eligible = EligibleFromSQL(self.ruleset, self.layout, self._preparation, self.query)
+        self._eligible.run(self.con, self._sources, as_of, first, last, skip, every)
 
     def close(self) -> None:
         if self._owns_con:

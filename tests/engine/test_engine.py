@@ -176,6 +176,28 @@ def test_no_earliest_date_when_a_criterion_fails_for_good(engine: Engine) -> Non
     assert day_before.criterion("E10").outcome == "fail"
 
 
+@pytest.mark.parametrize(("birth_date", "want"), [("1956-11-28", None), ("1956-11-29", date(2026, 11, 28))])
+def test_no_eligible_from_date_when_a_criterion_fails_for_good_at_the_end_of_the_wait(
+    engine: Engine, birth_date: str, want: date | None
+) -> None:
+    """I5 fails today (hydroxychloroquine for 28 of 30 days): its wait ends on 2026-11-28.
+    Born 1956-11-28, the patient is 70 that day: I1 (age < 70) then fails for good, so no date
+    holds, although the one criterion failing today has one (the engine's row said 2026-11-28
+    before: a wrongly eligible date). Born a day later, still 69 then: eligible from that day."""
+    raw = load_patient(EXAMPLE_PATIENT).raw
+    data = _with(raw, medications=[*raw["medications"], _hydroxychloroquine_since("2026-10-29")])
+    data["demographics"] = {**data["demographics"], "birth_date": birth_date}
+    result = engine.screen(_patient(data), AS_OF)
+    assert [c.id for c in result.failing] == ["I5"] and not result.unknown
+    assert result.criterion("I5").eligible_from == date(2026, 11, 28)
+    assert result.eligible_from == want
+    later = engine.screen(_patient(data), date(2026, 11, 28))
+    if want is None:
+        assert [c.id for c in later.failing] == ["I1"] and result.earliest_possible is None
+    else:
+        assert later.decision == "eligible"
+
+
 def test_person_only_criteria_stay_to_do_without_confirmation(engine: Engine) -> None:
     raw = load_patient(EXAMPLE_PATIENT).raw
     person_only = {
