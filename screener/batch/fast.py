@@ -28,6 +28,7 @@ from typing import Any
 
 from screener.batch.fast_piece import (
     EXPLAINED_SQL,
+    REASON_COLUMNS,
     RULESETS,
     FastJob,
     Piece,
@@ -65,8 +66,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         columns = (
             f"x.patient_id AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             "ex.decision_reason AS decision_reason, "
-            f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
-            "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
+            f"{parts['failing']} AS failing, coalesce(ex.unknown_list, rs.unknown, {plain}) AS unknown, "
+            "ex.eligible_from AS eligible_from, coalesce(ex.near_misses, rs.near_misses, []) AS near_misses, "
             f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
             "ex.pid IS NOT NULL AS explained"
         )
@@ -75,8 +76,15 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         cell = csv_cell_sql
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
         failing = f"nullif(array_to_string({parts['failing']}, ';'), '')"
-        unknown = f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), ''))"
-        near = "nullif(array_to_string(ex.near_misses, '; '), '')"
+        reasoned = (  # runner.unknown_cell: "E2: creatinine | weight; E3: lvef"
+            "nullif(array_to_string(list_transform(rs.unknown, lambda u: u.id || ': ' || "
+            "array_to_string(u.missing, ' | ')), '; '), '')"
+        )
+        unknown = (
+            f"coalesce(ex.unknown_text, CASE WHEN ex.pid IS NULL THEN {reasoned} END, "
+            f"nullif(array_to_string({parts['unknown']}, ';'), ''))"
+        )
+        near = "nullif(array_to_string(coalesce(ex.near_misses, rs.near_misses), '; '), '')"
         columns = (
             f"{cell('x.patient_id')} AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             f"{cell('ex.decision_reason')} AS decision_reason, "
@@ -87,7 +95,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
-        "LEFT JOIN explained ex ON ex.pid = outcomes.pid"
+        "LEFT JOIN explained ex ON ex.pid = outcomes.pid LEFT JOIN reasoned rs ON rs.pid = outcomes.pid"
     )
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
 
@@ -256,6 +264,7 @@ def _write_range(
     finally:
         con.unregister("outcomes_in")
     con.execute(EXPLAINED_SQL)
+    _load_reasons(con, [r.reasons for r in results if r.reasons is not None])
     explained = [row for r in results for row in r.explained]
     if explained:
         con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
@@ -291,3 +300,20 @@ def _write_range(
             for _ in decided:
                 outputs.funnel.add((), (), decided=True)
         outputs.funnel.add_codes(matrix)
+
+
+def _load_reasons(con: Any, parts: list[bytes]) -> None:
+    """The range's SQL reasons (:mod:`screener.vectorized.reasons`, Parquet bytes from each
+    piece) as the table ``reasoned``, which the rows join."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE reasoned ({REASON_COLUMNS})")
+    if not parts:
+        return
+    with tempfile.TemporaryDirectory(prefix="screener-reasons-") as scratch:
+        files = []
+        for i, data in enumerate(parts):
+            path = Path(scratch) / f"part-{i}.parquet"
+            path.write_bytes(data)
+            files.append(_literal(str(path)))
+        con.execute(
+            f"INSERT INTO reasoned SELECT pid, unknown, near_misses FROM read_parquet([{', '.join(files)}])"
+        )

@@ -27,6 +27,7 @@ from screener.engine.evaluate import Engine
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet, parse_ruleset
 from screener.vectorized import VectorizedScreener
+from screener.vectorized.reasons import Reasons
 from screener.vectorized.screen import TableChunk
 from screener.vectorized.sql import ident
 
@@ -70,6 +71,9 @@ class PieceResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_pids: int = 0  # patients not screened (one may have several error records)
     decided: frozenset[int] = frozenset()
+    #: the SQL reasons of the patients the engine did not screen (:mod:`screener.vectorized.reasons`):
+    #: a Parquet file's bytes (pid, unknown, near_misses), or None (``explain="outcomes"``)
+    reasons: bytes | None = None
 
 
 class _State:
@@ -80,6 +84,7 @@ class _State:
         self.ruleset = ruleset
         self.engine = Engine(ruleset) if job.explain == "open" else None
         self._uncertain: Engine | None = self.engine
+        self.reasons = Reasons(ruleset, self.screener.layout) if job.explain != "outcomes" else None
 
     def uncertain_engine(self) -> Engine:
         """The engine for uncertain patients, made the first time one is met."""
@@ -132,6 +137,16 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     problems, decided = _screen_uncertain(screener, state.uncertain_engine, chunk, job.as_of)
     if state.engine is not None:
         problems += _explain(screener, state.engine, chunk, job.as_of)
+    reasons = None
+    if state.reasons is not None:
+        state.reasons.fill(screener.con)
+        # the few rows whose explanation the SQL does not phrase (a contradiction in the record,
+        # a derived value that could not be computed): the engine's, as with --explain open
+        pending = (
+            "SELECT pid FROM reasons WHERE engine AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"
+        )
+        problems += _explain(screener, state.uncertain_engine(), chunk, job.as_of, pending)
+        reasons = _reason_bytes(screener.con)
     explained = screener.con.execute(
         "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
         "FROM explained ORDER BY pid"
@@ -147,7 +162,26 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
         _error_records(chunk),
         len({e.pid for e in chunk.errors}),
         frozenset(chunk.pids[i] for i in decided),
+        reasons,
     )
+
+
+REASON_COLUMNS = "pid BIGINT, unknown STRUCT(id VARCHAR, missing VARCHAR[])[], near_misses VARCHAR[]"
+
+
+def _reason_bytes(con: Any) -> bytes:
+    """The chunk's SQL reasons of the patients without an engine row, as Parquet bytes: plain
+    data that travels back from a worker process or a dask worker as outcomes do."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="screener-reasons-") as scratch:
+        path = Path(scratch) / "reasons.parquet"
+        target = str(path).replace("'", "''")
+        con.execute(
+            "COPY (SELECT pid, unknown, near_misses FROM reasons "
+            f"WHERE pid NOT IN (SELECT pid FROM explained) ORDER BY pid) TO '{target}' (FORMAT parquet)"
+        )
+        return path.read_bytes()
 
 
 def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
@@ -199,10 +233,11 @@ def _problem(patient: Patient, pid: int, line: int | None, message: str) -> dict
 
 
 def _explain(
-    screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date
+    screener: VectorizedScreener, engine: Engine, chunk: TableChunk, as_of: date, pids_sql: str | None = None
 ) -> list[dict[str, Any]]:
     """Screen with the engine the chunk's patients who fail nothing, or only criteria they
-    may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
+    may pass later (a washout, an age limit: ``Engine.time_dependent``), or those ``pids_sql``
+    selects; fill ``explained``.
 
     Returns error records for any patient the engine could not explain (its row keeps the
     fast path's outcomes) or on which the engine and the fast path disagree (the
@@ -217,7 +252,9 @@ def _explain(
         f"SELECT pid FROM outcomes WHERE NOT ({failing}) "
         "AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"  # uncertain ones: done already
     )
-    pids = [pid for (pid,) in con.execute(query).fetchall()]
+    pids = [pid for (pid,) in con.execute(pids_sql or query).fetchall()]
+    if not pids:
+        return []
     relations = {t: f"registry_{t}" for t in TABLES}
     index = {pid: i for i, pid in enumerate(chunk.pids)}
     values, problems = [], []
