@@ -45,6 +45,7 @@ from screener.batch.tasks import TaskFailed, run_tasks
 from screener.errors import InputError, Location
 from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
+from screener.vectorized.reasons import unknown_cell_sql
 from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 100_000
@@ -76,10 +77,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         cell = csv_cell_sql
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
         failing = f"nullif(array_to_string({parts['failing']}, ';'), '')"
-        reasoned = (  # runner.unknown_cell: "E2: creatinine | weight; E3: lvef"
-            "nullif(array_to_string(list_transform(rs.unknown, lambda u: u.id || ': ' || "
-            "array_to_string(u.missing, ' | ')), '; '), '')"
-        )
+        reasoned = unknown_cell_sql("rs.unknown")  # runner.unknown_cell
         unknown = (
             f"coalesce(ex.unknown_text, CASE WHEN ex.pid IS NULL THEN {reasoned} END, "
             f"nullif(array_to_string({parts['unknown']}, ';'), ''))"

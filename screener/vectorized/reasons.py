@@ -493,3 +493,19 @@ class Reasons:
 def _with_filter_pushdown_off(disabled: str | None) -> str:
     names = [n.strip() for n in (disabled or "").split(",") if n.strip()]
     return ", ".join(dict.fromkeys([*names, "filter_pushdown"]))
+
+
+def unknown_cell_sql(unknown: str) -> str:
+    """SQL: :func:`screener.batch.runner.unknown_cell` of a list of (id, missing) structs, NULL
+    when empty (``"E2: creatinine | weight; E3: lvef"``)."""
+    return (
+        f"nullif(array_to_string(list_transform({unknown}, lambda u: u.id || ': ' || "
+        "array_to_string(u.missing, ' | ')), '; '), '')"
+    )
+
+
+#: the ``reasons`` table of a run without them (``--explain outcomes``): rows join it all the same
+EMPTY_REASONS = (
+    "CREATE OR REPLACE TEMP TABLE reasons (pid BIGINT, unknown STRUCT(id VARCHAR, missing VARCHAR[])[], "
+    "near_misses VARCHAR[], engine BOOLEAN)"
+)
