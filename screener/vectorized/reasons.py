@@ -103,14 +103,21 @@ class _Tree:
         while len(self.layers) <= 2 * height + 1:
             self.layers.append([])
         names = Cols(*(ident(f"{part}{k}") for part in "vmnf"))
+        # a subtree without numeric tests, or with nothing the engine must word, has constant
+        # evidence or flag: no column (a smaller query plans faster)
+        names = Cols(
+            names.v,
+            names.m,
+            _EMPTY_EVIDENCE if cols.n == _EMPTY_EVIDENCE else names.n,
+            "FALSE" if cols.f == "FALSE" else names.f,
+        )
         # the value first; the explanation a level later reads it as a column (DuckDB plans a
         # repeated boolean expression far more slowly than a repeated column)
         self.layers[2 * height].append(f"{cols.v} AS {names.v}")
-        self.layers[2 * height + 1] += [
-            f"{cols.m.replace(cols.v, names.v)} AS {names.m}",
-            f"{cols.n.replace(cols.v, names.v)} AS {names.n}",
-            f"{cols.f.replace(cols.v, names.v)} AS {names.f}",
-        ]
+        self.layers[2 * height + 1].append(f"{cols.m.replace(cols.v, names.v)} AS {names.m}")
+        for value, name in ((cols.n, names.n), (cols.f, names.f)):
+            if value != name:
+                self.layers[2 * height + 1].append(f"{value.replace(cols.v, names.v)} AS {name}")
         return names
 
     def relation(self, base: str) -> str:
@@ -135,6 +142,8 @@ def group_cols(op: str, children: list[Cols]) -> Cols:
         v = "(" + f" {connective} ".join(vs) + ")"
     else:
         v = f"{connective}({', '.join(vs)})"
+    no_evidence = all(c.n == _EMPTY_EVIDENCE for c in children)
+    no_flag = all(c.f == "FALSE" for c in children)
     if op == "not":
         (child,) = children
         return Cols(v, child.m, child.n, child.f)
@@ -142,8 +151,9 @@ def group_cols(op: str, children: list[Cols]) -> Cols:
         m_cases = " ".join(f"WHEN {c.v} IS NOT NULL THEN {_NULL_TEXT}" for c in children)
         n_cases = " ".join(f"WHEN {c.v} IS NOT NULL THEN {c.n}" for c in children)
         m = f"(CASE {m_cases} ELSE {concat([c.m for c in children])} END)"
-        f = f"coalesce({v} IS NULL AND ({' OR '.join(c.f for c in children)}), FALSE)"
-        return Cols(v, m, f"(CASE {n_cases} ELSE {_EMPTY_EVIDENCE} END)", f)
+        f = "FALSE" if no_flag else f"coalesce({v} IS NULL AND ({' OR '.join(c.f for c in children)}), FALSE)"
+        n = _EMPTY_EVIDENCE if no_evidence else f"(CASE {n_cases} ELSE {_EMPTY_EVIDENCE} END)"
+        return Cols(v, m, n, f)
     decisive = GROUPS[op].decisive
     assert decisive is not None
     # a known child's m is NULL (each node's m is set only when it is unknown)
@@ -153,8 +163,9 @@ def group_cols(op: str, children: list[Cols]) -> Cols:
     settled = concat([f"CASE WHEN {c.v} = {d} THEN {c.n} ELSE {_EMPTY_EVIDENCE} END" for c in children])
     # a flag counts where the group is unknown and the child's missing facts are kept
     unknown = " OR ".join(f"({c.v} IS NULL AND {c.f})" for c in children)
-    f = f"coalesce({v} IS NULL AND ({unknown}), FALSE)"
-    return Cols(v, m, f"(CASE WHEN {v} = {d} THEN {settled} ELSE {every} END)", f)
+    f = "FALSE" if no_flag else f"coalesce({v} IS NULL AND ({unknown}), FALSE)"
+    n = _EMPTY_EVIDENCE if no_evidence else f"(CASE WHEN {v} = {d} THEN {settled} ELSE {every} END)"
+    return Cols(v, m, n, f)
 
 
 def _subject(node: FactTest | FieldTest) -> str:
@@ -286,7 +297,7 @@ class ReasonCompiler:
             m = f"(CASE WHEN coalesce({hit}, FALSE) THEN [{literal(unsettled)}] ELSE {missing} END)"
             flag = f"(NOT coalesce({hit}, FALSE) AND {flag})"
         evidence = self._evidence(test, column, node, "CAST(NULL AS VARCHAR)")
-        f = f"coalesce({v} IS NULL AND {flag}, FALSE)"
+        f = "FALSE" if flag == "FALSE" else f"coalesce({v} IS NULL AND {flag}, FALSE)"
         return Cols(v, f"(CASE WHEN {v} IS NULL THEN {m} END)", evidence, f)
 
     # ------------------------------------------------------------------ quantifiers
@@ -298,6 +309,7 @@ class ReasonCompiler:
             f"(r.{ident(key)} IN ({', '.join(literal(v) for v in values)}))" for key, values in node.match
         )
         where = f" WHERE {match}" if match else ""
+        evidence_free = flag_free = True
         if node.where is None:
             self.ctes.append(
                 f"{name} AS (SELECT r.pid AS pid, TRUE AS v, {_NULL_TEXT} AS m, {_EMPTY_EVIDENCE} AS n, "
@@ -306,6 +318,7 @@ class ReasonCompiler:
         else:
             tree = _Tree(f"{name}_")
             root, _ = self._where(node.where, node.record, tree)
+            evidence_free, flag_free = root.n == _EMPTY_EVIDENCE, root.f == "FALSE"
             prefix = "m" if node.record == "exposure" else "c"  # the engine's record ids
             base = (
                 f"(SELECT r.*, {_label(node.record)} AS label, {_PW_MARK}"
@@ -341,7 +354,8 @@ class ReasonCompiler:
 
         v = f"(CASE WHEN {col('hit')} THEN {col('v')} ELSE {absent} END)"
         m = f"(CASE WHEN {col('hit')} THEN {col('m')} ELSE {none_missing} END)"
-        return Cols(v, m, f"coalesce({col('n')}, {_EMPTY_EVIDENCE})", f"coalesce({col('f')}, FALSE)")
+        n = _EMPTY_EVIDENCE if evidence_free else f"coalesce({col('n')}, {_EMPTY_EVIDENCE})"
+        return Cols(v, m, n, "FALSE" if flag_free else f"coalesce({col('f')}, FALSE)")
 
     def _where(self, node: Group | FieldTest, record: str, tree: _Tree) -> tuple[Cols, int]:
         if isinstance(node, FieldTest):
@@ -360,7 +374,7 @@ class ReasonCompiler:
         elif record == "condition":
             flag = "(active IS NULL)"  # a record contradicting another: the engine names both
         evidence = self._evidence(test, column, node, "label")
-        f = f"coalesce({test} IS NULL AND {flag}, FALSE)"
+        f = "FALSE" if flag == "FALSE" else f"coalesce({test} IS NULL AND {flag}, FALSE)"
         return Cols(test, f"(CASE WHEN {test} IS NULL THEN {m} END)", evidence, f)
 
     def _per_exposure_missing(self, per: Any, node: FieldTest) -> tuple[str, str]:
