@@ -13,6 +13,10 @@ Each measurement runs in its own subprocess so that its peak RSS
 * ``durable-1``: ``run_batch`` with one in-process worker (the full engine path:
   schema validation, prepare, durable_rules, explanations, eligible_from), per core;
 * ``durable-pool``: the same with a process pool of ``os.cpu_count()`` workers;
+* ``fast-batch-1``, ``fast-batch-2``: ``screener batch --engine vectorized`` over the
+  columnar registry, full-reason rows (missing facts and near misses computed in SQL), one
+  or two worker processes; ``fast-batch-outcomes``: one worker, outcome-only rows
+  (``--explain outcomes``), to see what the reasons cost (CPU seconds shown beside);
 * ``vectorized``: the DuckDB fast path end to end (JSON -> Patient -> prepare ->
   flatten -> SQL), chunks of 20,000 patients, with the rate of each phase:
   ``parse`` (JSON + schema validation + units), ``prepare_flatten`` (facts at the
@@ -268,14 +272,23 @@ def case_vectorized_tables(path: Path, chunk_size: int = 100_000) -> dict[str, A
     return {"n": n, "seconds": elapsed, "errors": errors}
 
 
-def case_fast_batch(path: Path, workers: int) -> dict[str, Any]:
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and its finished children (a shared machine's
+    wall clock says little; the CPU time is the work)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def case_fast_batch(path: Path, workers: int, explain: str = "none") -> dict[str, Any]:
     """``screener batch --engine vectorized`` as a user runs it: pieces in ``workers`` processes,
-    rows written as CSV by the main process (peak RSS: main and, apart, its workers)."""
+    rows written as CSV by the main process (peak RSS: main and, apart, its workers).
+    ``explain="none"``: full-reason rows (missing facts and near misses in SQL);
+    ``"outcomes"``: outcome-only rows, to measure what the reasons cost."""
     from screener.batch.fast import DEFAULT_CHUNK, run_fast_batch
     from screener.batch.runner import BatchOptions
 
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         report = run_fast_batch(
             BatchOptions(
                 (str(path),),
@@ -287,10 +300,11 @@ def case_fast_batch(path: Path, workers: int) -> dict[str, Any]:
                 # runner's task size) made 500 ranges of 100,000 patients, each paying the
                 # preparation's planning (~0.3 s): minutes of CPU instead of seconds
                 chunk_size=DEFAULT_CHUNK,
-            )
+            ),
+            explain=explain,
         )
-        elapsed = time.perf_counter() - started
-    return {"n": report.records, "seconds": elapsed, "errors": report.errors}
+        elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    return {"n": report.records, "seconds": elapsed, "cpu_seconds": cpu, "errors": report.errors}
 
 
 def case_python(path: Path) -> dict[str, Any]:
@@ -409,6 +423,7 @@ CASES = {
     "vectorized-tables": case_vectorized_tables,
     "fast-batch-1": lambda p: case_fast_batch(p, 1),
     "fast-batch-2": lambda p: case_fast_batch(p, 2),
+    "fast-batch-outcomes": lambda p: case_fast_batch(p, 1, "outcomes"),
     "python": case_python,
     "duckdb-raw": case_duckdb_raw,
 }
@@ -485,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in (
             "vectorized-tables",
             "fast-batch-1",
+            "fast-batch-outcomes",
             "fast-batch-2",
             "vectorized",
             "python",
@@ -502,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'case':<14}{'patients':>10}{'patients/s':>13}{'peak RSS MB':>13}{'children MB':>13}  notes")
     for case, n in plan:
         converted = None
-        if case in ("vectorized-tables", "fast-batch-1", "fast-batch-2"):
+        if case in ("vectorized-tables", "fast-batch-1", "fast-batch-outcomes", "fast-batch-2"):
             source, converted = tables_registry(args.workdir, n, args.seed)
         else:
             source = registry(args.workdir, n, args.seed)
@@ -523,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['rounds_per_patient']} assert rounds"
             )
             notes += f"  ({per} per patient)"
+        if "cpu_seconds" in r:
+            notes += f"  CPU {r['cpu_seconds']:,.1f} s ({r['n'] / r['cpu_seconds']:,.0f}/CPU s)"
         if converted is not None:
             r["convert_seconds"] = converted
             notes += f"  (converted once to tables at {n / converted:,.0f}/s, not counted)"

@@ -30,6 +30,7 @@ from typing import Any
 
 from screener.batch.fast_piece import (
     EXPLAINED_SQL,
+    REASON_COLUMNS,
     RULESETS,
     FastJob,
     Piece,
@@ -47,6 +48,7 @@ from screener.errors import InputError, Location
 from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
 from screener.vectorized.eligible_from import ELIGIBLE_SQL
+from screener.vectorized.reasons import unknown_cell_sql
 from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 100_000
@@ -72,8 +74,9 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         columns = (
             f"x.patient_id AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             "ex.decision_reason AS decision_reason, "
-            f"{parts['failing']} AS failing, coalesce(ex.unknown_list, {plain}) AS unknown, "
-            f"{_ELIGIBLE_FROM} AS eligible_from, coalesce(ex.near_misses, []) AS near_misses, "
+            f"{parts['failing']} AS failing, coalesce(ex.unknown_list, rs.unknown, {plain}) AS unknown, "
+            f"{_ELIGIBLE_FROM} AS eligible_from, "
+            "coalesce(ex.near_misses, rs.near_misses, []) AS near_misses, "
             f"{{{outcomes}}} AS outcomes, x.file AS source, x.line AS line, {stamp}, "
             "ex.pid IS NOT NULL AS explained"
         )
@@ -82,8 +85,12 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         cell = csv_cell_sql
         per = ", ".join(f"{parts[c]} AS {ident(c)}" for c in criteria)
         failing = f"nullif(array_to_string({parts['failing']}, ';'), '')"
-        unknown = f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), ''))"
-        near = "nullif(array_to_string(ex.near_misses, '; '), '')"
+        reasoned = unknown_cell_sql("rs.unknown")  # runner.unknown_cell
+        unknown = (
+            f"coalesce(ex.unknown_text, CASE WHEN ex.pid IS NULL THEN {reasoned} END, "
+            f"nullif(array_to_string({parts['unknown']}, ';'), ''))"
+        )
+        near = "nullif(array_to_string(coalesce(ex.near_misses, rs.near_misses), '; '), '')"
         columns = (
             f"{cell('x.patient_id')} AS patient_id, coalesce(ex.decision, {parts['decision']}) AS decision, "
             f"{cell('ex.decision_reason')} AS decision_reason, "
@@ -94,7 +101,8 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         )
     joined = (
         "outcomes JOIN registry_patients x ON x.pid = outcomes.pid "
-        "LEFT JOIN explained ex ON ex.pid = outcomes.pid LEFT JOIN eligible_at el ON el.pid = outcomes.pid"
+        "LEFT JOIN explained ex ON ex.pid = outcomes.pid LEFT JOIN eligible_at el ON el.pid = outcomes.pid "
+        "LEFT JOIN reasoned rs ON rs.pid = outcomes.pid"
     )
     return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
 
@@ -267,6 +275,7 @@ def _write_range(
     eligible = [row for r in results for row in r.eligible]
     if eligible:
         con.executemany("INSERT INTO eligible_at VALUES (?, ?)", eligible)
+    _load_reasons(con, [r.reasons for r in results if r.reasons is not None])
     explained = [row for r in results for row in r.explained]
     if explained:
         con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
@@ -302,3 +311,20 @@ def _write_range(
             for _ in decided:
                 outputs.funnel.add((), (), decided=True)
         outputs.funnel.add_codes(matrix)
+
+
+def _load_reasons(con: Any, parts: list[bytes]) -> None:
+    """The range's SQL reasons (:mod:`screener.vectorized.reasons`, Parquet bytes from each
+    piece) as the table ``reasoned``, which the rows join."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE reasoned ({REASON_COLUMNS})")
+    if not parts:
+        return
+    with tempfile.TemporaryDirectory(prefix="screener-reasons-") as scratch:
+        files = []
+        for i, data in enumerate(parts):
+            path = Path(scratch) / f"part-{i}.parquet"
+            path.write_bytes(data)
+            files.append(_literal(str(path)))
+        con.execute(
+            f"INSERT INTO reasoned SELECT pid, unknown, near_misses FROM read_parquet([{', '.join(files)}])"
+        )

@@ -27,6 +27,7 @@ from screener.engine.evaluate import Engine
 from screener.model.patient import Patient
 from screener.model.rules import RuleSet, parse_ruleset
 from screener.vectorized import VectorizedScreener
+from screener.vectorized.reasons import Reasons
 from screener.vectorized.screen import TableChunk
 from screener.vectorized.sql import ident
 
@@ -71,6 +72,9 @@ class PieceResult:
     error_pids: int = 0  # patients not screened (one may have several error records)
     decided: frozenset[int] = frozenset()
     eligible: list[tuple[int, str]] = field(default_factory=list)  # (pid, eligible-from) from SQL
+    #: the SQL reasons of the patients the engine did not screen (:mod:`screener.vectorized.reasons`):
+    #: a Parquet file's bytes (pid, unknown, near_misses), or None (``explain="outcomes"``)
+    reasons: bytes | None = None
 
 
 class _State:
@@ -81,6 +85,7 @@ class _State:
         self.ruleset = ruleset
         self.engine = Engine(ruleset) if job.explain == "open" else None
         self._uncertain: Engine | None = self.engine
+        self.reasons = Reasons(ruleset, self.screener.layout) if job.explain != "outcomes" else None
 
     def uncertain_engine(self) -> Engine:
         """The engine for uncertain patients, made the first time one is met."""
@@ -131,6 +136,8 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     chunk = screener.screen_range(Path(job.registry), job.as_of, piece.first, piece.last, piece.partition)
     screener.con.execute(EXPLAINED_SQL)
     problems, decided = _screen_uncertain(screener, state.uncertain_engine, chunk, job.as_of)
+    if state.reasons is not None:  # from this chunk's prepared tables, which eligible_from replaces
+        state.reasons.fill(screener.con)
     # eligible-from dates in SQL (screener.vectorized.eligible_from), but for the engine's rows
     screener.eligible_from(job.as_of, piece.first, piece.last, "outcomes.pid IN (SELECT pid FROM explained)")
     eligible = screener.con.execute(
@@ -138,6 +145,17 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     ).fetchall()
     if state.engine is not None:
         problems += _explain(screener, state.engine, chunk, job.as_of, dict(eligible))
+    reasons = None
+    if state.reasons is not None:
+        # the few rows whose explanation the SQL does not phrase (a contradiction in the record,
+        # a derived value that could not be computed): the engine's, as with --explain open
+        pending = (
+            "SELECT pid FROM reasons WHERE engine AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"
+        )
+        problems += _explain(
+            screener, state.uncertain_engine(), chunk, job.as_of, dict(eligible), pids_sql=pending
+        )
+        reasons = _reason_bytes(screener.con)
     explained = screener.con.execute(
         "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
         "FROM explained ORDER BY pid"
@@ -154,7 +172,26 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
         len({e.pid for e in chunk.errors}),
         frozenset(chunk.pids[i] for i in decided),
         eligible,
+        reasons,
     )
+
+
+REASON_COLUMNS = "pid BIGINT, unknown STRUCT(id VARCHAR, missing VARCHAR[])[], near_misses VARCHAR[]"
+
+
+def _reason_bytes(con: Any) -> bytes:
+    """The chunk's SQL reasons of the patients without an engine row, as Parquet bytes: plain
+    data that travels back from a worker process or a dask worker as outcomes do."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="screener-reasons-") as scratch:
+        path = Path(scratch) / "reasons.parquet"
+        target = str(path).replace("'", "''")
+        con.execute(
+            "COPY (SELECT pid, unknown, near_misses FROM reasons "
+            f"WHERE pid NOT IN (SELECT pid FROM explained) ORDER BY pid) TO '{target}' (FORMAT parquet)"
+        )
+        return path.read_bytes()
 
 
 def _error_records(chunk: TableChunk) -> list[dict[str, Any]]:
@@ -211,9 +248,11 @@ def _explain(
     chunk: TableChunk,
     as_of: date,
     eligible: dict[int, str] | None = None,
+    pids_sql: str | None = None,
 ) -> list[dict[str, Any]]:
     """Screen with the engine the chunk's patients who fail nothing, or only criteria they
-    may pass later (a washout, an age limit: ``Engine.time_dependent``); fill ``explained``.
+    may pass later (a washout, an age limit: ``Engine.time_dependent``), or those ``pids_sql``
+    selects; fill ``explained``.
 
     Returns error records for any patient the engine could not explain (its row keeps the
     fast path's outcomes) or on which the engine and the fast path disagree, on outcomes or
@@ -229,7 +268,9 @@ def _explain(
         f"SELECT pid FROM outcomes WHERE NOT ({failing}) "
         "AND pid NOT IN (SELECT pid FROM explained) ORDER BY pid"  # uncertain ones: done already
     )
-    pids = [pid for (pid,) in con.execute(query).fetchall()]
+    pids = [pid for (pid,) in con.execute(pids_sql or query).fetchall()]
+    if not pids:
+        return []
     relations = {t: f"registry_{t}" for t in TABLES}
     index = {pid: i for i, pid in enumerate(chunk.pids)}
     values, problems = [], []

@@ -3,12 +3,13 @@
 One pass over the registry (:class:`screener.vectorized.portfolio.PortfolioVectorized`):
 per chunk of pids, each trial's query; the patients whose records leave something
 uncertain are screened by that trial's engine, as in the single-trial fast path
-(:mod:`screener.batch.fast`), and with ``explain="open"`` the patients still in reach
-get the engine's missing facts and dates. Rows are gathered in DuckDB and written in
-patient order, one per patient and trial (``trial`` column) or one per patient with a
-decision column per trial (``wide``). The CSV leaves out the per-criterion outcome columns
-of the single-trial file (each trial has its own criteria); the JSONL keeps them in
-``outcomes``. A funnel per trial is counted with numpy.
+(:mod:`screener.batch.fast`); every row has its missing facts and near misses computed in
+SQL (:mod:`screener.vectorized.reasons`; ``explain="outcomes"``: outcomes only), and with
+``explain="open"`` the patients still in reach get the engine's eligible-from dates. Rows
+are gathered in DuckDB and written in patient order, one per patient and trial (``trial``
+column) or one per patient with a decision column per trial (``wide``). The CSV leaves out
+the per-criterion outcome columns of the single-trial file (each trial has its own
+criteria); the JSONL keeps them in ``outcomes``. A funnel per trial is counted with numpy.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from screener.errors import InputError, Location
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
 from screener.portfolio.load import Portfolio
 from screener.vectorized.portfolio import PortfolioVectorized
+from screener.vectorized.reasons import EMPTY_REASONS, Reasons, unknown_cell_sql
 from screener.vectorized.sql import ident, outcome_lists
 
 _ROWS = (
@@ -57,11 +59,13 @@ def _insert_sql(index: int, trial: str, criteria: tuple[str, ...], provenance: d
     return (
         f"INSERT INTO portfolio_rows SELECT outcomes.pid, {index}, {_literal(trial)}, "
         f"coalesce(ex.decision, {parts['decision']}), ex.decision_reason, {parts['failing']}, "
-        f"coalesce(ex.unknown_text, nullif(array_to_string({parts['unknown']}, ';'), '')), "
-        f"coalesce(ex.unknown_list, {plain}), {_ELIGIBLE_FROM}, coalesce(ex.near_misses, []), "
-        f"{outcomes}, ex.pid IS NOT NULL, {stamp} "
+        f"coalesce(ex.unknown_text, CASE WHEN ex.pid IS NULL THEN {unknown_cell_sql('rs.unknown')} END, "
+        f"nullif(array_to_string({parts['unknown']}, ';'), '')), "
+        f"coalesce(ex.unknown_list, rs.unknown, {plain}), {_ELIGIBLE_FROM}, "
+        f"coalesce(ex.near_misses, rs.near_misses, []), {outcomes}, ex.pid IS NOT NULL, {stamp} "
         "FROM outcomes LEFT JOIN explained ex ON ex.pid = outcomes.pid "
-        "LEFT JOIN eligible_at el ON el.pid = outcomes.pid"
+        "LEFT JOIN eligible_at el ON el.pid = outcomes.pid "
+        "LEFT JOIN reasons rs ON rs.pid = outcomes.pid"
     )
 
 
@@ -165,6 +169,7 @@ def run_portfolio_fast(
         raise
     con = portfolio_screener.con
     rulesets = portfolio.rulesets
+    reasons = [Reasons(r, s.layout) for r, s in zip(rulesets, portfolio_screener.screeners, strict=True)]
 
     def engine_of(index: int) -> Engine:
         if index not in engines:
@@ -191,6 +196,10 @@ def run_portfolio_fast(
                 problems, decided = _screen_uncertain(
                     screener, lambda i=item.index: engine_of(i), chunk, opts.as_of
                 )
+                if explain == "outcomes":
+                    con.execute(EMPTY_REASONS)
+                else:  # missing facts and near misses in SQL, from the prepared tables eligible_from replaces
+                    reasons[item.index].fill(con)
                 # eligible-from dates in SQL, but for the engine's rows (screener.vectorized.eligible_from)
                 screener.eligible_from(
                     opts.as_of, item.first, chunk.next_pid - 1, "outcomes.pid IN (SELECT pid FROM explained)"
@@ -198,6 +207,14 @@ def run_portfolio_fast(
                 eligible = dict(con.execute("SELECT pid, eligible_from FROM eligible_at").fetchall())
                 if explain == "open":
                     problems += _explain(screener, engine_of(item.index), chunk, opts.as_of, eligible)
+                if explain != "outcomes":  # the rows the SQL cannot word: the engine's
+                    pending = (
+                        "SELECT pid FROM reasons WHERE engine AND pid NOT IN (SELECT pid FROM explained) "
+                        "ORDER BY pid"
+                    )
+                    problems += _explain(
+                        screener, engine_of(item.index), chunk, opts.as_of, eligible, pids_sql=pending
+                    )
                 failed = _error_records(chunk)
                 errors = [{**e, "trial": trial} for e in (*problems, *failed)]
                 outputs.write_errors(errors)

@@ -19,9 +19,11 @@ millions is screened without a Python step per patient:
   (:mod:`screener.clinical.sql`), rounded as the engine rounds them.
 
 The result is three temporary tables with exactly the columns of
-:func:`screener.vectorized.flatten.layout_of` (``p``, ``e``, ``c``) and ``errors``
-(pid, field, message). The differential tests check that both routes give the
-same tables and the same outcomes.
+:func:`screener.vectorized.flatten.layout_of` (``p``, ``e``, ``c``; ``e`` and ``c`` also keep
+each record's ``seq``, its id in explanations) and ``errors`` (pid, field, message); ``pw``
+also says why a value the patient has does not count (``<fact>.__aside``, as
+``facts.SetAside``), for :mod:`screener.vectorized.reasons`. The differential tests check
+that both routes give the same tables and the same outcomes.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from screener.derivation import ROUND_DIGITS, sql_default
 from screener.facts import FAILED_OUTCOMES, declared_bounds, window_field, windows_of
 from screener.model.records import RECORDS, rule_fields, stored
 from screener.model.rules import Derived, FactDef, RuleSet, Window
-from screener.vectorized.at import COLUMN, At, at_of
+from screener.vectorized.at import COLUMN, At, at_of, sql_date
 from screener.vectorized.flatten import SQL_TYPES, Layout
 from screener.vectorized.sql import ident, literal
 from screener.which_value import (
@@ -275,6 +277,60 @@ class TablePreparation:
             counts += f" AND NOT {col('conflict')}"
         return [f"{dated} AS {col('date')}", f"coalesce({counts}, FALSE) AS {col('counts')}"]
 
+    def _aside_sql(self, name: str, as_of: date) -> list[str]:
+        """``__aside``: why a value the patient has does not count (``facts.SetAside.reason``, the
+        text the engine's missing facts show), and ``__murky``: it does not count for a reason
+        that text is not built for here (a contradiction), for :mod:`screener.vectorized.reasons`."""
+        definition = self.ruleset.facts[name]
+        if definition.kind == "demographic":
+            return [
+                f"CAST(NULL AS VARCHAR) AS {ident(name + '.__aside')}",
+                f"FALSE AS {ident(name + '.__murky')}",
+            ]
+
+        def col(label: str) -> str:
+            return ident(f"{name}.__{label}")
+
+        whys = []
+        if definition.max_age_days is not None:
+            fresh = is_fresh_sql(col("date"), sql_date(as_of), definition.max_age_days)
+            stale = f"{col('date')} IS NOT NULL AND NOT {fresh}"
+            whys.append(
+                f"WHEN {stale} THEN 'latest value dated ' || CAST({col('date')} AS VARCHAR) || "
+                f"{literal(f' is older than {definition.max_age_days} days')}"
+            )
+        if definition.person_only and definition.kind != "observation":
+            whys.append(
+                f"WHEN NOT {col('confirmed')} THEN 'recorded but not confirmed by a person (confirmed_by)'"
+            )
+        future = "NULL"
+        if definition.kind == "observation":
+            future = f"'dated ' || CAST({col('future')} AS VARCHAR) || ', after the screening date'"
+        aside = (
+            f"CASE WHEN {col('key')} IS NULL THEN {future} WHEN {col('counts')} THEN NULL "
+            f"{' '.join(whys)} END"
+        )
+        return [
+            f"{aside} AS {ident(name + '.__aside')}",
+            f"coalesce({col('key')} IS NOT NULL AND NOT {col('counts')} AND ({aside}) IS NULL, FALSE) "
+            f"AS {ident(name + '.__murky')}",
+        ]
+
+    def _future(self, relation: str, as_of: date, where: str) -> str | None:
+        """Per patient, each observed fact's first listed value dated after ``as_of`` (``__future``):
+        the engine names it when no value counts yet."""
+        names = [n for n in self.keys if self.ruleset.facts[n].kind == "observation"]
+        if not names:
+            return None
+        picks = ", ".join(
+            f"arg_min(date, seq) FILTER (WHERE name = {literal(n)}) AS {ident(n + '.__future')}"
+            for n in names
+        )
+        return (
+            f"SELECT pid, {picks} FROM {relation} WHERE {where} AND date > {sql_date(as_of)} "
+            f"AND name IN ({', '.join(map(literal, names))}) GROUP BY pid"
+        )
+
     def _fact_columns(self, name: str, as_of: At) -> list[str]:
         """Columns of one fact over the joined groups: its keys, ``__present`` (it counts) and
         ``__error`` (why the patient cannot be screened, if it cannot)."""
@@ -393,9 +449,15 @@ class TablePreparation:
         demographics = [
             n for n in self.keys if n in _DEMOGRAPHICS and self.ruleset.facts[n].kind == "demographic"
         ]
+        future = None if as_of.when is None else self._future(s.observations, as_of.when, where)
+        if future:
+            groups.append(("gf", future))
         joins = "".join(f" LEFT JOIN ({sql}) {alias} USING (pid)" for alias, sql in groups if sql)
         counts = [item for name in self.keys for item in self._fact_counts(name, as_of)]
         items = [item for name in self.keys for item in self._fact_columns(name, as_of)]
+        if not as_of.per_key:  # what the SQL reasons read (screener.vectorized.reasons), on the one date
+            assert as_of.when is not None
+            items += [item for name in self.keys for item in self._aside_sql(name, as_of.when)]
         patients = (
             f"(SELECT pid{''.join(', ' + n for n in demographics)}{as_of.carried()} FROM {s.patients} "
             f"WHERE {where}) pt"
@@ -640,7 +702,8 @@ class TablePreparation:
             columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
         ctes = ", ".join([statements_cte, f"x AS ({e3})", *lookups])
         return (
-            f"WITH {ctes} SELECT x.pid AS pid, {', '.join(columns)} FROM x JOIN pw ON pw.pid = x.pid{joins}"
+            f"WITH {ctes} SELECT x.pid AS pid, {', '.join(columns)}, x.seq AS seq "
+            f"FROM x JOIN pw ON pw.pid = x.pid{joins}"
         )
 
     @staticmethod
@@ -734,6 +797,7 @@ class TablePreparation:
                 raise PreparationError(f"condition field {column.name}: not provided by the SQL preparation")
             columns.append(f"CAST({expr} AS {SQL_TYPES[column.type]}) AS {ident(column.name)}")
         return (
-            f"SELECT x.pid AS pid, {', '.join(columns)} FROM {s.conditions} x JOIN pw ON pw.pid = x.pid "
+            f"SELECT x.pid AS pid, {', '.join(columns)}, x.seq AS seq FROM {s.conditions} x "
+            "JOIN pw ON pw.pid = x.pid "
             f"WHERE {where.replace('pid', 'x.pid')} AND (x.onset IS NULL OR x.onset <= {d})"
         )

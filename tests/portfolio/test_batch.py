@@ -126,15 +126,23 @@ def test_the_vectorized_pass_agrees_with_the_engine(
     _batch(capsys, inputs["jsonl"], RULES, folder / "engine.jsonl")
     _batch(capsys, inputs["registry"], RULES, folder / "fast.jsonl", "--engine", "vectorized")
 
-    def decisions(path: Path) -> dict[tuple[str, str], tuple[str, list[str], list[str]]]:
+    def decisions(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+        # the missing facts and near misses too: computed in SQL on the vectorized pass
         return {
-            (r["patient_id"], r["trial"]): (r["decision"], r["failing"], [u["id"] for u in r["unknown"]])
+            (r["patient_id"], r["trial"]): (
+                r["decision"],
+                r["failing"],
+                r["unknown"],
+                r["near_misses"],
+                r["decision_reason"],
+            )
             for r in _rows(path)
         }
 
     engine, fast = decisions(folder / "engine.jsonl"), decisions(folder / "fast.jsonl")
     assert engine == fast
-    assert {d for d, _, _ in engine.values()} == {"eligible", "incomplete", "ineligible"}
+    assert {row[0] for row in engine.values()} == {"eligible", "incomplete", "ineligible"}
+    assert any(u["missing"] for row in fast.values() for u in row[2])
     assert engine[("dead", "NCT03562065")][0] == "ineligible"
 
 

@@ -80,12 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument(
         "--explain",
-        choices=("none", "open"),
+        choices=("none", "open", "outcomes"),
         default="none",
         help=(
-            "vectorized engine: 'open' also screens with the rule engine the patients who fail no "
-            "criterion, or only criteria they may pass later (a washout, an age limit), so their rows "
-            "get missing facts, eligible-from dates and near misses"
+            "vectorized engine: every row has the missing facts of its unknown criteria and the near "
+            "misses of its failing ones (computed in SQL); 'open' also screens with the rule engine the "
+            "patients who fail no criterion, or only criteria they may pass later (a washout, an age "
+            "limit), so their rows get eligible-from dates; 'outcomes': outcomes only (fastest)"
         ),
     )
     parser.add_argument(
