@@ -353,7 +353,8 @@ def run_portfolio(args: argparse.Namespace) -> int:
     if not portfolio.rulesets:
         print(f"screener: no usable rule set in {args.rules}; nothing screened", file=sys.stderr)
         return exit_codes.INPUT_ERROR
-    skipped = skipped_files(list(args.inputs))
+    # a columnar registry's Parquet files are what the vectorized engine reads: none is skipped
+    skipped = () if args.engine == "vectorized" else skipped_files(list(args.inputs))
     fmt = args.format or OUT_SUFFIXES[args.out.suffix.lower()]
     if args.audit_log:
         from screener.audit.keys import signing_key_from_env
