@@ -156,7 +156,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def test_generated_registry_rows_are_the_engines(seed: int, tmp_path: Path) -> None:
     """A generated registry (histories, stale and missing values, dose changes), JSONL and CSV
     rows; the 10k run of the issue is ``benchmarks/compare_reasons.py``."""
-    jsonl, tables = _generate(tmp_path, 700, seed)
+    jsonl, tables = _generate(tmp_path, 300, seed)  # 10k: benchmarks/compare_reasons.py
     rows: dict[str, list[Any]] = {}
     for fmt in ("jsonl", "csv"):
         for engine, inputs in (("rules", jsonl), ("vectorized", tables)):
