@@ -152,7 +152,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("seed", (5, 11))
+@pytest.mark.parametrize("seed", (11,))
 def test_generated_registry_rows_are_the_engines(seed: int, tmp_path: Path) -> None:
     """A generated registry (histories, stale and missing values, dose changes), JSONL and CSV
     rows; the 10k run of the issue is ``benchmarks/compare_reasons.py``."""

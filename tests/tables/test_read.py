@@ -53,7 +53,7 @@ def test_pids_in_any_order(tmp_path: Path) -> None:
     assert round_trip(tmp_path / "other", group, pids=[]) == []
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datas=st.lists(patients(), min_size=1, max_size=5))
 def test_generated_patients_come_back_equal(
     tmp_path_factory: pytest.TempPathFactory, datas: list[Any]
