@@ -41,6 +41,7 @@ from screener.importers.omop_files import (
     _TABLES,
     _VOCABULARY_TABLES,
     CDM_VERSIONS,
+    CLINICAL_COLUMNS,
     Row,
     _rows,
     cdm_format,
@@ -75,65 +76,6 @@ DEFAULT_SOURCE_VOCABULARIES = {
     "procedure_occurrence": "SNOMED",
 }
 
-_KEEP = {
-    "condition_occurrence": (
-        "condition_occurrence_id",
-        "condition_concept_id",
-        "condition_source_concept_id",
-        "condition_source_value",
-        "condition_start_date",
-        "condition_end_date",
-    ),
-    "drug_exposure": (
-        "drug_exposure_id",
-        "drug_concept_id",
-        "drug_source_concept_id",
-        "drug_source_value",
-        "drug_exposure_start_date",
-        "drug_exposure_end_date",
-        "stop_reason",
-        "quantity",
-        "days_supply",
-        "route_concept_id",
-        "route_source_value",
-    ),
-    "measurement": (
-        "measurement_id",
-        "measurement_concept_id",
-        "measurement_source_concept_id",
-        "measurement_source_value",
-        "measurement_date",
-        "measurement_datetime",
-        "value_as_number",
-        "value_as_concept_id",
-        "operator_concept_id",
-        "unit_concept_id",
-        "unit_source_value",
-        "range_low",
-        "range_high",
-        "value_source_value",
-    ),
-    "observation": (
-        "observation_id",
-        "observation_concept_id",
-        "observation_source_concept_id",
-        "observation_source_value",
-        "observation_date",
-        "value_as_number",
-        "value_as_string",
-        "value_as_concept_id",
-        "unit_concept_id",
-        "unit_source_value",
-        "value_source_value",
-    ),
-    "procedure_occurrence": (
-        "procedure_occurrence_id",
-        "procedure_concept_id",
-        "procedure_source_concept_id",
-        "procedure_source_value",
-        "procedure_date",
-    ),
-}
 _CONCEPT_COLUMNS = {
     "condition_occurrence": ("condition_concept_id", "condition_source_concept_id"),
     "drug_exposure": ("drug_concept_id", "drug_source_concept_id", "route_concept_id"),
@@ -201,11 +143,11 @@ def iter_omop(
             if limit is not None and len(persons) >= limit:
                 break
             persons[pid] = (line, row)
-        rows: dict[str, dict[str, list[Row]]] = {pid: {t: [] for t in _KEEP} for pid in persons}
+        rows: dict[str, dict[str, list[Row]]] = {pid: {t: [] for t in CLINICAL_COLUMNS} for pid in persons}
         needed: set[str] = set()
         for _, row in persons.values():
             needed.add(row.get("gender_concept_id") or "")
-        for table, keep in _KEEP.items():
+        for table, keep in CLINICAL_COLUMNS.items():
             if table not in tables:
                 continue
             for line, row in _rows(tables[table], log):

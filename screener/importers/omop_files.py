@@ -155,3 +155,66 @@ def read_observed_time(
                 continue
             periods.setdefault(pid, []).append({"start": start, **({"end": end} if end else {})})
     return deaths, periods
+
+
+# the columns the importer keeps of each clinical table (besides person_id), in its order; the
+# SQL reader (screener.tables.omop_read) reads the same
+CLINICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "condition_occurrence": (
+        "condition_occurrence_id",
+        "condition_concept_id",
+        "condition_source_concept_id",
+        "condition_source_value",
+        "condition_start_date",
+        "condition_end_date",
+    ),
+    "drug_exposure": (
+        "drug_exposure_id",
+        "drug_concept_id",
+        "drug_source_concept_id",
+        "drug_source_value",
+        "drug_exposure_start_date",
+        "drug_exposure_end_date",
+        "stop_reason",
+        "quantity",
+        "days_supply",
+        "route_concept_id",
+        "route_source_value",
+    ),
+    "measurement": (
+        "measurement_id",
+        "measurement_concept_id",
+        "measurement_source_concept_id",
+        "measurement_source_value",
+        "measurement_date",
+        "measurement_datetime",
+        "value_as_number",
+        "value_as_concept_id",
+        "operator_concept_id",
+        "unit_concept_id",
+        "unit_source_value",
+        "range_low",
+        "range_high",
+        "value_source_value",
+    ),
+    "observation": (
+        "observation_id",
+        "observation_concept_id",
+        "observation_source_concept_id",
+        "observation_source_value",
+        "observation_date",
+        "value_as_number",
+        "value_as_string",
+        "value_as_concept_id",
+        "unit_concept_id",
+        "unit_source_value",
+        "value_source_value",
+    ),
+    "procedure_occurrence": (
+        "procedure_occurrence_id",
+        "procedure_concept_id",
+        "procedure_source_concept_id",
+        "procedure_source_value",
+        "procedure_date",
+    ),
+}

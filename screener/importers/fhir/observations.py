@@ -166,18 +166,24 @@ def observation_value(
         b.problem(where, f"{name}: {error}; not imported")
         return None
     item["unit"] = unit(q)
-    ranges = part.get("referenceRange") or []
+    rr = reference_range(part.get("referenceRange"))
+    if rr:
+        item["reference_range"] = rr
+    return item if b.add_observation(item, where) else None
+
+
+def reference_range(ranges: Any) -> dict[str, Any]:
+    """The first ``referenceRange``'s low and high (with their unit) as a native
+    ``reference_range``; empty when it gives neither."""
+    rr: dict[str, Any] = {}
     if ranges and isinstance(ranges, list) and isinstance(ranges[0], dict):
-        rr: dict[str, Any] = {}
         for key in ("low", "high"):
             bound = ranges[0].get(key)
             if isinstance(bound, dict) and bound.get("value") is not None:
                 rr[key] = float(bound["value"])
                 if unit(bound):
                     rr["unit"] = unit(bound)
-        if rr:
-            item["reference_range"] = rr
-    return item if b.add_observation(item, where) else None
+    return rr
 
 
 def answer(conv: FhirConverter, part: dict[str, Any]) -> str | None:

@@ -10,6 +10,9 @@ from screener.importers.fhir.status import MED_ENDED
 from screener.tables.from_fhir.shapes import Shapes, classify
 from screener.tables.from_fhir.sql import sql_in
 
+# what shapes.medication_status answers per distinct (kind, status, intent, doNotPerform)
+_STATUS_COLUMNS = tuple((name, "VARCHAR") for name in ("kind", "st", "intent", "dnp", "action", "status"))
+
 
 def medications(con: Any, shapes: Shapes, py: list[str]) -> None:
     con.execute(
@@ -79,14 +82,7 @@ def medications(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT kind, st, intent, dnp FROM fx_med4",
         4,
         shapes.medication_status,
-        (
-            ("kind", "VARCHAR"),
-            ("st", "VARCHAR"),
-            ("intent", "VARCHAR"),
-            ("dnp", "VARCHAR"),
-            ("action", "VARCHAR"),
-            ("status", "VARCHAR"),
-        ),
+        _STATUS_COLUMNS,
     )
     classify(
         con,
@@ -235,14 +231,7 @@ def administrations(con: Any, shapes: Shapes, py: list[str]) -> None:
         "SELECT DISTINCT 'MedicationAdministration', st, NULL, NULL FROM fx_adm0",
         4,
         shapes.medication_status,
-        (
-            ("kind", "VARCHAR"),
-            ("st", "VARCHAR"),
-            ("intent", "VARCHAR"),
-            ("dnp", "VARCHAR"),
-            ("action", "VARCHAR"),
-            ("status", "VARCHAR"),
-        ),
+        _STATUS_COLUMNS,
     )
     classify(
         con,

@@ -27,6 +27,7 @@ from screener.importers.fhir.common import codings, text, unit
 from screener.importers.fhir.contraception import contraceptive_of
 from screener.importers.fhir.medications import dose_of, frequency_of, outcome_of, route_of
 from screener.importers.fhir.observations import answer, sledai_named
+from screener.importers.fhir.observations import reference_range as observation_reference_range
 from screener.importers.fhir.oxygen import component_state, oxygen_code
 from screener.importers.fhir.patient import read_sex
 from screener.importers.fhir.status import (
@@ -239,18 +240,10 @@ class Shapes:
     def reference_range(self, name: str, written: str | None, ranges: str | None) -> tuple[Any, ...]:
         """(low, high) of ``referenceRange`` as :func:`.observations.observation_value` reads it
         and the patient loader converts it; ``python`` where either would report an error."""
-        found = _load(ranges)
         item: dict[str, Any] = {"name": name, "unit": written}
-        if found and isinstance(found, list) and isinstance(found[0], dict):
-            rr: dict[str, Any] = {}
-            for key in ("low", "high"):
-                bound = found[0].get(key)
-                if isinstance(bound, dict) and bound.get("value") is not None:
-                    rr[key] = float(bound["value"])
-                    if unit(bound):
-                        rr["unit"] = unit(bound)
-            if rr:
-                item["reference_range"] = rr
+        rr = observation_reference_range(_load(ranges))
+        if rr:
+            item["reference_range"] = rr
         try:
             low, high = _reference_range(item, Location("shape"))
         except PatientDataError:
