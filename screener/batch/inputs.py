@@ -260,6 +260,9 @@ def _importers_available() -> bool:
     return True
 
 
+OMOP_PERSON_FILES = ("person.csv", "person.tsv", "person.parquet")  # what makes a folder an OMOP extract
+
+
 def reader_for(path: Path, mapping: Any = None) -> Reader | None:
     """The reader of ``path``; FHIR and OMOP readers translate codes with ``mapping`` (a
     :class:`screener.importers.mapping.Mapping`, or a function building one on first use;
@@ -267,7 +270,9 @@ def reader_for(path: Path, mapping: Any = None) -> Reader | None:
     if path.is_dir():
         if not _importers_available():
             return None
-        if any(child.name.lower() in ("person.csv", "person.tsv") for child in path.iterdir()):
+        # an OMOP extract (Parquet tables: read by convert --to tables in DuckDB; the Python
+        # importer says it cannot read them instead of the folder being read as nothing)
+        if any(child.name.lower() in OMOP_PERSON_FILES for child in path.iterdir()):
             return _importer("omop", mapping=mapping)
         if _is_bulk_folder(path):  # a Bulk Data export: the files make the patients together
             return _importer("ndjson", mapping=mapping)

@@ -9,7 +9,7 @@ default mapping, as ``screener batch`` uses).
 
 Kinds: ``native`` (``*.jsonl``: :func:`screener.tables.from_native.stage_native`),
 ``fhir`` (NDJSON plain and ``.gz``, Bulk Data folders, Bundles and resource folders:
-``screener.tables.from_fhir.stage_fhir``), ``omop`` (a folder with ``person.csv``:
+``screener.tables.from_fhir.stage_fhir``), ``omop`` (a folder with ``person.csv``, ``.tsv`` or ``.parquet``:
 ``screener.tables.from_omop.stage_omop``). A kind whose stager is not installed, and every
 other input (YAML/JSON patient files, flat CSV registries), is read by the Python path.
 
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from screener.batch.inputs import _jsonl, _native_file, expand, iter_records, reader_for
+from screener.batch.inputs import OMOP_PERSON_FILES, _jsonl, _native_file, expand, iter_records, reader_for
 from screener.tables.staged import Staged
 
 Stager = Callable[[Any, Sequence[Path], Any], "Staged | Iterable[Staged]"]
@@ -45,7 +45,7 @@ def kind_of(path: Path) -> str | None:
     if not path.exists():
         return None
     if path.is_dir():
-        if any(c.name.lower() in ("person.csv", "person.tsv") for c in path.iterdir()):
+        if any(c.name.lower() in OMOP_PERSON_FILES for c in path.iterdir()):
             return "omop"
         return "fhir" if reader_for(path) is not None else None
     name = path.name.lower()

@@ -6,6 +6,7 @@ the fixtures, and a mix of kinds in one run (ords continue across runs of inputs
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ import yaml
 
 pytest.importorskip("duckdb")
 
+from screener.cli.main import main
 from screener.tables.stagers import kind_of, sql_kinds
 
-from .test_from_native import FIXTURES, both_readers
+from .test_from_native import FIXTURES, assert_same_registry, both_readers
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -58,6 +60,29 @@ def test_the_omop_extract_through_the_command(tmp_path: Path) -> None:
 
 
 @needs_shared
+def test_an_omop_extract_in_parquet_through_the_command(tmp_path: Path) -> None:
+    """The shared extract written as Parquet converts (in SQL) to the registry the Python reader
+    makes of the CSV extract; the Python reader says it cannot read Parquet."""
+    import duckdb
+
+    extract = tmp_path / "omop"  # one folder, first as CSV then as Parquet: the same sources
+    shutil.copytree(OMOP, extract)
+    csv_out, parquet_out, python_out = tmp_path / "csv", tmp_path / "pq", tmp_path / "py"
+    assert main(["convert", str(extract), "--to", "tables", "--out", str(csv_out), "--reader", "python"]) == 0
+    for table in sorted(extract.glob("*.csv")):
+        duckdb.sql(
+            f"COPY (SELECT * FROM read_csv('{table}', all_varchar = true)) "
+            f"TO '{table.with_suffix('.parquet')}' (FORMAT parquet)"
+        )
+        table.unlink()
+    assert kind_of(extract) == "omop"
+    assert main(["convert", str(extract), "--to", "tables", "--out", str(parquet_out)]) == 0
+    assert_same_registry(csv_out, parquet_out)
+    code = main(["convert", str(extract), "--to", "tables", "--out", str(python_out), "--reader", "python"])
+    assert code != 0 and not python_out.exists()  # an error, not an empty registry
+
+
+@needs_shared
 def test_kinds_mixed_in_one_run_keep_their_order(tmp_path: Path) -> None:
     """Native YAML (Python), an OMOP extract, a FHIR bundle and native JSONL, in that order:
     pids follow the input order across the runs of each kind."""
@@ -71,4 +96,4 @@ def test_kinds_mixed_in_one_run_keep_their_order(tmp_path: Path) -> None:
     )
     inputs = [FIXTURES[0], OMOP, sorted(SYNTHEA.glob("*.json"))[0], jsonl]
     report, _ = both_readers(tmp_path / "mixed", inputs)
-    assert report["patients"] >= 1 + 28 + 1 + 2
+    assert report["patients"] == 1 + 28 + 1 + 2  # a YAML, the OMOP extract, a bundle, two JSONL lines
