@@ -83,10 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=("none", "open", "outcomes"),
         default="none",
         help=(
-            "vectorized engine: every row has the missing facts of its unknown criteria and the near "
-            "misses of its failing ones (computed in SQL); 'open' also screens with the rule engine the "
-            "patients who fail no criterion, or only criteria they may pass later (a washout, an age "
-            "limit), so their rows get eligible-from dates; 'outcomes': outcomes only (fastest)"
+            "vectorized engine: every row has the missing facts of its unknown criteria, the near "
+            "misses of its failing ones and its eligible-from date (computed in SQL); 'open' also "
+            "screens with the rule engine the patients who fail no criterion, or only criteria they may "
+            "pass later, as a cross-check (a disagreement is reported); 'outcomes': outcomes and dates "
+            "only, no missing facts or near misses (fastest)"
         ),
     )
     parser.add_argument(
