@@ -12,14 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from screener.engine.uncertain import (
-    as_confirmed,
-    death_reason,
-    merge,
-    outside_observation,
-    unconfirmed,
-    without_unconfirmed,
-)
+from screener.engine.uncertain import death_reason, merge_readings, outside_observation, readings
 from screener.model.patient import Patient
 
 if TYPE_CHECKING:
@@ -36,23 +29,14 @@ def screen_patients(
         if id(target) not in jobs:
             jobs[id(target)] = (target, target.tables(), [])
         _, tables, slots = jobs[id(target)]
-        variants = (
-            [as_confirmed(patient), without_unconfirmed(patient)] if unconfirmed(patient) else [patient]
-        )
-        for variant in variants:
+        for variant in readings(patient):
             target.add(tables, variant, as_of)
             slots.append(i)
     found: list[list[dict[str, str]]] = [[] for _ in patients]
     for target, tables, slots in jobs.values():
         for i, outcomes in zip(slots, target.evaluate(tables), strict=True):
             found[i].append(outcomes)
-    merged = []
-    for variants in found:
-        first = variants[0]
-        if len(variants) == 2:
-            first = {cid: merge(outcome, variants[1][cid]) for cid, outcome in first.items()}
-        merged.append(first)
-    return merged
+    return [merge_readings(variants) for variants in found]
 
 
 def decision_reasons(patients: list[Patient], as_of: date) -> list[str | None]:
