@@ -256,3 +256,22 @@ def test_every_rule_fixture_case_agrees_on_both_fast_routes(tmp_path: Path) -> N
                 k: (v, sql[patient_id][k]) for k, v in outcomes.items() if sql[patient_id][k] != v
             }
     fast.close()
+
+
+@pytest.mark.parametrize("later", [True, False])
+def test_two_values_of_a_status_or_a_preferred_value_on_one_day_read_as_the_engine_reads_them(
+    tmp_path: Path, later: bool
+) -> None:
+    """Same-day contradictions are looked for in observations without a preferred value only
+    (``facts.prepare``): two heart-failure statements of one day are read latest-listed (E3), two
+    ANA results of one day by the preferred value (I2's ANA ever positive), on both routes and
+    in either order."""
+    data = base_patient()
+    day = next(s["date"] for s in data["statuses"] if s["name"] == "heart_failure_signs")
+    data["statuses"].append({"name": "heart_failure_signs", "value": later, "date": day})
+    ana = next(o for o in data["observations"] if o["name"] == "ana")
+    data["observations"].append({**ana, "value": "negative" if later else "positive"})
+    group = people([data])
+    got = table_outcomes(write(tmp_path / "reg", group), AS_OF)
+    assert got == engine_outcomes(group, AS_OF)
+    assert got["h0"]["E3"] == ("fail" if later else "pass")  # decided, not unknown: no contradiction
