@@ -37,21 +37,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_batch import _high_water_mb  # noqa: E402  (VmHWM: the peak of this process alone)
+
 ROOT = HERE.parent
 AS_OF = date(2026, 11, 25)
 RULES = ROOT / "rules" / "nct03562065"
 TARGET_READ_RATIO = 2.5  # end to end within 2.5x of DuckDB reading the input
 TARGET_BASELINE_RATIO = 1.2  # the vectorized screen at least 1.2x faster than the baseline
-
-
-def _vmhwm_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 # --------------------------------------------------------------------------- child stages
@@ -81,10 +74,8 @@ def _stage_read(args: list[str]) -> dict[str, Any]:
 
 
 def _stage_baseline(args: list[str]) -> dict[str, Any]:
-    import duckdb
-
-    sys.path.insert(0, str(HERE))
     import baseline
+    import duckdb
 
     registry, as_of, rows_csv = Path(args[0]), args[1], Path(args[2])
     con = duckdb.connect(config={"threads": 1})
@@ -115,7 +106,7 @@ def _report(report: Path, result: dict[str, Any]) -> None:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     result.update(
         cpu_seconds=own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
-        peak_mb=_vmhwm_mb() or own.ru_maxrss / 1024,
+        peak_mb=_high_water_mb() or own.ru_maxrss / 1024,
         workers_peak_mb=kids.ru_maxrss / 1024,
     )
     report.write_text(json.dumps(result), encoding="utf-8")
