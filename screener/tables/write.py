@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from screener import __version__
 from screener.batch.safe_io import fsync_folder
@@ -349,7 +349,100 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class TablesWriter:
+class RegistryWriter:
+    """What both registry writers share (:class:`TablesWriter`, patient by patient, and
+    :class:`screener.tables.write_staged.StagedWriter`, from SQL): the context manager, the
+    error count, and closing (the last part, the manifest, the rename into place) or aborting
+    (nothing left behind). A subclass sets the attributes below and says what is still pending
+    (:meth:`_pending`, :meth:`_write_pending`), which DuckDB connection it holds
+    (:meth:`_connection`) and what else to drop (:meth:`_drop`)."""
+
+    directory: Path
+    chunk_size: int
+    sources: tuple[str, ...] | list[str]
+    partitions: int
+    overwrite: bool
+    _tmp: Path
+    _target: Path
+    _patients: int
+    _parts: int
+    _errors: int
+    _rows: dict[str, int]
+    _closed: bool
+    _summary: TablesSummary | None
+
+    def _pending(self) -> bool:
+        raise NotImplementedError
+
+    def _write_pending(self) -> None:
+        raise NotImplementedError
+
+    def _connection(self) -> Any:
+        raise NotImplementedError
+
+    def _drop(self) -> None:
+        """Anything besides the temporary folder to remove when closing or aborting."""
+
+    @property
+    def patients(self) -> int:
+        """Patients added so far."""
+        return self._patients
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+    def add_errors(self, count: int = 1) -> None:
+        """Count input errors met by the caller (records or values not written), for the manifest."""
+        self._errors += count
+
+    def close(self) -> TablesSummary:
+        """Write what is pending and the manifest, then move the registry into place."""
+        if self._summary is not None:
+            return self._summary
+        if self._closed:
+            raise ScreenerError(f"the tables writer for {self.directory} was aborted")
+        try:
+            if self._pending() or self._parts == 0:  # an empty registry still has typed parts
+                self._write_pending()
+            self._connection().close()
+            manifest = registry_manifest(
+                self._patients,
+                self._rows,
+                self._parts,
+                self.chunk_size,
+                self._errors,
+                self.sources,
+                self.partitions,
+            )
+            finish_registry(self._tmp, self._target, manifest, self.overwrite)
+        except BaseException:
+            self.abort()
+            raise
+        self._drop()
+        self._closed = True
+        self._summary = TablesSummary(
+            self.directory, self._patients, dict(self._rows), self._parts, self._errors
+        )
+        return self._summary
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``directory`` is left as it was."""
+        self._closed = True
+        with contextlib.suppress(Exception):  # closing twice, or a connection already broken
+            self._connection().close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._drop()
+
+
+class TablesWriter(RegistryWriter):
     """Stream patients into ``directory`` as Parquet tables; use as a context manager.
 
     ``add`` returns the patient's ``pid`` (0, 1, 2... in order). Leaving the ``with``
@@ -402,22 +495,6 @@ class TablesWriter:
 
     # ------------------------------------------------------------------ public
 
-    @property
-    def patients(self) -> int:
-        """Patients added so far."""
-        return self._patients
-
-    def __enter__(self) -> TablesWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
-
     def add(self, patient: Patient, line: int | None = None) -> int:
         """Buffer one patient (written when its chunk is full); return its pid. ``line`` is
         the record's line in its input file (a JSONL or CSV registry), kept for reports.
@@ -441,48 +518,19 @@ class TablesWriter:
             self._flush()
         return pid
 
-    def add_errors(self, count: int = 1) -> None:
-        """Count input errors met by the caller (records or values not written), for the manifest."""
-        self._errors += count
-
-    def close(self) -> TablesSummary:
-        """Write what is buffered and the manifest, then move the registry into place."""
-        if self._summary is not None:
-            return self._summary
-        if self._closed:
-            raise ScreenerError(f"the tables writer for {self.directory} was aborted")
-        try:
-            if self._buffered or self._parts == 0:  # an empty registry still has typed parts
-                self._flush()
-            self._con.close()
-            manifest = registry_manifest(
-                self._patients,
-                self._rows,
-                self._parts,
-                self.chunk_size,
-                self._errors,
-                self.sources,
-                self.partitions,
-            )
-            finish_registry(self._tmp, self._target, manifest, self.overwrite)
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-        self._summary = TablesSummary(
-            self.directory, self._patients, dict(self._rows), self._parts, self._errors
-        )
-        return self._summary
-
-    def abort(self) -> None:
-        """Drop everything written so far; ``directory`` is left as it was."""
-        self._closed = True
-        self._columns = {}
-        with contextlib.suppress(Exception):  # closing twice, or a connection already broken
-            self._con.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
     # ------------------------------------------------------------------ internals
+
+    def _pending(self) -> bool:
+        return bool(self._buffered)
+
+    def _write_pending(self) -> None:
+        self._flush()
+
+    def _connection(self) -> Any:
+        return self._con
+
+    def _drop(self) -> None:
+        self._columns = {}
 
     def _check_target(self) -> None:
         check_target(self.directory, self.overwrite)

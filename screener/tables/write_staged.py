@@ -27,11 +27,9 @@ only, so a converter may replace them for the next chunk.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from screener.errors import ScreenerError
@@ -42,12 +40,11 @@ from screener.tables.load_record import load_record
 from screener.tables.place import MAX_PARTITIONS, check_target, new_sibling, part_name, partition_of
 from screener.tables.staged import Staged
 from screener.tables.write import (
+    RegistryWriter,
     TablesSummary,
     _column,
     _sql_string,
-    finish_registry,
     patient_columns,
-    registry_manifest,
 )
 
 DEFAULT_MEMORY_LIMIT = "512MB"
@@ -62,7 +59,7 @@ def _columns(table: str) -> list[str]:
     return [name for name, _ in TABLES[table]]
 
 
-class StagedWriter:
+class StagedWriter(RegistryWriter):
     """Stream :class:`Staged` conversions into ``directory``; use as a context manager
     (leaving with an exception calls :meth:`abort`: nothing is left behind)."""
 
@@ -115,28 +112,9 @@ class StagedWriter:
         self._summary: TablesSummary | None = None
 
     @property
-    def patients(self) -> int:
-        return self._patients
-
-    @property
     def records(self) -> int:
         """Input records seen (``Staged.records`` summed)."""
         return self._records
-
-    def __enter__(self) -> StagedWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
-
-    def add_errors(self, count: int = 1) -> None:
-        """Count input errors (records not written), for the manifest."""
-        self._errors += count
 
     # ------------------------------------------------------------------ one Staged
 
@@ -288,40 +266,14 @@ class StagedWriter:
 
     # ------------------------------------------------------------------ end
 
-    def close(self) -> TablesSummary:
-        """Write what is pending and the manifest, then move the registry into place."""
-        if self._summary is not None:
-            return self._summary
-        if self._closed:
-            raise ScreenerError(f"the tables writer for {self.directory} was aborted")
-        try:
-            if self._patients > self._written or self._parts == 0:  # an empty registry has typed parts
-                self._write_part()
-            self.con.close()
-            manifest = registry_manifest(
-                self._patients,
-                self._rows,
-                self._parts,
-                self.chunk_size,
-                self._errors,
-                self.sources,
-                self.partitions,
-            )
-            finish_registry(self._tmp, self._target, manifest, self.overwrite)
-        except BaseException:
-            self.abort()
-            raise
-        shutil.rmtree(self._spill, ignore_errors=True)
-        self._closed = True
-        self._summary = TablesSummary(
-            self.directory, self._patients, dict(self._rows), self._parts, self._errors
-        )
-        return self._summary
+    def _pending(self) -> bool:
+        return self._patients > self._written
 
-    def abort(self) -> None:
-        """Drop everything written so far; ``directory`` is left as it was."""
-        self._closed = True
-        with contextlib.suppress(Exception):
-            self.con.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+    def _write_pending(self) -> None:
+        self._write_part()
+
+    def _connection(self) -> Any:
+        return self.con
+
+    def _drop(self) -> None:
         shutil.rmtree(self._spill, ignore_errors=True)
