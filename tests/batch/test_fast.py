@@ -107,22 +107,22 @@ def test_cli_writes_csv_with_an_outcome_column_per_criterion(
 def test_interrupted_run_resumes_without_duplicates_or_losses(
     tmp_path: Path, registry: tuple[Path, Path]
 ) -> None:
-    _, tables = registry
-    whole = run_fast_batch(options([tables], tmp_path / "whole.jsonl", fmt="jsonl", chunk_size=4))
+    _, tables = registry  # chunks of 8 pids (each chunk plans the SQL again: ~2 s)
+    whole = run_fast_batch(options([tables], tmp_path / "whole.jsonl", fmt="jsonl", chunk_size=8))
     out = tmp_path / "out.jsonl"
-    first = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=9))
-    assert not first.complete and first.records == 12 and not out.exists()
+    first = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=8, limit=9))
+    assert not first.complete and first.records == 16 and not out.exists()
     partial = outputs.partial_path(out)
     with partial.open("ab") as handle:  # a crash after writing rows, before the checkpoint
         handle.write(b'{"patient_id": "half-written row')
-    second = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, resume=True))
-    assert second.complete and second.resumed_from == 12 and second.records == 23
+    second = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=8, resume=True))
+    assert second.complete and second.resumed_from == 16 and second.records == 23
     assert read_jsonl(out) == read_jsonl(tmp_path / "whole.jsonl")
     assert second.funnel.rows() == whole.funnel.rows()
     assert not outputs.checkpoint_path(out).exists() and not partial.exists()
-    run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=4, limit=4, overwrite=True))
+    run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=8, limit=4, overwrite=True))
     with pytest.raises(InputError, match="another registry, rules, date"):
-        run_fast_batch(options([tables], out, fmt="csv", chunk_size=4, resume=True))
+        run_fast_batch(options([tables], out, fmt="csv", chunk_size=8, resume=True))
 
 
 def test_refuses_what_it_cannot_read(tmp_path: Path, registry: tuple[Path, Path]) -> None:

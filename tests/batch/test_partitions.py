@@ -102,8 +102,8 @@ def test_rows_are_the_same_bytes_whatever_the_partitions_and_workers(
     assert base.complete and base.rows == 30 and base.errors == 1  # p0007: its ill-typed value
     for name, registry, workers, chunk in (
         ("split-1", registries["split"], 1, 100_000),
-        ("split-2", registries["split"], 2, 8),
-        ("plain-2", registries["plain"], 2, 5),
+        ("split-2", registries["split"], 2, 15),  # ranges cross the registry's parts of 7
+        ("plain-2", registries["plain"], 2, 10),
     ):
         report, other_rows, other_errors = _run(
             registry, tmp_path / f"{name}.{fmt}", fmt=fmt, explain=explain, workers=workers, chunk_size=chunk
