@@ -23,6 +23,7 @@ its field, and the batch goes on.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from screener.batch.fast_piece import (
     release,
     screen_piece,
 )
+from screener.batch.memory import PartSize, in_parts
 from screener.batch.outputs import BatchOutputs, default_errors_path
 from screener.batch.progress import Progress
 from screener.batch.runner import CSV_COLUMNS, BatchOptions, BatchReport, report
@@ -49,9 +51,12 @@ from screener.model.rules import find_rule_file, parse_ruleset, read_rule_text
 from screener.outputs.provenance import PROVENANCE_COLUMNS, Provenance
 from screener.vectorized.eligible_from import ELIGIBLE_SQL
 from screener.vectorized.reasons import unknown_cell_sql
+from screener.vectorized.screen import capped_connection
 from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 100_000
+#: DuckDB memory per process of ``screener batch --engine vectorized`` (``--memory-limit``)
+DEFAULT_MEMORY_LIMIT = "300MB"
 
 
 def _literal(text: str) -> str:
@@ -63,7 +68,7 @@ _ELIGIBLE_FROM = "CASE WHEN ex.pid IS NOT NULL THEN ex.eligible_from ELSE el.eli
 
 
 def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) -> str:
-    """SELECT of the current chunk's rows: ``outcomes`` joined to ``registry_patients`` and to
+    """SELECT of the current chunk's rows (before WHERE): ``outcomes`` joined to ``registry_patients`` and to
     ``explained`` (the engine's missing facts, eligible-from date and near misses, if any),
     with the run's provenance columns (:mod:`screener.outputs.provenance`) on every row."""
     parts = outcome_lists(criteria)
@@ -104,7 +109,7 @@ def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) ->
         "LEFT JOIN explained ex ON ex.pid = outcomes.pid LEFT JOIN eligible_at el ON el.pid = outcomes.pid "
         "LEFT JOIN reasoned rs ON rs.pid = outcomes.pid"
     )
-    return f"SELECT {columns} FROM {joined} ORDER BY outcomes.pid"
+    return f"SELECT {columns} FROM {joined}"
 
 
 def _header(criteria: tuple[str, ...], fmt: str) -> bytes:
@@ -127,7 +132,6 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     dask.distributed cluster (its workers must reach the registry at the same path), else
     here; the rows are the same, in pid order, whichever runs them.
     """
-    import duckdb
 
     from screener.tables.write import partitions, read_manifest, table_glob
 
@@ -150,7 +154,6 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     text = read_rule_text(rule_file)
     ruleset = parse_ruleset(text, str(rule_file))
     RULESETS[ruleset.sha256] = ruleset  # this process and forked workers: parsed once
-    job = FastJob(str(registry.resolve()), text, str(rule_file), ruleset.sha256, opts.as_of, explain)
     criteria = tuple(c.id for c in ruleset.criteria)
     titles = tuple(c.title for c in ruleset.criteria)
 
@@ -177,19 +180,33 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     )
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
+    spill = Path(tempfile.mkdtemp(prefix="screener-spill-")) if opts.memory_limit else None
+    job = FastJob(
+        str(registry.resolve()),
+        text,
+        str(rule_file),
+        ruleset.sha256,
+        opts.as_of,
+        explain,
+        opts.memory_limit,
+        None if spill is None else str(spill),
+    )
     try:
         # one thread from the start: no DuckDB worker threads exist when the pool forks
-        con = duckdb.connect(config={"threads": 1})
+        con, _ = capped_connection(1, opts.memory_limit, None if spill is None else spill / "main")
         con.execute(
             "CREATE TEMP VIEW registry_patients AS SELECT * FROM "
             f"read_parquet({_literal(table_glob(registry, 'patients'))})"
         )
     except BaseException:
         outputs.release()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
         raise
     select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
+    copy_size = PartSize()  # the most rows written by one COPY (screener.batch.memory)
     parallel = opts.workers > 1 or bool(opts.scheduler)
     pieces = _pieces(outputs.done, limit, total, opts.chunk_size, count, opts.workers if parallel else 1)
     results = run_tasks(screen_piece, job, pieces, 1 if opts.scheduler else opts.workers, opts.scheduler)
@@ -205,9 +222,17 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
                 if len(done) < count:
                     continue  # a range is written when all its partitions are in
                 _write_range(con, outputs, criteria, done, job, count)
-                con.execute(f"COPY ({select}) TO '{target}' {copy_format}")
-                rows = int(con.execute("SELECT count(*) FROM outcomes").fetchall()[0][0])
-                outputs.write_rows(part.read_bytes(), rows)
+
+                def write(first: int, last: int) -> None:
+                    rows_sql = f"{select} WHERE outcomes.pid BETWEEN {first} AND {last} ORDER BY outcomes.pid"
+                    con.execute(f"COPY ({rows_sql}) TO '{target}' {copy_format}")
+                    ((rows,),) = con.execute(
+                        "SELECT count(*) FROM outcomes WHERE pid BETWEEN ? AND ?", [first, last]
+                    ).fetchall()
+                    outputs.write_rows(part.read_bytes(), rows)
+
+                for _ in in_parts(done[0][0].first, piece.last, copy_size, write):
+                    pass
                 for _, finished in done:
                     if isinstance(finished, PieceResult):
                         outputs.write_errors(finished.errors)
@@ -226,6 +251,8 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
             close()  # stops a pool or dask client promptly on interruption
         release(job)
         con.close()
+        if spill is not None:  # the spill directories of this process and the workers
+            shutil.rmtree(spill, ignore_errors=True)
         outputs.close()
         progress.close()
     return report(outputs, complete, opts.summary)
@@ -275,13 +302,12 @@ def _write_range(
     eligible = [row for r in results for row in r.eligible]
     if eligible:
         con.executemany("INSERT INTO eligible_at VALUES (?, ?)", eligible)
-    _load_reasons(con, [r.reasons for r in results if r.reasons is not None])
+    _load_reasons(con, [part for r in results for part in r.reasons])
     explained = [row for r in results for row in r.explained]
     if explained:
         con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
     problems = [p for r in results for p in r.problems]
-    if len(results) > 1:
-        problems.sort(key=lambda p: p["index"])  # pid order, whichever piece met them
+    problems.sort(key=lambda p: p["index"])  # pid order, whichever piece (or part of one) met them
     for piece, failed in done:
         if isinstance(failed, TaskFailed):  # every patient of the piece, reported by name
             glob = _literal(table_glob(job.registry, "patients", piece.partition))

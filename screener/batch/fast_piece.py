@@ -13,6 +13,7 @@ per job (:data:`_STATES`), built on its first piece.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from screener.batch.inputs import failure_message
+from screener.batch.memory import PartSize, in_parts
 from screener.batch.runner import make_row, screen_row, unknown_cell
 from screener.engine.evaluate import Engine
 from screener.model.patient import Patient
@@ -42,6 +44,11 @@ class FastJob:
     sha256: str
     as_of: date
     explain: str = "none"
+    #: DuckDB memory per worker process (a DuckDB size, "300MB"); None: DuckDB's default
+    memory_limit: str | None = None
+    #: a directory the main process made and removes; each process spills into its own
+    #: subdirectory (a dask worker that cannot see it makes its own temporary one)
+    spill: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,19 +80,43 @@ class PieceResult:
     decided: frozenset[int] = frozenset()
     eligible: list[tuple[int, str]] = field(default_factory=list)  # (pid, eligible-from) from SQL
     #: the SQL reasons of the patients the engine did not screen (:mod:`screener.vectorized.reasons`):
-    #: a Parquet file's bytes (pid, unknown, near_misses), or None (``explain="outcomes"``)
-    reasons: bytes | None = None
+    #: Parquet files' bytes (pid, unknown, near_misses), one per part screened; none with
+    #: ``explain="outcomes"``
+    reasons: tuple[bytes, ...] = ()
+
+    def then(self, later: PieceResult) -> PieceResult:
+        """This result followed by ``later``'s, of the pids after this one's (a split piece)."""
+        import numpy as np
+
+        return PieceResult(
+            self.pids + later.pids,
+            self.patient_ids + later.patient_ids,
+            self.files + later.files,
+            self.lines + later.lines,
+            {c: np.concatenate([v, later.codes[c]]) for c, v in self.codes.items()},
+            self.explained + later.explained,
+            self.problems + later.problems,
+            self.errors + later.errors,
+            self.error_pids + later.error_pids,
+            self.decided | later.decided,
+            self.eligible + later.eligible,
+            self.reasons + later.reasons,
+        )
 
 
 class _State:
     """One process's screener and engines for one job."""
 
     def __init__(self, job: FastJob, ruleset: RuleSet) -> None:
-        self.screener = VectorizedScreener(ruleset, threads=1)
+        spill = None
+        if job.spill is not None and Path(job.spill).is_dir():
+            spill = Path(job.spill) / f"worker-{os.getpid()}-{threading.get_ident()}"
+        self.screener = VectorizedScreener(ruleset, threads=1, memory_limit=job.memory_limit, spill=spill)
         self.ruleset = ruleset
         self.engine = Engine(ruleset) if job.explain == "open" else None
         self._uncertain: Engine | None = self.engine
         self.reasons = Reasons(ruleset, self.screener.layout) if job.explain != "outcomes" else None
+        self.part_size = PartSize()  # the most pids screened at once (screener.batch.memory)
 
     def uncertain_engine(self) -> Engine:
         """The engine for uncertain patients, made the first time one is met."""
@@ -130,8 +161,23 @@ def release(job: FastJob) -> None:
 
 
 def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
-    """Screen one piece (see the module); runs in any process that can read the registry."""
+    """Screen one piece (see the module); runs in any process that can read the registry.
+
+    A piece that does not fit in the DuckDB memory of ``job.memory_limit`` (DuckDB spills most
+    of its work, not all of it) is screened in parts of half its pids, and so on down to one
+    patient; the parts' results are the piece's, as if it had run whole. The process then
+    screens at most that many pids at once, so it pays the failed attempt once."""
     state = _state(job)
+    parts = in_parts(
+        piece.first,
+        piece.last,
+        state.part_size,
+        lambda first, last: _screen_whole(job, Piece(first, last, piece.partition), state),
+    )
+    return functools.reduce(PieceResult.then, parts)
+
+
+def _screen_whole(job: FastJob, piece: Piece, state: _State) -> PieceResult:
     screener = state.screener
     chunk = screener.screen_range(Path(job.registry), job.as_of, piece.first, piece.last, piece.partition)
     screener.con.execute(EXPLAINED_SQL)
@@ -145,7 +191,7 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     ).fetchall()
     if state.engine is not None:
         problems += _explain(screener, state.engine, chunk, job.as_of, dict(eligible))
-    reasons = None
+    reasons: tuple[bytes, ...] = ()
     if state.reasons is not None:
         # the few rows whose explanation the SQL does not phrase (a contradiction in the record,
         # a derived value that could not be computed): the engine's, as with --explain open
@@ -155,7 +201,7 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
         problems += _explain(
             screener, state.uncertain_engine(), chunk, job.as_of, dict(eligible), pids_sql=pending
         )
-        reasons = _reason_bytes(screener.con)
+        reasons = (_reason_bytes(screener.con),)
     explained = screener.con.execute(
         "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
         "FROM explained ORDER BY pid"

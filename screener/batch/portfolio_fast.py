@@ -163,7 +163,9 @@ def run_portfolio_fast(
     progress = Progress(total, enabled=opts.progress)
     engines: dict[int, Engine] = {}
     try:
-        portfolio_screener = PortfolioVectorized(portfolio.rulesets, threads=max(opts.workers, 1))
+        portfolio_screener = PortfolioVectorized(
+            portfolio.rulesets, threads=max(opts.workers, 1), memory_limit=opts.memory_limit
+        )
     except BaseException:
         outputs.release()
         raise

@@ -365,6 +365,8 @@ class BatchOptions:
     summary: Path | None = None
     progress: bool = False
     overwrite: bool = False  # replace an earlier run's output files (--overwrite)
+    #: vectorized engine: DuckDB memory per process (a DuckDB size, "300MB"; None: DuckDB's default)
+    memory_limit: str | None = None
 
 
 @dataclass(frozen=True)

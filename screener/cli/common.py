@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
     return value
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
+_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_BYTES |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+MIN_MEMORY = 100 * 10**6  # below it DuckDB cannot hold one range's query of a rule set
+
+
+def memory_size(text: str) -> str:
+    """argparse type: a DuckDB memory size of at least 100MB ("300MB", "1.5GB", "512MiB")."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size such as 300MB or 1GB: {text!r}")
+    if float(match[1]) * _BYTES[match[2].upper()] < MIN_MEMORY:
+        raise argparse.ArgumentTypeError(f"at least 100MB: {text!r}")
+    return f"{match[1]}{match[2].upper().replace('I', 'i')}"
 
 
 def iso_date(text: str) -> date:

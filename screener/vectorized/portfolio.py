@@ -9,13 +9,14 @@ of :meth:`VectorizedScreener.iter_tables` for that rule set alone (tests/portfol
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from screener.model.rules import RuleSet
-from screener.vectorized.screen import TableChunk, VectorizedScreener, attach_registry
+from screener.vectorized.screen import TableChunk, VectorizedScreener, attach_registry, capped_connection
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,10 @@ class TrialChunk:
 class PortfolioVectorized:
     """The portfolio's rule sets compiled once, sharing one connection."""
 
-    def __init__(self, rulesets: Sequence[RuleSet], threads: int = 1) -> None:
-        import duckdb
-
-        self.con = duckdb.connect()
-        self.con.execute(f"SET threads TO {int(threads)}")
+    def __init__(
+        self, rulesets: Sequence[RuleSet], threads: int = 1, memory_limit: str | None = None
+    ) -> None:
+        self.con, self._spill = capped_connection(threads, memory_limit)
         self.screeners = [VectorizedScreener(r, con=self.con) for r in rulesets]
 
     def iter_tables(self, directory: Path, as_of: date, chunk_size: int = 100_000) -> Iterator[TrialChunk]:
@@ -56,3 +56,5 @@ class PortfolioVectorized:
         for screener in self.screeners:
             screener.close()
         self.con.close()
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)

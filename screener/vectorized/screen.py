@@ -10,6 +10,8 @@ reads a columnar registry (:mod:`screener.tables`) and prepares it in SQL
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -106,20 +108,29 @@ def _frame(columns: list[list[Any]], layout_columns: list[Column]) -> dict[str, 
 class VectorizedScreener:
     """Compile once; then :meth:`flatten` patients and :meth:`evaluate` them in one query."""
 
-    def __init__(self, ruleset: RuleSet, threads: int = 1, con: Any = None) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        threads: int = 1,
+        con: Any = None,
+        memory_limit: str | None = None,
+        spill: Path | None = None,
+    ) -> None:
         """``con``: a DuckDB connection to share (a portfolio screens every trial over one
         registry in one connection: :class:`screener.vectorized.portfolio.PortfolioVectorized`);
-        by default a new one, closed by :meth:`close`."""
-        import duckdb
+        by default a new one, closed by :meth:`close`, holding at most ``memory_limit`` (a DuckDB
+        size, "300MB") of buffers and spilling the rest to ``spill`` or a temporary directory
+        (:func:`capped_connection`)."""
 
         self.ruleset = ruleset
         self.layout = layout_of(ruleset)
         self.deriver = Deriver(ruleset)
         self.query: CompiledQuery = compile_sql(ruleset, self.layout)
         self._owns_con = con is None
-        self.con = duckdb.connect() if con is None else con
-        if self._owns_con:
-            self.con.execute(f"SET threads TO {int(threads)}")
+        self._spill: Path | None = None
+        if con is None:
+            con, self._spill = capped_connection(threads, memory_limit, spill)
+        self.con = con
         self._preparation: TablePreparation | None = None
         self._open_world: VectorizedScreener | None = None
         self._eligible: EligibleFromSQL | None = None
@@ -262,8 +273,33 @@ class VectorizedScreener:
     def close(self) -> None:
         if self._owns_con:
             self.con.close()
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
         if self._open_world is not None:
             self._open_world.close()
+
+
+def capped_connection(
+    threads: int = 1, memory_limit: str | None = None, spill: Path | None = None
+) -> tuple[Any, Path | None]:
+    """A new DuckDB connection with ``threads`` threads and, with ``memory_limit``, at most that much
+    memory for its buffers (DuckDB otherwise keeps freed buffers up to 80 % of the machine's RAM).
+    What does not fit spills to ``spill`` (DuckDB makes it when it needs it; the caller removes
+    it) or else to a new temporary directory, returned to be removed after closing."""
+    import duckdb
+
+    config: dict[str, Any] = {"threads": int(threads)}
+    owned: Path | None = None
+    if memory_limit is not None:
+        if spill is None:
+            spill = owned = Path(tempfile.mkdtemp(prefix="screener-spill-"))
+        config.update(memory_limit=memory_limit, temp_directory=str(spill))
+    try:
+        return duckdb.connect(":memory:", config=config), owned
+    except BaseException:
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+        raise
 
 
 def attach_registry(con: Any, directory: Path, partition: int | None = None) -> Sources:

@@ -9,12 +9,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from screener.batch.fast import DEFAULT_CHUNK
+from screener.batch.fast import DEFAULT_CHUNK, DEFAULT_MEMORY_LIMIT
 from screener.batch.outputs import checkpoint_path
 from screener.batch.runner import BatchOptions, BatchReport, run_batch
 from screener.batch.summary import RunInfo, render_html, render_table
 from screener.cli import exit_codes
-from screener.cli.common import add_as_of_argument, add_rules_argument, positive_int
+from screener.cli.common import add_as_of_argument, add_rules_argument, memory_size, positive_int
 from screener.errors import InputError
 from screener.outputs import export as exports
 
@@ -95,6 +95,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         type=positive_int,
         default=None,
         help="patients per task (default 200; vectorized: 100000)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=memory_size,
+        default=DEFAULT_MEMORY_LIMIT,
+        metavar="SIZE",
+        help=(
+            "vectorized engine: DuckDB memory per process, the main one and each worker (default "
+            f"{DEFAULT_MEMORY_LIMIT}); what does not fit spills to a temporary directory"
+        ),
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.add_argument(
@@ -272,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
         summary=args.summary,
         progress=not args.no_progress,
         overwrite=args.overwrite,
+        memory_limit=args.memory_limit,
     )
     checkpoint = checkpoint_path(args.out)
     if args.resume and not checkpoint.exists():
@@ -375,6 +386,7 @@ def run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         overwrite=args.overwrite,
         resume=args.resume,
+        memory_limit=args.memory_limit,
     )
     if args.engine == "vectorized":
         from screener.batch.portfolio_fast import run_portfolio_fast
