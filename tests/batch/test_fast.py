@@ -50,7 +50,7 @@ def registry(tmp_path: Path) -> tuple[Path, Path]:
 def test_rows_agree_with_the_engine_batch(tmp_path: Path, registry: tuple[Path, Path]) -> None:
     jsonl, tables = registry
     slow = run_batch(options([jsonl], tmp_path / "slow.jsonl", fmt="jsonl", chunk_size=200))
-    fast = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=5))
+    fast = run_fast_batch(options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=12))
     assert fast.complete and (fast.rows, fast.errors) == (slow.rows, slow.errors) == (22, 1)
     want = {r["patient_id"]: r for r in read_jsonl(tmp_path / "slow.jsonl")}
     rows = read_jsonl(tmp_path / "fast.jsonl")
@@ -108,7 +108,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     tmp_path: Path, registry: tuple[Path, Path]
 ) -> None:
     _, tables = registry  # chunks of 8 pids (each chunk plans the SQL again: ~2 s)
-    whole = run_fast_batch(options([tables], tmp_path / "whole.jsonl", fmt="jsonl", chunk_size=8))
+    whole = run_fast_batch(options([tables], tmp_path / "whole.jsonl", fmt="jsonl"))  # one range
     out = tmp_path / "out.jsonl"
     first = run_fast_batch(options([tables], out, fmt="jsonl", chunk_size=8, limit=9))
     assert not first.complete and first.records == 16 and not out.exists()
@@ -160,7 +160,7 @@ def test_explain_open_gives_the_engine_rows_to_patients_still_in_reach(
     run_batch(options([jsonl], tmp_path / "slow.jsonl", fmt="jsonl", chunk_size=200))
     want = {r["patient_id"]: r for r in read_jsonl(tmp_path / "slow.jsonl")}
     report = run_fast_batch(
-        options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=5), explain="open"
+        options([tables], tmp_path / "fast.jsonl", fmt="jsonl", chunk_size=12), explain="open"
     )
     assert report.complete and report.errors == 1  # p0007 only: no disagreement was reported
     rows = read_jsonl(tmp_path / "fast.jsonl")

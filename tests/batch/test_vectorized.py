@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +26,9 @@ from screener.vectorized.flatten import FlattenError
 RULESET = load_ruleset(RULES)
 ENGINE = Engine(RULESET)
 FAST = VectorizedScreener(RULESET)
+#: random registries per property here and in test_vectorized_tables (a thorough run:
+#: SCREENER_REGISTRY_EXAMPLES=200, docs/testing.md)
+EXAMPLES = int(os.environ.get("SCREENER_REGISTRY_EXAMPLES", "20"))
 
 
 def day(offset: int) -> str:
@@ -283,7 +287,7 @@ def test_ill_typed_value_is_refused_loudly() -> None:
     assert "positive" in row
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(patients(), min_size=1, max_size=4))
 def test_vectorized_agrees_with_durable_rules_on_every_criterion(datas: list[dict[str, Any]]) -> None:
     slow, fast = both(datas)

@@ -10,7 +10,6 @@ prepared tables themselves must equal those of the Python preparation.
 from __future__ import annotations
 
 import math
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,12 @@ from screener.vectorized.sql import OUTCOME_CODES
 from screener.yamlio import LineMap
 
 from .conftest import AS_OF, base_patient, variant
-from .test_vectorized import ENGINE, RULESET, patients
+from .test_vectorized import ENGINE, EXAMPLES, RULESET, patients
 
 FAST = VectorizedScreener(RULESET)
 DATES = (AS_OF, date(2026, 10, 1), date(2027, 2, 28), date(2024, 2, 29))
 # Random registries per test; the language suite and the random rule trees cover the routes
 # too. A longer search: SCREENER_REGISTRY_EXAMPLES=300 pytest tests/batch/test_vectorized_tables.py
-EXAMPLES = int(os.environ.get("SCREENER_REGISTRY_EXAMPLES", "30"))
 
 
 def people(datas: list[dict[str, Any]]) -> list[Patient]:

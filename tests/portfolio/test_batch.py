@@ -84,6 +84,21 @@ def _batch(
     return code, capsys.readouterr().out
 
 
+_LONG: dict[tuple[Path, str], tuple[int, str, Path]] = {}
+
+
+def _long(capsys: pytest.CaptureFixture[str], inputs: dict[str, Path], engine: str) -> tuple[int, str, Path]:
+    """The long rows of every trial on ``engine`` (exit code, stdout, rows file): one run per
+    module, which several tests read."""
+    key = (inputs["folder"], engine)
+    if key not in _LONG:
+        source = inputs["jsonl"] if engine == "durable" else inputs["registry"]
+        out = inputs["folder"] / f"long-{engine}.jsonl"
+        code, text = _batch(capsys, source, RULES, out, "--engine", engine)
+        _LONG[key] = (code, text, out)
+    return _LONG[key]
+
+
 def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -101,9 +116,9 @@ def test_portfolio_rows_and_funnels_equal_single_trial_batches(
     source = inputs["jsonl"] if engine == "durable" else inputs["registry"]
     folder = inputs["folder"] / engine
     folder.mkdir(exist_ok=True)
-    code, text = _batch(capsys, source, RULES, folder / "all.jsonl", "--engine", engine)
+    code, text, all_rows = _long(capsys, inputs, engine)
     assert code == (1 if engine == "durable" else 0)  # durable: the one unreadable line
-    rows = _rows(folder / "all.jsonl")
+    rows = _rows(all_rows)
     assert len(rows) == N_PATIENTS * len(TRIAL_DIRS)
     for trial_dir in TRIAL_DIRS:
         single_out = folder / f"{trial_dir.name}.jsonl"
@@ -115,16 +130,14 @@ def test_portfolio_rows_and_funnels_equal_single_trial_batches(
         single_lines = [line for line in single_text.splitlines() if not line.startswith("command:")]
         assert _section(text, trial) == single_lines
     if engine == "durable":
-        errors = _rows(folder / "all.jsonl.errors.jsonl")
+        errors = _rows(all_rows.with_name(all_rows.name + ".errors.jsonl"))
         assert len(errors) == 1 and errors[0]["line"] == N_PATIENTS + 1  # reported once, not once per trial
 
 
 def test_the_vectorized_pass_agrees_with_the_engine(
     inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = inputs["folder"]
-    _batch(capsys, inputs["jsonl"], RULES, folder / "engine.jsonl")
-    _batch(capsys, inputs["registry"], RULES, folder / "fast.jsonl", "--engine", "vectorized")
+    engine_rows, fast_rows = (_long(capsys, inputs, engine)[2] for engine in ("durable", "vectorized"))
 
     def decisions(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
         # the missing facts and near misses too: computed in SQL on the vectorized pass
@@ -139,7 +152,7 @@ def test_the_vectorized_pass_agrees_with_the_engine(
             for r in _rows(path)
         }
 
-    engine, fast = decisions(folder / "engine.jsonl"), decisions(folder / "fast.jsonl")
+    engine, fast = decisions(engine_rows), decisions(fast_rows)
     assert engine == fast
     assert {row[0] for row in engine.values()} == {"eligible", "incomplete", "ineligible"}
     assert any(u["missing"] for row in fast.values() for u in row[2])
@@ -154,11 +167,10 @@ def test_wide_is_the_patient_by_trial_matrix_of_the_long_rows(
     source = inputs["jsonl"] if engine == "durable" else inputs["registry"]
     folder = inputs["folder"] / f"wide-{engine}-{fmt}"
     folder.mkdir(exist_ok=True)
-    _batch(capsys, source, RULES, folder / "long.jsonl", "--engine", engine)
     _batch(capsys, source, RULES, folder / f"wide.{fmt}", "--engine", engine, "--wide")
     long = {
         (r["patient_id"], r["trial"]): (r["decision"], r["eligible_from"])
-        for r in _rows(folder / "long.jsonl")
+        for r in _rows(_long(capsys, inputs, engine)[2])
     }
     trials = sorted({t for _, t in long})
     if fmt == "jsonl":
