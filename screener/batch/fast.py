@@ -54,9 +54,9 @@ from screener.vectorized.reasons import unknown_cell_sql
 from screener.vectorized.screen import capped_connection
 from screener.vectorized.sql import ident, outcome_lists
 
-DEFAULT_CHUNK = 100_000
+DEFAULT_CHUNK = 50_000
 #: DuckDB memory per process of ``screener batch --engine vectorized`` (``--memory-limit``)
-DEFAULT_MEMORY_LIMIT = "300MB"
+DEFAULT_MEMORY_LIMIT = "200MB"
 
 
 def _literal(text: str) -> str:

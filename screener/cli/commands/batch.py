@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--chunk-size",
         type=positive_int,
         default=None,
-        help="patients per task (default 200; vectorized: 100000)",
+        help=f"patients per task (default 200; vectorized: {DEFAULT_CHUNK})",
     )
     parser.add_argument(
         "--memory-limit",
