@@ -56,7 +56,7 @@ from screener.vectorized.sql import ident, outcome_lists
 
 DEFAULT_CHUNK = 50_000
 #: DuckDB memory per process of ``screener batch --engine vectorized`` (``--memory-limit``)
-DEFAULT_MEMORY_LIMIT = "200MB"
+DEFAULT_MEMORY_LIMIT = "300MB"
 
 
 def _literal(text: str) -> str:
