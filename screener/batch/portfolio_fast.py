@@ -163,9 +163,7 @@ def run_portfolio_fast(
     progress = Progress(total, enabled=opts.progress)
     engines: dict[int, Engine] = {}
     try:
-        portfolio_screener = PortfolioVectorized(
-            portfolio.rulesets, threads=max(opts.workers, 1), memory_limit=opts.memory_limit
-        )
+        portfolio_screener = PortfolioVectorized(portfolio.rulesets, threads=max(opts.workers, 1))
     except BaseException:
         outputs.release()
         raise

@@ -9,7 +9,6 @@ of :meth:`VectorizedScreener.iter_tables` for that rule set alone (tests/portfol
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -56,5 +55,3 @@ class PortfolioVectorized:
         for screener in self.screeners:
             screener.close()
         self.con.close()
-        if self._spill is not None:
-            shutil.rmtree(self._spill, ignore_errors=True)

@@ -215,6 +215,7 @@ def test_a_broken_rule_set_is_named_and_the_others_screened(
     [
         (("--resume", "--engine", "vectorized"), "cannot be resumed yet"),
         (("--scheduler", "tcp://x:1"), "--scheduler"),
+        (("--engine", "vectorized", "--memory-limit", "300MB"), "does not cap DuckDB's memory yet"),
     ],
 )
 def test_what_a_portfolio_batch_does_not_do_is_refused_before_anything_is_written(

@@ -99,11 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--memory-limit",
         type=memory_size,
-        default=DEFAULT_MEMORY_LIMIT,
+        default=None,
         metavar="SIZE",
         help=(
-            "vectorized engine: DuckDB memory per process, the main one and each worker (default "
-            f"{DEFAULT_MEMORY_LIMIT}); what does not fit spills to a temporary directory"
+            "vectorized engine, one trial: DuckDB memory per process, the main one and each worker "
+            f"(default {DEFAULT_MEMORY_LIMIT}); what does not fit spills to a temporary directory"
         ),
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -282,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
         summary=args.summary,
         progress=not args.no_progress,
         overwrite=args.overwrite,
-        memory_limit=args.memory_limit,
+        memory_limit=args.memory_limit or DEFAULT_MEMORY_LIMIT,
     )
     checkpoint = checkpoint_path(args.out)
     if args.resume and not checkpoint.exists():
@@ -345,6 +345,8 @@ def _portfolio_refusals(args: argparse.Namespace) -> str | None:
         return "exports (--omop-cohort, --fhir-group...) are for one trial: use --rules DIR/<trial>"
     if args.explain != "none" and args.engine != "vectorized":
         return "--explain is for --engine vectorized (the durable engine explains every row)"
+    if args.memory_limit is not None:
+        return "--memory-limit: a portfolio batch does not cap DuckDB's memory yet; screen one trial with it"
     return None
 
 
@@ -386,7 +388,6 @@ def run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         overwrite=args.overwrite,
         resume=args.resume,
-        memory_limit=args.memory_limit,
     )
     if args.engine == "vectorized":
         from screener.batch.portfolio_fast import run_portfolio_fast
