@@ -101,7 +101,11 @@ PROFILES: dict[str, tuple[list[str], list[str]]] = {
     "engine": (_ENGINE_MODULES, _ENGINE_TESTS),
     "compile": (["screener/engine/compile.py"], _ENGINE_TESTS),
     "vectorized": (["screener/vectorized/sql.py", "screener/vectorized/screen.py"], _FAST_TESTS),
-    "prepare": (["screener/vectorized/prepare.py", "screener/vectorized/flatten.py"], _FAST_TESTS),
+    # the SQL-prepared route against the Python one, and the units only the SQL converts
+    "prepare": (
+        ["screener/vectorized/prepare.py", "screener/vectorized/flatten.py"],
+        [*_FAST_TESTS, "tests/batch/test_vectorized_tables.py", "tests/batch/test_units_sql.py"],
+    ),
     "clinical": (
         [
             "screener/clinical/renal.py",
