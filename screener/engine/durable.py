@@ -89,6 +89,7 @@ class DurableRuleset:
         complete = dre.complete_and_start_action
         with _LOCK:
             state: int | None = None
+            message: Any = None  # the firing whose action is running (not yet completed)
             try:
                 batch = facts
                 for _ in range(max_rounds):
@@ -109,8 +110,13 @@ class DurableRuleset:
                     raise EngineError(f"derived facts did not settle after {max_rounds} rounds")
             finally:
                 if state is not None:
-                    # drain anything still queued, then empty the session for reuse
+                    # an action that raised is still "running" in the core, which then starts no
+                    # other for this state: complete it and every one queued behind it, or the
+                    # next run on this rule set fires nothing at all
                     with contextlib.suppress(Exception):
+                        if message:
+                            while complete(handle, state):
+                                pass
                         while dre.start_action_for_state(handle, state):
                             complete(handle, state)
                 if asserted:

@@ -55,3 +55,22 @@ def test_duplicate_ids_raise_instead_of_losing_a_fact() -> None:
         assert _run(ruleset, [{"kind": "fact", "id": "f1", "value": 5}]) == [("big", ("f1",))]
     finally:
         ruleset.close()
+
+
+def test_an_action_that_raises_leaves_the_session_ready_for_the_next_run() -> None:
+    """The first firing's action raises with others still queued: the error reaches the caller,
+    the queued actions are drained and the facts retracted, and the next run fires as a fresh one."""
+    ruleset = DurableRuleset("driver_test", RULES)
+
+    def broken(rule: str, matched: dict[str, dict[str, Any]]) -> None:
+        raise RuntimeError(f"action for {rule} failed")
+
+    try:
+        facts = [{"kind": "fact", "id": "f1", "name": "x", "value": 5}]
+        with pytest.raises(RuntimeError, match=r"action for \w+ failed"):
+            ruleset.run(facts, broken)
+        assert dre.get_facts(ruleset._handle, "0") == "[]"
+        assert _run(ruleset, facts) == [("big", ("f1",)), ("double", ("f1",)), ("pair", ("d1", "f1"))]
+        assert dre.get_facts(ruleset._handle, "0") == "[]"
+    finally:
+        ruleset.close()
