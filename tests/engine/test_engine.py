@@ -307,3 +307,37 @@ def test_earliest_possible_and_conflicts_validate_against_the_result_schema(engi
     )
     validator = Draft202012Validator(schema("result.schema.json"), format_checker=FormatChecker())
     assert not list(validator.iter_errors(doc))
+
+
+def test_a_screening_whose_action_raised_leaves_the_engine_screening_the_next_patient_right(
+    ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One firing's callback raises (a bug, or data nothing foresaw): that screening fails, and
+    the same engine then screens the next patient as a fresh one does (it used to fire nothing
+    and fail every later patient with a misleading type error)."""
+    patient = load_patient(EXAMPLE_PATIENT)
+    with Engine(ruleset) as fresh:
+        want = fresh.screen(patient, AS_OF)
+    with Engine(ruleset) as engine:
+        working = engine._glue.action
+        firings = 0
+
+        def failing_on_the_third_firing(fired):  # type: ignore[no-untyped-def]
+            act = working(fired)
+
+            def action(rule, matched):  # type: ignore[no-untyped-def]
+                nonlocal firings
+                firings += 1
+                if firings == 3:
+                    raise RuntimeError("an action failed")
+                return act(rule, matched)
+
+            return action
+
+        monkeypatch.setattr(engine._glue, "action", failing_on_the_third_firing)
+        with pytest.raises(RuntimeError, match="an action failed"):
+            engine.screen(patient, AS_OF)
+        monkeypatch.setattr(engine._glue, "action", working)
+        got = engine.screen(patient, AS_OF)
+    assert want.decision == got.decision == "eligible"
+    assert [(c.id, c.outcome) for c in got.criteria] == [(c.id, c.outcome) for c in want.criteria]
