@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -168,13 +169,22 @@ def screen_piece(job: FastJob, piece: Piece) -> PieceResult:
     patient; the parts' results are the piece's, as if it had run whole. The process then
     screens at most that many pids at once, so it pays the failed attempt once."""
     state = _state(job)
+    most = state.part_size.most
     parts = in_parts(
         piece.first,
         piece.last,
         state.part_size,
         lambda first, last: _screen_whole(job, Piece(first, last, piece.partition), state),
     )
-    return functools.reduce(PieceResult.then, parts)
+    result = functools.reduce(PieceResult.then, parts)
+    if state.part_size.most != most:  # said once per process and size: each part costs ~2 s
+        print(
+            f"screener: DuckDB ran out of its --memory-limit ({job.memory_limit or 'default'}) on "
+            f"{piece.last - piece.first + 1:,} patients at once; this process now screens "
+            f"{state.part_size.most:,} at a time, which is slower (a larger --memory-limit is faster)",
+            file=sys.stderr,
+        )
+    return result
 
 
 def _screen_whole(job: FastJob, piece: Piece, state: _State) -> PieceResult:

@@ -125,11 +125,11 @@ def test_in_parts_calls_once_for_an_empty_or_single_range_and_raises_for_one_pid
 
 
 def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A piece over 6 pids and a COPY of rows over 3 pids run out of DuckDB memory (made to):
     the run screens and writes them in smaller parts, the rows and errors are the bytes of a
-    run that had the memory, and no spill directory is left behind."""
+    run that had the memory, no spill directory is left behind, and the user is told once."""
     import duckdb
 
     from screener.batch import fast, fast_piece
@@ -172,7 +172,12 @@ def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_ro
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    capsys.readouterr()
     tight = run_fast_batch(options([tables], tmp_path / "tight.jsonl", fmt="jsonl", memory_limit="100MB"))
+    assert capsys.readouterr().err.splitlines() == [
+        "screener: DuckDB ran out of its --memory-limit (100MB) on 13 patients at once; this process "
+        "now screens 6 at a time, which is slower (a larger --memory-limit is faster)"
+    ]
     assert screened == [(0, 12), (0, 5), (6, 11), (12, 12)]  # halved once, then parts of 6
     assert copies == ["0-12", "0-5", "0-2", "3-5", "6-8", "9-11", "12-12"]  # 13 -> 6 -> 3 pids
     assert tight.complete and (tight.rows, tight.errors) == (plain.rows, plain.errors) == (12, 1)
