@@ -68,9 +68,10 @@ _ELIGIBLE_FROM = "CASE WHEN ex.pid IS NOT NULL THEN ex.eligible_from ELSE el.eli
 
 
 def _row_sql(criteria: tuple[str, ...], fmt: str, provenance: dict[str, str]) -> str:
-    """SELECT of the current chunk's rows (before WHERE): ``outcomes`` joined to ``registry_patients`` and to
-    ``explained`` (the engine's missing facts, eligible-from date and near misses, if any),
-    with the run's provenance columns (:mod:`screener.outputs.provenance`) on every row."""
+    """SELECT of the current chunk's rows, without WHERE: ``outcomes`` joined to
+    ``registry_patients`` and to ``explained`` (the engine's missing facts, eligible-from date
+    and near misses, if any), with the run's provenance columns
+    (:mod:`screener.outputs.provenance`) on every row."""
     parts = outcome_lists(criteria)
     stamp = ", ".join(f"{_literal(provenance[c])} AS {ident(c)}" for c in PROVENANCE_COLUMNS)
     if fmt == "jsonl":

@@ -59,7 +59,7 @@ def test_a_memory_size_that_duckdb_would_refuse_or_choke_on_is_refused(text: str
         memory_size(text)
 
 
-def test_the_batch_command_refuses_a_bad_limit_before_reading_anything(
+def test_the_batch_command_refuses_a_bad_limit_or_one_for_the_durable_engine_before_reading_anything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stop:
@@ -67,6 +67,11 @@ def test_the_batch_command_refuses_a_bad_limit_before_reading_anything(
               "--memory-limit", "50MB"])  # fmt: skip
     assert stop.value.code == 2
     assert "--memory-limit: at least 100MB: '50MB'" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+    jsonl = write_jsonl(tmp_path / "r.jsonl", [variant(0)])
+    out = str(tmp_path / "o.csv")
+    code = main(["batch", str(jsonl), "--out", out, "--memory-limit", "300MB", "--no-progress"])  # durable
+    assert code == 2 and "--memory-limit is for --engine vectorized" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
 
 

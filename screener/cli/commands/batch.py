@@ -261,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exit_codes.INPUT_ERROR
+    if args.memory_limit is not None and args.engine != "vectorized":
+        print("screener: --memory-limit is for --engine vectorized (DuckDB's memory)", file=sys.stderr)
+        return exit_codes.INPUT_ERROR
     fmt = args.format or OUT_SUFFIXES[args.out.suffix.lower()]
     exports.check_targets(args)  # before screening: an export that cannot be written fails now
     if args.audit_log:
