@@ -33,10 +33,8 @@ class TrialChunk:
 class PortfolioVectorized:
     """The portfolio's rule sets compiled once, sharing one connection."""
 
-    def __init__(
-        self, rulesets: Sequence[RuleSet], threads: int = 1, memory_limit: str | None = None
-    ) -> None:
-        self.con, self._spill = capped_connection(threads, memory_limit)
+    def __init__(self, rulesets: Sequence[RuleSet], threads: int = 1) -> None:
+        self.con, _ = capped_connection(threads)  # not capped: see batch --memory-limit
         self.screeners = [VectorizedScreener(r, con=self.con) for r in rulesets]
 
     def iter_tables(self, directory: Path, as_of: date, chunk_size: int = 100_000) -> Iterator[TrialChunk]:
