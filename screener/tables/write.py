@@ -371,6 +371,44 @@ class RegistryWriter:
     _closed: bool
     _summary: TablesSummary | None
 
+    def _start(
+        self,
+        directory: str | Path,
+        chunk_size: int,
+        overwrite: bool,
+        sources: Iterable[str | Path],
+        partitions: int,
+    ) -> Any:
+        """Check the arguments and the target, make the temporary folder (one subfolder per
+        table) beside it and zero the counts; return the duckdb module (refused, with how to
+        install it, when it is missing)."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
+        if not 1 <= partitions <= MAX_PARTITIONS:
+            raise ValueError(f"partitions must be 1 to {MAX_PARTITIONS}, got {partitions}")
+        self.directory = Path(directory)
+        self.chunk_size = chunk_size
+        self.partitions = partitions
+        self.overwrite = overwrite
+        self.sources = tuple(str(s) for s in sources)
+        check_target(self.directory, overwrite)
+        try:
+            import duckdb
+        except ImportError:
+            raise ScreenerError("columnar tables need DuckDB: pip install 'screener[batch]'") from None
+        self._target = self.directory.resolve()  # "out/", "." or a path through ".." have a real name
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = new_sibling(self._target, "tmp")
+        for table in TABLES:
+            (self._tmp / table).mkdir()
+        self._patients = 0
+        self._parts = 0
+        self._errors = 0
+        self._rows = dict.fromkeys(TABLES, 0)
+        self._summary = None
+        self._closed = False
+        return duckdb
+
     def _pending(self) -> bool:
         raise NotImplementedError
 
@@ -461,37 +499,12 @@ class TablesWriter(RegistryWriter):
         sources: Iterable[str | Path] = (),
         partitions: int = 1,
     ) -> None:
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
-        if not 1 <= partitions <= MAX_PARTITIONS:
-            raise ValueError(f"partitions must be 1 to {MAX_PARTITIONS}, got {partitions}")
-        self.directory = Path(directory)
-        self.chunk_size = chunk_size
-        self.partitions = partitions
+        duckdb = self._start(directory, chunk_size, overwrite, sources, partitions)
         self._partition_of: list[int] = []  # of each buffered patient, in pid order
-        self.overwrite = overwrite
-        self.sources = tuple(str(s) for s in sources)
-        self._check_target()
-        try:
-            import duckdb
-        except ImportError:
-            raise ScreenerError("columnar tables need DuckDB: pip install 'screener[batch]'") from None
-
-        self._target = self.directory.resolve()  # "out/", "." or a path through ".." have a real name
-        self._target.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = new_sibling(self._target, "tmp")
-        for table in TABLES:
-            (self._tmp / table).mkdir()
         self._con = duckdb.connect(":memory:")
-        self._patients = 0
         self._buffered = 0
-        self._parts = 0
-        self._errors = 0
-        self._rows = dict.fromkeys(TABLES, 0)
         self._columns: dict[str, list[list[Any]]] = {}
         self._reset()
-        self._summary: TablesSummary | None = None
-        self._closed = False
 
     # ------------------------------------------------------------------ public
 
@@ -531,9 +544,6 @@ class TablesWriter(RegistryWriter):
 
     def _drop(self) -> None:
         self._columns = {}
-
-    def _check_target(self) -> None:
-        check_target(self.directory, self.overwrite)
 
     def _reset(self) -> None:
         self._columns = {table: [[] for _ in columns] for table, columns in TABLES.items()}

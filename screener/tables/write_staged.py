@@ -37,11 +37,10 @@ from screener.importers.core import ImportIssue
 from screener.model.patient import Patient
 from screener.tables.layout import TABLES
 from screener.tables.load_record import load_record
-from screener.tables.place import MAX_PARTITIONS, check_target, new_sibling, part_name, partition_of
+from screener.tables.place import new_sibling, part_name, partition_of
 from screener.tables.staged import Staged
 from screener.tables.write import (
     RegistryWriter,
-    TablesSummary,
     _column,
     _sql_string,
     patient_columns,
@@ -74,26 +73,8 @@ class StagedWriter(RegistryWriter):
         threads: int | None = None,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
     ) -> None:
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
-        if not 1 <= partitions <= MAX_PARTITIONS:
-            raise ValueError(f"partitions must be 1 to {MAX_PARTITIONS}, got {partitions}")
-        self.directory = Path(directory)
-        self.chunk_size = chunk_size
-        self.partitions = partitions
-        self.overwrite = overwrite
-        self.sources = tuple(str(s) for s in sources)
-        check_target(self.directory, overwrite)
-        try:
-            import duckdb
-        except ImportError:
-            raise ScreenerError("columnar tables need DuckDB: pip install 'screener[batch]'") from None
-        self._target = self.directory.resolve()
-        self._target.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = new_sibling(self._target, "tmp")
+        duckdb = self._start(directory, chunk_size, overwrite, sources, partitions)
         self._spill = new_sibling(self._target, "spill")
-        for table in TABLES:
-            (self._tmp / table).mkdir()
         config: dict[str, Any] = {"temp_directory": str(self._spill), "memory_limit": memory_limit}
         if threads is not None:
             config["threads"] = threads
@@ -102,14 +83,8 @@ class StagedWriter(RegistryWriter):
             spec = ", ".join(f"{_q(n)} {t}" for n, t in columns)
             self.con.execute(f"CREATE TEMP TABLE sw_ready_{table} ({spec})")
             self.con.execute(f"CREATE TEMP TABLE sw_fb_{table} ({spec})")
-        self._patients = 0  # pids given so far
         self._written = 0  # patients written in parts
-        self._parts = 0
-        self._errors = 0
         self._records = 0
-        self._rows = dict.fromkeys(TABLES, 0)
-        self._closed = False
-        self._summary: TablesSummary | None = None
 
     @property
     def records(self) -> int:
