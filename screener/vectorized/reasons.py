@@ -11,20 +11,27 @@ SQL over the tables the rule query reads (``p``, ``pw``, ``e``, ``c``: the SQL r
 Python step per patient. Python writes per rule set the constant text once (a leaf's
 subject words, labels, units, thresholds, the facts behind a derived value).
 
-Every node of a criterion's tree becomes three columns:
+Every node of a criterion's tree becomes two columns:
 
 * ``v``: its value (TRUE / FALSE / NULL for unknown), as :mod:`screener.vectorized.sql`;
 * ``m``: when ``v`` is unknown, the missing facts (``Verdict.missing``), merged in order
   without repeats as ``explain._merge``;
-* ``n``: its numeric evidence (``Verdict.evidence`` with a margin), each as the leaf's
-  truth ``o`` and its near-miss text ``t``; the rest of the evidence never makes a near
-  miss and is not carried.
 
 and ``f``: whether an unknown leaf under it lacks something this SQL does not phrase
 (a contradiction in the record, a derived value that could not be computed): the
 patient's row is then made by the engine (:mod:`screener.batch.fast_piece`), so it is
 the engine's whatever happens. Groups are evaluated bottom-up one tree level per
 projection, so no child expression is repeated in its parent.
+
+A node's numeric evidence (``Verdict.evidence`` with a margin: what near misses are made
+of) is not carried as a list up the tree: each numeric test under it is a
+:class:`Source` with the condition, over the ``v`` columns, under which the node keeps it
+(a group settled by its decisive value keeps its children of that value, otherwise all of
+them; ``first_known`` its first known child). A failing criterion's near misses are then
+its sources whose condition holds and whose test is on the failing side, in tree order:
+the engine's ``evidence`` filtered as ``runner.near_misses`` filters it, built only for
+those few tests (lists of every test's evidence for every patient were half of the
+query's time and most of its memory).
 
 The result is the temporary table ``reasons`` (pid, ``unknown``, ``near_misses``,
 ``engine``); ``tests/batch/test_reasons.py`` compares it with the engine's rows.
@@ -44,10 +51,11 @@ from screener.vectorized.sql import comparison, ident, literal
 
 _EMPTY_TEXT = "CAST([] AS VARCHAR[])"
 _NULL_TEXT = "CAST(NULL AS VARCHAR[])"
-#: one numeric test's evidence: the leaf's truth, its template (``k``), the compared value and
-#: the record's label (NULL for a patient's fact); written as text only where it is a near miss
-_EVIDENCE = "STRUCT(o BOOLEAN, k INTEGER, x DOUBLE, l VARCHAR)"
-_EMPTY_EVIDENCE = f"CAST([] AS {_EVIDENCE}[])"
+#: one near miss: the criterion, its test's template (``k``), the compared value and the
+#: record's label (NULL for a patient's fact); written as text in ``Reasons``' second query
+_NEAR = "STRUCT(c VARCHAR, k INTEGER, x DOUBLE, l VARCHAR)"
+_EMPTY_NEAR = f"CAST([] AS {_NEAR}[])"
+_NULL_NEAR = f"CAST(NULL AS {_NEAR}[][])"
 _PW_MARK = "/*pw*/"  # where a record relation takes the patient's facts (known once all is compiled)
 
 
@@ -79,12 +87,51 @@ def _python_number(x: float) -> str:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A numeric test's evidence as seen from a node above it (see the module).
+
+    ``when``: the conditions (SQL, all must hold) under which the node keeps it; ``truth``: a
+    test's value, a near miss where it is the criterion's failing side (None: ``item`` is a
+    quantifier's list of its records' near misses, already filtered); ``item``: SQL, a
+    ``_NEAR`` struct, or a list of them."""
+
+    when: tuple[str, ...]
+    truth: str | None
+    item: str
+
+    def under(self, condition: str) -> Source:
+        return Source((condition, *self.when), self.truth, self.item)
+
+    def named(self, expr: str, name: str) -> Source:
+        """The same with the column ``name`` read where its expression ``expr`` was written."""
+        return Source(
+            tuple(w.replace(expr, name) for w in self.when),
+            None if self.truth is None else self.truth.replace(expr, name),
+            self.item,
+        )
+
+    def near(self, failing_side: str) -> str:
+        """SQL: this source's near misses where every condition holds (a list, or NULL)."""
+        if self.truth is None:
+            return f"CASE WHEN {' AND '.join(self.when) or 'TRUE'} THEN {self.item} END"
+        conditions = " AND ".join((*self.when, f"{self.truth} = {failing_side}"))
+        return f"CASE WHEN {conditions} THEN [{self.item}] END"
+
+
+def near_list(sources: list[str]) -> str:
+    """SQL: the near misses of ``sources`` (each a list or NULL), one after the other."""
+    if not sources:
+        return _EMPTY_NEAR
+    return f"flatten(list_filter([{', '.join(sources)}], lambda x: x IS NOT NULL))"
+
+
+@dataclass(frozen=True)
 class Cols:
-    """The SQL of one node's four columns (see the module)."""
+    """The SQL of one node's columns and its evidence (see the module)."""
 
     v: str
     m: str
-    n: str
+    e: tuple[Source, ...]
     f: str
 
 
@@ -102,23 +149,17 @@ class _Tree:
         self.count += 1
         while len(self.layers) <= 2 * height + 1:
             self.layers.append([])
-        names = Cols(*(ident(f"{part}{k}") for part in "vmnf"))
-        # a subtree without numeric tests, or with nothing the engine must word, has constant
-        # evidence or flag: no column (a smaller query plans faster)
-        names = Cols(
-            names.v,
-            names.m,
-            _EMPTY_EVIDENCE if cols.n == _EMPTY_EVIDENCE else names.n,
-            "FALSE" if cols.f == "FALSE" else names.f,
-        )
+        v, m, f = (ident(f"{part}{k}") for part in "vmf")
+        # a subtree with nothing the engine must word has a constant flag: no column (a smaller
+        # query plans faster)
+        f = "FALSE" if cols.f == "FALSE" else f
         # the value first; the explanation a level later reads it as a column (DuckDB plans a
         # repeated boolean expression far more slowly than a repeated column)
-        self.layers[2 * height].append(f"{cols.v} AS {names.v}")
-        self.layers[2 * height + 1].append(f"{cols.m.replace(cols.v, names.v)} AS {names.m}")
-        for value, name in ((cols.n, names.n), (cols.f, names.f)):
-            if value != name:
-                self.layers[2 * height + 1].append(f"{value.replace(cols.v, names.v)} AS {name}")
-        return names
+        self.layers[2 * height].append(f"{cols.v} AS {v}")
+        self.layers[2 * height + 1].append(f"{cols.m.replace(cols.v, v)} AS {m}")
+        if f != "FALSE":
+            self.layers[2 * height + 1].append(f"{cols.f.replace(cols.v, v)} AS {f}")
+        return Cols(v, m, tuple(s.named(cols.v, v) for s in cols.e), f)
 
     def relation(self, base: str) -> str:
         out = base
@@ -131,7 +172,8 @@ def group_cols(op: str, children: list[Cols]) -> Cols:
     """A group's columns from its children's, by :func:`screener.engine.explain.combine_verdicts`:
     a value that settles the group keeps the evidence of the children that have it; an unknown
     group all children's evidence and its unknown children's missing facts; ``not`` its child's;
-    ``first_known`` its first known child's, or every child's missing facts."""
+    ``first_known`` its first known child's, or every child's missing facts. Evidence is kept
+    under conditions on the values (:class:`Source`), in the children's order."""
     connective = GROUPS[op].sql
     vs = [c.v for c in children]
     if connective == "NOT":
@@ -142,30 +184,31 @@ def group_cols(op: str, children: list[Cols]) -> Cols:
         v = "(" + f" {connective} ".join(vs) + ")"
     else:
         v = f"{connective}({', '.join(vs)})"
-    no_evidence = all(c.n == _EMPTY_EVIDENCE for c in children)
     no_flag = all(c.f == "FALSE" for c in children)
     if op == "not":
         (child,) = children
-        return Cols(v, child.m, child.n, child.f)
+        return Cols(v, child.m, child.e, child.f)
     if op == "first_known":
         m_cases = " ".join(f"WHEN {c.v} IS NOT NULL THEN {_NULL_TEXT}" for c in children)
-        n_cases = " ".join(f"WHEN {c.v} IS NOT NULL THEN {c.n}" for c in children)
         m = f"(CASE {m_cases} ELSE {concat([c.m for c in children])} END)"
         f = "FALSE" if no_flag else f"coalesce({v} IS NULL AND ({' OR '.join(c.f for c in children)}), FALSE)"
-        n = _EMPTY_EVIDENCE if no_evidence else f"(CASE {n_cases} ELSE {_EMPTY_EVIDENCE} END)"
-        return Cols(v, m, n, f)
+        kept: list[Source] = []
+        for i, c in enumerate(children):  # the first known child's evidence
+            first = " AND ".join([f"{c.v} IS NOT NULL", *(f"{b.v} IS NULL" for b in children[:i])])
+            kept += [s.under(f"({first})") for s in c.e]
+        return Cols(v, m, tuple(kept), f)
     decisive = GROUPS[op].decisive
     assert decisive is not None
     # a known child's m is NULL (each node's m is set only when it is unknown)
     m = f"(CASE WHEN {v} IS NULL THEN {concat([f'coalesce({c.m}, {_EMPTY_TEXT})' for c in children])} END)"
     d = literal(decisive)
-    every = concat([c.n for c in children])
-    settled = concat([f"CASE WHEN {c.v} = {d} THEN {c.n} ELSE {_EMPTY_EVIDENCE} END" for c in children])
     # a flag counts where the group is unknown and the child's missing facts are kept
     unknown = " OR ".join(f"({c.v} IS NULL AND {c.f})" for c in children)
     f = "FALSE" if no_flag else f"coalesce({v} IS NULL AND ({unknown}), FALSE)"
-    n = _EMPTY_EVIDENCE if no_evidence else f"(CASE WHEN {v} = {d} THEN {settled} ELSE {every} END)"
-    return Cols(v, m, n, f)
+    # settled by its decisive value: the children of that value; otherwise every child (a NULL
+    # condition keeps nothing: conditions are only ever joined with AND)
+    e = tuple(s.under(f"({v} IS DISTINCT FROM {d} OR {c.v} = {d})") for c in children for s in c.e)
+    return Cols(v, m, e, f)
 
 
 def _subject(node: FactTest | FieldTest) -> str:
@@ -217,6 +260,8 @@ class ReasonCompiler:
         self.quantifiers: list[str] = []
         self.used: set[str] = set()
         self.templates: list[tuple[str, float, str]] = []  # numeric tests: subject, threshold, unit
+        self.criterion_id = ""  # the criterion being compiled, and the value of its test that fails it
+        self.failing_side = "TRUE"
         criteria = [self._criterion(c) for c in ruleset.criteria]
         self.sql = self._assemble(criteria)
         self.near_sql = self._near_sql()
@@ -257,14 +302,14 @@ class ReasonCompiler:
         )
         return text, f"coalesce({self._pw(name + '.__murky', 'FALSE')}, FALSE)"
 
-    def _evidence(self, truth: str, value: str, node: FactTest | FieldTest, label: str) -> str:
-        """SQL: the numeric evidence of a leaf (empty unless compared with a number threshold)."""
+    def _evidence(self, truth: str, value: str, node: FactTest | FieldTest, label: str) -> tuple[Source, ...]:
+        """The numeric evidence of a leaf (none unless compared with a number threshold)."""
         if not _numeric(node):
-            return _EMPTY_EVIDENCE
+            return ()
         self.templates.append((_subject(node), float(node.comparison.value), node.unit or ""))
         k = len(self.templates)
-        item = f"{{'o': {truth}, 'k': {k}, 'x': CAST({value} AS DOUBLE), 'l': {label}}}"
-        return f"(CASE WHEN {truth} IS NOT NULL THEN [{item}] ELSE {_EMPTY_EVIDENCE} END)"
+        item = f"{{'c': {literal(self.criterion_id)}, 'k': {k}, 'x': CAST({value} AS DOUBLE), 'l': {label}}}"
+        return (Source((), truth, item),)
 
     # ------------------------------------------------------------------ patient-level tree
 
@@ -312,13 +357,13 @@ class ReasonCompiler:
         evidence_free = flag_free = True
         if node.where is None:
             self.ctes.append(
-                f"{name} AS (SELECT r.pid AS pid, TRUE AS v, {_NULL_TEXT} AS m, {_EMPTY_EVIDENCE} AS n, "
+                f"{name} AS (SELECT r.pid AS pid, TRUE AS v, {_NULL_TEXT} AS m, {_EMPTY_NEAR} AS n, "
                 f"FALSE AS f FROM {table} r{where} GROUP BY r.pid)"
             )
         else:
             tree = _Tree(f"{name}_")
             root, _ = self._where(node.where, node.record, tree)
-            evidence_free, flag_free = root.n == _EMPTY_EVIDENCE, root.f == "FALSE"
+            evidence_free, flag_free = not root.e, root.f == "FALSE"
             prefix = "m" if node.record == "exposure" else "c"  # the engine's record ids
             base = (
                 f"(SELECT r.*, {_label(node.record)} AS label, {_PW_MARK}"
@@ -332,17 +377,29 @@ class ReasonCompiler:
                 f"CASE WHEN bool_or({root.v} = {d}) THEN {d} WHEN bool_or({root.v} IS NULL) THEN NULL "
                 f"ELSE {literal(not decisive)} END"
             )
-            # the records in the engine's order: sorted by id, as text
+            # each record's near misses (its tests on the criterion's failing side that its
+            # tree keeps); the quantifier keeps those of the records of its decisive value, or
+            # all; the records in the engine's order: sorted by id, as text
+            near = near_list([s.near(self.failing_side) for s in root.e])
+            relation = (
+                tree.relation(base)
+                if evidence_free
+                else f"(SELECT *, {near} AS __near FROM {tree.relation(base)})"
+            )
+            lists = (
+                f"{_NULL_NEAR} AS nd, {_NULL_NEAR} AS na"
+                if evidence_free
+                else f"list(__near ORDER BY rid) FILTER (WHERE {root.v} = {d} AND len(__near) > 0) AS nd, "
+                "list(__near ORDER BY rid) FILTER (WHERE len(__near) > 0) AS na"
+            )
             self.ctes.append(
                 f"{name} AS (SELECT pid, v, CASE WHEN v IS NULL THEN flatten(ms) END AS m, "
                 f"CASE WHEN v = {d} THEN flatten(nd) ELSE flatten(na) END AS n, "
                 "coalesce(v IS NULL AND f, FALSE) AS f FROM ("
                 f"SELECT pid, {v} AS v, "
-                f"list({root.m} ORDER BY rid) FILTER (WHERE {root.v} IS NULL) AS ms, "
-                f"list({root.n} ORDER BY rid) FILTER (WHERE {root.v} = {d}) AS nd, "
-                f"list({root.n} ORDER BY rid) AS na, "
+                f"list({root.m} ORDER BY rid) FILTER (WHERE {root.v} IS NULL) AS ms, {lists}, "
                 f"bool_or({root.f}) FILTER (WHERE {root.v} IS NULL) AS f "
-                f"FROM {tree.relation(base)} GROUP BY pid))"
+                f"FROM {relation} GROUP BY pid))"
             )
         self.quantifiers.append(name)
         absent_value = ABSENT[node.absent]
@@ -354,8 +411,8 @@ class ReasonCompiler:
 
         v = f"(CASE WHEN {col('hit')} THEN {col('v')} ELSE {absent} END)"
         m = f"(CASE WHEN {col('hit')} THEN {col('m')} ELSE {none_missing} END)"
-        n = _EMPTY_EVIDENCE if evidence_free else f"coalesce({col('n')}, {_EMPTY_EVIDENCE})"
-        return Cols(v, m, n, "FALSE" if flag_free else f"coalesce({col('f')}, FALSE)")
+        e = () if evidence_free else (Source((col("hit"),), None, col("n")),)
+        return Cols(v, m, e, "FALSE" if flag_free else f"coalesce({col('f')}, FALSE)")
 
     def _where(self, node: Group | FieldTest, record: str, tree: _Tree) -> tuple[Cols, int]:
         if isinstance(node, FieldTest):
@@ -397,6 +454,8 @@ class ReasonCompiler:
     # ------------------------------------------------------------------ criteria and rows
 
     def _criterion(self, c: Criterion) -> tuple[Criterion, Cols, _Tree]:
+        self.criterion_id = c.id
+        self.failing_side = literal(c.type != "inclusion")  # an exclusion fails when its test holds
         tree = _Tree(f"t{len(self.quantifiers)}_{c.id}_")
         root, _ = self._node(c.test, tree)
         return c, root, tree
@@ -459,21 +518,17 @@ class ReasonCompiler:
         for c, root, _ in criteria:
             failing_side = c.type != "inclusion"  # an exclusion fails when its test holds
             assert criterion_outcome(c.type, failing_side) == "fail"
-            fails = f"coalesce({root.v} = {literal(failing_side)}, FALSE)"
+            fails = f"{root.v} = {literal(failing_side)}"
             unknown.append(
                 f"CASE WHEN {root.v} IS NULL THEN {{'id': {literal(c.id)}, 'missing': {dedup(root.m)}}} END"
             )
-            tagged = f"{{'c': {literal(c.id)}, 'k': x.k, 'x': x.x, 'l': x.l}}"
-            near.append(
-                f"CASE WHEN {fails} THEN list_transform(list_filter({root.n}, lambda x: x.o = "
-                f"{literal(failing_side)}), lambda x: {tagged}) END"
-            )
+            near += [s.under(fails).near(literal(failing_side)) for s in root.e]
             flags.append(f"({root.v} IS NULL AND {root.f})")
         with_clause = ("WITH " + ",\n".join(self.ctes) + "\n") if self.ctes else ""
         return (
             f"{with_clause}SELECT pid, "
             f"list_filter([{', '.join(unknown)}], lambda x: x IS NOT NULL) AS unknown, "
-            f"flatten(list_filter([{', '.join(near)}], lambda x: x IS NOT NULL)) AS near, "
+            f"{near_list(near)} AS near, "
             f"coalesce({' OR '.join(flags) or 'FALSE'}, FALSE) AS engine FROM {relation}"
         )
 

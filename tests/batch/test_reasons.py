@@ -31,7 +31,7 @@ from screener.batch.runner import BatchOptions, run_batch, screen_row
 from screener.cases import collect_cases, load_cases
 from screener.engine.evaluate import Engine
 from screener.errors import ScreenerError
-from screener.model.patient import Patient, load_patient
+from screener.model.patient import Patient, load_patient, parse_patient
 from screener.model.rules import load_ruleset
 from screener.tables.write import TablesWriter
 
@@ -197,3 +197,70 @@ def test_outcomes_only_rows_keep_their_old_form(tmp_path: Path) -> None:
     assert any(r["unknown"] for r in rows)
     assert all(u["missing"] is None for r in rows for u in r["unknown"])
     assert all(r["near_misses"] == [] for r in rows)
+
+
+_FIRST_KNOWN_RULES = """
+criteria:
+  - id: I1
+    type: inclusion
+    title: first_known with a number second (the HIV result, else measured creatinine)
+    protocol: {section: logic, quote: "first_known"}
+    reading: the first child that is not unknown decides; a later one's value is not evidence
+    test:
+      first_known:
+        - {fact: hiv, eq: negative}
+        - {fact: creatinine, lte: 1.5, unit: mg/dL}
+        - {fact: weight, gt: 50, unit: kg}
+  - id: E1
+    type: exclusion
+    title: first_known of two numbers under any (creatinine, else weight; or PaO2)
+    protocol: {section: logic, quote: "first_known"}
+    reading: as I1, inside a group settled by its decisive value
+    test:
+      any:
+        - first_known:
+            - {fact: creatinine, gt: 1.5, unit: mg/dL}
+            - {fact: weight, lt: 50, unit: kg}
+        - {fact: pao2, lt: 70, unit: 'mm[Hg]'}
+"""
+
+
+@pytest.mark.parametrize(
+    "observations",
+    [
+        # HIV known: only its (non-numeric) evidence decides I1, not creatinine 1.6 or weight 40
+        ["hiv: positive", "creatinine: 1.6", "weight: 40", "pao2: 80"],
+        ["hiv: negative", "creatinine: 1.6", "weight: 40"],
+        # no HIV: creatinine decides (a near miss), weight is not evidence
+        ["creatinine: 1.6", "weight: 40", "pao2: 65"],
+        ["creatinine: 1.4", "weight: 40", "pao2: 80"],
+        # no HIV, no creatinine: weight decides
+        ["weight: 50", "pao2: 70"],
+        ["weight: 49.5"],
+        [],
+    ],
+)
+def test_first_known_keeps_only_its_first_known_childs_near_misses(
+    observations: list[str], tmp_path: Path
+) -> None:
+    """``first_known`` explains itself by its first known child alone: a later child's numeric
+    test on the failing side is no near miss (the engine's ``explain``), in SQL too."""
+    language = (LANGUAGE / "rules.yaml").read_text(encoding="utf-8")
+    head = language.split("\ncriteria:\n")[0]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(head + _FIRST_KNOWN_RULES, encoding="utf-8")
+    units = {"creatinine": "mg/dL", "weight": "kg", "pao2": "'mm[Hg]'"}
+    lines = []
+    for item in observations:
+        name, value = item.split(": ")
+        unit = f", unit: {units[name]}" if name in units else ""
+        lines.append(f"- {{name: {name}, value: {value}{unit}, date: '2026-11-20'}}")
+    text = "schema_version: '1'\npatient_id: fk\ndemographics: {birth_date: '1980-01-01', sex: female}\n" + (
+        "observations:\n" + "\n".join(lines) + "\n" if lines else ""
+    )
+    patients = [parse_patient(text)]
+    as_of = date(2026, 11, 25)
+    with Engine(load_ruleset(rules)) as engine:
+        rows = _fast_rows(tmp_path, rules, patients, as_of)
+        assert _compare(engine, patients, rows, as_of) == 1
