@@ -230,7 +230,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
                     ((rows,),) = con.execute(
                         "SELECT count(*) FROM outcomes WHERE pid BETWEEN ? AND ?", [first, last]
                     ).fetchall()
-                    outputs.write_rows(part.read_bytes(), rows)
+                    outputs.write_rows_from(part, rows)
 
                 for _ in in_parts(done[0][0].first, piece.last, copy_size, write):
                     pass

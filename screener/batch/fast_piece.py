@@ -243,9 +243,12 @@ def _reason_bytes(con: Any) -> bytes:
     with tempfile.TemporaryDirectory(prefix="screener-reasons-") as scratch:
         path = Path(scratch) / "reasons.parquet"
         target = str(path).replace("'", "''")
+        # in any order (the rows join them by pid); small row groups: the Parquet writer holds
+        # one row group in memory, and missing facts are long lists of text
         con.execute(
             "COPY (SELECT pid, unknown, near_misses FROM reasons "
-            f"WHERE pid NOT IN (SELECT pid FROM explained) ORDER BY pid) TO '{target}' (FORMAT parquet)"
+            f"WHERE pid NOT IN (SELECT pid FROM explained)) TO '{target}' "
+            "(FORMAT parquet, ROW_GROUP_SIZE 8192)"
         )
         return path.read_bytes()
 

@@ -243,7 +243,7 @@ def run_portfolio_fast(
                     else "SELECT count(*) FROM portfolio_rows"
                 ).fetchone()
                 assert count is not None
-                outputs.write_rows(part.read_bytes(), int(count[0]))
+                outputs.write_rows_from(part, int(count[0]))
                 con.execute(_ROWS)
                 con.execute(_FAILED)
                 outputs.done = chunk.next_pid
