@@ -3,12 +3,14 @@
 The registry (:mod:`screener.tables`, made by ``screener convert --to tables``) is
 screened in pieces, ranges of pids split by the registry's patient-hash partitions
 (:mod:`screener.batch.fast_piece`), here, in worker processes or on a dask cluster
-(:mod:`screener.batch.tasks`); this process puts each range's outcomes together in pid
-order and DuckDB writes the rows straight from the outcome codes (no Python step per
-patient), so they are the same bytes however the pieces ran; the attrition funnel is
-counted with numpy. A piece whose worker dies is retried once, then its patients are
-reported by name. Each row has the decision, the failing and
-the unknown criteria, every criterion's outcome and the eligible-from date (in SQL:
+(:mod:`screener.batch.tasks`). DuckDB writes the rows straight from the outcome codes and
+reasons (no Python step per patient), with one SELECT (:func:`_row_sql`) wherever it runs,
+so they are the same bytes however the pieces ran: a piece of a whole registry writes its
+own rows (in parallel: this process only appends them in pid order); the pieces of a
+partitioned registry send outcomes and reasons, and this process joins each range's in pid
+order and writes them. The attrition funnel is counted with numpy. A piece whose worker
+dies is retried once, then its patients are reported by name. Each row has the decision,
+the failing and the unknown criteria, every criterion's outcome and the eligible-from date (in SQL:
 :mod:`screener.vectorized.eligible_from`). Missing facts and near-miss margins come from
 the engine: with ``explain="open"`` it screens the patients still in reach (failing
 nothing, or only a washout or an age limit), and checks its eligible-from dates against
@@ -36,6 +38,7 @@ from screener.batch.fast_piece import (
     FastJob,
     Piece,
     PieceResult,
+    RowSpec,
     release,
     screen_piece,
 )
@@ -182,6 +185,11 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
     spill = Path(tempfile.mkdtemp(prefix="screener-spill-")) if opts.memory_limit else None
+    select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
+    copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
+    # the pieces of a whole registry write their own rows, in parallel; the pieces of patient-hash
+    # partitions send outcomes and reasons, and this process writes each range's rows in pid order
+    rows_dir = Path(tempfile.mkdtemp(prefix="screener-rows-")) if count == 1 else None
     job = FastJob(
         str(registry.resolve()),
         text,
@@ -191,6 +199,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
         explain,
         opts.memory_limit,
         None if spill is None else str(spill),
+        None if rows_dir is None else RowSpec(select, copy_format, f".{opts.fmt}", str(rows_dir)),
     )
     try:
         # one thread from the start: no DuckDB worker threads exist when the pool forks
@@ -201,11 +210,10 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
         )
     except BaseException:
         outputs.release()
-        if spill is not None:
-            shutil.rmtree(spill, ignore_errors=True)
+        for directory in (spill, rows_dir):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
         raise
-    select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
-    copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     limit = total if opts.limit is None else min(total, outputs.done + opts.limit)
     copy_size = PartSize()  # the most rows written by one COPY (screener.batch.memory)
     parallel = opts.workers > 1 or bool(opts.scheduler)
@@ -222,18 +230,24 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
                 done.append((piece, result))
                 if len(done) < count:
                     continue  # a range is written when all its partitions are in
-                _write_range(con, outputs, criteria, done, job, count)
+                if job.rows is not None:  # written by the piece
+                    _append_rows(outputs, done)
+                else:
+                    _load_range(con, criteria, done)
 
-                def write(first: int, last: int) -> None:
-                    rows_sql = f"{select} WHERE outcomes.pid BETWEEN {first} AND {last} ORDER BY outcomes.pid"
-                    con.execute(f"COPY ({rows_sql}) TO '{target}' {copy_format}")
-                    ((rows,),) = con.execute(
-                        "SELECT count(*) FROM outcomes WHERE pid BETWEEN ? AND ?", [first, last]
-                    ).fetchall()
-                    outputs.write_rows_from(part, rows)
+                    def write(first: int, last: int) -> None:
+                        rows_sql = (
+                            f"{select} WHERE outcomes.pid BETWEEN {first} AND {last} ORDER BY outcomes.pid"
+                        )
+                        con.execute(f"COPY ({rows_sql}) TO '{target}' {copy_format}")
+                        ((rows,),) = con.execute(
+                            "SELECT count(*) FROM outcomes WHERE pid BETWEEN ? AND ?", [first, last]
+                        ).fetchall()
+                        outputs.write_rows_from(part, rows)
 
-                for _ in in_parts(done[0][0].first, piece.last, copy_size, write):
-                    pass
+                    for _ in in_parts(done[0][0].first, piece.last, copy_size, write):
+                        pass
+                _account_range(con, outputs, criteria, done, job)
                 for _, finished in done:
                     if isinstance(finished, PieceResult):
                         outputs.write_errors(finished.errors)
@@ -252,8 +266,10 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
             close()  # stops a pool or dask client promptly on interruption
         release(job)
         con.close()
-        if spill is not None:  # the spill directories of this process and the workers
-            shutil.rmtree(spill, ignore_errors=True)
+        # the spill directories of this process and the workers, the rows the pieces wrote
+        for directory in (spill, rows_dir):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
         outputs.close()
         progress.close()
     return report(outputs, complete, opts.summary)
@@ -272,19 +288,26 @@ def _pieces(skip: int, limit: int, total: int, size: int, count: int, workers: i
             yield Piece(first, last, partition)
 
 
-def _write_range(
-    con: Any,
-    outputs: BatchOutputs,
-    criteria: tuple[str, ...],
-    done: list[tuple[Piece, PieceResult | TaskFailed]],
-    job: FastJob,
-    count: int,
-) -> None:
-    """Load one range's pieces into ``outcomes`` and ``explained`` (in pid order), write the
-    error records of the engine and of failed pieces, and count the range in the funnel."""
-    import numpy as np
+def _append_rows(outputs: BatchOutputs, done: list[tuple[Piece, PieceResult | TaskFailed]]) -> None:
+    """Append the rows the pieces of one range wrote (files, or bytes from another machine)."""
+    for _, result in done:
+        if not isinstance(result, PieceResult):
+            continue  # its patients are reported (_account_range)
+        for i, part in enumerate(result.rows):
+            count = len(result.pids) if i == len(result.rows) - 1 else 0  # the piece's rows, once
+            if isinstance(part, bytes):
+                outputs.write_rows(part, count)
+            else:
+                outputs.write_rows_from(Path(part), count)
+                Path(part).unlink(missing_ok=True)
 
-    from screener.tables.write import table_glob
+
+def _load_range(
+    con: Any, criteria: tuple[str, ...], done: list[tuple[Piece, PieceResult | TaskFailed]]
+) -> None:
+    """Load one range's pieces into ``outcomes``, ``explained``, ``eligible_at`` and ``reasoned``
+    (in pid order), which the rows' SELECT joins."""
+    import numpy as np
 
     results = [r for _, r in done if isinstance(r, PieceResult)]
     pids = np.array([pid for r in results for pid in r.pids], dtype=np.int64)
@@ -307,6 +330,22 @@ def _write_range(
     explained = [row for r in results for row in r.explained]
     if explained:
         con.executemany("INSERT INTO explained VALUES (?, ?, ?, ?, ?, ?, ?)", explained)
+
+
+def _account_range(
+    con: Any,
+    outputs: BatchOutputs,
+    criteria: tuple[str, ...],
+    done: list[tuple[Piece, PieceResult | TaskFailed]],
+    job: FastJob,
+) -> None:
+    """Write the error records of the engine and of failed pieces, and count the range in
+    the funnel."""
+    import numpy as np
+
+    from screener.tables.write import table_glob
+
+    results = [r for _, r in done if isinstance(r, PieceResult)]
     problems = [p for r in results for p in r.problems]
     problems.sort(key=lambda p: p["index"])  # pid order, whichever piece (or part of one) met them
     for piece, failed in done:
@@ -330,11 +369,14 @@ def _write_range(
                 outputs.errors += 1
     outputs.write_errors(problems)
     outputs.errors += sum(len(r.problems) for r in results)
-    if len(pids):
-        matrix = np.column_stack([frame[c] for c in criteria])
+    pids = np.array([pid for r in results for pid in r.pids], dtype=np.int64)
+    if len(pids):  # the funnel counts rows in any order
+        matrix = np.column_stack(
+            [np.concatenate([r.codes[c] for r in results]).astype(np.int8) for c in criteria]
+        )
         decided = frozenset().union(*(r.decided for r in results))
         if decided:  # decided before the criteria (a death): counted apart
-            matrix = matrix[~np.isin(frame["pid"], list(decided))]
+            matrix = matrix[~np.isin(pids, list(decided))]
             for _ in decided:
                 outputs.funnel.add((), (), decided=True)
         outputs.funnel.add_codes(matrix)

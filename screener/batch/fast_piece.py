@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -36,6 +37,19 @@ from screener.vectorized.sql import ident
 
 
 @dataclass(frozen=True)
+class RowSpec:
+    """How a piece of the whole registry writes its own rows (``screener.batch.fast``): the
+    rows' SELECT over ``outcomes``, ``registry_patients``, ``explained``, ``eligible_at`` and
+    ``reasoned`` (without WHERE), the COPY format, and the directory where the main process
+    collects them (a worker that cannot see it, on another machine, sends the bytes)."""
+
+    select: str
+    copy_format: str
+    suffix: str
+    directory: str
+
+
+@dataclass(frozen=True)
 class FastJob:
     """What every piece of one run shares: picklable, small (the rule text, not the parsed set)."""
 
@@ -50,6 +64,10 @@ class FastJob:
     #: a directory the main process made and removes; each process spills into its own
     #: subdirectory (a dask worker that cannot see it makes its own temporary one)
     spill: str | None = None
+    #: a piece of the whole registry writes its rows (None: the main process writes them, from
+    #: the outcomes and reasons the piece sends; so with patient-hash partitions, whose pieces'
+    #: rows interleave by pid)
+    rows: RowSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,12 @@ class PieceResult:
     eligible: list[tuple[int, str]] = field(default_factory=list)  # (pid, eligible-from) from SQL
     #: the SQL reasons of the patients the engine did not screen (:mod:`screener.vectorized.reasons`):
     #: Parquet files' bytes (pid, unknown, near_misses), one per part screened; none with
-    #: ``explain="outcomes"``
+    #: ``explain="outcomes"`` or where the piece wrote its rows
     reasons: tuple[bytes, ...] = ()
+    #: the piece's rows in pid order (``FastJob.rows``), one per part screened: a file in
+    #: ``RowSpec.directory``, or the bytes; then ``explained``, ``eligible`` and ``reasons``
+    #: are not sent
+    rows: tuple[str | bytes, ...] = ()
 
     def then(self, later: PieceResult) -> PieceResult:
         """This result followed by ``later``'s, of the pids after this one's (a split piece)."""
@@ -102,6 +124,7 @@ class PieceResult:
             self.decided | later.decided,
             self.eligible + later.eligible,
             self.reasons + later.reasons,
+            self.rows + later.rows,
         )
 
 
@@ -118,6 +141,7 @@ class _State:
         self._uncertain: Engine | None = self.engine
         self.reasons = Reasons(ruleset, self.screener.layout) if job.explain != "outcomes" else None
         self.part_size = PartSize()  # the most pids screened at once (screener.batch.memory)
+        self.copy_size = PartSize()  # the most rows written by one COPY
 
     def uncertain_engine(self) -> Engine:
         """The engine for uncertain patients, made the first time one is met."""
@@ -211,11 +235,18 @@ def _screen_whole(job: FastJob, piece: Piece, state: _State) -> PieceResult:
         problems += _explain(
             screener, state.uncertain_engine(), chunk, job.as_of, dict(eligible), pids_sql=pending
         )
-        reasons = (_reason_bytes(screener.con),)
-    explained = screener.con.execute(
-        "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
-        "FROM explained ORDER BY pid"
-    ).fetchall()
+    rows: tuple[str | bytes, ...] = ()
+    explained: list[tuple[Any, ...]] = []
+    if job.rows is not None and piece.partition is None:
+        rows = (_write_rows(job.rows, screener.con, piece, state),)
+        eligible = []
+    else:
+        if state.reasons is not None:
+            reasons = (_reason_bytes(screener.con),)
+        explained = screener.con.execute(
+            "SELECT pid, unknown_text, unknown_list, eligible_from, near_misses, decision, decision_reason "
+            "FROM explained ORDER BY pid"
+        ).fetchall()
     return PieceResult(
         chunk.pids,
         chunk.patient_ids,
@@ -229,7 +260,51 @@ def _screen_whole(job: FastJob, piece: Piece, state: _State) -> PieceResult:
         frozenset(chunk.pids[i] for i in decided),
         eligible,
         reasons,
+        rows,
     )
+
+
+def _write_rows(spec: RowSpec, con: Any, piece: Piece, state: _State) -> str | bytes:
+    """The piece's rows, as the main process would write them from what the piece sends
+    (the same SELECT over the same tables), in pid order: a file in ``spec.directory``, or
+    its bytes where this process cannot see that directory. A COPY that does not fit in
+    DuckDB's memory is done in parts (:func:`screener.batch.memory.in_parts`)."""
+    import tempfile
+
+    if state.reasons is not None:  # the SQL reasons of the rows the engine did not make
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW reasoned AS SELECT pid, unknown, near_misses FROM reasons "
+            "WHERE pid NOT IN (SELECT pid FROM explained)"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE reasoned ({REASON_COLUMNS})")
+    directory = Path(spec.directory)
+    shared = directory.is_dir()
+    if not shared:
+        directory = Path(tempfile.mkdtemp(prefix="screener-rows-"))
+    out = directory / f"rows-{piece.first}-{piece.last}{spec.suffix}"
+    part = directory / f"part-{os.getpid()}-{threading.get_ident()}{spec.suffix}"
+    target = str(part).replace("'", "''")
+    try:
+        with out.open("wb") as handle:
+
+            def copy(first: int, last: int) -> None:
+                con.execute(
+                    f"COPY ({spec.select} WHERE outcomes.pid BETWEEN {first} AND {last} "
+                    f"ORDER BY outcomes.pid) TO '{target}' {spec.copy_format}"
+                )
+                with part.open("rb") as written:
+                    shutil.copyfileobj(written, handle, 1 << 20)
+
+            for _ in in_parts(piece.first, piece.last, state.copy_size, copy):
+                pass
+        if shared:
+            return str(out)
+        return out.read_bytes()
+    finally:
+        part.unlink(missing_ok=True)
+        if not shared:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 REASON_COLUMNS = "pid BIGINT, unknown STRUCT(id VARCHAR, missing VARCHAR[])[], near_misses VARCHAR[]"

@@ -130,21 +130,25 @@ def test_in_parts_calls_once_for_an_empty_or_single_range_and_raises_for_one_pid
     assert size.most == 1
 
 
+@pytest.mark.parametrize("partitions", [1, 2])
 def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    partitions: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A piece over 6 pids and a COPY of rows over 3 pids run out of DuckDB memory (made to):
     the run screens and writes them in smaller parts, the rows and errors are the bytes of a
-    run that had the memory, no spill directory is left behind, and the user is told once."""
+    run that had the memory, no spill directory is left behind, and the user is told once.
+    The rows are written by the pieces of a whole registry, by this process for partitions."""
     import duckdb
 
     from screener.batch import fast, fast_piece
+    from screener.vectorized import screen
 
     patients = [variant(i) for i in range(13)]
     patients[4]["observations"].append({"name": "hiv", "value": 3, "date": "2026-11-20"})  # an error
     jsonl = write_jsonl(tmp_path / "registry.jsonl", patients)
     tables = tmp_path / "registry.tables"
-    assert main(["convert", "--to", "tables", str(tables), str(jsonl)]) == 0
+    split = ["--partitions", str(partitions)]
+    assert main(["convert", "--to", "tables", str(tables), str(jsonl), *split]) == 0
     plain = run_fast_batch(options([tables], tmp_path / "plain.jsonl", fmt="jsonl"))
     screened: list[tuple[int, int]] = []
     whole = fast_piece._screen_whole
@@ -162,7 +166,7 @@ def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_ro
             self._con = con
 
         def execute(self, sql: str, *args: Any) -> Any:
-            if sql.startswith("COPY ("):
+            if sql.startswith("COPY (") and "WHERE outcomes.pid BETWEEN" in sql:  # rows
                 first, last = map(int, re.findall(r"BETWEEN (\d+) AND (\d+) ORDER BY", sql)[-1])
                 copies.append(f"{first}-{last}")
                 if last - first + 1 > 3:
@@ -174,7 +178,8 @@ def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_ro
 
     real = fast.capped_connection
     monkeypatch.setattr(fast_piece, "_screen_whole", tight_piece)
-    monkeypatch.setattr(fast, "capped_connection", lambda *a: (TightConnection(real(*a)[0]), None))
+    for module in (fast, screen):  # this process's connection and the pieces'
+        monkeypatch.setattr(module, "capped_connection", lambda *a: (TightConnection(real(*a)[0]), None))
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -184,8 +189,12 @@ def test_pieces_and_row_writes_that_run_out_of_memory_are_split_into_the_same_ro
         "screener: DuckDB ran out of its --memory-limit (100MB) on 13 patients at once; this process "
         "now screens 6 at a time, which is slower (a larger --memory-limit is faster)"
     ]
-    assert screened == [(0, 12), (0, 5), (6, 11), (12, 12)]  # halved once, then parts of 6
-    assert copies == ["0-12", "0-5", "0-2", "3-5", "6-8", "9-11", "12-12"]  # 13 -> 6 -> 3 pids
+    # halved once, then by 6 (the process remembers it for the second partition's piece)
+    assert screened == [(0, 12), *[(0, 5), (6, 11), (12, 12)] * partitions]
+    if partitions == 1:  # each part of the piece writes its rows, the first in halves: 6 -> 3 pids
+        assert copies == ["0-5", "0-2", "3-5", "6-8", "9-11", "12-12"]
+    else:  # this process writes the range: 13 -> 6 -> 3 pids
+        assert copies == ["0-12", "0-5", "0-2", "3-5", "6-8", "9-11", "12-12"]
     assert tight.complete and (tight.rows, tight.errors) == (plain.rows, plain.errors) == (12, 1)
     for name in ("tight.jsonl", "tight.jsonl.errors.jsonl"):
         assert (tmp_path / name).read_bytes() == (tmp_path / name.replace("tight", "plain")).read_bytes()

@@ -127,6 +127,24 @@ def test_rows_are_the_same_bytes_whatever_the_partitions_and_workers(
         assert report.funnel.rows() == base.funnel.rows() and report.errors == base.errors, name
 
 
+def test_pieces_that_cannot_see_the_rows_folder_send_their_rows(
+    tmp_path: Path, registries: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker on another machine cannot see the folder where this process collects the rows
+    the pieces write: it sends their bytes, and the output is the same."""
+    from screener.batch import fast
+
+    _, rows, errors = _one_process(registries)
+    elsewhere = tmp_path / "on-another-machine"
+    real = fast.RowSpec
+    monkeypatch.setattr(fast, "RowSpec", lambda *spec: real(*spec[:3], str(elsewhere)))
+    report, other_rows, other_errors = _run(
+        registries["plain"], tmp_path / "sent.csv", workers=2, chunk_size=16
+    )
+    assert report.complete and (other_rows, other_errors) == (rows, errors)
+    assert not elsewhere.exists()
+
+
 def test_a_resumed_partitioned_run_loses_and_repeats_nothing(
     tmp_path: Path, registries: dict[str, Path]
 ) -> None:
