@@ -5,10 +5,12 @@ A piece is a range of pids, of the whole registry or of one of its patient-hash 
 runs (this process, a pool worker, a dask worker): the rule query in DuckDB (one thread),
 then the rule engine for the patients the query cannot read at face value (dead, outside
 their observed time, an unconfirmed diagnosis) and, with ``explain="open"``, for those
-still in reach. It returns outcomes and explanations as plain data (:class:`PieceResult`);
-the rows are written by the main process (:mod:`screener.batch.fast`), in pid order
-whatever the order the pieces finish in. Each process keeps one screener and one engine
-per job (:data:`_STATES`), built on its first piece.
+still in reach. It returns outcomes as plain data (:class:`PieceResult`) and, for a piece of
+a whole registry, its rows (``FastJob.rows``: the SELECT the main process would run, over
+the same tables); for a partition's piece, the explanations the main process joins into the
+rows. The main process (:mod:`screener.batch.fast`) puts them in pid order whatever the order
+the pieces finish in. Each process keeps one screener and one engine per job
+(:data:`_STATES`), built on its first piece.
 """
 
 from __future__ import annotations
