@@ -385,3 +385,24 @@ def test_a_patient_the_python_converter_fails_on_is_reported_as_python_reports_i
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     staged, _con = assert_same([f], tmp_path)
     assert any("internal error" in i.message for _, i in staged.issues)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t.replace('"value": 1.1', '"value": 1.1, "value": 11'),  # the number read
+        lambda t: t.replace('"unit": "mg/dL"', '"unit": "mg/dL", "unit": "mmol/L"'),  # its unit
+        lambda t: t.replace('"code": "2160-0"', '"code": "2160-0", "code": "29463-7"'),  # the code
+        lambda t: t.replace('"status": "final"', '"status": "final", "status": "entered-in-error"'),
+    ],
+)
+def test_a_key_given_twice_inside_a_resource_is_refused_as_python_refuses_it(
+    tmp_path: Path, mutate: Any
+) -> None:
+    """DuckDB reads the first of two values of one key, Python the last: neither may be
+    read. The Python importer refuses the line (a value would be lost); so must the SQL."""
+    hostile = mutate(json.dumps(_obs("ok", "o1", "2160-0", 1.1, "mg/dL")))
+    assert hostile != json.dumps(_obs("ok", "o1", "2160-0", 1.1, "mg/dL"))
+    f = tmp_path / "in.ndjson"
+    f.write_text(json.dumps(_patient("ok")) + "\n" + hostile + "\n", encoding="utf-8")
+    assert_same([f], tmp_path)

@@ -14,7 +14,7 @@ Every input the SQL can take lands in one table ``fhir_res`` (one row per resour
 NDJSON lines are read with DuckDB's CSV reader as one text column (``WITH ORDINALITY`` gives
 the line number, blank lines included) and checked with ``json_valid``. A line DuckDB finds
 broken, and a line DuckDB would read but Python's strict reader might refuse (NaN, Infinity, a
-surrogate escape, very deep nesting, a key given twice at the top level), is parsed once by
+surrogate escape, very deep nesting, a key given twice in one object), is parsed once by
 :func:`screener.fileio.loads_json`, so the issue says exactly what the Python importer says
 (file, line, message) and the conversion goes on. A Bundle is checked by the same strict
 reader once per file (the whole document), then its entries are taken apart in SQL.
@@ -36,8 +36,11 @@ from screener.importers.core import ImportIssue, ImportLog
 # a line DuckDB reads but Python's strict reader (screener.fileio.loads_json) may refuse: NaN or
 # Infinity, an escape (a lone surrogate \\udXXX), an integer past Python's digit limit (a long
 # line), a number whose exponent may overflow, 64 brackets or more (nesting past its depth limit),
-# a top-level key given twice
+# a key given twice in one object, at the top or in any object inside (DuckDB reads the first of
+# the two values, Python the last: the strict reader refuses the line, and so must the SQL)
 SUSPICIOUS = f"""keys IS NULL OR len(keys) <> len(list_distinct(keys))
+    OR coalesce(list_bool_or(list_transform(try(json_keys(t, '$.**')),
+                                            lambda k: len(k) <> len(list_distinct(k)))), FALSE)
     OR contains(t, 'NaN') OR contains(t, 'Infinity') OR contains(t, '\\u') OR length(t) > 4000
     OR regexp_matches(t, '[0-9][eE][+-]?[0-9]{{3}}')
     OR length(t) - length(replace(replace(t, '{{', ''), '[', '')) >= {MAX_DEPTH}"""
