@@ -136,8 +136,14 @@ class ScreenerApp(App[None]):
         if self.patient is None:
             return
         self.busy = True
-        self.refresh_main()
+        self.refresh_busy()
         self._screen(self.patient, self.as_of)
+
+    def refresh_busy(self) -> None:
+        """Mark the screening in progress: the banner only (the view is rebuilt when it ends)."""
+        main = self._main()
+        if main is not None and main.is_mounted:
+            main.refresh_banner()
 
     @work(thread=True, exclusive=True, group="screening")
     def _screen(self, patient: Patient, as_of: date) -> None:

@@ -74,6 +74,9 @@ class PortfolioApp(ScreenerApp):
         if screen is not None and screen.is_mounted:
             screen.refresh_view()
 
+    def refresh_busy(self) -> None:  # the portfolio's view shows the screening in progress whole
+        self.refresh_main()
+
     # ------------------------------------------------------------------ screening
 
     def _run_screening(self, patient: Patient, as_of: date) -> PortfolioResult:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+from rich.console import Console
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
@@ -17,6 +19,7 @@ from screener.tui.screens.help import HelpScreen
 from screener.tui.screens.main import MainScreen
 from screener.tui.screens.records import RecordsScreen
 from screener.tui.widgets.banner import DecisionBanner
+from screener.tui.widgets.criteria import CriteriaList
 from screener.tui.widgets.todo import TodoList
 
 from .conftest import AS_OF, RULES_DIR, run_async
@@ -344,3 +347,35 @@ async def test_add_a_medication_period_from_the_history_form(app: ScreenerApp) -
         # (issue 12 point 5: only systemic routes count); with a route it would fail until 2026-12-20
         assert i5.outcome == "unknown" and any(m.endswith(": route") for m in i5.missing)
         assert app.patient is not None and app.patient.medications[-1].dose_mg == 15
+
+
+def _lines(criteria: CriteriaList) -> list[str]:
+    """The criteria list's lines as plain text (each option's prompt, as Rich writes it)."""
+    console = Console(width=100, file=io.StringIO(), record=True)
+    out = []
+    for index in range(criteria.option_count):
+        console.print(criteria.get_option_at_index(index).prompt)
+        out.append(console.export_text().rstrip())
+    return out
+
+
+@run_async
+async def test_a_new_screening_updates_the_criteria_lines_as_a_fresh_list_would(app: ScreenerApp) -> None:
+    """A screening of the same criteria replaces only the lines that changed: the list reads
+    as one built from scratch for the new result, and the changed lines changed."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        criteria = app.screen.query_one("#criteria", CriteriaList)
+        old = app.result
+        before = _lines(criteria)
+        await add_creatinine(pilot)
+        assert app.result is not old
+        fresh = CriteriaList()
+        fresh.show(app.result)
+        after = _lines(criteria)
+        assert after == _lines(fresh)
+        outcomes = {c.id: c.outcome for c in old.criteria}
+        moved = [c.id for c in app.result.criteria if c.outcome != outcomes[c.id]]
+        assert moved  # the creatinine settles criteria that were unknown
+        assert [b for b, a in zip(before, after, strict=True) if b != a]
+        assert all(any(f" {i} " in line for line in after if line not in before) for i in moved)

@@ -69,8 +69,17 @@ class MainScreen(Screen[None]):
         """Show the app's current state (called after every screening and edit)."""
         state = self.state
         result = state.result
+        self.refresh_banner()
+        self.query_one("#criteria", CriteriaList).show(result)
+        self.query_one("#todo", TodoList).show(result, state.ruleset, set(state.editable_fact_names))
+        self._show_selected(result)
+
+    def refresh_banner(self) -> None:
+        """Show the decision banner only (a screening started: the rest still shows the last one,
+        and rebuilding it would delay the new one's frame)."""
+        state = self.state
         self.query_one("#banner", DecisionBanner).show(
-            result,
+            state.result,
             patient_id=state.patient.patient_id if state.patient else None,
             as_of=state.as_of.isoformat(),
             busy=state.busy,
@@ -78,9 +87,6 @@ class MainScreen(Screen[None]):
             origin=state.origin,
             today=state.today.isoformat(),
         )
-        self.query_one("#criteria", CriteriaList).show(result)
-        self.query_one("#todo", TodoList).show(result, state.ruleset, set(state.editable_fact_names))
-        self._show_selected(result)
 
     def _show_selected(self, result: ScreeningResult | None) -> None:
         wanted = self.query_one("#criteria", CriteriaList).selected_id

@@ -52,11 +52,16 @@ class CriteriaList(OptionList):
             super().__init__()
             self.criterion_id = criterion_id
 
+    #: what each line shows (option id, or None for a heading; the texts it was made from)
+    _shown: tuple[tuple[str | None, object], ...] = ()
+
     def show(self, result: ScreeningResult | None) -> None:
         current = self.selected_id
-        self.clear_options()
         if result is None:
+            self._shown = ()
+            self.clear_options()
             return
+        lines: list[tuple[str | None, object, Text | Table]] = []  # (id, what it shows, prompt)
         for kind in ("inclusion", "exclusion"):
             items = [c for c in result.criteria if c.type == kind]
             if not items:
@@ -65,9 +70,22 @@ class CriteriaList(OptionList):
             heading = Text(f"{KIND_TITLES[kind]} ({len(items)})", "bold underline")
             if open_:
                 heading.append(f"  {open_} open", "dim")
-            self.add_option(Option(heading, disabled=True))
-            for c in items:
-                self.add_option(Option(criterion_label(c), id=c.id))
+            lines.append((None, heading.plain, heading))
+            lines += [(c.id, (c.outcome, c.title, c.person_only), criterion_label(c)) for c in items]
+        shown = tuple((id_, what) for id_, what, _ in lines)
+        before = self._shown
+        if [i for i, _ in before] == [i for i, _ in shown]:
+            # the same criteria (a new screening of the same rule set): replace only the lines
+            # that changed, so the list and the frame are not rebuilt whole
+            for index, ((_, old), (_, what, prompt)) in enumerate(zip(before, lines, strict=True)):
+                if old != what:
+                    self.replace_option_prompt_at_index(index, prompt)
+        else:
+            self.clear_options()
+            self.add_options(  # one update of the list, not one per option
+                [Option(prompt, id=id_, disabled=id_ is None) for id_, _, prompt in lines]
+            )
+        self._shown = shown
         if not (current and self.select_criterion(current)) and result.criteria:
             self.select_criterion(result.criteria[0].id)
 
