@@ -106,6 +106,8 @@ PROFILES: dict[str, tuple[list[str], list[str]]] = {
         ["screener/vectorized/prepare.py", "screener/vectorized/flatten.py"],
         [*_FAST_TESTS, "tests/batch/test_vectorized_tables.py", "tests/batch/test_units_sql.py"],
     ),
+    # the full-reason rows in SQL, against the engine's rows
+    "reasons": (["screener/vectorized/reasons.py"], ["tests/batch/test_reasons.py"]),
     "clinical": (
         [
             "screener/clinical/renal.py",

@@ -225,18 +225,51 @@ criteria:
 """
 
 
+def _agrees_with_the_engine(tmp_path: Path, criteria: str, observations: list[str]) -> None:
+    """One patient with ``observations`` (YAML flow mappings dated 2026-11-20), screened on the
+    language suite's facts with ``criteria`` (YAML): the SQL row is the engine's."""
+    head = (LANGUAGE / "rules.yaml").read_text(encoding="utf-8").split("\ncriteria:\n")[0]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "rules.yaml").write_text(head + criteria, encoding="utf-8")
+    lines = "".join(f"- {{{o}, date: '2026-11-20'}}\n" for o in observations)
+    text = "schema_version: '1'\npatient_id: x\ndemographics: {birth_date: '1980-01-01', sex: female}\n"
+    patients = [parse_patient(text + (f"observations:\n{lines}" if lines else ""))]
+    as_of = date(2026, 11, 25)
+    with Engine(load_ruleset(rules)) as engine:
+        rows = _fast_rows(tmp_path, rules, patients, as_of)
+        assert _compare(engine, patients, rows, as_of) == 1
+
+
 @pytest.mark.parametrize(
     "observations",
     [
         # HIV known: only its (non-numeric) evidence decides I1, not creatinine 1.6 or weight 40
-        ["hiv: positive", "creatinine: 1.6", "weight: 40", "pao2: 80"],
-        ["hiv: negative", "creatinine: 1.6", "weight: 40"],
+        [
+            "name: hiv, value: positive",
+            "name: creatinine, value: 1.6, unit: mg/dL",
+            "name: weight, value: 40, unit: kg",
+            "name: pao2, value: 80, unit: 'mm[Hg]'",
+        ],
+        [
+            "name: hiv, value: negative",
+            "name: creatinine, value: 1.6, unit: mg/dL",
+            "name: weight, value: 40, unit: kg",
+        ],
         # no HIV: creatinine decides (a near miss), weight is not evidence
-        ["creatinine: 1.6", "weight: 40", "pao2: 65"],
-        ["creatinine: 1.4", "weight: 40", "pao2: 80"],
+        [
+            "name: creatinine, value: 1.6, unit: mg/dL",
+            "name: weight, value: 40, unit: kg",
+            "name: pao2, value: 65, unit: 'mm[Hg]'",
+        ],
+        [
+            "name: creatinine, value: 1.4, unit: mg/dL",
+            "name: weight, value: 40, unit: kg",
+            "name: pao2, value: 80, unit: 'mm[Hg]'",
+        ],
         # no HIV, no creatinine: weight decides
-        ["weight: 50", "pao2: 70"],
-        ["weight: 49.5"],
+        ["name: weight, value: 50, unit: kg", "name: pao2, value: 70, unit: 'mm[Hg]'"],
+        ["name: weight, value: 49.5, unit: kg"],
         [],
     ],
 )
@@ -245,22 +278,26 @@ def test_first_known_keeps_only_its_first_known_childs_near_misses(
 ) -> None:
     """``first_known`` explains itself by its first known child alone: a later child's numeric
     test on the failing side is no near miss (the engine's ``explain``), in SQL too."""
-    language = (LANGUAGE / "rules.yaml").read_text(encoding="utf-8")
-    head = language.split("\ncriteria:\n")[0]
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "rules.yaml").write_text(head + _FIRST_KNOWN_RULES, encoding="utf-8")
-    units = {"creatinine": "mg/dL", "weight": "kg", "pao2": "'mm[Hg]'"}
-    lines = []
-    for item in observations:
-        name, value = item.split(": ")
-        unit = f", unit: {units[name]}" if name in units else ""
-        lines.append(f"- {{name: {name}, value: {value}{unit}, date: '2026-11-20'}}")
-    text = "schema_version: '1'\npatient_id: fk\ndemographics: {birth_date: '1980-01-01', sex: female}\n" + (
-        "observations:\n" + "\n".join(lines) + "\n" if lines else ""
-    )
-    patients = [parse_patient(text)]
-    as_of = date(2026, 11, 25)
-    with Engine(load_ruleset(rules)) as engine:
-        rows = _fast_rows(tmp_path, rules, patients, as_of)
-        assert _compare(engine, patients, rows, as_of) == 1
+    _agrees_with_the_engine(tmp_path, _FIRST_KNOWN_RULES, observations)
+
+
+_UNKNOWN_WHEN_RULES = """
+criteria:
+  - id: E1
+    type: exclusion
+    title: unknown_when with no missing text (PaO2 < 70 excludes; on oxygen cannot clear)
+    protocol: {section: unknown_when, quote: "unknown_when true"}
+    reading: without missing, the engine says which test cannot settle the criterion
+    test:
+      any:
+        - {fact: pao2, lt: 70, unit: 'mm[Hg]'}
+        - {fact: pao2, field: on_oxygen, ne: false, unknown_when: true}
+"""
+
+
+@pytest.mark.parametrize("on_oxygen", ["true", "false"])
+def test_unknown_when_without_missing_text_names_the_test_as_the_engine_does(
+    on_oxygen: str, tmp_path: Path
+) -> None:
+    observation = f"name: pao2, value: 75, unit: 'mm[Hg]', on_oxygen: {on_oxygen}"
+    _agrees_with_the_engine(tmp_path, _UNKNOWN_WHEN_RULES, [observation])
