@@ -25,12 +25,14 @@ its field, and the batch goes on.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from screener import scratch as scratch_dirs
 from screener.batch.fast_piece import (
     EXPLAINED_SQL,
     REASON_COLUMNS,
@@ -184,12 +186,13 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     )
     total = int(manifest["patients"])
     progress = Progress(total, start=outputs.done, enabled=opts.progress)
-    spill = Path(tempfile.mkdtemp(prefix="screener-spill-")) if opts.memory_limit else None
+    scratch_dirs.sweep()  # what a run killed outright left (its spill files, its rows)
+    spill = scratch_dirs.make("spill") if opts.memory_limit else None
     select = _row_sql(criteria, opts.fmt, Provenance.of(ruleset, opts.as_of).columns())
     copy_format = "(FORMAT json)" if opts.fmt == "jsonl" else "(FORMAT csv, HEADER false)"
     # the pieces of a whole registry write their own rows, in parallel; the pieces of patient-hash
     # partitions send outcomes and reasons, and this process writes each range's rows in pid order
-    rows_dir = Path(tempfile.mkdtemp(prefix="screener-rows-")) if count == 1 else None
+    rows_dir = scratch_dirs.make("rows") if count == 1 else None
     job = FastJob(
         str(registry.resolve()),
         text,
@@ -222,7 +225,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
     complete = False
     try:
         outputs.checkpoint()
-        with tempfile.TemporaryDirectory(prefix="screener-fast-") as scratch:
+        with tempfile.TemporaryDirectory(prefix=f"screener-fast-{os.getpid()}-") as scratch:
             part = Path(scratch) / f"rows.{opts.fmt}"
             target = str(part).replace("'", "''")
             done: list[tuple[Piece, PieceResult | TaskFailed]] = []

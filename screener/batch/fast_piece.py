@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from screener import scratch as scratch_dirs
 from screener.batch.inputs import failure_message
 from screener.batch.memory import PartSize, in_parts
 from screener.batch.runner import make_row, screen_row, unknown_cell
@@ -271,8 +272,6 @@ def _write_rows(spec: RowSpec, con: Any, piece: Piece, state: _State) -> str | b
     (the same SELECT over the same tables), in pid order: a file in ``spec.directory``, or
     its bytes where this process cannot see that directory. A COPY that does not fit in
     DuckDB's memory is done in parts (:func:`screener.batch.memory.in_parts`)."""
-    import tempfile
-
     if state.reasons is not None:  # the SQL reasons of the rows the engine did not make
         con.execute(
             "CREATE OR REPLACE TEMP VIEW reasoned AS SELECT pid, unknown, near_misses FROM reasons "
@@ -283,7 +282,7 @@ def _write_rows(spec: RowSpec, con: Any, piece: Piece, state: _State) -> str | b
     directory = Path(spec.directory)
     shared = directory.is_dir()
     if not shared:
-        directory = Path(tempfile.mkdtemp(prefix="screener-rows-"))
+        directory = scratch_dirs.make("rows")
     out = directory / f"rows-{piece.first}-{piece.last}{spec.suffix}"
     part = directory / f"part-{os.getpid()}-{threading.get_ident()}{spec.suffix}"
     target = str(part).replace("'", "''")

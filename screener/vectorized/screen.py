@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from screener import scratch as scratch_dirs
 from screener.engine.uncertain import open_world
 from screener.facts import prepare
 from screener.model.patient import Patient
@@ -292,7 +292,7 @@ def capped_connection(
     owned: Path | None = None
     if memory_limit is not None:
         if spill is None:
-            spill = owned = Path(tempfile.mkdtemp(prefix="screener-spill-"))
+            spill = owned = scratch_dirs.make("spill")
         config.update(memory_limit=memory_limit, temp_directory=str(spill))
     try:
         return duckdb.connect(":memory:", config=config), owned
