@@ -10,8 +10,8 @@ own rows (in parallel: this process only appends them in pid order); the pieces 
 partitioned registry send outcomes and reasons, and this process joins each range's in pid
 order and writes them. The attrition funnel is counted with numpy. A piece whose worker
 dies is retried once, then its patients are reported by name. Each row has the decision,
-the failing and the unknown criteria, every criterion's outcome and the eligible-from date (in SQL:
-:mod:`screener.vectorized.eligible_from`). Missing facts and near-miss margins come from
+the failing and the unknown criteria, every criterion's outcome and the eligible-from date
+(in SQL: :mod:`screener.vectorized.eligible_from`). Missing facts and near-miss margins come from
 the engine: with ``explain="open"`` it screens the patients still in reach (failing
 nothing, or only a washout or an age limit), and checks its eligible-from dates against
 the query's.
@@ -41,6 +41,7 @@ from screener.batch.fast_piece import (
     Piece,
     PieceResult,
     RowSpec,
+    copy_rows,
     release,
     screen_piece,
 )
@@ -227,7 +228,6 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
         outputs.checkpoint()
         with tempfile.TemporaryDirectory(prefix=f"screener-fast-{os.getpid()}-") as scratch:
             part = Path(scratch) / f"rows.{opts.fmt}"
-            target = str(part).replace("'", "''")
             done: list[tuple[Piece, PieceResult | TaskFailed]] = []
             for piece, result in results:
                 done.append((piece, result))
@@ -239,10 +239,7 @@ def run_fast_batch(opts: BatchOptions, explain: str = "none") -> BatchReport:
                     _load_range(con, criteria, done)
 
                     def write(first: int, last: int) -> None:
-                        rows_sql = (
-                            f"{select} WHERE outcomes.pid BETWEEN {first} AND {last} ORDER BY outcomes.pid"
-                        )
-                        con.execute(f"COPY ({rows_sql}) TO '{target}' {copy_format}")
+                        copy_rows(con, select, copy_format, part, first, last)
                         ((rows,),) = con.execute(
                             "SELECT count(*) FROM outcomes WHERE pid BETWEEN ? AND ?", [first, last]
                         ).fetchall()
@@ -296,8 +293,7 @@ def _append_rows(outputs: BatchOutputs, done: list[tuple[Piece, PieceResult | Ta
     for _, result in done:
         if not isinstance(result, PieceResult):
             continue  # its patients are reported (_account_range)
-        for i, part in enumerate(result.rows):
-            count = len(result.pids) if i == len(result.rows) - 1 else 0  # the piece's rows, once
+        for part, count in result.rows:
             if isinstance(part, bytes):
                 outputs.write_rows(part, count)
             else:

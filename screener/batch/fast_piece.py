@@ -106,9 +106,9 @@ class PieceResult:
     #: ``explain="outcomes"`` or where the piece wrote its rows
     reasons: tuple[bytes, ...] = ()
     #: the piece's rows in pid order (``FastJob.rows``), one per part screened: a file in
-    #: ``RowSpec.directory``, or the bytes; then ``explained``, ``eligible`` and ``reasons``
-    #: are not sent
-    rows: tuple[str | bytes, ...] = ()
+    #: ``RowSpec.directory`` or the bytes, and how many rows; then ``explained``, ``eligible``
+    #: and ``reasons`` are not sent
+    rows: tuple[tuple[str | bytes, int], ...] = ()
 
     def then(self, later: PieceResult) -> PieceResult:
         """This result followed by ``later``'s, of the pids after this one's (a split piece)."""
@@ -238,10 +238,10 @@ def _screen_whole(job: FastJob, piece: Piece, state: _State) -> PieceResult:
         problems += _explain(
             screener, state.uncertain_engine(), chunk, job.as_of, dict(eligible), pids_sql=pending
         )
-    rows: tuple[str | bytes, ...] = ()
+    rows: tuple[tuple[str | bytes, int], ...] = ()
     explained: list[tuple[Any, ...]] = []
     if job.rows is not None and piece.partition is None:
-        rows = (_write_rows(job.rows, screener.con, piece, state),)
+        rows = ((_write_rows(job.rows, screener.con, piece, state), len(chunk.pids)),)
         eligible = []
     else:
         if state.reasons is not None:
@@ -285,15 +285,11 @@ def _write_rows(spec: RowSpec, con: Any, piece: Piece, state: _State) -> str | b
         directory = scratch_dirs.make("rows")
     out = directory / f"rows-{piece.first}-{piece.last}{spec.suffix}"
     part = directory / f"part-{os.getpid()}-{threading.get_ident()}{spec.suffix}"
-    target = str(part).replace("'", "''")
     try:
         with out.open("wb") as handle:
 
             def copy(first: int, last: int) -> None:
-                con.execute(
-                    f"COPY ({spec.select} WHERE outcomes.pid BETWEEN {first} AND {last} "
-                    f"ORDER BY outcomes.pid) TO '{target}' {spec.copy_format}"
-                )
+                copy_rows(con, spec.select, spec.copy_format, part, first, last)
                 with part.open("rb") as written:
                     shutil.copyfileobj(written, handle, 1 << 20)
 
@@ -306,6 +302,16 @@ def _write_rows(spec: RowSpec, con: Any, piece: Piece, state: _State) -> str | b
         part.unlink(missing_ok=True)
         if not shared:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def copy_rows(con: Any, select: str, copy_format: str, part: Path, first: int, last: int) -> None:
+    """Write the rows of pids ``first``..``last`` (``select``: :func:`screener.batch.fast._row_sql`)
+    to the file ``part``, in pid order; the one COPY of rows, in a piece or the main process."""
+    target = str(part).replace("'", "''")
+    con.execute(
+        f"COPY ({select} WHERE outcomes.pid BETWEEN {first} AND {last} ORDER BY outcomes.pid) "
+        f"TO '{target}' {copy_format}"
+    )
 
 
 REASON_COLUMNS = "pid BIGINT, unknown STRUCT(id VARCHAR, missing VARCHAR[])[], near_misses VARCHAR[]"
